@@ -1,0 +1,1 @@
+"""One interface per external tool: docker, kind, the Kubernetes API, subprocesses."""

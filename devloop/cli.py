@@ -1,0 +1,158 @@
+"""The `devloop` command. Every DevloopError becomes one line and its exit code here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from devloop import __version__
+from devloop.errors import DevloopError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_options(func: F) -> F:
+    """-f/--file, --vars-file, --var and --provider, as `cf push` takes them."""
+    func = click.option(
+        "--provider", type=click.Choice(["kind", "docker"]), help="Override `provider:` from the config."
+    )(func)
+    func = click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="A ((var)) value.")(
+        func
+    )
+    func = click.option(
+        "--vars-file",
+        "vars_files",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="YAML file of ((var)) values (repeatable).",
+    )(func)
+    func = click.option(
+        "-f",
+        "--file",
+        "config_file",
+        type=click.Path(path_type=Path),
+        help="devloop.yaml or manifest.yml (default: devloop.yaml, else manifest.yml here).",
+    )(func)
+    return func
+
+
+def load_from_options(
+    config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: tuple[str, ...], provider: str | None
+) -> Any:
+    from devloop.config.loader import find_config, load_project, load_vars
+
+    path = find_config(config_file, Path.cwd())
+    project = load_project(_display_path(path), load_vars(vars_files, var_pairs), provider)
+    for notice in project.notices:
+        click.echo(f"warning: {notice}", err=True)
+    return project
+
+
+def _display_path(path: Path) -> Path:
+    """Paths under the current folder are shown relative, as the user typed them."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="devloop")
+def cli() -> None:
+    """cf push / cf logs on a local Kubernetes: build, deploy, watch and follow your apps."""
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.option("--force", is_flag=True, help="Overwrite an existing devloop.yaml.")
+def init(path: Path, force: bool) -> None:
+    """Detect the apps in PATH and write a commented devloop.yaml."""
+    from devloop.init import init as do_init
+
+    target, found = do_init(path, force)
+    for app in found:
+        click.echo(f"found {app.name} in {app.path} ({app.how or 'prebuilt image'})")
+    click.echo(f"wrote {target}")
+
+
+@cli.command()
+@config_options
+def validate(config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: tuple[str, ...], provider: str | None) -> None:
+    """Load and check the config; print the apps it defines."""
+    project = load_from_options(config_file, vars_files, var_pairs, provider)
+    click.echo(f"{project.file}: {len(project.apps)} app(s), provider {project.provider.value}")
+    for app in project.apps:
+        if app.image:
+            how = f"image {app.image}"
+        elif app.build and app.build.dockerfile:
+            how = f"Dockerfile {app.build.dockerfile.name}"
+        elif app.build and app.build.language:
+            how = f"generated {app.build.language.value} Dockerfile"
+        else:
+            how = "?"
+        memory = f"{app.memory_mb}M" if app.memory_mb else "default memory"
+        click.echo(f"  {app.name}: {app.instances} instance(s), {memory}, port {app.port}, {how}")
+
+
+@cli.command()
+@config_options
+def doctor(config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: tuple[str, ...], provider: str | None) -> None:
+    """Check Docker, kind, disk, inotify, ports and kubeconfig; exit 1 if `up` cannot work."""
+    from devloop.config.loader import find_config
+    from devloop.doctor import Verdict, run_checks
+
+    chosen = provider or "kind"
+    ports = [8080]
+    try:
+        find_config(config_file, Path.cwd())
+    except DevloopError:
+        pass  # doctor works without a config, with defaults
+    else:
+        project = load_from_options(config_file, vars_files, var_pairs, provider)
+        chosen = project.provider.value
+        ports = [a.port for a in project.apps if not a.no_route] or ports
+    checks = run_checks(chosen, ports, Path.cwd())
+    marks = {Verdict.PASS: "ok  ", Verdict.WARN: "warn", Verdict.FAIL: "FAIL"}
+    for check in checks:
+        click.echo(f"[{marks[check.verdict]}] {check.name}: {check.detail}")
+        if check.fix and check.verdict is not Verdict.PASS:
+            click.echo(f"       fix: {check.fix}")
+    blocking = [c.name for c in checks if c.blocks]
+    if blocking:
+        click.echo(f"devloop up cannot work yet: {', '.join(blocking)}", err=True)
+        sys.exit(1)
+    click.echo(f"ready for devloop up (provider {chosen})")
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script, e.g. `eval "$(devloop completion bash)"`."""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None
+    click.echo(cls(cli, {}, "devloop", "_DEVLOOP_COMPLETE").source())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning errors into one message and a stable exit code."""
+    try:
+        cli.main(args=argv, prog_name="devloop", standalone_mode=False)
+    except DevloopError as exc:
+        click.echo(f"error: {exc.render()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,85 @@
+"""Helpers both config formats share: validation, folders, builds, env values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from devloop.config.detect import detect_language
+from devloop.config.errors_map import to_config_error
+from devloop.config.yamlpos import Positions, YamlPath
+from devloop.core.spec import BuildSpec, Language
+from devloop.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], data: Any, positions: Positions) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise to_config_error(exc, positions, model) from None
+
+
+def resolve_dir(base: Path, value: str, positions: Positions, path: YamlPath) -> Path:
+    folder = (base / value).resolve()
+    if not folder.exists():
+        raise ConfigError(
+            positions.at(path), f"path {value!r} does not exist (looked for {folder})"
+        )
+    if not folder.is_dir():
+        raise ConfigError(
+            positions.at(path),
+            f"path {value!r} is a file; devloop builds from a folder",
+            hint="point 'path' at the app's source folder",
+        )
+    return folder
+
+
+def resolve_build(
+    source: Path,
+    dockerfile: str | None,
+    language: str | None,
+    target: str | None,
+    args: Mapping[str, Any],
+    positions: Positions,
+    at: YamlPath,
+) -> BuildSpec:
+    """A Dockerfile if there is one, else a generated build for the detected language."""
+    if dockerfile is not None:
+        file = (source / dockerfile).resolve()
+        if not file.is_file():
+            raise ConfigError(
+                positions.at((*at, "dockerfile")),
+                f"Dockerfile {dockerfile!r} does not exist (looked for {file})",
+            )
+        return BuildSpec(source, file, None, target, str_pairs(args))
+    if language is not None:
+        return BuildSpec(source, None, Language(language), target, str_pairs(args))
+    if (source / "Dockerfile").is_file():
+        return BuildSpec(source, source / "Dockerfile", None, target, str_pairs(args))
+    detected = detect_language(source)
+    if detected is None:
+        raise ConfigError(
+            positions.at((*at, "name")),
+            f"app folder {source} has no Dockerfile and no recognised language "
+            "(requirements.txt, pyproject.toml, package.json, go.mod or index.html)",
+            hint="add a Dockerfile, set 'language:', or use a prebuilt 'image:'",
+        )
+    return BuildSpec(source, None, detected, target, str_pairs(args))
+
+
+def str_pairs(mapping: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    return tuple((k, scalar_to_str(v)) for k, v in (mapping or {}).items())
+
+
+def scalar_to_str(value: Any) -> str:
+    """Env values as Cloud Foundry passes them: booleans lowercase, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

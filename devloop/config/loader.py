@@ -1,0 +1,246 @@
+"""Find, read and validate a devloop.yaml or Cloud Foundry manifest.yml into a ProjectSpec."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from devloop.config import cfmanifest
+from devloop.config.common import resolve_build, resolve_dir, str_pairs, validate
+from devloop.config.dotenv import parse_dotenv
+from devloop.config.schema import AppConfig, DevloopConfig, HealthCheckConfig
+from devloop.config.yamlpos import Positions, YamlPath, load_yaml
+from devloop.core.spec import (
+    AppSpec,
+    HealthCheck,
+    HealthCheckType,
+    ProcessSpec,
+    ProjectSpec,
+    Provider,
+    SidecarSpec,
+    SyncRestart,
+    SyncRule,
+    parse_memory_mb,
+)
+from devloop.errors import ConfigError, Location, UsageError
+
+CONFIG_NAMES = ("devloop.yaml", "devloop.yml", "manifest.yml", "manifest.yaml")
+
+
+def find_config(explicit: Path | None, cwd: Path) -> Path:
+    """`-f PATH` if given, else devloop.yaml, else manifest.yml in `cwd` (as `cf push`)."""
+    if explicit is not None:
+        path = explicit if explicit.is_absolute() else cwd / explicit
+        if path.is_dir():
+            return find_config(None, path)
+        if not path.is_file():
+            raise UsageError(f"config file {explicit} does not exist")
+        return path
+    for name in CONFIG_NAMES:
+        if (cwd / name).is_file():
+            return cwd / name
+    raise UsageError(
+        f"no devloop.yaml or manifest.yml in {cwd}",
+        hint="run `devloop init` to write one, or pass -f PATH",
+    )
+
+
+def load_vars(vars_files: Iterable[Path] = (), pairs: Iterable[str] = ()) -> dict[str, Any]:
+    """Variables for ((name)) placeholders: files first, then --var NAME=VALUE pairs."""
+    variables: dict[str, Any] = {}
+    for path in vars_files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read vars file {path}: {exc.strerror}") from None
+        data, positions = load_yaml(text, str(path))
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise ConfigError(positions.at(()), "a vars file must be a mapping of NAME: value")
+        variables.update(data)
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--var takes NAME=VALUE, got {pair!r}")
+        variables[name] = value
+    return variables
+
+
+def load_project(
+    path: Path,
+    variables: Mapping[str, Any] | None = None,
+    provider_override: str | None = None,
+) -> ProjectSpec:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(Location(str(path)), "not a UTF-8 text file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    data, positions = load_yaml(text, str(path), variables if variables is not None else {})
+    if data is None:
+        raise ConfigError(Location(str(path), 1, 1), "the file is empty; it needs an 'apps:' list")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            positions.at(()), f"the top level must be a mapping, not a {type(data).__name__}"
+        )
+    base = path.parent.resolve()
+    if "applications" in data:
+        project = cfmanifest.to_project(
+            validate(cfmanifest.CfManifest, data, positions), base, path, positions
+        )
+    else:
+        config = validate(DevloopConfig, data, positions)
+        apps = tuple(
+            _app_from_config(app, base, positions, ("apps", i)) for i, app in enumerate(config.apps)
+        )
+        project = ProjectSpec(
+            file=path,
+            apps=apps,
+            provider=Provider(config.provider),
+            cluster=config.cluster,
+            context=config.context,
+        )
+    check_apps(project.apps, positions)
+    if provider_override is not None:
+        project = replace(project, provider=Provider(provider_override))
+    return project
+
+
+def health_from_config(cfg: HealthCheckConfig) -> HealthCheck:
+    return HealthCheck(
+        type=HealthCheckType(cfg.type),
+        endpoint=cfg.endpoint,
+        timeout_s=cfg.timeout,
+        invocation_timeout_s=cfg.invocation_timeout,
+        interval_s=cfg.interval,
+    )
+
+
+def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlPath) -> AppSpec:
+    source = resolve_dir(base, app.path, positions, (*at, "path"))
+    build = None
+    if app.image is None:
+        build = resolve_build(
+            source, app.dockerfile, app.language, app.target, app.build_args, positions, at
+        )
+    secret_env: tuple[tuple[str, str], ...] = ()
+    if app.env_file is not None:
+        env_path = (source / app.env_file).resolve()
+        if not env_path.is_file():
+            raise ConfigError(
+                positions.at((*at, "env_file")), f"env file {app.env_file!r} does not exist"
+            )
+        secret_env = parse_dotenv(env_path)
+    routes = tuple(app.routes) + ((app.route,) if app.route else ())
+    manifests = None
+    if app.manifests is not None:
+        manifests = (source / app.manifests).resolve()
+        if not manifests.exists():
+            raise ConfigError(
+                positions.at((*at, "manifests")), f"manifests {app.manifests!r} do not exist"
+            )
+    return AppSpec(
+        name=app.name,
+        source=source,
+        build=build,
+        image=app.image,
+        instances=app.instances,
+        memory_mb=parse_memory_mb(app.memory) if app.memory is not None else None,
+        disk_mb=parse_memory_mb(app.disk_quota) if app.disk_quota is not None else None,
+        command=app.command,
+        env=str_pairs(app.env),
+        secret_env=secret_env,
+        port=app.port,
+        routes=routes,
+        no_route=app.no_route,
+        random_route=app.random_route,
+        health=health_from_config(app.health_check),
+        sync=tuple(SyncRule(r.src, r.dest) for r in app.sync),
+        sync_restart=SyncRestart(app.on_sync.signal, app.on_sync.run) if app.on_sync else None,
+        depends_on=tuple(app.depends_on),
+        manifests=manifests,
+        services=tuple(app.services),
+        processes=tuple(
+            ProcessSpec(
+                type=p.type,
+                command=p.command,
+                instances=p.instances,
+                memory_mb=parse_memory_mb(p.memory) if p.memory is not None else None,
+                health=health_from_config(p.health_check) if p.health_check else HealthCheck(),
+            )
+            for p in app.processes
+        ),
+        sidecars=tuple(
+            SidecarSpec(
+                name=s.name,
+                command=s.command,
+                process_types=tuple(s.process_types),
+                memory_mb=parse_memory_mb(s.memory) if s.memory is not None else None,
+            )
+            for s in app.sidecars
+        ),
+    )
+
+
+def check_apps(apps: tuple[AppSpec, ...], positions: Positions) -> None:
+    """Cross-app rules: unique names, dependencies that exist and form no cycle."""
+    list_key = "applications" if ("applications", 0) in positions.values else "apps"
+    seen: set[str] = set()
+    for i, app in enumerate(apps):
+        if app.name in seen:
+            raise ConfigError(
+                positions.at((list_key, i, "name")), f"duplicate app name {app.name!r}"
+            )
+        seen.add(app.name)
+    for i, app in enumerate(apps):
+        for j, dep in enumerate(app.depends_on):
+            if dep not in seen:
+                close = difflib.get_close_matches(dep, sorted(seen), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(
+                    positions.at((list_key, i, "depends_on", j)),
+                    f"app {app.name!r} depends on {dep!r}, which is not an app here{hint}",
+                )
+            if dep == app.name:
+                raise ConfigError(
+                    positions.at((list_key, i, "depends_on", j)),
+                    f"app {app.name!r} depends on itself",
+                )
+    cycle = find_cycle({a.name: a.depends_on for a in apps})
+    if cycle:
+        index = next(i for i, a in enumerate(apps) if a.name == cycle[0])
+        raise ConfigError(
+            positions.at((list_key, index, "depends_on")),
+            "depends_on forms a cycle: " + " -> ".join(cycle),
+        )
+
+
+def find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, ()):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None

@@ -1,0 +1,1 @@
+"""Pure model and logic: no I/O, no subprocess, no network, no Textual."""

@@ -1,0 +1,189 @@
+"""The one model of an app that every part of devloop downstream of config sees.
+
+Both `devloop.yaml` and a Cloud Foundry `manifest.yml` load into these frozen
+values, so builders, providers, the engine and `export` never care which file a
+setting came from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+DEFAULT_PORT = 8080  # Cloud Foundry's $PORT default
+DEFAULT_HEALTH_TIMEOUT_S = 60  # cf's default `timeout`
+
+
+class HealthCheckType(StrEnum):
+    PORT = "port"
+    PROCESS = "process"
+    HTTP = "http"
+
+
+class Provider(StrEnum):
+    KIND = "kind"
+    DOCKER = "docker"
+
+
+class Language(StrEnum):
+    PYTHON = "python"
+    NODE = "node"
+    GO = "go"
+    STATIC = "static"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    type: HealthCheckType = HealthCheckType.PORT
+    endpoint: str = "/"
+    timeout_s: int = DEFAULT_HEALTH_TIMEOUT_S
+    invocation_timeout_s: int = 1
+    interval_s: int = 2
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """How to build an app's image: a Dockerfile, or a generated one for `language`."""
+
+    context: Path
+    dockerfile: Path | None = None
+    language: Language | None = None
+    target: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SyncRule:
+    """Files under `src` (a glob relative to the app folder) are copied to `dest` in place."""
+
+    src: str
+    dest: str
+
+
+@dataclass(frozen=True)
+class SyncRestart:
+    """What runs after a sync: a signal to the main process, or a command in the container."""
+
+    signal: str | None = None
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """A Cloud Foundry process type (web, worker, ...) run from the app's image."""
+
+    type: str
+    command: str | None = None
+    instances: int = 1
+    memory_mb: int | None = None
+    health: HealthCheck = field(default_factory=HealthCheck)
+
+
+@dataclass(frozen=True)
+class SidecarSpec:
+    name: str
+    command: str
+    process_types: tuple[str, ...] = ("web",)
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    source: Path
+    build: BuildSpec | None = None
+    image: str | None = None
+    instances: int = 1
+    memory_mb: int | None = None
+    disk_mb: int | None = None
+    command: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    secret_env: tuple[tuple[str, str], ...] = ()
+    port: int = DEFAULT_PORT
+    routes: tuple[str, ...] = ()
+    no_route: bool = False
+    random_route: bool = False
+    health: HealthCheck = field(default_factory=HealthCheck)
+    sync: tuple[SyncRule, ...] = ()
+    sync_restart: SyncRestart | None = None
+    depends_on: tuple[str, ...] = ()
+    manifests: Path | None = None
+    services: tuple[str, ...] = ()
+    buildpacks: tuple[str, ...] = ()
+    processes: tuple[ProcessSpec, ...] = ()
+    sidecars: tuple[SidecarSpec, ...] = ()
+
+    @property
+    def env_dict(self) -> dict[str, str]:
+        return dict(self.env)
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        return frozenset(k for k, _ in self.secret_env)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user wrote that devloop records but cannot honour locally."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    file: Path
+    apps: tuple[AppSpec, ...]
+    provider: Provider = Provider.KIND
+    cluster: str = "devloop"
+    context: str | None = None
+    notices: tuple[Notice, ...] = ()
+
+    def app(self, name: str) -> AppSpec:
+        for app in self.apps:
+            if app.name == name:
+                return app
+        raise KeyError(name)
+
+
+_MEMORY_RE = re.compile(r"^\s*(\d+)\s*(M|MB|MI|MIB|G|GB|GI|GIB)?\s*$", re.IGNORECASE)
+
+
+def parse_memory_mb(value: str | int) -> int:
+    """Cloud Foundry memory/disk sizes (`256M`, `1G`, `512MB`) in megabytes.
+
+    A bare number is megabytes, as in cf. Raises ValueError with the accepted forms.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"invalid size {value!r}: use a number with M or G, e.g. 256M or 1G")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"invalid size {value}: must be positive")
+        return value
+    match = _MEMORY_RE.match(value)
+    if not match:
+        raise ValueError(f"invalid size {value!r}: use a number with M or G, e.g. 256M or 1G")
+    number = int(match.group(1))
+    unit = (match.group(2) or "M").upper()
+    mb = number * 1024 if unit.startswith("G") else number
+    if mb <= 0:
+        raise ValueError(f"invalid size {value!r}: must be positive")
+    return mb
+
+
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def check_app_name(name: str) -> str:
+    """App names become container and Kubernetes names: DNS-1123 labels."""
+    if len(name) > 50 or not _NAME_RE.match(name):
+        raise ValueError(
+            f"invalid app name {name!r}: use lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 50 characters"
+        )
+    return name

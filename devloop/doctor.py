@@ -1,0 +1,185 @@
+"""`devloop doctor`: what `devloop up` needs, each with a verdict and the fix."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import yaml
+
+from devloop.adapters import dockerapi, dockercli
+from devloop.errors import DevloopError
+
+MIN_KIND = (0, 20, 0)
+MIN_FREE_DISK_GB = 2.0
+MIN_INOTIFY_WATCHES = 8192
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    verdict: Verdict
+    detail: str
+    fix: str | None = None
+
+    @property
+    def blocks(self) -> bool:
+        return self.verdict is Verdict.FAIL
+
+
+def check_docker() -> list[Check]:
+    checks: list[Check] = []
+    try:
+        client = dockercli.detect()
+    except DevloopError as exc:
+        return [Check("docker client", Verdict.FAIL, str(exc), exc.hint)]
+    builder = {
+        dockercli.Builder.BUILDX: "BuildKit (buildx)",
+        dockercli.Builder.CLASSIC_BUILDKIT: "BuildKit (DOCKER_BUILDKIT=1)",
+        dockercli.Builder.LEGACY: "legacy builder",
+    }[client.builder]
+    checks.append(
+        Check(
+            "docker client",
+            Verdict.PASS if client.buildkit else Verdict.WARN,
+            f"{client.path} {client.version_text}, builds with {builder}",
+            None if client.buildkit else "install the buildx plugin for faster, cached builds",
+        )
+    )
+    try:
+        engine = dockerapi.connect(timeout=3)
+        info = engine.version()
+        engine.close()
+        checks.append(
+            Check("docker engine", Verdict.PASS, f"{dockerapi.engine_address()} (engine {info.get('Version')})")
+        )
+    except DevloopError as exc:
+        checks.append(Check("docker engine", Verdict.FAIL, str(exc), exc.hint))
+    return checks
+
+
+def parse_kind_version(text: str) -> tuple[int, int, int] | None:
+    match = re.search(r"v(\d+)\.(\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def check_kind(required: bool) -> Check:
+    missing = Verdict.FAIL if required else Verdict.WARN
+    path = shutil.which("kind")
+    if path is None:
+        return Check(
+            "kind",
+            missing,
+            "not installed" + ("" if required else " (only needed for provider: kind)"),
+            "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation,"
+            " or use --provider docker",
+        )
+    try:
+        out = subprocess.run([path, "version"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("kind", missing, f"{path} did not answer: {exc}")
+    version = parse_kind_version(out.stdout)
+    if version is None:
+        return Check("kind", missing, f"{path}: cannot read the version from {out.stdout.strip()!r}")
+    shown = ".".join(map(str, version))
+    if version < MIN_KIND:
+        return Check(
+            "kind", missing, f"{path} v{shown} is too old", f"upgrade kind to v{'.'.join(map(str, MIN_KIND))}+"
+        )
+    return Check("kind", Verdict.PASS, f"{path} v{shown}")
+
+
+def check_disk(folder: Path) -> Check:
+    free_gb = shutil.disk_usage(folder).free / 1024**3
+    if free_gb < MIN_FREE_DISK_GB:
+        return Check(
+            "free disk",
+            Verdict.FAIL,
+            f"{free_gb:.1f} GB free on {folder}",
+            "free some space: `docker system prune` removes unused images and build cache",
+        )
+    return Check("free disk", Verdict.PASS, f"{free_gb:.1f} GB free on {folder}")
+
+
+def check_inotify(proc: Path = Path("/proc/sys/fs/inotify/max_user_watches")) -> Check:
+    try:
+        limit = int(proc.read_text().strip())
+    except (OSError, ValueError):
+        return Check("inotify watches", Verdict.PASS, "not Linux inotify; nothing to check")
+    if limit < MIN_INOTIFY_WATCHES:
+        return Check(
+            "inotify watches",
+            Verdict.WARN,
+            f"max_user_watches is {limit}",
+            "sudo sysctl fs.inotify.max_user_watches=524288",
+        )
+    return Check("inotify watches", Verdict.PASS, f"max_user_watches is {limit}")
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(ports: Iterable[int]) -> Check:
+    wanted = sorted(set(ports))
+    taken = [p for p in wanted if not port_free(p)]
+    if taken:
+        return Check(
+            "ports",
+            Verdict.WARN,
+            "in use on 127.0.0.1: " + ", ".join(map(str, taken)),
+            "devloop picks the next free port and says so; stop the other process to keep these",
+        )
+    return Check("ports", Verdict.PASS, "free on 127.0.0.1: " + ", ".join(map(str, wanted)))
+
+
+def check_kubeconfig() -> Check:
+    paths = [
+        Path(p)
+        for p in os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")).split(os.pathsep)
+        if p
+    ]
+    contexts: list[str] = []
+    current = None
+    for path in paths:
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict):
+            contexts += [c.get("name", "?") for c in data.get("contexts") or [] if isinstance(c, dict)]
+            current = current or data.get("current-context")
+    if not contexts:
+        return Check("kubeconfig", Verdict.PASS, "no contexts yet (devloop creates a kind cluster)")
+    return Check(
+        "kubeconfig", Verdict.PASS, f"contexts: {', '.join(contexts)}; current: {current or 'none'}"
+    )
+
+
+def run_checks(provider: str, ports: Iterable[int], folder: Path) -> list[Check]:
+    return [
+        *check_docker(),
+        check_kind(required=provider == "kind"),
+        check_disk(folder),
+        check_inotify(),
+        check_ports(ports),
+        check_kubeconfig(),
+    ]

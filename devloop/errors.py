@@ -1,0 +1,109 @@
+"""Every error devloop reports to a user, and the exit code each one maps to.
+
+The CLI turns any of these into one line on stderr and its exit code; anything
+else escaping is a bug.
+
+    DevloopError                 exit 1   base class
+    ├── ConfigError              exit 2   bad devloop.yaml / manifest.yml / vars file (file:line:col)
+    ├── UsageError               exit 2   bad command-line arguments or state for the command
+    ├── DockerUnavailableError   exit 3   the Docker engine cannot be reached
+    ├── BuildError               exit 4   an image build failed (failing step, last lines)
+    │   └── BuildContextError    exit 4   context/Dockerfile missing or excluded
+    ├── ToolMissingError         exit 5   an external tool (kind, docker) is not installed
+    ├── ProviderError            exit 6   the platform refused: container, cluster or API trouble
+    │   └── HealthCheckError     exit 6   an instance never became healthy
+    └── WatchError               exit 7   file watching could not start
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DevloopError(Exception):
+    """Base of all user-facing errors; `str()` is the message shown."""
+
+    exit_code = 1
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    def render(self) -> str:
+        """One line (plus an optional fix) to show the user."""
+        text = str(self)
+        return f"{text}\n  fix: {self.hint}" if self.hint else text
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a config file; line and column are 1-based."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        if self.column is None:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class ConfigError(DevloopError):
+    """A config file that cannot be used, pointing at where the problem is."""
+
+    exit_code = 2
+
+    def __init__(self, location: Location, message: str, *, hint: str | None = None) -> None:
+        self.location = location
+        self.message = message
+        super().__init__(f"{location}: {message}", hint=hint)
+
+
+class UsageError(DevloopError):
+    exit_code = 2
+
+
+class DockerUnavailableError(DevloopError):
+    exit_code = 3
+    hint = "start the Docker engine (e.g. `sudo systemctl start docker` or Docker Desktop)"
+
+
+class BuildError(DevloopError):
+    exit_code = 4
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None = None,
+        last_lines: tuple[str, ...] = (),
+        hint: str | None = None,
+    ) -> None:
+        self.step = step
+        self.last_lines = last_lines
+        super().__init__(message, hint=hint)
+
+
+class BuildContextError(BuildError):
+    pass
+
+
+class ToolMissingError(DevloopError):
+    exit_code = 5
+
+
+class ProviderError(DevloopError):
+    exit_code = 6
+
+
+class HealthCheckError(ProviderError):
+    pass
+
+
+class WatchError(DevloopError):
+    exit_code = 7
