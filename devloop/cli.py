@@ -81,7 +81,9 @@ def init(path: Path, force: bool) -> None:
 
 @cli.command()
 @config_options
-def validate(config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: tuple[str, ...], provider: str | None) -> None:
+def validate(
+    config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: tuple[str, ...], provider: str | None
+) -> None:
     """Load and check the config; print the apps it defines."""
     project = load_from_options(config_file, vars_files, var_pairs, provider)
     click.echo(f"{project.file}: {len(project.apps)} app(s), provider {project.provider.value}")
@@ -100,7 +102,9 @@ def validate(config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: 
 
 @cli.command()
 @config_options
-def doctor(config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: tuple[str, ...], provider: str | None) -> None:
+def doctor(
+    config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: tuple[str, ...], provider: str | None
+) -> None:
     """Check Docker, kind, disk, inotify, ports and kubeconfig; exit 1 if `up` cannot work."""
     from devloop.config.loader import find_config
     from devloop.doctor import Verdict, run_checks

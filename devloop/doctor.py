@@ -64,7 +64,9 @@ def check_docker() -> list[Check]:
         info = engine.version()
         engine.close()
         checks.append(
-            Check("docker engine", Verdict.PASS, f"{dockerapi.engine_address()} (engine {info.get('Version')})")
+            Check(
+                "docker engine", Verdict.PASS, f"{dockerapi.engine_address()} (engine {info.get('Version')})"
+            )
         )
     except DevloopError as exc:
         checks.append(Check("docker engine", Verdict.FAIL, str(exc), exc.hint))
@@ -97,7 +99,10 @@ def check_kind(required: bool) -> Check:
     shown = ".".join(map(str, version))
     if version < MIN_KIND:
         return Check(
-            "kind", missing, f"{path} v{shown} is too old", f"upgrade kind to v{'.'.join(map(str, MIN_KIND))}+"
+            "kind",
+            missing,
+            f"{path} v{shown} is too old",
+            f"upgrade kind to v{'.'.join(map(str, MIN_KIND))}+",
         )
     return Check("kind", Verdict.PASS, f"{path} v{shown}")
 
@@ -169,9 +174,7 @@ def check_kubeconfig() -> Check:
             current = current or data.get("current-context")
     if not contexts:
         return Check("kubeconfig", Verdict.PASS, "no contexts yet (devloop creates a kind cluster)")
-    return Check(
-        "kubeconfig", Verdict.PASS, f"contexts: {', '.join(contexts)}; current: {current or 'none'}"
-    )
+    return Check("kubeconfig", Verdict.PASS, f"contexts: {', '.join(contexts)}; current: {current or 'none'}")
 
 
 def run_checks(provider: str, ports: Iterable[int], folder: Path) -> list[Check]:

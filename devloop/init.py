@@ -79,7 +79,11 @@ def render(apps: list[FoundApp], origin: str | None = None, specs: list[AppSpec]
     ]
     for i, found in enumerate(apps):
         spec = specs[i] if specs else None
-        lines += [f"  - name: {found.name}", "    # Source folder, relative to this file.", f"    path: {found.path}"]
+        lines += [
+            f"  - name: {found.name}",
+            "    # Source folder, relative to this file.",
+            f"    path: {found.path}",
+        ]
         if spec is not None and spec.image:
             lines += ["    # A prebuilt image: nothing is built.", f"    image: {_quote(spec.image)}"]
         elif found.how == "Dockerfile":
@@ -106,7 +110,9 @@ def render(apps: list[FoundApp], origin: str | None = None, specs: list[AppSpec]
         if spec and spec.no_route:
             lines.append("    no_route: true")
         if spec and spec.health.type is not HealthCheckType.PORT:
-            lines.append(f"    health_check: {{type: {spec.health.type.value}, endpoint: {spec.health.endpoint}}}")
+            lines.append(
+                f"    health_check: {{type: {spec.health.type.value}, endpoint: {spec.health.endpoint}}}"
+            )
         else:
             lines.append("    # health_check: {type: http, endpoint: /health}")
         if spec and spec.depends_on:
@@ -114,7 +120,7 @@ def render(apps: list[FoundApp], origin: str | None = None, specs: list[AppSpec]
         lines += [
             "    # Copy changed files into running containers instead of rebuilding:",
             "    # sync:",
-            "    #   - src: \"**/*.py\"",
+            '    #   - src: "**/*.py"',
             "    #     dest: /app",
             "    # on_sync: {signal: HUP}",
         ]
@@ -132,9 +138,7 @@ def init(folder: Path, force: bool = False) -> tuple[Path, list[FoundApp]]:
     if manifest is not None:
         project = load_project(manifest, _KeepPlaceholders())
         specs = list(project.apps)
-        found = [
-            FoundApp(a.name, _relative(a.source, folder), describe(a.source) or "") for a in specs
-        ]
+        found = [FoundApp(a.name, _relative(a.source, folder), describe(a.source) or "") for a in specs]
         text = render(found, origin=manifest.name, specs=specs)
     else:
         found = find_apps(folder)

@@ -50,9 +50,7 @@ def _health(
     )
 
 
-def _app(
-    app: CfApp, base: Path, positions: Positions, at: YamlPath, notices: list[Notice]
-) -> AppSpec:
+def _app(app: CfApp, base: Path, positions: Positions, at: YamlPath, notices: list[Notice]) -> AppSpec:
     def notice(key: str, message: str) -> None:
         notices.append(Notice(str(positions.at((*at, key), key=True)), message))
 
@@ -102,9 +100,7 @@ def _app(
                     )
                 )
     if app.no_route and app.routes:
-        raise ConfigError(
-            positions.at((*at, "no-route"), key=True), "no-route and routes cannot both be set"
-        )
+        raise ConfigError(positions.at((*at, "no-route"), key=True), "no-route and routes cannot both be set")
     if app.health_check_type in ("process", "none") and app.health_check_http_endpoint:
         raise ConfigError(
             positions.at((*at, "health-check-http-endpoint"), key=True),

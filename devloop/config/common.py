@@ -27,9 +27,7 @@ def validate(model: type[M], data: Any, positions: Positions) -> M:
 def resolve_dir(base: Path, value: str, positions: Positions, path: YamlPath) -> Path:
     folder = (base / value).resolve()
     if not folder.exists():
-        raise ConfigError(
-            positions.at(path), f"path {value!r} does not exist (looked for {folder})"
-        )
+        raise ConfigError(positions.at(path), f"path {value!r} does not exist (looked for {folder})")
     if not folder.is_dir():
         raise ConfigError(
             positions.at(path),

@@ -68,18 +68,21 @@ def _expected(first_tag: str | int, exc: ValidationError) -> str:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        dict: "mapping",
+        list: "list",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }.get(type(value), type(value).__name__)
 
 
 def known_keys(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def to_config_error(
-    exc: ValidationError, positions: Positions, root: type[BaseModel]
-) -> ConfigError:
+def to_config_error(exc: ValidationError, positions: Positions, root: type[BaseModel]) -> ConfigError:
     """The first error, located; pydantic lists errors in document order."""
     err = exc.errors()[0]
     full: YamlPath = tuple(p for p in err["loc"] if isinstance(p, str | int))
@@ -108,9 +111,7 @@ def to_config_error(
         return ConfigError(positions.at(path, key=True), message)
     if kind == "missing":
         parent = path[:-1]
-        return ConfigError(
-            positions.at(parent), f"missing required key {path[-1]!r} in {_describe(parent)}"
-        )
+        return ConfigError(positions.at(parent), f"missing required key {path[-1]!r} in {_describe(parent)}")
     message = str(err["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]

@@ -85,9 +85,7 @@ def load_project(
     if data is None:
         raise ConfigError(Location(str(path), 1, 1), "the file is empty; it needs an 'apps:' list")
     if not isinstance(data, dict):
-        raise ConfigError(
-            positions.at(()), f"the top level must be a mapping, not a {type(data).__name__}"
-        )
+        raise ConfigError(positions.at(()), f"the top level must be a mapping, not a {type(data).__name__}")
     base = path.parent.resolve()
     if "applications" in data:
         project = cfmanifest.to_project(
@@ -95,9 +93,7 @@ def load_project(
         )
     else:
         config = validate(DevloopConfig, data, positions)
-        apps = tuple(
-            _app_from_config(app, base, positions, ("apps", i)) for i, app in enumerate(config.apps)
-        )
+        apps = tuple(_app_from_config(app, base, positions, ("apps", i)) for i, app in enumerate(config.apps))
         project = ProjectSpec(
             file=path,
             apps=apps,
@@ -125,25 +121,19 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
     source = resolve_dir(base, app.path, positions, (*at, "path"))
     build = None
     if app.image is None:
-        build = resolve_build(
-            source, app.dockerfile, app.language, app.target, app.build_args, positions, at
-        )
+        build = resolve_build(source, app.dockerfile, app.language, app.target, app.build_args, positions, at)
     secret_env: tuple[tuple[str, str], ...] = ()
     if app.env_file is not None:
         env_path = (source / app.env_file).resolve()
         if not env_path.is_file():
-            raise ConfigError(
-                positions.at((*at, "env_file")), f"env file {app.env_file!r} does not exist"
-            )
+            raise ConfigError(positions.at((*at, "env_file")), f"env file {app.env_file!r} does not exist")
         secret_env = parse_dotenv(env_path)
     routes = tuple(app.routes) + ((app.route,) if app.route else ())
     manifests = None
     if app.manifests is not None:
         manifests = (source / app.manifests).resolve()
         if not manifests.exists():
-            raise ConfigError(
-                positions.at((*at, "manifests")), f"manifests {app.manifests!r} do not exist"
-            )
+            raise ConfigError(positions.at((*at, "manifests")), f"manifests {app.manifests!r} do not exist")
     return AppSpec(
         name=app.name,
         source=source,
@@ -193,9 +183,7 @@ def check_apps(apps: tuple[AppSpec, ...], positions: Positions) -> None:
     seen: set[str] = set()
     for i, app in enumerate(apps):
         if app.name in seen:
-            raise ConfigError(
-                positions.at((list_key, i, "name")), f"duplicate app name {app.name!r}"
-            )
+            raise ConfigError(positions.at((list_key, i, "name")), f"duplicate app name {app.name!r}")
         seen.add(app.name)
     for i, app in enumerate(apps):
         for j, dep in enumerate(app.depends_on):

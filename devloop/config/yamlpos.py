@@ -47,9 +47,7 @@ class Positions:
         return Location(self.file)
 
 
-def load_yaml(
-    text: str, file: str, variables: Mapping[str, Any] | None = None
-) -> tuple[Any, Positions]:
+def load_yaml(text: str, file: str, variables: Mapping[str, Any] | None = None) -> tuple[Any, Positions]:
     """Parse one YAML document into plain data plus the positions of its parts."""
     positions = Positions(file)
     try:

@@ -181,7 +181,7 @@ def test_find_config_prefers_devloop_yaml(tmp_path: Path) -> None:
 
 
 def test_find_config_without_any_file(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="no devloop.yaml or manifest.yml") as info:
+    with pytest.raises(UsageError, match=r"no devloop\.yaml or manifest\.yml") as info:
         find_config(None, tmp_path)
     assert info.value.hint is not None and "devloop init" in info.value.hint
 
