@@ -133,6 +133,67 @@ def doctor(
 
 
 @cli.command()
+@config_options
+@click.argument("apps", nargs=-1)
+@click.option(
+    "--print-dockerfile", is_flag=True, help="Print the Dockerfile each app builds with; build nothing."
+)
+@click.option("--force", is_flag=True, help="Build even when an image of the same inputs exists.")
+def build(
+    config_file: Path | None,
+    vars_files: tuple[Path, ...],
+    var_pairs: tuple[str, ...],
+    provider: str | None,
+    apps: tuple[str, ...],
+    print_dockerfile: bool,
+    force: bool,
+) -> None:
+    """Build the apps' images (all, or APPS), tagged by a hash of their inputs."""
+    import asyncio
+
+    from devloop.build import ImageBuilder
+    from devloop.build import print_dockerfile as dockerfile_of
+    from devloop.printer import print_build_output
+
+    project = load_from_options(config_file, vars_files, var_pairs, provider)
+    selected = select_apps(project, apps)
+    if print_dockerfile:
+        for app in selected:
+            if len(selected) > 1:
+                click.echo(f"# --- {app.name}")
+            click.echo(dockerfile_of(app), nl=False)
+        return
+    from devloop.adapters import dockerapi, dockercli
+
+    client = dockercli.detect()
+    if not client.buildkit:
+        click.echo("warning: this docker client has no BuildKit; using the legacy builder", err=True)
+    builder = ImageBuilder(client, dockerapi.connect())
+
+    async def run_all() -> None:
+        for app in selected:
+            if app.build is None:
+                click.echo(f"{app.name}: prebuilt image {app.image}, nothing to build")
+                continue
+            await builder.build(app, print_build_output, force=force)
+
+    asyncio.run(run_all())
+
+
+def select_apps(project: Any, names: tuple[str, ...]) -> list[Any]:
+    """The apps named on the command line (all when none), or a UsageError naming the known ones."""
+    if not names:
+        return list(project.apps)
+    known = {a.name: a for a in project.apps}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        from devloop.errors import UsageError
+
+        raise UsageError(f"no app named {', '.join(unknown)}; apps here: {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+@cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
     """Print the shell completion script, e.g. `eval "$(devloop completion bash)"`."""
