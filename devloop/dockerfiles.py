@@ -158,7 +158,7 @@ def _node(app: AppSpec, view: SourceView) -> str:
 FROM {NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json{copy_lock} ./
-RUN {install} --no-audit --no-fund
+RUN mkdir -p node_modules && {install} --no-audit --no-fund
 
 FROM {NODE_IMAGE}
 ENV NODE_ENV=production PORT={app.port}
