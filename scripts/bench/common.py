@@ -10,7 +10,7 @@ from typing import Any
 
 def summary(samples_s: list[float]) -> dict[str, float]:
     ordered = sorted(samples_s)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
     return {
         "median_ms": round(statistics.median(ordered) * 1000, 2),
         "p90_ms": round(p90 * 1000, 2),
