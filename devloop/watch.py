@@ -1,0 +1,437 @@
+"""Watch app folders: prune ignored folders before placing watches, debounce bursts.
+
+On Linux, watchdog's recursive inotify watch walks every folder, so ignore
+patterns would only filter events while `node_modules` still cost thousands of
+watches. We extend its watch group to skip ignored folders while walking, also
+for folders created later. One observer (one inotify fd, one reader thread)
+serves every app. Elsewhere (FSEvents, polling) watchdog's own recursive
+observer is used; there a watch costs no per-folder resource.
+
+Events are gathered per app until `quiet_s` passes with no new one (or
+`max_wait_s` since the first), then delivered as one batch of relative paths:
+a `git checkout` of 1,000 files is one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pathspec
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.polling import PollingObserver
+
+from devloop.buildcontext import GENERATED_BUILD_EXCLUDES, IgnoreRules, read_dockerignore
+from devloop.core.changes import is_editor_temp
+from devloop.core.spec import AppSpec
+from devloop.errors import WatchError
+
+DEVLOOP_IGNORES = (
+    ".git", ".hg", ".svn", ".devloop", "__pycache__", ".mypy_cache", ".pytest_cache",
+    ".ruff_cache", ".tox", ".nox", ".venv", ".idea", ".vscode", "node_modules",
+)  # fmt: skip
+# No IN_MODIFY: every write(2) would be an event, while a save always ends with
+# IN_CLOSE_WRITE (FileClosedEvent); hard links and moves show as create/move.
+EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileCreatedEvent, FileDeletedEvent, FileMovedEvent, FileClosedEvent,
+    DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
+]  # fmt: skip
+RULE_FILES = frozenset({".gitignore", ".dockerignore"})
+SYSCTL_FIX = "sudo sysctl fs.inotify.max_user_watches=524288"
+
+
+class WatchRules:
+    """Which paths of one app folder matter: not VCS data, not ignored by git, Docker or devloop."""
+
+    def __init__(self, root: Path, docker_patterns: Iterable[str], keep: Iterable[str] = ()) -> None:
+        self.root = root
+        self.keep = frozenset(keep)
+        self._docker = IgnoreRules(docker_patterns)
+        self._git = _gitignores(root)
+
+    @classmethod
+    def for_app(cls, app: AppSpec) -> WatchRules:
+        root = app.source
+        docker: list[str] = []
+        keep = {".dockerignore", ".gitignore"}
+        if app.build is not None:
+            docker = read_dockerignore(app.build.context)
+            if app.build.dockerfile is None:
+                docker += [p for p in GENERATED_BUILD_EXCLUDES if p != ".dockerignore"]
+            else:
+                with contextlib.suppress(ValueError):
+                    keep.add(app.build.dockerfile.relative_to(root).as_posix())
+        return cls(root, docker, keep)
+
+    def ignored_dir(self, rel: str) -> bool:
+        name = rel.rsplit("/", 1)[-1]
+        if name in DEVLOOP_IGNORES:
+            return True
+        if self._docker.prune(rel):
+            return True
+        return self._git_ignored(rel + "/")
+
+    def ignored_file(self, rel: str) -> bool:
+        if rel in self.keep:
+            return False
+        if is_editor_temp(rel):
+            return True
+        parts = rel.split("/")
+        if any(p in DEVLOOP_IGNORES for p in parts[:-1]):
+            return True
+        if self._docker.excluded(rel):
+            return True
+        return self._git_ignored(rel)
+
+    def _git_ignored(self, rel: str) -> bool:
+        for base, spec in self._git:
+            if base and not rel.startswith(base + "/"):
+                continue
+            inner = rel[len(base) + 1 :] if base else rel
+            if spec.match_file(inner):
+                return True
+        return False
+
+
+def _gitignores(root: Path) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
+    """Every .gitignore under `root` (outside pruned folders), each applying to its own subtree."""
+    found: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+    pending = [""]
+    while pending:
+        rel_dir = pending.pop()
+        folder = root / rel_dir if rel_dir else root
+        try:
+            text = (folder / ".gitignore").read_text(encoding="utf-8")
+            found.append((rel_dir, pathspec.GitIgnoreSpec.from_lines(text.splitlines())))
+        except (OSError, UnicodeDecodeError):
+            pass
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False) and entry.name not in DEVLOOP_IGNORES:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                if not any(
+                    spec.match_file((rel[len(b) + 1 :] if b else rel) + "/")
+                    for b, spec in found
+                    if not b or rel.startswith(b + "/")
+                ):
+                    pending.append(rel)
+    return found
+
+
+# --- inotify with pruning (Linux) ---------------------------------------------------------------
+
+Pruner = Callable[[bytes], bool]
+LimitHandler = Callable[[bytes], None]
+
+if sys.platform.startswith("linux"):
+    from watchdog.observers.inotify import InotifyEmitter, InotifyObserver, InotifyWatchGroup
+
+    @dataclass
+    class _PrunedWatchGroup(InotifyWatchGroup):
+        prune: Pruner | None = None
+        on_limit: LimitHandler | None = None
+
+        def _add_all_callbacks(self, path: bytes) -> None:
+            if path != self.path and self.prune is not None and self.prune(path):
+                return
+            self._add_callback(path)
+            if not (self.is_recursive and os.path.isdir(path)):
+                return
+            for root, dirnames, _ in os.walk(path, followlinks=self.follow_symlink):
+                keep = []
+                for name in dirnames:
+                    full = os.path.join(root, name)
+                    if not self.follow_symlink and os.path.islink(full):
+                        continue
+                    if self.prune is not None and self.prune(full):
+                        continue
+                    keep.append(name)
+                dirnames[:] = keep
+                for name in keep:
+                    self._add_callback(os.path.join(root, name))
+
+        def _add_callback(self, path: bytes) -> None:
+            if path in self._active_callbacks_by_path:
+                return  # `mkdir -p`: added by the parent's walk and again by its own create event
+            try:
+                wd = self._inotify_fd.add_callback(path, self.event_mask, self._callback, self._id)
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC and self.on_limit is not None:
+                    self.on_limit(path)
+                    return
+                if path == self.path:
+                    raise
+                return  # a folder that vanished while we walked
+            self._active_callbacks_by_path[path] = wd
+            self._active_callbacks_by_watch[wd] = path
+
+    class _PrunedEmitter(InotifyEmitter):
+        def __init__(
+            self, *args: Any, pruners: dict[str, tuple[Pruner, LimitHandler]], **kwargs: Any
+        ) -> None:
+            super().__init__(*args, **kwargs)
+            self._pruner, self._on_limit = pruners[self.watch.path]
+
+        def on_thread_start(self) -> None:
+            self._inotify = _PrunedWatchGroup(
+                self._inotify_fd,
+                os.fsencode(self.watch.path),
+                is_recursive=self.watch.is_recursive,
+                event_mask=self.get_event_mask_from_filter(),
+                follow_symlink=self.watch.follow_symlink,
+                prune=self._pruner,
+                on_limit=self._on_limit,
+            )
+
+    class PrunedInotifyObserver(InotifyObserver):
+        def __init__(self) -> None:
+            self.pruners: dict[str, tuple[Pruner, LimitHandler]] = {}
+            super().__init__()
+            self._emitter_class = _PrunedEmitter
+            self._emitter_kwargs = {**self._emitter_kwargs, "pruners": self.pruners}
+
+    def _new_observer() -> BaseObserver:
+        return PrunedInotifyObserver()
+
+else:  # pragma: no cover - macOS/Windows: no per-folder watch cost
+
+    def _new_observer() -> BaseObserver:
+        from watchdog.observers import Observer
+
+        observer: BaseObserver = Observer()
+        observer.pruners = {}  # type: ignore[attr-defined]
+        return observer
+
+
+# --- debouncing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Debouncer:
+    """Gathers paths until `quiet_s` passes with none new (at most `max_wait_s`), then flushes.
+
+    Runs on the event loop: `add` must be called from the loop thread.
+    """
+
+    flush: Callable[[frozenset[str]], None]
+    quiet_s: float = 0.2
+    max_wait_s: float = 2.0
+    _pending: set[str] = field(default_factory=set)
+    _timer: asyncio.TimerHandle | None = None
+    _first_at: float = 0.0
+
+    def add(self, rel: str) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if not self._pending:
+            self._first_at = now
+        self._pending.add(rel)
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = min(self.quiet_s, max(0.0, self._first_at + self.max_wait_s - now))
+        self._timer = loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        batch, self._pending = frozenset(self._pending), set()
+        if batch:
+            self.flush(batch)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending.clear()
+
+
+# --- the watcher ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    app: str
+    files: frozenset[str]  # relative to the app folder, POSIX
+
+
+@dataclass
+class _AppWatch:
+    app: AppSpec
+    rules: WatchRules
+    debouncer: Debouncer
+    watch: ObservedWatch | None = None
+    polling: BaseObserver | None = None
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, on_path: Callable[[str, bool], None]) -> None:
+        self._on_path = on_path
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        paths = [event.src_path]
+        if getattr(event, "dest_path", ""):
+            paths.append(event.dest_path)
+        for path in paths:
+            text = os.fsdecode(path)
+            self._on_path(text, bool(event.is_directory) and event.event_type != "deleted")
+
+
+class Watcher:
+    """Watches every app's folder and puts one ChangeBatch per app and burst on `batches`."""
+
+    def __init__(self, apps: Iterable[AppSpec], quiet_s: float = 0.2, max_wait_s: float = 2.0) -> None:
+        self.apps = list(apps)
+        self.quiet_s = quiet_s
+        self.max_wait_s = max_wait_s
+        self.batches: asyncio.Queue[ChangeBatch] = asyncio.Queue()
+        self.notices: asyncio.Queue[str] = asyncio.Queue()
+        self._observer: BaseObserver | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watches: dict[str, _AppWatch] = {}
+        self._limit_reported = False
+        self._inbox: list[tuple[str, str, bool]] = []  # filled by watchdog's thread
+        self._inbox_lock = threading.Lock()
+
+    async def start(self) -> None:
+        """Place the watches (off the loop: walking a big tree takes a while)."""
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._start_sync)
+
+    def _start_sync(self) -> None:
+        observer = _new_observer()
+        self._observer = observer
+        observer.start()
+        for app in self.apps:
+            self._schedule(app)
+
+    def _schedule(self, app: AppSpec) -> None:
+        assert self._observer is not None and self._loop is not None
+        if not app.source.is_dir():
+            raise WatchError(f"cannot watch {app.source}: the folder does not exist")
+        rules = WatchRules.for_app(app)
+        entry = _AppWatch(app, rules, Debouncer(self._flusher(app.name), self.quiet_s, self.max_wait_s))
+        self._watches[app.name] = entry
+        root = str(app.source)
+        self._observer.pruners[root] = (self._pruner(rules), self._limit_handler(entry))  # type: ignore[attr-defined]
+        handler = _Handler(lambda path, is_dir: self._from_thread(app.name, path, is_dir))
+        try:
+            entry.watch = self._observer.schedule(handler, root, recursive=True, event_filter=EVENT_FILTER)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                self._limit_handler(entry)(os.fsencode(root))
+                return
+            raise WatchError(f"cannot watch {root}: {exc.strerror}") from None
+
+    def _pruner(self, rules: WatchRules) -> Pruner:
+        root = str(rules.root)
+
+        def prune(path: bytes) -> bool:
+            rel = os.path.relpath(os.fsdecode(path), root).replace(os.sep, "/")
+            return rel != "." and rules.ignored_dir(rel)
+
+        return prune
+
+    def _limit_handler(self, entry: _AppWatch) -> LimitHandler:
+        def on_limit(path: bytes) -> None:
+            subtree = os.fsdecode(path)
+            if not self._limit_reported:
+                self._limit_reported = True
+                message = (
+                    f"inotify watch limit reached while watching {subtree}; "
+                    f"polling that folder instead (slower). Fix: {SYSCTL_FIX}"
+                )
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(self.notices.put_nowait, message)
+            self._poll_subtree(entry, subtree)
+
+        return on_limit
+
+    def _poll_subtree(self, entry: _AppWatch, subtree: str) -> None:
+        if entry.polling is None:
+            entry.polling = PollingObserver(timeout=1.0)
+            entry.polling.start()
+        handler = _Handler(lambda path, is_dir: self._from_thread(entry.app.name, path, is_dir))
+        entry.polling.schedule(handler, subtree, recursive=True, event_filter=EVENT_FILTER)
+
+    def _from_thread(self, app: str, path: str, is_dir: bool) -> None:
+        """Queue an event for the loop; wake it once per batch of events, not once per event."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with self._inbox_lock:
+            wake = not self._inbox
+            self._inbox.append((app, path, is_dir))
+        if wake:
+            loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._inbox_lock:
+            events, self._inbox = self._inbox, []
+        for app, path, is_dir in events:
+            self._on_path(app, path, is_dir)
+
+    def _on_path(self, app: str, path: str, is_dir: bool) -> None:
+        entry = self._watches.get(app)
+        if entry is None:
+            return
+        rel = os.path.relpath(path, entry.app.source).replace(os.sep, "/")
+        if rel == "." or rel.startswith("../"):
+            return
+        if is_dir:
+            return  # its files are reported one by one (watchdog simulates them for new folders)
+        if entry.rules.ignored_file(rel):
+            return
+        if rel.rsplit("/", 1)[-1] in RULE_FILES:
+            entry.rules = WatchRules.for_app(entry.app)  # new patterns for events from now on
+        entry.debouncer.add(rel)
+
+    def _flusher(self, app: str) -> Callable[[frozenset[str]], None]:
+        return lambda files: self.batches.put_nowait(ChangeBatch(app, files))
+
+    async def stop(self) -> None:
+        for entry in self._watches.values():
+            entry.debouncer.cancel()
+        await asyncio.to_thread(self._stop_sync)
+
+    def _stop_sync(self) -> None:
+        for entry in self._watches.values():
+            if entry.polling is not None:
+                entry.polling.stop()
+                entry.polling.join(timeout=5)
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
+
+
+def count_inotify_watches(pid: int | None = None) -> int:
+    """Watches held by a process: `inotify wd:` lines across its fdinfo (Linux)."""
+    folder = Path(f"/proc/{pid or os.getpid()}/fdinfo")
+    total = 0
+    for info in folder.iterdir():
+        try:
+            total += sum(1 for line in info.read_text().splitlines() if line.startswith("inotify wd:"))
+        except OSError:
+            continue
+    return total
