@@ -1,0 +1,93 @@
+"""Generated Dockerfiles, checked as text: pure, no Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devloop.core.spec import AppSpec, BuildSpec, Language
+from devloop.dockerfiles import SourceView, generate
+from devloop.errors import BuildContextError
+
+
+def app(language: Language, command: str | None = None, port: int = 8080) -> AppSpec:
+    return AppSpec(
+        name="web", source=Path("/src"), build=BuildSpec(Path("/src"), language=language), command=command, port=port
+    )
+
+
+def view(files: dict[str, str]) -> SourceView:
+    return SourceView(frozenset(files), files.get)
+
+
+@pytest.mark.parametrize(
+    ("language", "files"),
+    [
+        (Language.PYTHON, {"requirements.txt": "flask\n", "app.py": ""}),
+        (Language.NODE, {"package.json": '{"scripts": {"start": "node s.js"}}'}),
+        (Language.GO, {"go.mod": "module x\n", "go.sum": ""}),
+        (Language.STATIC, {"index.html": ""}),
+    ],
+)
+def test_every_generated_image_runs_as_non_root_and_exposes_the_port(language: Language, files: dict[str, str]) -> None:
+    text = generate(app(language, port=5000), view(files))
+    user_lines = [line for line in text.splitlines() if line.startswith("USER ")]
+    assert user_lines and all(not line.split()[1].startswith(("0", "root")) for line in user_lines)
+    assert "EXPOSE 5000" in text
+    assert ":latest" not in text
+    assert "ARG " not in text and "secret" not in text.lower()
+
+
+@pytest.mark.parametrize(
+    ("language", "files", "deps_line", "source_line"),
+    [
+        (Language.PYTHON, {"requirements.txt": "", "app.py": ""}, "pip install --no-cache-dir -r requirements.txt", "COPY --chown=10001:10001 . ."),
+        (Language.NODE, {"package.json": "{}", "package-lock.json": "{}", "index.js": ""}, "npm ci --omit=dev", "COPY --chown=10001:10001 . ."),
+        (Language.NODE, {"package.json": "{}", "index.js": ""}, "npm install --omit=dev", "COPY --chown=10001:10001 . ."),
+        (Language.GO, {"go.mod": ""}, "go mod download", "COPY . ."),
+    ],
+)
+def test_dependencies_install_before_the_source_is_copied(
+    language: Language, files: dict[str, str], deps_line: str, source_line: str
+) -> None:
+    text = generate(app(language), view(files))
+    assert text.index(deps_line) < text.index(source_line)
+
+
+@pytest.mark.parametrize(
+    ("language", "files", "command", "expected"),
+    [
+        (Language.PYTHON, {"requirements.txt": "", "main.py": ""}, None, 'CMD ["python", "main.py"]'),
+        (Language.PYTHON, {"requirements.txt": "", "Procfile": "web: gunicorn app:app\n"}, None,
+         'CMD ["/bin/sh", "-c", "exec gunicorn app:app"]'),
+        (Language.PYTHON, {"requirements.txt": "", "app.py": ""}, "python app.py --fast", 'CMD ["/bin/sh", "-c", "exec python app.py --fast"]'),
+        (Language.NODE, {"package.json": '{"scripts": {"start": "node s.js"}}'}, None, 'CMD ["npm", "start"]'),
+        (Language.NODE, {"package.json": '{"main": "srv.js"}'}, None, 'CMD ["node", "srv.js"]'),
+        (Language.NODE, {"package.json": "{}", "server.js": ""}, None, 'CMD ["node", "server.js"]'),
+        (Language.GO, {"go.mod": ""}, None, 'ENTRYPOINT ["/app"]'),
+        (Language.STATIC, {"index.html": ""}, None, 'CMD ["busybox", "httpd", "-f", "-v", "-p", "8080", "-h", "/www"]'),
+    ],
+)
+def test_start_command(language: Language, files: dict[str, str], command: str | None, expected: str) -> None:
+    assert expected in generate(app(language, command), view(files))
+
+
+def test_go_is_multi_stage_with_a_small_runtime() -> None:
+    text = generate(app(Language.GO), view({"go.mod": ""}))
+    assert text.count("FROM ") == 2 and "COPY --from=build /out/app /app" in text
+    assert "FROM gcr.io/distroless/static-debian12:nonroot" in text
+
+
+@pytest.mark.parametrize(
+    ("language", "files", "message"),
+    [
+        (Language.PYTHON, {"requirements.txt": ""}, "cannot tell how to start this Python app"),
+        (Language.NODE, {"package.json": "{}"}, "no `start` script"),
+        (Language.NODE, {"package.json": "{oops"}, "package.json is not valid JSON (line 1, column 2)"),
+    ],
+)
+def test_apps_that_cannot_be_started(language: Language, files: dict[str, str], message: str) -> None:
+    with pytest.raises(BuildContextError) as info:
+        generate(app(language), view(files))
+    assert message in str(info.value)
