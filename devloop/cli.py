@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from devloop import __version__
-from devloop.errors import DevloopError
+from devloop.errors import DevloopError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -191,6 +191,72 @@ def select_apps(project: Any, names: tuple[str, ...]) -> list[Any]:
 
         raise UsageError(f"no app named {', '.join(unknown)}; apps here: {', '.join(known)}")
     return [known[n] for n in names]
+
+
+def make_provider(project: Any) -> Any:
+    from devloop.core.spec import Provider
+
+    if project.provider is Provider.DOCKER:
+        from devloop.providers.docker import DockerProvider
+
+        return DockerProvider(project)
+    raise UsageError(
+        "the kind provider is not available in this version of devloop yet",
+        hint="run with --provider docker, or set `provider: docker` in devloop.yaml",
+    )
+
+
+@cli.command()
+@config_options
+@click.option("--no-tui", is_flag=True, help="Plain streamed output (the only mode in this version).")
+@click.option("--down-on-exit", is_flag=True, help="Remove the apps when devloop stops.")
+@click.option("--manual", is_flag=True, help="Queue changes instead of rebuilding on every save.")
+@click.option("--no-watch", is_flag=True, help="Deploy once and follow logs; do not watch files.")
+def up(
+    config_file: Path | None,
+    vars_files: tuple[Path, ...],
+    var_pairs: tuple[str, ...],
+    provider: str | None,
+    no_tui: bool,
+    down_on_exit: bool,
+    manual: bool,
+    no_watch: bool,
+) -> None:
+    """Build, deploy and follow the apps; rebuild or sync on every save (Ctrl-C to stop)."""
+    from devloop.run import run_up
+
+    project = load_from_options(config_file, vars_files, var_pairs, provider)
+    code = run_up(
+        project, make_provider(project), down_on_exit=down_on_exit, manual=manual, watch=not no_watch
+    )
+    sys.exit(code)
+
+
+@cli.command()
+@config_options
+@click.argument("apps", nargs=-1)
+def down(
+    config_file: Path | None,
+    vars_files: tuple[Path, ...],
+    var_pairs: tuple[str, ...],
+    provider: str | None,
+    apps: tuple[str, ...],
+) -> None:
+    """Remove the apps' instances (all apps, or APPS)."""
+    import asyncio
+
+    project = load_from_options(config_file, vars_files, var_pairs, provider)
+    selected = select_apps(project, apps) if apps else None
+    target = make_provider(project)
+
+    async def remove() -> int:
+        try:
+            return int(await target.remove(selected))
+        finally:
+            await target.close()
+
+    count = asyncio.run(remove())
+    click.echo(f"removed {count} instance(s)")
 
 
 @cli.command()

@@ -239,15 +239,27 @@ class Debouncer:
     quiet_s: float = 0.2
     max_wait_s: float = 2.0
     _pending: set[str] = field(default_factory=set)
+    _created: set[str] = field(default_factory=set)  # created within the current batch
     _timer: asyncio.TimerHandle | None = None
     _first_at: float = 0.0
 
-    def add(self, rel: str) -> None:
+    def add(self, rel: str, kind: str = "changed") -> None:
+        """`kind`: created, changed, deleted or moved_from (the old name of a rename)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         if not self._pending:
             self._first_at = now
-        self._pending.add(rel)
+        if kind in ("deleted", "moved_from") and rel in self._created:
+            # A temp file written and renamed or removed within the burst (sed -i, editors'
+            # safe writes): it never existed as far as the app is concerned.
+            self._created.discard(rel)
+            self._pending.discard(rel)
+            if not self._pending:
+                return
+        else:
+            if kind == "created":
+                self._created.add(rel)
+            self._pending.add(rel)
         if self._timer is not None:
             self._timer.cancel()
         delay = min(self.quiet_s, max(0.0, self._first_at + self.max_wait_s - now))
@@ -256,6 +268,7 @@ class Debouncer:
     def _fire(self) -> None:
         self._timer = None
         batch, self._pending = frozenset(self._pending), set()
+        self._created.clear()
         if batch:
             self.flush(batch)
 
@@ -264,6 +277,7 @@ class Debouncer:
             self._timer.cancel()
             self._timer = None
         self._pending.clear()
+        self._created.clear()
 
 
 # --- the watcher ---------------------------------------------------------------------------------
@@ -284,17 +298,23 @@ class _AppWatch:
     polling: BaseObserver | None = None
 
 
+PathSink = Callable[[str, bool, str], None]
+
+
 class _Handler(FileSystemEventHandler):
-    def __init__(self, on_path: Callable[[str, bool], None]) -> None:
+    def __init__(self, on_path: PathSink) -> None:
         self._on_path = on_path
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        paths = [event.src_path]
-        if getattr(event, "dest_path", ""):
-            paths.append(event.dest_path)
-        for path in paths:
-            text = os.fsdecode(path)
-            self._on_path(text, bool(event.is_directory) and event.event_type != "deleted")
+        is_dir = bool(event.is_directory) and event.event_type != "deleted"
+        src = os.fsdecode(event.src_path)
+        if event.event_type == "moved":
+            self._on_path(src, is_dir, "moved_from")
+            self._on_path(os.fsdecode(event.dest_path), is_dir, "created")
+        elif event.event_type in ("created", "deleted"):
+            self._on_path(src, is_dir, event.event_type)
+        else:
+            self._on_path(src, is_dir, "changed")
 
 
 class Watcher:
@@ -310,7 +330,7 @@ class Watcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watches: dict[str, _AppWatch] = {}
         self._limit_reported = False
-        self._inbox: list[tuple[str, str, bool]] = []  # filled by watchdog's thread
+        self._inbox: list[tuple[str, str, bool, str]] = []  # filled by watchdog's thread
         self._inbox_lock = threading.Lock()
 
     async def start(self) -> None:
@@ -334,7 +354,7 @@ class Watcher:
         self._watches[app.name] = entry
         root = str(app.source)
         self._observer.pruners[root] = (self._pruner(rules), self._limit_handler(entry))  # type: ignore[attr-defined]
-        handler = _Handler(lambda path, is_dir: self._from_thread(app.name, path, is_dir))
+        handler = _Handler(lambda path, is_dir, kind: self._from_thread(app.name, path, is_dir, kind))
         try:
             entry.watch = self._observer.schedule(handler, root, recursive=True, event_filter=EVENT_FILTER)
         except OSError as exc:
@@ -371,27 +391,27 @@ class Watcher:
         if entry.polling is None:
             entry.polling = PollingObserver(timeout=1.0)
             entry.polling.start()
-        handler = _Handler(lambda path, is_dir: self._from_thread(entry.app.name, path, is_dir))
+        handler = _Handler(lambda path, is_dir, kind: self._from_thread(entry.app.name, path, is_dir, kind))
         entry.polling.schedule(handler, subtree, recursive=True, event_filter=EVENT_FILTER)
 
-    def _from_thread(self, app: str, path: str, is_dir: bool) -> None:
+    def _from_thread(self, app: str, path: str, is_dir: bool, kind: str) -> None:
         """Queue an event for the loop; wake it once per batch of events, not once per event."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         with self._inbox_lock:
             wake = not self._inbox
-            self._inbox.append((app, path, is_dir))
+            self._inbox.append((app, path, is_dir, kind))
         if wake:
             loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         with self._inbox_lock:
             events, self._inbox = self._inbox, []
-        for app, path, is_dir in events:
-            self._on_path(app, path, is_dir)
+        for app, path, is_dir, kind in events:
+            self._on_path(app, path, is_dir, kind)
 
-    def _on_path(self, app: str, path: str, is_dir: bool) -> None:
+    def _on_path(self, app: str, path: str, is_dir: bool, kind: str) -> None:
         entry = self._watches.get(app)
         if entry is None:
             return
@@ -404,7 +424,7 @@ class Watcher:
             return
         if rel.rsplit("/", 1)[-1] in RULE_FILES:
             entry.rules = WatchRules.for_app(entry.app)  # new patterns for events from now on
-        entry.debouncer.add(rel)
+        entry.debouncer.add(rel, kind)
 
     def _flusher(self, app: str) -> Callable[[frozenset[str]], None]:
         return lambda files: self.batches.put_nowait(ChangeBatch(app, files))

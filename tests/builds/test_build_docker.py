@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sys
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -167,7 +167,7 @@ def test_dockerignore_excluding_the_dockerfile_warns_and_still_builds(builder: I
 def test_docker_down_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
     (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\n")
-    app = load_app(tmp_path, "apps: [{name: down}]\n")
+    load_app(tmp_path, "apps: [{name: down}]\n")
     from devloop.adapters import dockerapi
 
     with pytest.raises(DockerUnavailableError, match="cannot reach the Docker engine"):

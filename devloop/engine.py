@@ -1,0 +1,242 @@
+"""The engine: one asyncio loop of inputs -> reduce -> decide -> start tasks.
+
+Inputs are events (file batches, build and deploy results, instance updates,
+user commands). `reduce` and `decide` are pure (devloop.core); this module only
+starts and cancels the work they ask for, as tasks kept in maps keyed by app, so
+a newer change cancels the build it supersedes. Nothing here blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from devloop.build import ImageBuilder
+from devloop.core import events as ev
+from devloop.core.buildlog import BuildOutput
+from devloop.core.logbuffer import LogBuffer, LogLine
+from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
+from devloop.core.spec import ProjectSpec
+from devloop.core.state import EngineState, reduce
+from devloop.errors import BuildError, DevloopError
+from devloop.logs import LogMux
+from devloop.providers.base import DeployError, Provider
+from devloop.watch import Watcher
+
+Listener = Callable[[EngineState, ev.Event], None]
+RETRY_DELAYS_S = (0.5, 1, 2, 5, 10)
+
+
+class Engine:
+    def __init__(
+        self,
+        project: ProjectSpec,
+        provider: Provider,
+        builder: ImageBuilder,
+        *,
+        watch: bool = True,
+        manual: bool = False,
+        quiet_s: float = 0.2,
+        logs: LogBuffer | None = None,
+        max_parallel_builds: int = 2,
+    ) -> None:
+        self.project = project
+        self.provider = provider
+        self.builder = builder
+        self.state = EngineState.initial(project.apps, manual)
+        self.logs = logs or LogBuffer()
+        self.mux = LogMux(provider, self.logs)
+        self.watcher = Watcher(project.apps, quiet_s=quiet_s) if watch else None
+        self.max_parallel_builds = max_parallel_builds
+        self._queue: asyncio.Queue[ev.Event | None] = asyncio.Queue()
+        self._listeners: list[Listener] = []
+        self.builds: dict[str, asyncio.Task[None]] = {}
+        self.deploys: dict[str, asyncio.Task[None]] = {}
+        self.syncs: dict[str, asyncio.Task[None]] = {}
+        self._inputs: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    # --- the outside world talks to the engine through these -------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def post(self, event: ev.Event) -> None:
+        if not self._stopping:
+            self._queue.put_nowait(event)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._queue.put_nowait(None)
+
+    def api(self, app: str, text: str) -> None:
+        """devloop's own events in the log stream, like Cloud Foundry's [API] lines."""
+        self.logs.add(LogLine(app, "API", text, timestamp_ns=time.time_ns()))
+
+    # --- the loop ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            self._inputs.append(asyncio.create_task(self._platform(), name="platform"))
+            if self.watcher is not None:
+                await self.watcher.start()
+                self._inputs.append(asyncio.create_task(self._files(), name="files"))
+                self._inputs.append(asyncio.create_task(self._watch_notices(), name="watch notices"))
+            self._act()
+            while True:
+                event = await self._queue.get()
+                if event is None:
+                    return
+                self._apply(event)
+                self._act()
+        finally:
+            await self._shutdown()
+
+    def _apply(self, event: ev.Event) -> None:
+        self.state = reduce(self.state, event)
+        if isinstance(event, ev.InstancesChanged):
+            self.mux.on_instances(event)
+        for listener in self._listeners:
+            listener(self.state, event)
+
+    def _act(self) -> None:
+        """Start what the planner asks for, applying each start at once so it is not asked twice."""
+        for _ in range(100):  # each round changes state; a bound guards against a planner bug
+            actions = decide(self.state, self.max_parallel_builds)
+            actions = [
+                a for a in actions if not (isinstance(a, CancelBuild) and self.builds[a.app].cancelling())
+            ]
+            if not actions:
+                return
+            for action in actions:
+                if isinstance(action, StartBuild):
+                    self._apply(ev.BuildStarted(action.app))
+                    self.builds[action.app] = asyncio.create_task(self._build(action.app))
+                elif isinstance(action, CancelBuild):
+                    self.builds[action.app].cancel()
+                elif isinstance(action, StartDeploy):
+                    self._apply(ev.DeployStarted(action.app, action.image))
+                    self.deploys[action.app] = asyncio.create_task(self._deploy(action.app, action.image))
+                elif isinstance(action, StartSync):
+                    self._apply(ev.SyncStarted(action.app, action.copies))
+                    self.syncs[action.app] = asyncio.create_task(self._sync(action))
+            if all(isinstance(a, CancelBuild) for a in actions):
+                return
+
+    # --- inputs ------------------------------------------------------------------------------------
+
+    async def _platform(self) -> None:
+        for attempt in range(len(RETRY_DELAYS_S) + 1):
+            try:
+                description = await self.provider.ensure_platform(lambda text: self.api("devloop", text))
+            except DevloopError as exc:
+                if attempt == len(RETRY_DELAYS_S):
+                    self.post(ev.PlatformFailed(exc.render()))
+                    return
+                self.api("devloop", f"{exc}; retrying in {RETRY_DELAYS_S[attempt]}s")
+                await asyncio.sleep(RETRY_DELAYS_S[attempt])  # backoff between attempts
+                continue
+            self.post(ev.PlatformReady(description))
+            self._inputs.append(asyncio.create_task(self._instances(), name="instances"))
+            return
+
+    async def _instances(self) -> None:
+        failures = 0
+        while True:
+            try:
+                async for change in self.provider.watch_instances(list(self.project.apps)):
+                    failures = 0
+                    self.post(change)
+            except DevloopError as exc:
+                delay = RETRY_DELAYS_S[min(failures, len(RETRY_DELAYS_S) - 1)]
+                failures += 1
+                self.api("devloop", f"{exc}; watching again in {delay}s")
+                await asyncio.sleep(delay)  # backoff while the platform is away
+
+    async def _files(self) -> None:
+        assert self.watcher is not None
+        while True:
+            batch = await self.watcher.batches.get()
+            self.post(ev.FilesChanged(batch.app, batch.files))
+
+    async def _watch_notices(self) -> None:
+        assert self.watcher is not None
+        while True:
+            self.api("devloop", await self.watcher.notices.get())
+
+    # --- work --------------------------------------------------------------------------------------
+
+    def _build_output(self, out: BuildOutput) -> None:
+        if out.kind == "detail":
+            return
+        text = f"warning: {out.text}" if out.kind == "warning" else out.text
+        self.logs.add(LogLine(out.app, "STG", text, timestamp_ns=time.time_ns()))
+
+    async def _build(self, name: str) -> None:
+        spec = self.project.app(name)
+        try:
+            result = await self.builder.build(spec, self._build_output)
+        except asyncio.CancelledError:
+            self.post(ev.BuildCancelled(name))
+            raise
+        except BuildError as exc:
+            self.post(ev.BuildFailed(name, str(exc), exc.last_lines))
+        except DevloopError as exc:
+            self.post(ev.BuildFailed(name, exc.render()))
+        else:
+            self.post(ev.BuildSucceeded(name, result.image, result.duration_s, result.skipped))
+        finally:
+            if self.builds.get(name) is asyncio.current_task():
+                del self.builds[name]
+
+    async def _deploy(self, name: str, image: str) -> None:
+        spec = self.project.app(name)
+
+        def progress(text: str) -> None:
+            self.api(name, text)
+
+        try:
+            ref = await self.provider.deliver(spec, image, progress)
+            deployed = await self.provider.deploy(spec, ref, progress)
+        except DeployError as exc:
+            self.post(ev.DeployFailed(name, image, str(exc), exc.lines))
+        except DevloopError as exc:
+            self.post(ev.DeployFailed(name, image, exc.render()))
+        else:
+            if deployed.notice:
+                self.api(name, deployed.notice)
+            self.post(ev.DeploySucceeded(name, image, deployed.url, time.time()))
+        finally:
+            if self.deploys.get(name) is asyncio.current_task():
+                del self.deploys[name]
+
+    async def _sync(self, action: StartSync) -> None:
+        spec = self.project.app(action.app)
+        try:
+            count = await self.provider.sync(spec, action.copies)
+        except DevloopError as exc:
+            self.post(ev.SyncFailed(action.app, exc.render()))
+        except Exception as exc:  # a sync that fails for any reason falls back to a rebuild
+            self.post(ev.SyncFailed(action.app, f"sync failed: {exc}"))
+        else:
+            self.post(ev.SyncDone(action.app, count))
+        finally:
+            if self.syncs.get(action.app) is asyncio.current_task():
+                del self.syncs[action.app]
+
+    # --- shutdown ----------------------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        """Stop inputs, cancel builds and syncs, stop log tails; deploys finish or are cancelled."""
+        self._stopping = True
+        if self.watcher is not None:
+            await self.watcher.stop()
+        tasks = [*self._inputs, *self.builds.values(), *self.syncs.values(), *self.deploys.values()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.mux.close()

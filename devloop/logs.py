@@ -1,0 +1,79 @@
+"""Follow every instance's output into the log buffer, as stern does for pods.
+
+A tail starts when an instance runs and stops when it is gone. Each tail
+remembers the last timestamp it delivered, so when a stream ends (the
+container restarted, the engine hiccupped) the next tail resumes after it:
+no line twice, none lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from devloop.core.events import InstancesChanged, InstanceStatus
+from devloop.core.logbuffer import LogBuffer, LogLine
+from devloop.providers.base import Provider
+
+
+class LogMux:
+    def __init__(self, provider: Provider, buffer: LogBuffer) -> None:
+        self.provider = provider
+        self.buffer = buffer
+        self.tails: dict[str, asyncio.Task[None]] = {}  # container id -> its tail
+        self.last_ns: dict[str, int] = {}
+        self.latest: dict[str, InstanceStatus] = {}  # container id -> last known status
+        self._restarts: dict[str, int] = {}
+        self._closed = False
+
+    def on_instances(self, change: InstancesChanged) -> None:
+        present = {i.id for i in change.instances}
+        for cid, status in list(self.latest.items()):
+            if status.app == change.app and cid not in present:
+                del self.latest[cid]
+                task = self.tails.pop(cid, None)
+                if task is not None:
+                    task.cancel()
+        for instance in change.instances:
+            self._note_restart(instance)
+            self.latest[instance.id] = instance
+            if instance.state == "running" and instance.id not in self.tails:
+                self._start(instance)
+
+    def _note_restart(self, instance: InstanceStatus) -> None:
+        seen = self._restarts.get(instance.id)
+        self._restarts[instance.id] = instance.restarts
+        if seen is not None and instance.restarts > seen:
+            text = f"instance {instance.index} restarted ({instance.restarts} so far)"
+            self.buffer.add(LogLine(instance.app, "API", text, instance.index, instance.id))
+
+    def _start(self, instance: InstanceStatus) -> None:
+        if self._closed:
+            return
+        task = asyncio.create_task(self._tail(instance), name=f"tail {instance.app}/{instance.index}")
+        self.tails[instance.id] = task
+
+    async def _tail(self, instance: InstanceStatus) -> None:
+        try:
+            async for line in self.provider.tail(instance, self.last_ns.get(instance.id)):
+                if line.timestamp_ns:
+                    self.last_ns[instance.id] = line.timestamp_ns
+                self.buffer.add(line)
+        finally:
+            current = asyncio.current_task()
+            if self.tails.get(instance.id) is current:
+                del self.tails[instance.id]
+        # The stream ended; if the instance runs again (a restart), follow it from where we stopped.
+        latest = self.latest.get(instance.id)
+        if latest is not None and latest.state == "running" and not self._closed:
+            self._start(latest)
+
+    async def close(self) -> None:
+        self._closed = True
+        tasks = list(self.tails.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tails.clear()

@@ -1,0 +1,69 @@
+"""The provider interface: turn an app's desired processes into running instances.
+
+The engine drives a provider only through these methods, so it never knows
+whether containers or pods run the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from devloop.core.changes import SyncCopy
+from devloop.core.events import InstancesChanged, InstanceStatus
+from devloop.core.logbuffer import LogLine
+from devloop.core.spec import AppSpec
+from devloop.errors import ProviderError
+
+Progress = Callable[[str], None]
+
+
+class DeployError(ProviderError):
+    """The new version never became healthy; the previous one (if any) keeps serving."""
+
+    def __init__(self, message: str, lines: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.lines = lines
+
+
+@dataclass(frozen=True)
+class Deployed:
+    url: str | None
+    notice: str | None = None  # e.g. "port 8080 is in use; web is on 8081"
+
+
+class Provider(Protocol):
+    name: str
+
+    async def ensure_platform(self, progress: Progress) -> str:
+        """Make the scheduler ready (engine reachable, cluster created); describe it."""
+        ...
+
+    async def deliver(self, app: AppSpec, image: str, progress: Progress) -> str:
+        """Make `image` available to the scheduler; return the reference to run."""
+        ...
+
+    async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
+        """Run `app` from `image`: start new instances, wait for health, then stop the old."""
+        ...
+
+    def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
+        """Every change to the apps' instances, starting with the current ones."""
+        ...
+
+    def tail(self, instance: InstanceStatus, since_ns: int | None) -> AsyncIterator[LogLine]:
+        """One instance's output from `since_ns` (exclusive) on, following until it stops."""
+        ...
+
+    async def sync(self, app: AppSpec, copies: tuple[SyncCopy, ...]) -> int:
+        """Copy changed files into every running instance, then run the app's restart step."""
+        ...
+
+    async def remove(self, apps: list[AppSpec] | None) -> int:
+        """Remove the apps' instances (all of this project's when None); return how many."""
+        ...
+
+    async def close(self) -> None:
+        """Release what this process holds (forwarders, streams); leaves instances running."""
+        ...

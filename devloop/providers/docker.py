@@ -1,0 +1,453 @@
+"""The docker provider: each instance is a container on the local Docker engine.
+
+Containers carry labels (project, app, index, image) so devloop finds its own,
+and only its own, again after a restart. A new version is started beside the
+old one, checked for health, put behind the app's loopback forwarder, and only
+then are the old containers stopped. Ports are published on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import json
+import secrets
+import tarfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from devloop.adapters.dockerapi import CONNECTION_ERRORS, engine_address
+from devloop.core.changes import SyncCopy
+from devloop.core.events import InstancesChanged, InstanceStatus
+from devloop.core.logbuffer import LogLine
+from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec
+from devloop.errors import DockerUnavailableError
+from devloop.health import check
+from devloop.providers.base import Deployed, DeployError, Progress
+from devloop.proxy import TcpProxy
+
+LABEL_PROJECT = "devloop.project"
+LABEL_APP = "devloop.app"
+LABEL_INDEX = "devloop.index"
+LABEL_IMAGE = "devloop.image"
+STOP_TIMEOUT_S = 10  # Cloud Foundry gives an app 10 s to stop after SIGTERM
+PROCESS_SETTLE_S = 0.5  # a `process` check passes once the process has stayed up this long
+
+
+def project_id(config_file: Path) -> str:
+    """Stable per project folder, so a second `devloop up` adopts the first one's containers."""
+    resolved = str(config_file.resolve())
+    return f"{config_file.resolve().parent.name[:20]}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
+
+
+def _engine_error(exc: BaseException) -> DockerUnavailableError:
+    return DockerUnavailableError(f"the Docker engine at {engine_address()} is not answering: {exc}")
+
+
+def _parse_ts(stamp: str) -> int:
+    """Docker's RFC 3339 nanosecond timestamps as integer nanoseconds."""
+    base, _, frac = stamp.rstrip("Z").partition(".")
+    seconds = datetime.fromisoformat(base + "+00:00").timestamp()
+    return int(seconds) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
+class DockerProvider:
+    name = "docker"
+
+    def __init__(self, project: ProjectSpec, client: Any | None = None) -> None:
+        self.project = project
+        self.project_id = project_id(project.file)
+        self._client = client
+        self.proxies: dict[str, TcpProxy] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                self._client = docker.from_env(timeout=30, max_pool_size=64)
+            except CONNECTION_ERRORS as exc:
+                raise _engine_error(exc) from None
+        return self._client
+
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except docker.errors.APIError:
+            raise
+        except CONNECTION_ERRORS as exc:
+            raise _engine_error(exc) from None
+
+    def _labels(self, app: AppSpec | None = None) -> list[str]:
+        labels = [f"{LABEL_PROJECT}={self.project_id}"]
+        if app is not None:
+            labels.append(f"{LABEL_APP}={app.name}")
+        return labels
+
+    def _containers(self, app: AppSpec | None = None, all_states: bool = True) -> list[Any]:
+        return list(self.client.containers.list(all=all_states, filters={"label": self._labels(app)}))
+
+    # --- platform -------------------------------------------------------------------------------
+
+    async def ensure_platform(self, progress: Progress) -> str:
+        progress(f"connecting to the Docker engine at {engine_address()}")
+        version = await self._call(lambda: self.client.version())
+        return f"docker {version.get('Version', '?')} ({engine_address()})"
+
+    async def deliver(self, app: AppSpec, image: str, progress: Progress) -> str:
+        return image  # built on this very engine
+
+    # --- deploy ---------------------------------------------------------------------------------
+
+    async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
+        notice = await self._ensure_proxy(app)
+        old = await self._call(self._containers, app)
+        current = [c for c in old if c.labels.get(LABEL_IMAGE) == image and c.status == "running"]
+        if len(current) == app.instances and len(old) == len(current):
+            progress(f"adopting {len(current)} running instance(s) of {image}")
+            await self._wait_healthy(app, current, progress)
+            self._route(app, current)
+            return Deployed(self._url(app), notice)
+        progress(f"starting {app.instances} instance(s) of {image}")
+        generation = secrets.token_hex(3)
+        new = await asyncio.gather(
+            *(self._call(self._start_instance, app, image, i, generation) for i in range(app.instances))
+        )
+        try:
+            await self._wait_healthy(app, list(new), progress)
+        except BaseException:
+            await self._call(self._remove_now, list(new))
+            raise
+        self._route(app, list(new))
+        if old:
+            progress(f"stopping {len(old)} old instance(s)")
+            task = asyncio.create_task(self._call(self._stop_and_remove, old))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+        return Deployed(self._url(app), notice)
+
+    async def _ensure_proxy(self, app: AppSpec) -> str | None:
+        if app.no_route or app.name in self.proxies:
+            return None
+        proxy = TcpProxy(app.name)
+        port = await proxy.start(app.port)
+        self.proxies[app.name] = proxy
+        if port != app.port:
+            return f"port {app.port} on 127.0.0.1 is in use; {app.name} is on {port} instead"
+        return None
+
+    def _url(self, app: AppSpec) -> str | None:
+        proxy = self.proxies.get(app.name)
+        return f"http://127.0.0.1:{proxy.port}" if proxy and proxy.port else None
+
+    def _route(self, app: AppSpec, containers: list[Any]) -> None:
+        proxy = self.proxies.get(app.name)
+        if proxy is not None:
+            proxy.set_backends([a for a in (self._address(c, app) for c in containers) if a])
+
+    def _address(self, container: Any, app: AppSpec) -> tuple[str, int] | None:
+        ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        bindings = ports.get(f"{app.port}/tcp") or []
+        for binding in bindings:
+            if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
+                return "127.0.0.1", int(binding["HostPort"])
+        return None
+
+    def _start_instance(self, app: AppSpec, image: str, index: int, generation: str) -> Any:
+        env = {
+            **dict(app.env),
+            **dict(app.secret_env),
+            "PORT": str(app.port),
+            "CF_INSTANCE_INDEX": str(index),
+            "INSTANCE_INDEX": str(index),
+            "VCAP_APPLICATION": json.dumps({"application_name": app.name, "instance_index": index}),
+        }
+        kwargs: dict[str, Any] = {
+            "name": f"devloop-{app.name}-{generation}-{index}",
+            "detach": True,
+            "environment": env,
+            "labels": {
+                LABEL_PROJECT: self.project_id,
+                LABEL_APP: app.name,
+                LABEL_INDEX: str(index),
+                LABEL_IMAGE: image,
+            },
+            "ports": {f"{app.port}/tcp": ("127.0.0.1", None)},
+            "restart_policy": {"Name": "unless-stopped"},
+            "init": True,
+        }
+        if app.memory_mb:
+            kwargs["mem_limit"] = f"{app.memory_mb}m"
+        if app.command:
+            kwargs["entrypoint"] = ["/bin/sh", "-c", f"exec {app.command}"]
+            kwargs["command"] = []
+        container = self.client.containers.run(image, **kwargs)
+        container.reload()
+        return container
+
+    async def _wait_healthy(self, app: AppSpec, containers: list[Any], progress: Progress) -> None:
+        deadline = time.monotonic() + app.health.timeout_s
+        pending = {c.id: c for c in containers}
+        up_since: dict[str, float] = {}
+        while pending:
+            for cid, container in list(pending.items()):
+                await self._call(container.reload)
+                state = container.attrs.get("State") or {}
+                index = container.labels.get(LABEL_INDEX, "?")
+                if (
+                    state.get("Restarting")
+                    or container.attrs.get("RestartCount", 0) > 0
+                    or not state.get("Running")
+                ):
+                    if state.get("OOMKilled"):
+                        reason = f"was killed for using more than {app.memory_mb}M of memory"
+                    else:
+                        reason = f"exited with code {state.get('ExitCode')}"
+                    lines = await self._call(self._last_lines, container)
+                    raise DeployError(f"{app.name}/{index} {reason} before becoming healthy", lines)
+                address = self._address(container, app)
+                host, port = address if address else ("127.0.0.1", None)
+                now = time.monotonic()
+                up_since.setdefault(cid, now)
+                if app.health.type is HealthCheckType.PROCESS:
+                    ok = now - up_since[cid] >= PROCESS_SETTLE_S
+                else:
+                    ok = await check(app.health, host, port)
+                if ok:
+                    del pending[cid]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                container = next(iter(pending.values()))
+                lines = await self._call(self._last_lines, container)
+                what = {
+                    HealthCheckType.HTTP: f"http check GET {app.health.endpoint} on port {app.port}",
+                    HealthCheckType.PORT: f"port check on {app.port}",
+                    HealthCheckType.PROCESS: "process check",
+                }[app.health.type]
+                raise DeployError(
+                    f"{app.name}: {what} did not pass within {app.health.timeout_s}s; "
+                    "the previous version keeps serving",
+                    lines,
+                )
+            await asyncio.sleep(0.1)  # poll interval of the health wait
+
+    def _last_lines(self, container: Any, count: int = 20) -> tuple[str, ...]:
+        try:
+            raw = container.logs(tail=count)
+        except CONNECTION_ERRORS:
+            return ()
+        return tuple(raw.decode("utf-8", errors="replace").splitlines()[-count:])
+
+    def _stop_and_remove(self, containers: list[Any]) -> None:
+        for container in containers:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                container.stop(timeout=STOP_TIMEOUT_S)
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                container.remove(force=True)
+
+    def _remove_now(self, containers: list[Any]) -> None:
+        for container in containers:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                container.remove(force=True)
+
+    # --- instances and logs ---------------------------------------------------------------------
+
+    def _status(self, container: Any, app_name: str) -> InstanceStatus:
+        state = container.attrs.get("State") or {}
+        status = container.status
+        exit_code = state.get("ExitCode")
+        if status == "running":
+            shown = "running"
+        elif status == "restarting":
+            shown = "crashed"
+        elif status in ("exited", "dead"):
+            shown = "crashed" if exit_code not in (0, None) else "exited"
+        else:
+            shown = "starting"
+        app = self.project.app(app_name)
+        address = self._address(container, app)
+        return InstanceStatus(
+            app=app_name,
+            index=int(container.labels.get(LABEL_INDEX, "0")),
+            id=container.id,
+            state=shown,
+            healthy=shown == "running",
+            restarts=int(container.attrs.get("RestartCount", 0)),
+            address=f"{address[0]}:{address[1]}" if address else None,
+            exit_code=exit_code if shown != "running" else None,
+        )
+
+    def _snapshot(self, app: AppSpec) -> InstancesChanged:
+        containers = self._containers(app)
+        return InstancesChanged(app.name, tuple(self._status(c, app.name) for c in containers))
+
+    async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
+        by_name = {a.name: a for a in apps}
+        for app in apps:
+            yield await self._call(self._snapshot, app)
+        queue: asyncio.Queue[str | BaseException] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+        stream_holder: list[Any] = []
+
+        def pump() -> None:
+            try:
+                stream = self.client.events(
+                    decode=True, filters={"label": self._labels(), "type": "container"}
+                )
+                stream_holder.append(stream)
+                for event in stream:
+                    if stop.is_set():
+                        return
+                    name = (event.get("Actor") or {}).get("Attributes", {}).get(LABEL_APP)
+                    if name:
+                        loop.call_soon_threadsafe(queue.put_nowait, name)
+            except BaseException as exc:  # the engine went away: tell the consumer
+                if not stop.is_set():
+                    loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+        thread = threading.Thread(target=pump, name="devloop-docker-events", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise _engine_error(item)
+                names = {item}
+                while not queue.empty():  # coalesce a burst of events
+                    extra = queue.get_nowait()
+                    if isinstance(extra, BaseException):
+                        raise _engine_error(extra)
+                    names.add(extra)
+                for name in names:
+                    if name in by_name:
+                        yield await self._call(self._snapshot, by_name[name])
+        finally:
+            stop.set()
+            for stream in stream_holder:
+                with contextlib.suppress(Exception):
+                    stream.close()
+
+    async def tail(self, instance: InstanceStatus, since_ns: int | None) -> AsyncIterator[LogLine]:
+        queue: asyncio.Queue[LogLine | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        holder: list[Any] = []
+        stop = threading.Event()
+
+        def pump() -> None:
+            try:
+                container = self.client.containers.get(instance.id)
+                kwargs: dict[str, Any] = {"stream": True, "follow": True, "timestamps": True}
+                if since_ns:
+                    kwargs["since"] = since_ns / 1e9
+                stream = container.logs(**kwargs)
+                holder.append(stream)
+                buffer = b""
+                for chunk in stream:
+                    if stop.is_set():
+                        return
+                    buffer += chunk
+                    *lines, buffer = buffer.split(b"\n")
+                    for raw in lines:
+                        line = self._log_line(instance, raw)
+                        if line is not None and (since_ns is None or line.timestamp_ns > since_ns):
+                            loop.call_soon_threadsafe(queue.put_nowait, line)
+            except BaseException:
+                pass  # the container went away: the stream just ends
+            finally:
+                if not stop.is_set():
+                    loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        thread = threading.Thread(target=pump, name=f"devloop-logs-{instance.id[:12]}", daemon=True)
+        thread.start()
+        try:
+            while (line := await queue.get()) is not None:
+                yield line
+        finally:
+            stop.set()
+            for stream in holder:
+                with contextlib.suppress(Exception):
+                    stream.close()
+
+    def _log_line(self, instance: InstanceStatus, raw: bytes) -> LogLine | None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        stamp, _, message = text.partition(" ")
+        try:
+            ts = _parse_ts(stamp)
+        except ValueError:
+            return LogLine(instance.app, "APP", text, instance.index, instance.id)
+        return LogLine(instance.app, "APP", message, instance.index, instance.id, ts)
+
+    # --- sync -----------------------------------------------------------------------------------
+
+    async def sync(self, app: AppSpec, copies: tuple[SyncCopy, ...]) -> int:
+        containers = [c for c in await self._call(self._containers, app, False) if c.status == "running"]
+        present = [c for c in copies if (app.source / c.rel).is_file()]
+        gone = [c.dest for c in copies if not (app.source / c.rel).exists()]
+        for container in containers:
+            await self._call(self._sync_into, container, app, present, gone)
+        return len(containers)
+
+    def _sync_into(self, container: Any, app: AppSpec, present: list[SyncCopy], gone: list[str]) -> None:
+        uid, gid = _numeric_user(container.attrs.get("Config", {}).get("User", ""))
+        if present:
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+                for copy in present:
+                    source = app.source / copy.rel
+                    info = tar.gettarinfo(str(source), arcname=copy.dest.lstrip("/"))
+                    info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
+                    with open(source, "rb") as handle:
+                        tar.addfile(info, handle)
+            container.put_archive("/", buffer.getvalue())
+        if gone:
+            container.exec_run(["rm", "-f", "--", *gone], user="0")
+        restart = app.sync_restart
+        if restart is not None and restart.signal:
+            container.kill(signal=f"SIG{restart.signal.upper().removeprefix('SIG')}")
+        elif restart is not None and restart.command:
+            container.exec_run(["/bin/sh", "-c", restart.command])
+
+    # --- teardown -------------------------------------------------------------------------------
+
+    async def remove(self, apps: list[AppSpec] | None) -> int:
+        targets: list[Any] = []
+        if apps is None:
+            targets = await self._call(self._containers, None)
+        else:
+            for app in apps:
+                targets += await self._call(self._containers, app)
+        await self._call(self._remove_now, targets)
+        return len(targets)
+
+    async def close(self) -> None:
+        for proxy in self.proxies.values():
+            await proxy.close()
+        self.proxies.clear()
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+
+
+def _numeric_user(user: str) -> tuple[int, int]:
+    name, _, group = user.partition(":")
+    uid = int(name) if name.isdigit() else 0
+    gid = int(group) if group.isdigit() else uid
+    return uid, gid
+
+
+__all__ = ["DockerProvider", "project_id"]

@@ -1,0 +1,75 @@
+"""`devloop up` in plain mode: the engine, the printer, signals, and a clean exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import click
+
+from devloop.adapters import dockerapi, dockercli
+from devloop.build import ImageBuilder
+from devloop.core.spec import ProjectSpec
+from devloop.engine import Engine
+from devloop.printer import PlainPrinter
+from devloop.providers.base import Provider
+
+
+def run_up(project: ProjectSpec, provider: Provider, *, down_on_exit: bool, manual: bool, watch: bool) -> int:
+    client = dockercli.detect()
+    if not client.buildkit:
+        click.echo("warning: this docker client has no BuildKit; builds use the legacy builder", err=True)
+    builder = ImageBuilder(client, dockerapi.connect())
+    return asyncio.run(
+        _run(project, provider, builder, down_on_exit=down_on_exit, manual=manual, watch=watch)
+    )
+
+
+async def _run(
+    project: ProjectSpec,
+    provider: Provider,
+    builder: ImageBuilder,
+    *,
+    down_on_exit: bool,
+    manual: bool,
+    watch: bool,
+) -> int:
+    engine = Engine(project, provider, builder, watch=watch, manual=manual)
+    printer = PlainPrinter()
+    engine.subscribe(printer.event)
+    engine.logs.subscribe(printer.line)
+    loop = asyncio.get_running_loop()
+    signals = 0
+    runner = asyncio.create_task(engine.run())
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            click.echo(f"\n{signal.Signals(signum).name}: stopping (again to stop at once)", err=True)
+            engine.stop()
+        else:
+            runner.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        if down_on_exit:
+            removed = await provider.remove(list(project.apps))
+            click.echo(f"removed {removed} instance(s)")
+        else:
+            for name in engine.state.order:
+                app = engine.state.apps[name]
+                addresses = [i.address for i in app.instances if i.address and i.state == "running"]
+                if addresses:
+                    click.echo(f"{name} keeps running at {', '.join(addresses)} (`devloop down` removes it)")
+    finally:
+        await provider.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    if engine.state.platform_error:
+        return 6
+    return 130 if signals else 0
