@@ -42,8 +42,8 @@ def _cmd(argv: list[str]) -> str:
 
 
 def _shell_cmd(command: str) -> str:
-    # exec so the app is PID 1's only child and gets signals (cf runs commands in a shell too)
-    return _cmd(["/bin/sh", "-c", f"exec {command}"])
+    # As cf does, through a shell; a lone simple command is exec'd by the shell itself.
+    return _cmd(["/bin/sh", "-c", command])
 
 
 def procfile_web(view: SourceView) -> str | None:
@@ -175,9 +175,7 @@ EXPOSE {app.port}
 def _go(app: AppSpec, view: SourceView) -> str:
     go_sum = " go.sum" if "go.sum" in view.files else ""
     entry = (
-        "ENTRYPOINT " + json.dumps(["/bin/sh", "-c", f"exec {app.command}"])
-        if app.command
-        else 'ENTRYPOINT ["/app"]'
+        "ENTRYPOINT " + json.dumps(["/bin/sh", "-c", app.command]) if app.command else 'ENTRYPOINT ["/app"]'
     )
     runtime = GO_RUNTIME_IMAGE if not app.command else "debian:bookworm-slim"
     return f"""\

@@ -39,6 +39,7 @@ LABEL_PROJECT = "devloop.project"
 LABEL_APP = "devloop.app"
 LABEL_INDEX = "devloop.index"
 LABEL_IMAGE = "devloop.image"
+LABEL_CONFIG = "devloop.config"  # hash of everything that shapes the container, for adoption
 STOP_TIMEOUT_S = 10  # Cloud Foundry gives an app 10 s to stop after SIGTERM
 PROCESS_SETTLE_S = 0.5  # a `process` check passes once the process has stayed up this long
 
@@ -47,6 +48,19 @@ def project_id(config_file: Path) -> str:
     """Stable per project folder, so a second `devloop up` adopts the first one's containers."""
     resolved = str(config_file.resolve())
     return f"{config_file.resolve().parent.name[:20]}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
+
+
+def config_hash(app: AppSpec, image: str) -> str:
+    """Containers started from the same image, command, env, memory and port are interchangeable."""
+    shape = {
+        "image": image,
+        "command": app.command,
+        "env": sorted(app.env),
+        "secret_env": hashlib.sha256(json.dumps(sorted(app.secret_env)).encode()).hexdigest(),
+        "memory_mb": app.memory_mb,
+        "port": app.port,
+    }
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _engine_error(exc: BaseException) -> DockerUnavailableError:
@@ -113,7 +127,8 @@ class DockerProvider:
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
         notice = await self._ensure_proxy(app)
         old = await self._call(self._containers, app)
-        current = [c for c in old if c.labels.get(LABEL_IMAGE) == image and c.status == "running"]
+        config = config_hash(app, image)
+        current = [c for c in old if c.labels.get(LABEL_CONFIG) == config and c.status == "running"]
         if len(current) == app.instances and len(old) == len(current):
             progress(f"adopting {len(current)} running instance(s) of {image}")
             await self._wait_healthy(app, current, progress)
@@ -126,6 +141,8 @@ class DockerProvider:
         )
         try:
             await self._wait_healthy(app, list(new), progress)
+            for container in new:
+                await self._call(container.update, restart_policy={"Name": "unless-stopped"})
         except BaseException:
             await self._call(self._remove_now, list(new))
             raise
@@ -182,15 +199,18 @@ class DockerProvider:
                 LABEL_APP: app.name,
                 LABEL_INDEX: str(index),
                 LABEL_IMAGE: image,
+                LABEL_CONFIG: config_hash(app, image),
             },
             "ports": {f"{app.port}/tcp": ("127.0.0.1", None)},
-            "restart_policy": {"Name": "unless-stopped"},
+            # No restarts until healthy, so a crash at start keeps its exit code and output;
+            # `unless-stopped` (Docker's backoff, like CrashLoopBackOff) once it serves.
+            "restart_policy": {"Name": "no"},
             "init": True,
         }
         if app.memory_mb:
             kwargs["mem_limit"] = f"{app.memory_mb}m"
         if app.command:
-            kwargs["entrypoint"] = ["/bin/sh", "-c", f"exec {app.command}"]
+            kwargs["entrypoint"] = ["/bin/sh", "-c", app.command]
             kwargs["command"] = []
         container = self.client.containers.run(image, **kwargs)
         container.reload()

@@ -23,7 +23,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
-        print(f"instance {INSTANCE}: {self.command} {self.path} {args[1] if len(args) > 1 else ''}", flush=True)
+        print(
+            f"instance {INSTANCE}: {self.command} {self.path} {args[1] if len(args) > 1 else ''}", flush=True
+        )
 
 
 def reload(signum: int, frame: object) -> None:

@@ -54,7 +54,9 @@ def run_and_get(engine, image: str) -> str:  # type: ignore[no-untyped-def]
     try:
         container.reload()
         port = container.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
-        return wait_until(lambda: http_get(f"http://127.0.0.1:{port}/"), timeout=30, what=f"{image} to answer")
+        return wait_until(
+            lambda: http_get(f"http://127.0.0.1:{port}/"), timeout=30, what=f"{image} to answer"
+        )
     finally:
         container.remove(force=True)
 
@@ -68,7 +70,9 @@ def run_and_get(engine, image: str) -> str:  # type: ignore[no-untyped-def]
         ("static-site", "hello from static-site"),
     ],
 )
-def test_generated_dockerfile_builds_and_serves(engine, builder: ImageBuilder, tmp_path: Path, sample: str, greeting: str) -> None:  # type: ignore[no-untyped-def]
+def test_generated_dockerfile_builds_and_serves(
+    engine, builder: ImageBuilder, tmp_path: Path, sample: str, greeting: str
+) -> None:  # type: ignore[no-untyped-def]
     folder = copy_sample(sample, tmp_path)
     (folder / ".env").write_text("API_TOKEN=planted-secret-value\n")
     app = load_app(folder)
@@ -78,8 +82,17 @@ def test_generated_dockerfile_builds_and_serves(engine, builder: ImageBuilder, t
     image = engine.images.get(result.image)
     assert image.attrs["Config"]["User"] not in ("", "0", "root")
     # The .env never reaches the image: list the image's files through a container.
-    listing = engine.containers.run(result.image, ["/bin/sh", "-c", "find / -name .env -xdev 2>/dev/null; echo END"],
-                                    entrypoint=[], remove=True, user="0") if sample != "go-web" else b"END"
+    listing = (
+        engine.containers.run(
+            result.image,
+            ["/bin/sh", "-c", "find / -name .env -xdev 2>/dev/null; echo END"],
+            entrypoint=[],
+            remove=True,
+            user="0",
+        )
+        if sample != "go-web"
+        else b"END"
+    )
     assert b".env" not in listing
 
 
@@ -96,8 +109,12 @@ def test_unchanged_app_is_not_rebuilt(builder: ImageBuilder, tmp_path: Path) -> 
     assert not third.skipped and third.image != first.image
 
 
-def test_failed_build_names_the_step_and_keeps_the_last_good_image(engine, builder: ImageBuilder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nCOPY app.py /app.py\nRUN python /app.py\nCMD [\"sleep\", \"1\"]\n")
+def test_failed_build_names_the_step_and_keeps_the_last_good_image(
+    engine, builder: ImageBuilder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "Dockerfile").write_text(
+        'FROM python:3.12-slim\nCOPY app.py /app.py\nRUN python /app.py\nCMD ["sleep", "1"]\n'
+    )
     (tmp_path / "app.py").write_text("print('v1 ok')\n")
     app = load_app(tmp_path, "apps: [{name: failing}]\n")
     good = asyncio.run(builder.build(app))
@@ -155,7 +172,9 @@ def test_secret_looking_build_arg_warns(builder: ImageBuilder, tmp_path: Path) -
     assert all("not-shown" not in w for w in plan.warnings)
 
 
-def test_dockerignore_excluding_the_dockerfile_warns_and_still_builds(builder: ImageBuilder, tmp_path: Path) -> None:
+def test_dockerignore_excluding_the_dockerfile_warns_and_still_builds(
+    builder: ImageBuilder, tmp_path: Path
+) -> None:
     (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nCOPY . /src\n")
     (tmp_path / ".dockerignore").write_text("Dockerfile\n")
     app = load_app(tmp_path, "apps: [{name: ignored-df}]\n")
@@ -173,7 +192,11 @@ def test_docker_down_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(DockerUnavailableError, match="cannot reach the Docker engine"):
         ImageBuilder(dockercli.detect(), dockerapi.connect(timeout=2))
     result = subprocess.run(
-        [sys.executable, "-m", "devloop", "build"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "devloop", "build"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/dead.sock"},
     )
     assert result.returncode == 3 and "Traceback" not in result.stderr

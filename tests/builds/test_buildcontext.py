@@ -78,11 +78,23 @@ def test_dockerfile_is_always_part_of_the_context(tmp_path: Path) -> None:
         (lambda d: os.utime(d / "app.py", (1, 1)), False),  # mtime only: same content
         (lambda d: (d / "app.py").write_text("print(1)\n"), False),  # rewritten, same bytes
     ],
-    ids=["edit", "add", "delete", "rename", "chmod+x", "dockerignore-edit", "ignored-file", "ignored-dir",
-         "touch", "same-bytes"],
+    ids=[
+        "edit",
+        "add",
+        "delete",
+        "rename",
+        "chmod+x",
+        "dockerignore-edit",
+        "ignored-file",
+        "ignored-dir",
+        "touch",
+        "same-bytes",
+    ],
 )
 def test_which_changes_alter_the_digest(tmp_path: Path, change, changes_digest: bool) -> None:
-    make(tmp_path, {"app.py": "print(1)\n", ".dockerignore": "*.log\nnode_modules\n", "node_modules/a.js": ""})
+    make(
+        tmp_path, {"app.py": "print(1)\n", ".dockerignore": "*.log\nnode_modules\n", "node_modules/a.js": ""}
+    )
     hasher = ContextHasher()
     before = digest(tmp_path, hasher)
     change(tmp_path)

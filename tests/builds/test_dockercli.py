@@ -15,8 +15,10 @@ from devloop.errors import ToolMissingError
 def fake_docker(folder: Path, version: str, buildx: bool) -> Path:
     folder.mkdir(parents=True)
     script = folder / "docker"
-    buildx_branch = 'echo "github.com/docker/buildx v0.14.0"; exit 0' if buildx else (
-        "echo \"docker: 'buildx' is not a docker command.\" >&2; exit 1"
+    buildx_branch = (
+        'echo "github.com/docker/buildx v0.14.0"; exit 0'
+        if buildx
+        else ("echo \"docker: 'buildx' is not a docker command.\" >&2; exit 1")
     )
     script.write_text(
         "#!/bin/sh\n"
@@ -33,7 +35,9 @@ def no_cache() -> None:
     dockercli._cache.clear()
 
 
-def test_prefers_a_classic_client_with_buildkit_over_a_new_one_without_buildx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prefers_a_classic_client_with_buildkit_over_a_new_one_without_buildx(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     new = fake_docker(tmp_path / "a", "28.2.2", buildx=False)
     old = fake_docker(tmp_path / "b", "20.10.24+dfsg1", buildx=False)
     monkeypatch.setenv("PATH", f"{new.parent}{os.pathsep}{old.parent}")
@@ -53,7 +57,9 @@ def test_buildx_wins_when_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert client.build_argv()[1:4] == ["buildx", "build", "--load"]
 
 
-def test_legacy_builder_when_nothing_supports_buildkit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_legacy_builder_when_nothing_supports_buildkit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     new = fake_docker(tmp_path / "a", "28.2.2", buildx=False)
     monkeypatch.setenv("PATH", str(new.parent))
     monkeypatch.delenv("DEVLOOP_DOCKER", raising=False)

@@ -13,7 +13,11 @@ from devloop.errors import BuildContextError
 
 def app(language: Language, command: str | None = None, port: int = 8080) -> AppSpec:
     return AppSpec(
-        name="web", source=Path("/src"), build=BuildSpec(Path("/src"), language=language), command=command, port=port
+        name="web",
+        source=Path("/src"),
+        build=BuildSpec(Path("/src"), language=language),
+        command=command,
+        port=port,
     )
 
 
@@ -30,7 +34,9 @@ def view(files: dict[str, str]) -> SourceView:
         (Language.STATIC, {"index.html": ""}),
     ],
 )
-def test_every_generated_image_runs_as_non_root_and_exposes_the_port(language: Language, files: dict[str, str]) -> None:
+def test_every_generated_image_runs_as_non_root_and_exposes_the_port(
+    language: Language, files: dict[str, str]
+) -> None:
     text = generate(app(language, port=5000), view(files))
     user_lines = [line for line in text.splitlines() if line.startswith("USER ")]
     assert user_lines and all(not line.split()[1].startswith(("0", "root")) for line in user_lines)
@@ -42,9 +48,24 @@ def test_every_generated_image_runs_as_non_root_and_exposes_the_port(language: L
 @pytest.mark.parametrize(
     ("language", "files", "deps_line", "source_line"),
     [
-        (Language.PYTHON, {"requirements.txt": "", "app.py": ""}, "pip install --no-cache-dir -r requirements.txt", "COPY --chown=10001:10001 . ."),
-        (Language.NODE, {"package.json": "{}", "package-lock.json": "{}", "index.js": ""}, "npm ci --omit=dev", "COPY --chown=10001:10001 . ."),
-        (Language.NODE, {"package.json": "{}", "index.js": ""}, "npm install --omit=dev", "COPY --chown=10001:10001 . ."),
+        (
+            Language.PYTHON,
+            {"requirements.txt": "", "app.py": ""},
+            "pip install --no-cache-dir -r requirements.txt",
+            "COPY --chown=10001:10001 . .",
+        ),
+        (
+            Language.NODE,
+            {"package.json": "{}", "package-lock.json": "{}", "index.js": ""},
+            "npm ci --omit=dev",
+            "COPY --chown=10001:10001 . .",
+        ),
+        (
+            Language.NODE,
+            {"package.json": "{}", "index.js": ""},
+            "npm install --omit=dev",
+            "COPY --chown=10001:10001 . .",
+        ),
         (Language.GO, {"go.mod": ""}, "go mod download", "COPY . ."),
     ],
 )
@@ -59,14 +80,33 @@ def test_dependencies_install_before_the_source_is_copied(
     ("language", "files", "command", "expected"),
     [
         (Language.PYTHON, {"requirements.txt": "", "main.py": ""}, None, 'CMD ["python", "main.py"]'),
-        (Language.PYTHON, {"requirements.txt": "", "Procfile": "web: gunicorn app:app\n"}, None,
-         'CMD ["/bin/sh", "-c", "exec gunicorn app:app"]'),
-        (Language.PYTHON, {"requirements.txt": "", "app.py": ""}, "python app.py --fast", 'CMD ["/bin/sh", "-c", "exec python app.py --fast"]'),
-        (Language.NODE, {"package.json": '{"scripts": {"start": "node s.js"}}'}, None, 'CMD ["npm", "start"]'),
+        (
+            Language.PYTHON,
+            {"requirements.txt": "", "Procfile": "web: gunicorn app:app\n"},
+            None,
+            'CMD ["/bin/sh", "-c", "gunicorn app:app"]',
+        ),
+        (
+            Language.PYTHON,
+            {"requirements.txt": "", "app.py": ""},
+            "python app.py --fast",
+            'CMD ["/bin/sh", "-c", "python app.py --fast"]',
+        ),
+        (
+            Language.NODE,
+            {"package.json": '{"scripts": {"start": "node s.js"}}'},
+            None,
+            'CMD ["npm", "start"]',
+        ),
         (Language.NODE, {"package.json": '{"main": "srv.js"}'}, None, 'CMD ["node", "srv.js"]'),
         (Language.NODE, {"package.json": "{}", "server.js": ""}, None, 'CMD ["node", "server.js"]'),
         (Language.GO, {"go.mod": ""}, None, 'ENTRYPOINT ["/app"]'),
-        (Language.STATIC, {"index.html": ""}, None, 'CMD ["busybox", "httpd", "-f", "-v", "-p", "8080", "-h", "/www"]'),
+        (
+            Language.STATIC,
+            {"index.html": ""},
+            None,
+            'CMD ["busybox", "httpd", "-f", "-v", "-p", "8080", "-h", "/www"]',
+        ),
     ],
 )
 def test_start_command(language: Language, files: dict[str, str], command: str | None, expected: str) -> None:

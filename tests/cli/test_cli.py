@@ -17,7 +17,12 @@ REPO = Path(__file__).resolve().parents[2]
 def devloop(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "devloop", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "devloop", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -76,7 +81,9 @@ def test_init_detects_apps(tmp_path: Path, files: dict[str, str], expected: list
     result = devloop("init", str(folder), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     written = (folder / "devloop.yaml").read_text()
-    found = [line.split("(")[-1].rstrip(")") for line in result.stdout.splitlines() if line.startswith("found")]
+    found = [
+        line.split("(")[-1].rstrip(")") for line in result.stdout.splitlines() if line.startswith("found")
+    ]
     assert found == expected
     assert written.startswith("# devloop.yaml, written by `devloop init`")
     # What init writes loads back.
@@ -134,6 +141,8 @@ def test_doctor_with_docker_down(tmp_path: Path) -> None:
 
 
 def test_doctor_requires_kind_for_the_kind_provider(tmp_path: Path) -> None:
-    result = devloop("doctor", "--provider", "kind", cwd=tmp_path, env={"PATH": os.path.dirname(sys.executable)})
+    result = devloop(
+        "doctor", "--provider", "kind", cwd=tmp_path, env={"PATH": os.path.dirname(sys.executable)}
+    )
     assert result.returncode == 1
     assert "[FAIL] kind: not installed" in result.stdout

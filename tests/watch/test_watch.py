@@ -57,8 +57,17 @@ async def test_ignored_folders_cost_no_watches(tmp_path: Path, started: list[Wat
     (tmp_path / ".gitignore").write_text("coverage/\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / ".gitignore").write_text("generated/\n")
-    for folder in ["src/a", "src/b", "sub/keep", "sub/generated/x", "dist/y", "coverage/z", ".git/objects",
-                   "node_modules/p/q", "__pycache__"]:
+    for folder in [
+        "src/a",
+        "src/b",
+        "sub/keep",
+        "sub/generated/x",
+        "dist/y",
+        "coverage/z",
+        ".git/objects",
+        "node_modules/p/q",
+        "__pycache__",
+    ]:
         (tmp_path / folder).mkdir(parents=True)
     before = count_inotify_watches()
     await start(started, app)
@@ -98,7 +107,9 @@ async def test_editor_temp_files_never_trigger(tmp_path: Path, started: list[Wat
     assert (await settle(watcher, tmp_path)).files == {"sentinel.txt"}
 
 
-async def test_new_folders_are_watched_and_deleted_ones_dropped(tmp_path: Path, started: list[Watcher]) -> None:
+async def test_new_folders_are_watched_and_deleted_ones_dropped(
+    tmp_path: Path, started: list[Watcher]
+) -> None:
     app = python_app(tmp_path)
     watcher = await start(started, app)
     base = count_inotify_watches()

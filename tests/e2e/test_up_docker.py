@@ -1,0 +1,112 @@
+"""`devloop up --no-tui` end to end on the docker provider, with a real Docker engine."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from devloop.providers.docker import project_id
+from tests.devloop_process import DevloopProcess
+from tests.helpers import http_get, processes_matching, wait_until
+
+pytestmark = pytest.mark.docker
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / f"web-{uuid.uuid4().hex[:6]}"
+    shutil.copytree(SAMPLES / "python-web", folder)
+    yield folder
+    subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=folder, capture_output=True, timeout=60)
+
+
+def containers_of(folder: Path) -> list[str]:
+    client = docker.from_env()
+    try:
+        label = f"devloop.project={project_id(folder / 'devloop.yaml')}"
+        return [c.name for c in client.containers.list(all=True, filters={"label": label})]
+    finally:
+        client.close()
+
+
+def edit_greeting(folder: Path, greeting: str) -> None:
+    app = folder / "app.py"
+    text = app.read_text()
+    start = text.index('GREETING = "') + len('GREETING = "')
+    app.write_text(text[:start] + greeting + text[text.index('"', start) :])
+
+
+def serves(url: str, text: str) -> bool:
+    return text in (http_get(url) or "")
+
+
+@pytest.mark.parametrize("path", ["sync", "rebuild"])
+def test_up_edit_serve_logs_and_interrupt(sample: Path, path: str) -> None:
+    if path == "rebuild":  # no sync rules: every save rebuilds and replaces the instances
+        config = (sample / "devloop.yaml").read_text()
+        (sample / "devloop.yaml").write_text(config.split("    # Python files")[0])
+    devloop = DevloopProcess("up", "--no-tui", cwd=sample)
+    try:
+        url = devloop.wait_for(r"^web: (http://127\.0\.0\.1:\d+)$").group(1)
+        assert serves(url, "hello from python-web")
+        mark = len(devloop.lines)
+        edit_greeting(sample, f"edited-{path}")
+        wait_until(lambda: serves(url, f"edited-{path}"), timeout=60, what="the edited response")
+        if path == "sync":
+            devloop.wait_for(r"^\[API\] web \| syncing 1 file\(s\): app\.py$", start=mark)
+        else:
+            devloop.wait_for(r"^\[API\] web \| running devloop/web:", start=mark)
+        # Requests are spread over both instances, and both instances' lines reach the stream.
+        for _ in range(6):
+            assert serves(url, f"edited-{path}")
+        devloop.wait_for(r"^\[APP/0\] web \| instance 0: GET / 200")
+        devloop.wait_for(r"^\[APP/1\] web \| instance 1: GET / 200")
+        assert devloop.interrupt() == 130
+    finally:
+        devloop.kill()
+    assert devloop.proc.poll() is not None
+    assert processes_matching(str(sample)) == []  # no build or helper process outlived devloop
+    devloop.wait_for(r"^web keeps running at 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+")
+    assert len(containers_of(sample)) == 2  # exactly the app's instances, left running by design
+    down = subprocess.run(
+        [sys.executable, "-m", "devloop", "down"], cwd=sample, capture_output=True, text=True
+    )
+    assert down.returncode == 0 and "removed 2 instance(s)" in down.stdout
+    assert containers_of(sample) == []
+
+
+def test_down_on_exit_leaves_nothing(sample: Path) -> None:
+    devloop = DevloopProcess("up", "--no-tui", "--down-on-exit", cwd=sample)
+    try:
+        devloop.wait_for(r"^web: http://")
+        assert devloop.interrupt() == 130
+    finally:
+        devloop.kill()
+    assert "removed 2 instance(s)" in devloop.output
+    assert containers_of(sample) == []
+
+
+def test_a_second_up_adopts_what_is_running(sample: Path) -> None:
+    first = DevloopProcess("up", "--no-tui", cwd=sample)
+    try:
+        first.wait_for(r"^web: http://")
+        assert first.interrupt() == 130
+    finally:
+        first.kill()
+    before = sorted(containers_of(sample))
+    second = DevloopProcess("up", "--no-tui", cwd=sample)
+    try:
+        second.wait_for(r"adopting 2 running instance\(s\)")
+        second.wait_for(r"^web: http://")
+        assert sorted(containers_of(sample)) == before
+        assert second.interrupt() == 130
+    finally:
+        second.kill()

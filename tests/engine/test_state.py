@@ -1,0 +1,166 @@
+"""reduce() and decide(): pure, so tested as tables of events and the actions they lead to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devloop.core import events as ev
+from devloop.core.changes import SyncCopy
+from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
+from devloop.core.spec import AppSpec, BuildSpec, Language, SyncRule
+from devloop.core.state import EngineState, Phase, reduce
+
+SRC = Path("/src")
+
+
+def spec(name: str = "web", depends_on: tuple[str, ...] = (), sync: bool = True) -> AppSpec:
+    rules = (SyncRule("*.py", "/app"),) if sync else ()
+    return AppSpec(name, SRC, BuildSpec(SRC, language=Language.PYTHON), depends_on=depends_on, sync=rules)
+
+
+def run(state: EngineState, *events: ev.Event) -> EngineState:
+    for event in events:
+        state = reduce(state, event)
+    return state
+
+
+def deployed(state: EngineState, app: str = "web", image: str = "img:1") -> EngineState:
+    return run(
+        state,
+        ev.PlatformReady("test"),
+        ev.BuildStarted(app),
+        ev.BuildSucceeded(app, image, 1.0, False),
+        ev.DeployStarted(app, image),
+        ev.DeploySucceeded(app, image, "http://127.0.0.1:8080", 0.0),
+    )
+
+
+def test_first_build_starts_before_the_platform_is_ready() -> None:
+    state = EngineState.initial((spec(),))
+    assert decide(state) == [StartBuild("web")]
+
+
+def test_deploy_waits_for_the_platform() -> None:
+    state = run(
+        EngineState.initial((spec(),)), ev.BuildStarted("web"), ev.BuildSucceeded("web", "img:1", 1, False)
+    )
+    assert decide(state) == []
+    assert decide(reduce(state, ev.PlatformReady("docker"))) == [StartDeploy("web", "img:1")]
+
+
+def test_builds_run_in_parallel_up_to_the_limit() -> None:
+    state = EngineState.initial((spec("a"), spec("b"), spec("c")))
+    assert decide(state, max_parallel_builds=2) == [StartBuild("a"), StartBuild("b")]
+
+
+def test_dependencies_deploy_first() -> None:
+    state = EngineState.initial((spec("web", depends_on=("db",)), spec("db")))
+    state = run(
+        state,
+        ev.PlatformReady("x"),
+        ev.BuildStarted("web"), ev.BuildSucceeded("web", "w:1", 1, False),
+        ev.BuildStarted("db"), ev.BuildSucceeded("db", "d:1", 1, False),
+    )  # fmt: skip
+    assert decide(state) == [StartDeploy("db", "d:1")]
+    state = run(state, ev.DeployStarted("db", "d:1"))
+    assert decide(state) == []
+    state = run(state, ev.DeploySucceeded("db", "d:1", None, 0))
+    assert decide(state) == [StartDeploy("web", "w:1")]
+
+
+def test_a_save_during_a_build_cancels_it_and_builds_again() -> None:
+    state = run(
+        EngineState.initial((spec(sync=False),)),
+        ev.BuildStarted("web"),
+        ev.FilesChanged("web", frozenset({"app.py"})),
+    )
+    assert decide(state) == [CancelBuild("web")]
+    state = reduce(state, ev.BuildCancelled("web"))
+    assert decide(state) == [StartBuild("web")]
+
+
+def test_synced_files_skip_the_build() -> None:
+    state = deployed(EngineState.initial((spec(),)))
+    state = reduce(state, ev.FilesChanged("web", frozenset({"app.py"})))
+    assert decide(state) == [StartSync("web", (SyncCopy("app.py", "/app/app.py"),))]
+    state = run(state, ev.SyncStarted("web", state.apps["web"].pending_sync), ev.SyncDone("web", 2))
+    assert decide(state) == [] and state.apps["web"].phase is Phase.RUNNING
+
+
+def test_other_files_rebuild() -> None:
+    state = reduce(
+        deployed(EngineState.initial((spec(),))), ev.FilesChanged("web", frozenset({"requirements.txt"}))
+    )
+    assert decide(state) == [StartBuild("web")]
+
+
+def test_a_failed_sync_falls_back_to_a_rebuild() -> None:
+    state = deployed(EngineState.initial((spec(),)))
+    state = run(
+        state,
+        ev.FilesChanged("web", frozenset({"app.py"})),
+        ev.SyncStarted("web", ()),
+        ev.SyncFailed("web", "no"),
+    )
+    assert decide(state) == [StartBuild("web")]
+
+
+def test_a_failed_build_keeps_the_running_version_and_the_fix_clears_the_error() -> None:
+    state = deployed(EngineState.initial((spec(sync=False),)))
+    state = run(
+        state,
+        ev.FilesChanged("web", frozenset({"app.py"})),
+        ev.BuildStarted("web"),
+        ev.BuildFailed("web", "boom", ("line",)),
+    )
+    app = state.apps["web"]
+    assert app.phase is Phase.FAILED and app.deployed_image == "img:1" and app.last_error == "boom"
+    assert decide(state) == []
+    state = run(
+        state,
+        ev.FilesChanged("web", frozenset({"app.py"})),
+        ev.BuildStarted("web"),
+        ev.BuildSucceeded("web", "img:2", 1, False),
+    )
+    assert decide(state) == [StartDeploy("web", "img:2")]
+    state = run(state, ev.DeployStarted("web", "img:2"), ev.DeploySucceeded("web", "img:2", None, 1))
+    assert state.apps["web"].phase is Phase.RUNNING and state.apps["web"].last_error is None
+
+
+def test_a_failed_deploy_is_not_retried_by_itself_but_a_trigger_retries_it() -> None:
+    state = run(deployed(EngineState.initial((spec(sync=False),))), ev.FilesChanged("web", frozenset({"a.py"})),
+                ev.BuildStarted("web"), ev.BuildSucceeded("web", "img:2", 1, False), ev.DeployStarted("web", "img:2"),
+                ev.DeployFailed("web", "img:2", "crashed"))  # fmt: skip
+    assert state.apps["web"].phase is Phase.FAILED and state.apps["web"].deployed_image == "img:1"
+    assert decide(state) == []
+    assert decide(reduce(state, ev.TriggerRequested("web"))) == [StartBuild("web")]
+
+
+def test_manual_mode_queues_changes_until_triggered() -> None:
+    state = deployed(EngineState.initial((spec(sync=False),), manual=True))
+    state = reduce(state, ev.FilesChanged("web", frozenset({"app.py"})))
+    assert decide(state) == [] and state.apps["web"].pending_files == {"app.py"}
+    state = reduce(state, ev.TriggerRequested("web"))
+    assert decide(state) == [StartBuild("web")] and not state.apps["web"].pending_files
+
+
+def test_crash_of_every_instance_shows_as_crashed_and_recovery_as_running() -> None:
+    state = deployed(EngineState.initial((spec(),)))
+    crashed = (ev.InstanceStatus("web", 0, "c0", "crashed", exit_code=1),)
+    state = reduce(state, ev.InstancesChanged("web", crashed))
+    assert state.apps["web"].phase is Phase.CRASHED
+    state = reduce(state, ev.InstancesChanged("web", (ev.InstanceStatus("web", 0, "c0", "running"),)))
+    assert state.apps["web"].phase is Phase.RUNNING
+
+
+def test_prebuilt_images_are_deployed_without_a_build() -> None:
+    app = AppSpec("redis", SRC, image="redis:7")
+    state = reduce(EngineState.initial((app,)), ev.PlatformReady("x"))
+    assert decide(state) == [StartDeploy("redis", "redis:7")]
+    state = reduce(state, ev.FilesChanged("redis", frozenset({"x"})))
+    assert not state.apps["redis"].build_wanted
+
+
+def test_events_for_unknown_apps_are_ignored() -> None:
+    state = EngineState.initial((spec(),))
+    assert reduce(state, ev.FilesChanged("nope", frozenset({"a"}))) is state
