@@ -232,12 +232,16 @@ else:  # pragma: no cover - macOS/Windows: no per-folder watch cost
 class Debouncer:
     """Gathers paths until `quiet_s` passes with none new (at most `max_wait_s`), then flushes.
 
-    Runs on the event loop: `add` must be called from the loop thread.
+    While the batch holds a single file (an editor's save) it settles after the
+    shorter `single_quiet_s`; a second file means a burst (a checkout, a build
+    tool) and the full quiet period applies. Runs on the event loop: `add` must
+    be called from the loop thread.
     """
 
     flush: Callable[[frozenset[str]], None]
     quiet_s: float = 0.2
     max_wait_s: float = 2.0
+    single_quiet_s: float = 0.02
     _pending: set[str] = field(default_factory=set)
     _created: set[str] = field(default_factory=set)  # created within the current batch
     _timer: asyncio.TimerHandle | None = None
@@ -262,7 +266,8 @@ class Debouncer:
             self._pending.add(rel)
         if self._timer is not None:
             self._timer.cancel()
-        delay = min(self.quiet_s, max(0.0, self._first_at + self.max_wait_s - now))
+        quiet = min(self.single_quiet_s, self.quiet_s) if len(self._pending) == 1 else self.quiet_s
+        delay = min(quiet, max(0.0, self._first_at + self.max_wait_s - now))
         self._timer = loop.call_later(delay, self._fire)
 
     def _fire(self) -> None:

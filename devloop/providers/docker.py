@@ -17,7 +17,7 @@ import secrets
 import tarfile
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ LABEL_INDEX = "devloop.index"
 LABEL_IMAGE = "devloop.image"
 LABEL_CONFIG = "devloop.config"  # hash of everything that shapes the container, for adoption
 STOP_TIMEOUT_S = 10  # Cloud Foundry gives an app 10 s to stop after SIGTERM
+HEALTH_POLL_S = 0.025  # a fresh instance is polled often: it usually answers within 100 ms
 PROCESS_SETTLE_S = 0.5  # a `process` check passes once the process has stayed up this long
 
 
@@ -110,7 +111,12 @@ class DockerProvider:
         return labels
 
     def _containers(self, app: AppSpec | None = None, all_states: bool = True) -> list[Any]:
+        """Full container objects: one inspect per container. Not for hot paths."""
         return list(self.client.containers.list(all=all_states, filters={"label": self._labels(app)}))
+
+    def _summaries(self, app: AppSpec | None = None) -> list[dict[str, Any]]:
+        """Id, Labels, State and Ports of each container in one call (the list endpoint)."""
+        return list(self.client.api.containers(all=True, filters={"label": self._labels(app)}))
 
     # --- platform -------------------------------------------------------------------------------
 
@@ -126,30 +132,58 @@ class DockerProvider:
 
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
         notice = await self._ensure_proxy(app)
-        old = await self._call(self._containers, app)
+        old = await self._call(self._summaries, app)
         config = config_hash(app, image)
-        current = [c for c in old if c.labels.get(LABEL_CONFIG) == config and c.status == "running"]
+        current = [
+            s for s in old if (s.get("Labels") or {}).get(LABEL_CONFIG) == config and s["State"] == "running"
+        ]
         if len(current) == app.instances and len(old) == len(current):
             progress(f"adopting {len(current)} running instance(s) of {image}")
-            await self._wait_healthy(app, current, progress)
-            self._route(app, current)
+            adopted = [await self._call(self.client.containers.get, s["Id"]) for s in current]
+            await self._wait_healthy(app, adopted, progress)
+            self._route(app, adopted)
             return Deployed(self._url(app), notice)
         progress(f"starting {app.instances} instance(s) of {image}")
         generation = secrets.token_hex(3)
-        new = await asyncio.gather(
-            *(self._call(self._start_instance, app, image, i, generation) for i in range(app.instances))
-        )
+        proxy = self.proxies.get(app.name)
+        previous = list(proxy.backends) if proxy else []
+        healthy: list[Any] = []
+        new: list[Any] = []
+
+        def on_healthy(container: Any) -> None:
+            # The new version takes the traffic from its first healthy instance on;
+            # the old instances leave rotation now and are stopped below.
+            healthy.append(container)
+            self._route(app, healthy)
+
+        async def start(index: int) -> Any:
+            container = await self._call(self._start_instance, app, image, index, generation)
+            new.append(container)
+            return container
+
+        rest: asyncio.Future[list[Any]] | None = None
         try:
-            await self._wait_healthy(app, list(new), progress)
+            if app.instances > 0:
+                # Instance 0 first, alone on the engine and the CPU, so the new version serves
+                # soonest; the others follow once it is healthy (cf's rolling deploy is serial).
+                first = await start(0)
+                await self._wait_healthy(app, [first], progress, on_healthy)
+                rest = asyncio.gather(*(start(i) for i in range(1, app.instances)))
+                await self._wait_healthy(app, list(await rest), progress, on_healthy)
             for container in new:
                 await self._call(container.update, restart_policy={"Name": "unless-stopped"})
         except BaseException:
+            if proxy is not None:
+                proxy.set_backends(previous)
+            if rest is not None:
+                # Let starts already under way finish, so none of their containers is orphaned.
+                await asyncio.gather(asyncio.shield(rest), return_exceptions=True)
             await self._call(self._remove_now, list(new))
             raise
-        self._route(app, list(new))
+        self._route(app, new)
         if old:
             progress(f"stopping {len(old)} old instance(s)")
-            task = asyncio.create_task(self._call(self._stop_and_remove, old))
+            task = asyncio.create_task(self._call(self._stop_and_remove, [o["Id"] for o in old]))
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
         return Deployed(self._url(app), notice)
@@ -190,33 +224,42 @@ class DockerProvider:
             "INSTANCE_INDEX": str(index),
             "VCAP_APPLICATION": json.dumps({"application_name": app.name, "instance_index": index}),
         }
-        kwargs: dict[str, Any] = {
-            "name": f"devloop-{app.name}-{generation}-{index}",
-            "detach": True,
-            "environment": env,
-            "labels": {
+        api = self.client.api
+        host_config = api.create_host_config(
+            port_bindings={f"{app.port}/tcp": ("127.0.0.1", None)},  # loopback only, a free port
+            # No restarts until healthy, so a crash at start keeps its exit code and output;
+            # `unless-stopped` (Docker's backoff, like CrashLoopBackOff) once it serves.
+            restart_policy={"Name": "no"},
+            init=True,
+            mem_limit=f"{app.memory_mb}m" if app.memory_mb else None,
+        )
+        created = api.create_container(
+            image,
+            name=f"devloop-{app.name}-{generation}-{index}",
+            environment=env,
+            labels={
                 LABEL_PROJECT: self.project_id,
                 LABEL_APP: app.name,
                 LABEL_INDEX: str(index),
                 LABEL_IMAGE: image,
                 LABEL_CONFIG: config_hash(app, image),
             },
-            "ports": {f"{app.port}/tcp": ("127.0.0.1", None)},
-            # No restarts until healthy, so a crash at start keeps its exit code and output;
-            # `unless-stopped` (Docker's backoff, like CrashLoopBackOff) once it serves.
-            "restart_policy": {"Name": "no"},
-            "init": True,
-        }
-        if app.memory_mb:
-            kwargs["mem_limit"] = f"{app.memory_mb}m"
-        if app.command:
-            kwargs["entrypoint"] = ["/bin/sh", "-c", app.command]
-            kwargs["command"] = []
-        container = self.client.containers.run(image, **kwargs)
-        container.reload()
-        return container
+            ports=[app.port],
+            host_config=host_config,
+            entrypoint=["/bin/sh", "-c", app.command] if app.command else None,
+            command=[] if app.command else None,
+            detach=True,
+        )
+        api.start(created["Id"])
+        return self.client.containers.get(created["Id"])  # one inspect: ports are known now
 
-    async def _wait_healthy(self, app: AppSpec, containers: list[Any], progress: Progress) -> None:
+    async def _wait_healthy(
+        self,
+        app: AppSpec,
+        containers: list[Any],
+        progress: Progress,
+        on_healthy: Callable[[Any], None] | None = None,
+    ) -> None:
         deadline = time.monotonic() + app.health.timeout_s
         pending = {c.id: c for c in containers}
         up_since: dict[str, float] = {}
@@ -246,6 +289,8 @@ class DockerProvider:
                     ok = await check(app.health, host, port)
                 if ok:
                     del pending[cid]
+                    if on_healthy is not None:
+                        on_healthy(container)
             if not pending:
                 return
             if time.monotonic() > deadline:
@@ -261,7 +306,7 @@ class DockerProvider:
                     "the previous version keeps serving",
                     lines,
                 )
-            await asyncio.sleep(0.1)  # poll interval of the health wait
+            await asyncio.sleep(HEALTH_POLL_S)
 
     def _last_lines(self, container: Any, count: int = 20) -> tuple[str, ...]:
         try:
@@ -270,17 +315,20 @@ class DockerProvider:
             return ()
         return tuple(raw.decode("utf-8", errors="replace").splitlines()[-count:])
 
-    def _stop_and_remove(self, containers: list[Any]) -> None:
-        for container in containers:
+    def _stop_and_remove(self, ids: list[str]) -> None:
+        for cid in ids:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                container.stop(timeout=STOP_TIMEOUT_S)
+                self.client.api.stop(cid, timeout=STOP_TIMEOUT_S)
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                container.remove(force=True)
+                self.client.api.remove_container(cid, force=True)
 
     def _remove_now(self, containers: list[Any]) -> None:
-        for container in containers:
+        self._remove_ids([c.id for c in containers])
+
+    def _remove_ids(self, ids: list[str]) -> None:
+        for cid in ids:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                container.remove(force=True)
+                self.client.api.remove_container(cid, force=True)
 
     # --- instances and logs ---------------------------------------------------------------------
 
@@ -443,13 +491,13 @@ class DockerProvider:
     # --- teardown -------------------------------------------------------------------------------
 
     async def remove(self, apps: list[AppSpec] | None) -> int:
-        targets: list[Any] = []
+        targets: list[dict[str, Any]] = []
         if apps is None:
-            targets = await self._call(self._containers, None)
+            targets = await self._call(self._summaries, None)
         else:
             for app in apps:
-                targets += await self._call(self._containers, app)
-        await self._call(self._remove_now, targets)
+                targets += await self._call(self._summaries, app)
+        await self._call(self._remove_ids, [t["Id"] for t in targets])
         return len(targets)
 
     async def close(self) -> None:
