@@ -260,6 +260,28 @@ def down(
 
 
 @cli.command()
+@config_options
+@click.argument("apps", nargs=-1)
+def trigger(
+    config_file: Path | None,
+    vars_files: tuple[Path, ...],
+    var_pairs: tuple[str, ...],
+    provider: str | None,
+    apps: tuple[str, ...],
+) -> None:
+    """Build and deploy queued changes now (all apps, or APPS), as in manual mode."""
+    from devloop.control import send
+    from devloop.providers.docker import project_id
+
+    project = load_from_options(config_file, vars_files, var_pairs, provider)
+    names = [a.name for a in select_apps(project, apps)]
+    answer = send(project_id(project.file), {"cmd": "trigger", "apps": names})
+    if "error" in answer:
+        raise UsageError(str(answer["error"]))
+    click.echo(f"triggered {', '.join(names)}")
+
+
+@cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
     """Print the shell completion script, e.g. `eval "$(devloop completion bash)"`."""

@@ -71,6 +71,20 @@ class Engine:
         self._stopping = True
         self._queue.put_nowait(None)
 
+    def command(self, request: dict[str, object]) -> dict[str, object]:
+        """A request from the control socket (`devloop trigger`), answered at once."""
+        if request.get("cmd") == "trigger":
+            names = request.get("apps") or list(self.state.order)
+            if not isinstance(names, list) or any(n not in self.state.apps for n in names):
+                return {"error": f"unknown app; apps here: {', '.join(self.state.order)}"}
+            for name in names:
+                self.post(ev.TriggerRequested(str(name)))
+            return {"ok": True, "triggered": names}
+        if request.get("cmd") == "manual":
+            self.post(ev.ManualModeSet(bool(request.get("on"))))
+            return {"ok": True}
+        return {"error": f"unknown command {request.get('cmd')!r}"}
+
     def api(self, app: str, text: str) -> None:
         """devloop's own events in the log stream, like Cloud Foundry's [API] lines."""
         self.logs.add(LogLine(app, "API", text, timestamp_ns=time.time_ns()))

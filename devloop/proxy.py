@@ -14,7 +14,8 @@ import itertools
 import socket
 
 BUFFER_LIMIT = 256 * 1024  # past this much unanswered request data, no retry is possible
-MAX_ATTEMPTS = 6
+RETRY_FOR_S = 5.0  # how long a request waits for some instance to answer (restarts, replaces)
+RETRY_DELAY_S = (0.0, 0.0, 0.01, 0.02, 0.05, 0.1, 0.2)  # after each round of failed attempts
 
 
 def free_port(preferred: int, host: str = "127.0.0.1", span: int = 100) -> int:
@@ -71,21 +72,29 @@ class TcpProxy:
     async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         pending = bytearray()  # client bytes not yet answered, for a retry
         client_done = False
-        for _ in range(MAX_ATTEMPTS):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RETRY_FOR_S
+        failures = 0
+        while loop.time() < deadline:
             backends = self.backends
-            if not backends:
-                return
-            host, port = backends[next(self._turn) % len(backends)]
-            try:
-                up_r, up_w = await asyncio.open_connection(host, port)
-            except OSError:
-                continue
-            answered, client_done = await self._pump(client_r, client_w, up_r, up_w, pending, client_done)
-            if answered:
-                return
-            if len(pending) > BUFFER_LIMIT:
-                return
-        return
+            if backends:
+                host, port = backends[next(self._turn) % len(backends)]
+                try:
+                    up_r, up_w = await asyncio.open_connection(host, port)
+                except OSError:
+                    pass
+                else:
+                    answered, client_done = await self._pump(
+                        client_r, client_w, up_r, up_w, pending, client_done
+                    )
+                    if answered or len(pending) > BUFFER_LIMIT:
+                        return
+            failures += 1
+            if not backends or failures % max(1, len(backends)) == 0:
+                # Every instance refused or hung up: wait a little for one to come back.
+                await asyncio.sleep(
+                    RETRY_DELAY_S[min(failures // max(1, len(backends)), len(RETRY_DELAY_S) - 1)]
+                )
 
     async def _pump(
         self,

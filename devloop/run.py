@@ -10,10 +10,12 @@ import click
 
 from devloop.adapters import dockerapi, dockercli
 from devloop.build import ImageBuilder
+from devloop.control import ControlServer, socket_path
 from devloop.core.spec import ProjectSpec
 from devloop.engine import Engine
 from devloop.printer import PlainPrinter
 from devloop.providers.base import Provider
+from devloop.providers.docker import project_id
 
 
 def run_up(project: ProjectSpec, provider: Provider, *, down_on_exit: bool, manual: bool, watch: bool) -> int:
@@ -36,6 +38,8 @@ async def _run(
     watch: bool,
 ) -> int:
     engine = Engine(project, provider, builder, watch=watch, manual=manual)
+    control = ControlServer(socket_path(project_id(project.file)), engine.command)
+    await control.start()
     printer = PlainPrinter()
     engine.subscribe(printer.event)
     engine.logs.subscribe(printer.line)
@@ -67,6 +71,7 @@ async def _run(
                 if addresses:
                     click.echo(f"{name} keeps running at {', '.join(addresses)} (`devloop down` removes it)")
     finally:
+        await control.close()
         await provider.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

@@ -466,7 +466,24 @@ class DockerProvider:
         gone = [c.dest for c in copies if not (app.source / c.rel).exists()]
         for container in containers:
             await self._call(self._sync_into, container, app, present, gone)
+            if app.sync_restart is not None:
+                # One instance at a time: the next restarts only once this one serves again.
+                await self._wait_serving(app, container)
         return len(containers)
+
+    async def _wait_serving(self, app: AppSpec, container: Any) -> None:
+        """Poll the health check until it passes; a restart by Docker on the way is fine."""
+        deadline = time.monotonic() + app.health.timeout_s
+        address = self._address(container, app)
+        host, port = address if address else ("127.0.0.1", None)
+        await asyncio.sleep(HEALTH_POLL_S)  # let the restart step take effect before probing
+        while not await check(app.health, host, port):
+            if time.monotonic() > deadline:
+                index = container.labels.get(LABEL_INDEX, "?")
+                raise DeployError(
+                    f"{app.name}/{index} did not serve again within {app.health.timeout_s}s after a sync"
+                )
+            await asyncio.sleep(HEALTH_POLL_S)
 
     def _sync_into(self, container: Any, app: AppSpec, present: list[SyncCopy], gone: list[str]) -> None:
         uid, gid = _numeric_user(container.attrs.get("Config", {}).get("User", ""))

@@ -62,6 +62,7 @@ def test_up_edit_serve_logs_and_interrupt(sample: Path, path: str) -> None:
         wait_until(lambda: serves(url, f"edited-{path}"), timeout=60, what="the edited response")
         if path == "sync":
             devloop.wait_for(r"^\[API\] web \| syncing 1 file\(s\): app\.py$", start=mark)
+            devloop.wait_for(r"^\[API\] web \| synced into 2 instance\(s\)$", start=mark)
         else:
             devloop.wait_for(r"^\[API\] web \| running devloop/web:", start=mark)
         # Requests are spread over both instances, and both instances' lines reach the stream.
@@ -110,3 +111,30 @@ def test_a_second_up_adopts_what_is_running(sample: Path) -> None:
         assert second.interrupt() == 130
     finally:
         second.kill()
+
+
+def test_manual_mode_queues_until_devloop_trigger(sample: Path) -> None:
+    config = (sample / "devloop.yaml").read_text()
+    (sample / "devloop.yaml").write_text(config.split("    # Python files")[0])  # rebuild path
+    devloop = DevloopProcess("up", "--no-tui", "--manual", cwd=sample)
+    try:
+        url = devloop.wait_for(r"^web: (http://\S+)$").group(1)
+        mark = len(devloop.lines)
+        edit_greeting(sample, "queued-edit")
+        devloop.wait_for(r"^\[API\] web \| 1 change\(s\) queued \(manual mode\): run `devloop trigger web`$", start=mark)
+        assert serves(url, "hello from python-web")  # nothing was built
+        assert not any("running devloop/web" in line for line in devloop.lines[mark:])
+        trigger = subprocess.run([sys.executable, "-m", "devloop", "trigger", "web"], cwd=sample,
+                                 capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert trigger.returncode == 0 and trigger.stdout.strip() == "triggered web", trigger.stderr
+        wait_until(lambda: serves(url, "queued-edit"), timeout=60, what="the triggered build to serve")
+        assert devloop.interrupt() == 130
+    finally:
+        devloop.kill()
+
+
+def test_trigger_without_a_running_up_says_so(sample: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "devloop", "trigger"], cwd=sample, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "error: no devloop up is running for this project" in result.stderr
+    assert "Traceback" not in result.stderr
