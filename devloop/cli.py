@@ -2,54 +2,89 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from devloop import __version__
 from devloop.errors import DevloopError, UsageError
 
+if TYPE_CHECKING:
+    from devloop.core.spec import ProjectSpec
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def config_options(func: F) -> F:
+@dataclass(frozen=True)
+class ConfigOptions:
     """-f/--file, --vars-file, --var and --provider, as `cf push` takes them."""
-    func = click.option(
+
+    file: Path | None
+    vars_files: tuple[Path, ...]
+    var_pairs: tuple[str, ...]
+    provider: str | None
+
+    def exists(self) -> bool:
+        from devloop.config.loader import find_config
+
+        try:
+            find_config(self.file, Path.cwd())
+        except DevloopError:
+            return False
+        return True
+
+    def load(self) -> ProjectSpec:
+        """The project, with a warning line for each setting devloop cannot honour."""
+        from devloop.config.loader import find_config, load_project, load_vars
+
+        path = find_config(self.file, Path.cwd())
+        project = load_project(_display_path(path), load_vars(self.vars_files, self.var_pairs), self.provider)
+        for notice in project.notices:
+            click.echo(f"warning: {notice}", err=True)
+        return project
+
+
+def config_options(func: F) -> F:
+    """Add the config options to a command, which receives them as `config: ConfigOptions`."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        config_file: Path | None,
+        vars_files: tuple[Path, ...],
+        var_pairs: tuple[str, ...],
+        provider: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        return func(*args, config=ConfigOptions(config_file, vars_files, var_pairs, provider), **kwargs)
+
+    command: Any = wrapper
+    command = click.option(
         "--provider", type=click.Choice(["kind", "docker"]), help="Override `provider:` from the config."
-    )(func)
-    func = click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="A ((var)) value.")(
-        func
-    )
-    func = click.option(
+    )(command)
+    command = click.option(
+        "--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="A ((var)) value."
+    )(command)
+    command = click.option(
         "--vars-file",
         "vars_files",
         multiple=True,
         type=click.Path(path_type=Path),
         help="YAML file of ((var)) values (repeatable).",
-    )(func)
-    func = click.option(
+    )(command)
+    command = click.option(
         "-f",
         "--file",
         "config_file",
         type=click.Path(path_type=Path),
         help="devloop.yaml or manifest.yml (default: devloop.yaml, else manifest.yml here).",
-    )(func)
-    return func
-
-
-def load_from_options(
-    config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: tuple[str, ...], provider: str | None
-) -> Any:
-    from devloop.config.loader import find_config, load_project, load_vars
-
-    path = find_config(config_file, Path.cwd())
-    project = load_project(_display_path(path), load_vars(vars_files, var_pairs), provider)
-    for notice in project.notices:
-        click.echo(f"warning: {notice}", err=True)
-    return project
+    )(command)
+    return cast(F, command)
 
 
 def _display_path(path: Path) -> Path:
@@ -81,11 +116,9 @@ def init(path: Path, force: bool) -> None:
 
 @cli.command()
 @config_options
-def validate(
-    config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: tuple[str, ...], provider: str | None
-) -> None:
+def validate(config: ConfigOptions) -> None:
     """Load and check the config; print the apps it defines."""
-    project = load_from_options(config_file, vars_files, var_pairs, provider)
+    project = config.load()
     click.echo(f"{project.file}: {len(project.apps)} app(s), provider {project.provider.value}")
     for app in project.apps:
         if app.image:
@@ -102,21 +135,14 @@ def validate(
 
 @cli.command()
 @config_options
-def doctor(
-    config_file: Path | None, vars_files: tuple[Path, ...], var_pairs: tuple[str, ...], provider: str | None
-) -> None:
+def doctor(config: ConfigOptions) -> None:
     """Check Docker, kind, disk, inotify, ports and kubeconfig; exit 1 if `up` cannot work."""
-    from devloop.config.loader import find_config
     from devloop.doctor import Verdict, run_checks
 
-    chosen = provider or "kind"
+    chosen = config.provider or "kind"
     ports = [8080]
-    try:
-        find_config(config_file, Path.cwd())
-    except DevloopError:
-        pass  # doctor works without a config, with defaults
-    else:
-        project = load_from_options(config_file, vars_files, var_pairs, provider)
+    if config.exists():  # doctor works without a config, with defaults
+        project = config.load()
         chosen = project.provider.value
         ports = [a.port for a in project.apps if not a.no_route] or ports
     checks = run_checks(chosen, ports, Path.cwd())
@@ -140,10 +166,7 @@ def doctor(
 )
 @click.option("--force", is_flag=True, help="Build even when an image of the same inputs exists.")
 def build(
-    config_file: Path | None,
-    vars_files: tuple[Path, ...],
-    var_pairs: tuple[str, ...],
-    provider: str | None,
+    config: ConfigOptions,
     apps: tuple[str, ...],
     print_dockerfile: bool,
     force: bool,
@@ -155,7 +178,7 @@ def build(
     from devloop.build import print_dockerfile as dockerfile_of
     from devloop.printer import print_build_output
 
-    project = load_from_options(config_file, vars_files, var_pairs, provider)
+    project = config.load()
     selected = select_apps(project, apps)
     if print_dockerfile:
         for app in selected:
@@ -213,10 +236,7 @@ def make_provider(project: Any) -> Any:
 @click.option("--manual", is_flag=True, help="Queue changes instead of rebuilding on every save.")
 @click.option("--no-watch", is_flag=True, help="Deploy once and follow logs; do not watch files.")
 def up(
-    config_file: Path | None,
-    vars_files: tuple[Path, ...],
-    var_pairs: tuple[str, ...],
-    provider: str | None,
+    config: ConfigOptions,
     no_tui: bool,
     down_on_exit: bool,
     manual: bool,
@@ -225,7 +245,7 @@ def up(
     """Build, deploy and follow the apps; rebuild or sync on every save (Ctrl-C to stop)."""
     from devloop.run import run_up
 
-    project = load_from_options(config_file, vars_files, var_pairs, provider)
+    project = config.load()
     code = run_up(
         project, make_provider(project), down_on_exit=down_on_exit, manual=manual, watch=not no_watch
     )
@@ -236,16 +256,13 @@ def up(
 @config_options
 @click.argument("apps", nargs=-1)
 def down(
-    config_file: Path | None,
-    vars_files: tuple[Path, ...],
-    var_pairs: tuple[str, ...],
-    provider: str | None,
+    config: ConfigOptions,
     apps: tuple[str, ...],
 ) -> None:
     """Remove the apps' instances (all apps, or APPS)."""
     import asyncio
 
-    project = load_from_options(config_file, vars_files, var_pairs, provider)
+    project = config.load()
     selected = select_apps(project, apps) if apps else None
     target = make_provider(project)
 
@@ -263,17 +280,14 @@ def down(
 @config_options
 @click.argument("apps", nargs=-1)
 def trigger(
-    config_file: Path | None,
-    vars_files: tuple[Path, ...],
-    var_pairs: tuple[str, ...],
-    provider: str | None,
+    config: ConfigOptions,
     apps: tuple[str, ...],
 ) -> None:
     """Build and deploy queued changes now (all apps, or APPS), as in manual mode."""
     from devloop.control import send
     from devloop.providers.docker import project_id
 
-    project = load_from_options(config_file, vars_files, var_pairs, provider)
+    project = config.load()
     names = [a.name for a in select_apps(project, apps)]
     answer = send(project_id(project.file), {"cmd": "trigger", "apps": names})
     if "error" in answer:

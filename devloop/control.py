@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from devloop.errors import UsageError
+from devloop.streams import close_writer
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -64,9 +65,7 @@ class ControlServer:
         except (TimeoutError, OSError):
             pass
         finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            await close_writer(writer)
 
     async def close(self) -> None:
         if self._server is not None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from devloop.core.spec import HealthCheck, HealthCheckType
+from devloop.streams import close_writer
 
 
 async def port_open(host: str, port: int, timeout: float) -> bool:
@@ -26,9 +26,7 @@ async def port_open(host: str, port: int, timeout: float) -> bool:
     except OSError:
         return False
     finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        await close_writer(writer)
 
 
 async def http_ok(host: str, port: int, path: str, timeout: float) -> bool:
@@ -50,9 +48,7 @@ async def http_ok(host: str, port: int, path: str, timeout: float) -> bool:
     except (OSError, TimeoutError):
         return False
     finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        await close_writer(writer)
 
 
 async def check(health: HealthCheck, host: str, port: int | None) -> bool:

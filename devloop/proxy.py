@@ -13,6 +13,8 @@ import contextlib
 import itertools
 import socket
 
+from devloop.streams import close_writer
+
 BUFFER_LIMIT = 256 * 1024  # past this much unanswered request data, no retry is possible
 RETRY_FOR_S = 5.0  # how long a request waits for some instance to answer (restarts, replaces)
 RETRY_DELAY_S = (0.0, 0.0, 0.01, 0.02, 0.05, 0.1, 0.2)  # after each round of failed attempts
@@ -65,9 +67,7 @@ class TcpProxy:
             await self._serve(reader, writer)
         finally:
             self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(OSError, asyncio.CancelledError):
-                await writer.wait_closed()
+            await close_writer(writer)
 
     async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         pending = bytearray()  # client bytes not yet answered, for a retry
@@ -151,9 +151,7 @@ class TcpProxy:
         except OSError:
             return answered, client_done
         finally:
-            up_w.close()
-            with contextlib.suppress(OSError):
-                await up_w.wait_closed()
+            await close_writer(up_w)
 
     async def close(self) -> None:
         if self._server is not None:
