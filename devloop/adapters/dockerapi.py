@@ -34,14 +34,16 @@ def connect(timeout: float = 5.0) -> Any:
         client.ping()
     except CONNECTION_ERRORS as exc:
         raise DockerUnavailableError(
-            f"cannot reach the Docker engine at {engine_address()}: {_short(exc)}"
+            f"cannot reach the Docker engine at {engine_address()}: {describe(exc)}"
         ) from None
     return client
 
 
-def _short(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """A connection error in plain words."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "Connection aborted" in text or "No such file" in text or "Connection refused" in text:
+    markers = ("Connection aborted", "No such file", "Connection refused", "Connection reset", "stream ended")
+    if any(marker in text for marker in markers):
         return "the engine is not running or the socket does not exist"
     return text[:200]
 
@@ -52,5 +54,5 @@ def image_exists(client: Any, ref: str) -> bool:
     except docker.errors.ImageNotFound:
         return False
     except CONNECTION_ERRORS as exc:
-        raise DockerUnavailableError(f"the Docker engine stopped answering: {_short(exc)}") from None
+        raise DockerUnavailableError(f"the Docker engine stopped answering: {describe(exc)}") from None
     return True

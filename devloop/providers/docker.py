@@ -25,7 +25,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from devloop.adapters.dockerapi import CONNECTION_ERRORS, engine_address
+from devloop.adapters.dockerapi import CONNECTION_ERRORS, describe, engine_address
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
@@ -65,7 +65,9 @@ def config_hash(app: AppSpec, image: str) -> str:
 
 
 def _engine_error(exc: BaseException) -> DockerUnavailableError:
-    return DockerUnavailableError(f"the Docker engine at {engine_address()} is not answering: {exc}")
+    return DockerUnavailableError(
+        f"the Docker engine at {engine_address()} is not answering: {describe(exc)}"
+    )
 
 
 def _parse_ts(stamp: str) -> int:
@@ -382,6 +384,7 @@ class DockerProvider:
                     name = (event.get("Actor") or {}).get("Attributes", {}).get(LABEL_APP)
                     if name:
                         loop.call_soon_threadsafe(queue.put_nowait, name)
+                raise ConnectionError("the event stream ended")  # the engine closed it
             except BaseException as exc:  # the engine went away: tell the consumer
                 if not stop.is_set():
                     loop.call_soon_threadsafe(queue.put_nowait, exc)

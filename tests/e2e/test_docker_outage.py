@@ -1,0 +1,74 @@
+"""The Docker engine goes away mid-run and comes back: devloop says so, keeps serving, recovers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.devloop_process import DevloopProcess
+from tests.e2e.test_up_docker import SAMPLES, containers_of, edit_greeting, serves
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.docker
+ENGINE_SOCKET = "/var/run/docker.sock"
+
+
+class Relay:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakes.unix_relay", str(self.path), ENGINE_SOCKET],
+            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+        )  # fmt: skip
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[Relay]:
+    if not Path(ENGINE_SOCKET).exists():
+        pytest.skip(f"needs the engine on {ENGINE_SOCKET}")
+    relay = Relay(tmp_path / "engine.sock")
+    relay.start()
+    yield relay
+    relay.kill()
+
+
+def test_engine_outage_is_reported_survived_and_recovered(tmp_path: Path, relay: Relay) -> None:
+    folder = tmp_path / f"web-{uuid.uuid4().hex[:6]}"
+    shutil.copytree(SAMPLES / "python-web", folder)
+    config = (folder / "devloop.yaml").read_text()
+    (folder / "devloop.yaml").write_text(config.split("    # Python files")[0])  # every edit rebuilds
+    env = {"DOCKER_HOST": f"unix://{relay.path}"}
+    devloop = DevloopProcess("up", "--no-tui", "--down-on-exit", cwd=folder, env=env)
+    try:
+        url = devloop.wait_for(r"^web: (http://\S+)$").group(1)
+        mark = len(devloop.lines)
+        relay.kill()
+        devloop.wait_for(r"^\[API\] devloop \| the Docker engine at unix://\S+ is not answering", start=mark)
+        assert serves(url, "hello from python-web")  # the instances keep serving meanwhile
+        edit_greeting(folder, "while-down")
+        devloop.wait_for(r"^\[API\] web \| build failed: .*(Docker engine|docker)", start=mark)
+        assert serves(url, "hello from python-web")
+        relay.start()
+        edit_greeting(folder, "after-recovery")
+        wait_until(lambda: serves(url, "after-recovery"), timeout=90, what="a build after the engine returned")
+        assert devloop.interrupt() == 130
+        assert "Traceback" not in devloop.output
+    finally:
+        devloop.kill()
+    assert containers_of(folder) == []
