@@ -231,7 +231,9 @@ def make_provider(project: Any) -> Any:
 
 @cli.command()
 @config_options
-@click.option("--no-tui", is_flag=True, help="Plain streamed output (the only mode in this version).")
+@click.option(
+    "--no-tui", is_flag=True, help="Plain streamed output (the default when stdout is not a terminal)."
+)
 @click.option("--down-on-exit", is_flag=True, help="Remove the apps when devloop stops.")
 @click.option("--manual", is_flag=True, help="Queue changes instead of rebuilding on every save.")
 @click.option("--no-watch", is_flag=True, help="Deploy once and follow logs; do not watch files.")
@@ -246,8 +248,9 @@ def up(
     from devloop.run import run_up
 
     project = config.load()
+    tui = not no_tui and sys.stdout.isatty() and sys.stdin.isatty()
     code = run_up(
-        project, make_provider(project), down_on_exit=down_on_exit, manual=manual, watch=not no_watch
+        project, make_provider(project), down_on_exit=down_on_exit, manual=manual, watch=not no_watch, tui=tui
     )
     sys.exit(code)
 

@@ -80,10 +80,39 @@ class Engine:
             for name in names:
                 self.post(ev.TriggerRequested(str(name)))
             return {"ok": True, "triggered": names}
+        if request.get("cmd") == "scale":
+            app, count = request.get("app"), request.get("instances")
+            if app not in self.state.apps or not isinstance(count, int) or not 0 <= count <= 100:
+                return {"error": "scale takes a known app and 0 to 100 instances"}
+            self.post(ev.ScaleRequested(str(app), count))
+            return {"ok": True}
+        if request.get("cmd") == "restart":
+            app = request.get("app")
+            if app not in self.state.apps:
+                return {"error": f"unknown app {app!r}"}
+            task = asyncio.create_task(self._restart(str(app)))
+            self._inputs.append(task)
+            return {"ok": True}
         if request.get("cmd") == "manual":
             self.post(ev.ManualModeSet(bool(request.get("on"))))
             return {"ok": True}
         return {"error": f"unknown command {request.get('cmd')!r}"}
+
+    def shell_argv(self, app: str, index: int) -> list[str] | None:
+        """The command that opens a shell in one instance, for the TUI's `x`."""
+        for instance in self.state.apps[app].instances:
+            if instance.index == index and instance.state == "running":
+                return self.provider.shell_argv(instance)
+        return None
+
+    async def _restart(self, name: str) -> None:
+        spec = self.state.apps[name].spec
+        try:
+            count = await self.provider.restart(spec, lambda text: self.api(name, text))
+        except DevloopError as exc:
+            self.api(name, f"restart failed: {exc}")
+        else:
+            self.api(name, f"restarted {count} instance(s)")
 
     def api(self, app: str, text: str) -> None:
         """devloop's own events in the log stream, like Cloud Foundry's [API] lines."""
@@ -206,7 +235,7 @@ class Engine:
                 del self.builds[name]
 
     async def _deploy(self, name: str, image: str) -> None:
-        spec = self.project.app(name)
+        spec = self.state.apps[name].spec  # scaling changes it at run time
 
         def progress(text: str) -> None:
             self.api(name, text)

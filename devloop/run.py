@@ -1,4 +1,4 @@
-"""`devloop up` in plain mode: the engine, the printer, signals, and a clean exit."""
+"""`devloop up`: the engine with the plain printer or the dashboard, signals, a clean exit."""
 
 from __future__ import annotations
 
@@ -18,14 +18,66 @@ from devloop.providers.base import Provider
 from devloop.providers.docker import project_id
 
 
-def run_up(project: ProjectSpec, provider: Provider, *, down_on_exit: bool, manual: bool, watch: bool) -> int:
+def run_up(
+    project: ProjectSpec,
+    provider: Provider,
+    *,
+    down_on_exit: bool,
+    manual: bool,
+    watch: bool,
+    tui: bool = False,
+) -> int:
     client = dockercli.detect()
     if not client.buildkit:
         click.echo("warning: this docker client has no BuildKit; builds use the legacy builder", err=True)
     builder = ImageBuilder(client, dockerapi.connect())
-    return asyncio.run(
-        _run(project, provider, builder, down_on_exit=down_on_exit, manual=manual, watch=watch)
-    )
+    run = _run_tui if tui else _run
+    return asyncio.run(run(project, provider, builder, down_on_exit=down_on_exit, manual=manual, watch=watch))
+
+
+async def _run_tui(
+    project: ProjectSpec,
+    provider: Provider,
+    builder: ImageBuilder,
+    *,
+    down_on_exit: bool,
+    manual: bool,
+    watch: bool,
+) -> int:
+    """The dashboard; the terminal is Textual's until it exits, then plain lines again."""
+    from devloop.ui.app import DevloopApp
+
+    engine = Engine(project, provider, builder, watch=watch, manual=manual)
+    control = ControlServer(socket_path(project_id(project.file)), engine.command)
+    await control.start()
+    app = DevloopApp(engine, confirm_remove=down_on_exit)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, lambda: app.exit(down_on_exit))
+    runner = asyncio.create_task(engine.run())
+    runner.add_done_callback(lambda _task: app.exit(False))  # the engine stopped by itself
+    remove = False
+    try:
+        remove = bool(await app.run_async())
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        engine.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        if remove:
+            click.echo(f"removed {await provider.remove(list(project.apps))} instance(s)")
+        await control.close()
+        await provider.close()
+    if not remove:
+        print_left_running(engine)
+    return 0
+
+
+def print_left_running(engine: Engine) -> None:
+    for name in engine.state.order:
+        app = engine.state.apps[name]
+        addresses = [i.address for i in app.instances if i.address and i.state == "running"]
+        if addresses:
+            click.echo(f"{name} keeps running at {', '.join(addresses)} (`devloop down` removes it)")
 
 
 async def _run(
@@ -65,11 +117,7 @@ async def _run(
             removed = await provider.remove(list(project.apps))
             click.echo(f"removed {removed} instance(s)")
         else:
-            for name in engine.state.order:
-                app = engine.state.apps[name]
-                addresses = [i.address for i in app.instances if i.address and i.state == "running"]
-                if addresses:
-                    click.echo(f"{name} keeps running at {', '.join(addresses)} (`devloop down` removes it)")
+            print_left_running(engine)
     finally:
         await control.close()
         await provider.close()

@@ -33,6 +33,12 @@ class TriggerRequested:
 
 
 @dataclass(frozen=True)
+class ScaleRequested:
+    app: str
+    instances: int
+
+
+@dataclass(frozen=True)
 class ManualModeSet:
     manual: bool
 
@@ -121,6 +127,7 @@ class PlatformFailed:
 Event = (
     FilesChanged
     | TriggerRequested
+    | ScaleRequested
     | ManualModeSet
     | BuildStarted
     | BuildSucceeded

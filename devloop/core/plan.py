@@ -60,7 +60,9 @@ def decide(state: EngineState, max_parallel_builds: int = MAX_PARALLEL_BUILDS) -
             continue
         if not state.platform_ready or app.building or app.deploying or app.syncing:
             continue
-        wants_deploy = app.image is not None and app.image not in (app.deployed_image, app.failed_image)
+        wants_deploy = app.image is not None and (
+            app.image not in (app.deployed_image, app.failed_image) or app.redeploy
+        )
         if wants_deploy and dependencies_ready(state, app):
             assert app.image is not None
             actions.append(StartDeploy(name, app.image))

@@ -35,6 +35,7 @@ class AppState:
     image: str | None = None  # last good build
     deployed_image: str | None = None  # what the instances run
     failed_image: str | None = None  # last image whose deploy failed
+    redeploy: bool = False  # the spec changed (scale): deploy the same image again
     pending_files: frozenset[str] = frozenset()  # changed, not yet acted on (manual mode, or busy)
     pending_sync: tuple[SyncCopy, ...] = ()
     last_error: str | None = None
@@ -100,6 +101,9 @@ def _reduce_app(app: AppState, event: ev.Event, manual: bool) -> AppState:
             if app.pending_files:
                 return _take_pending(app)
             return replace(app, build_wanted=app.spec.build is not None)
+        case ev.ScaleRequested(instances=instances):
+            spec = replace(app.spec, instances=max(0, instances))
+            return replace(app, spec=spec, redeploy=app.deployed_image is not None, failed_image=None)
         case ev.BuildStarted():
             return replace(app, building=True, build_wanted=False, phase=Phase.BUILDING)
         case ev.BuildSucceeded(image=image, duration_s=took):
@@ -125,7 +129,7 @@ def _reduce_app(app: AppState, event: ev.Event, manual: bool) -> AppState:
         case ev.BuildCancelled():
             return replace(app, building=False, build_wanted=True)
         case ev.DeployStarted():
-            return replace(app, deploying=True, phase=Phase.DEPLOYING)
+            return replace(app, deploying=True, redeploy=False, phase=Phase.DEPLOYING)
         case ev.DeploySucceeded(image=image, url=url, at=at):
             return replace(
                 app,

@@ -60,6 +60,14 @@ class Provider(Protocol):
         """Copy changed files into every running instance, then run the app's restart step."""
         ...
 
+    async def restart(self, app: AppSpec, progress: Progress) -> int:
+        """Restart the app's instances one at a time, each serving again before the next."""
+        ...
+
+    def shell_argv(self, instance: InstanceStatus) -> list[str]:
+        """A command that opens an interactive shell in `instance`."""
+        ...
+
     async def remove(self, apps: list[AppSpec] | None) -> int:
         """Remove the apps' instances (all of this project's when None); return how many."""
         ...

@@ -508,6 +508,20 @@ class DockerProvider:
         elif restart is not None and restart.command:
             container.exec_run(["/bin/sh", "-c", restart.command])
 
+    async def restart(self, app: AppSpec, progress: Progress) -> int:
+        containers = [c for c in await self._call(self._containers, app, False) if c.status == "running"]
+        for container in containers:
+            progress(f"restarting instance {container.labels.get(LABEL_INDEX, '?')}")
+            await self._call(self.client.api.restart, container.id, timeout=STOP_TIMEOUT_S)
+            await self._wait_serving(app, container)
+        return len(containers)
+
+    def shell_argv(self, instance: InstanceStatus) -> list[str]:
+        from devloop.adapters import dockercli
+
+        client = dockercli.detect()
+        return [client.path, "exec", "-it", instance.id, "/bin/sh"]
+
     # --- teardown -------------------------------------------------------------------------------
 
     async def remove(self, apps: list[AppSpec] | None) -> int:

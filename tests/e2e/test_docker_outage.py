@@ -66,7 +66,9 @@ def test_engine_outage_is_reported_survived_and_recovered(tmp_path: Path, relay:
         assert serves(url, "hello from python-web")
         relay.start()
         edit_greeting(folder, "after-recovery")
-        wait_until(lambda: serves(url, "after-recovery"), timeout=90, what="a build after the engine returned")
+        wait_until(
+            lambda: serves(url, "after-recovery"), timeout=90, what="a build after the engine returned"
+        )
         assert devloop.interrupt() == 130
         assert "Traceback" not in devloop.output
     finally:

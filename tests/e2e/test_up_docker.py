@@ -121,7 +121,9 @@ def test_manual_mode_queues_until_devloop_trigger(sample: Path) -> None:
         url = devloop.wait_for(r"^web: (http://\S+)$").group(1)
         mark = len(devloop.lines)
         edit_greeting(sample, "queued-edit")
-        devloop.wait_for(r"^\[API\] web \| 1 change\(s\) queued \(manual mode\): run `devloop trigger web`$", start=mark)
+        devloop.wait_for(
+            r"^\[API\] web \| 1 change\(s\) queued \(manual mode\): run `devloop trigger web`$", start=mark
+        )
         assert serves(url, "hello from python-web")  # nothing was built
         assert not any("running devloop/web" in line for line in devloop.lines[mark:])
         trigger = subprocess.run([sys.executable, "-m", "devloop", "trigger", "web"], cwd=sample,
@@ -134,7 +136,9 @@ def test_manual_mode_queues_until_devloop_trigger(sample: Path) -> None:
 
 
 def test_trigger_without_a_running_up_says_so(sample: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "devloop", "trigger"], cwd=sample, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "devloop", "trigger"], cwd=sample, capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "error: no devloop up is running for this project" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,0 +1,1 @@
+"""The Textual dashboard of `devloop up`: a consumer of engine state, nothing more."""

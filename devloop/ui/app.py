@@ -1,0 +1,333 @@
+"""The dashboard: apps table, aggregated logs, the selected app's build output, keys.
+
+It reads engine state and log lines and posts user commands back; it never
+talks to Docker or Kubernetes itself. Log lines are gathered as they come and
+handed to the log pane in one batch per tick (50 ms), never one widget call
+per line.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+import webbrowser
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from devloop.core import events as ev
+from devloop.core.logbuffer import LogLine
+from devloop.core.state import AppState, EngineState, Phase
+from devloop.ui.logview import LogView
+from devloop.ui.screens import ConfirmQuitScreen, EnvScreen, HelpScreen, ScaleScreen
+from devloop.ui.view import EngineView
+
+TICK_S = 0.05
+COLUMNS = ("App", "State", "Instances", "Memory", "URL", "Last build", "Error")
+
+
+def short(text: str | None, limit: int = 48) -> str:
+    if not text:
+        return ""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+class DevloopApp(App[bool]):
+    """Returns True when the user asked to remove the apps on the way out."""
+
+    CSS_PATH = "devloop.tcss"
+    TITLE = "devloop"
+    BINDINGS = [
+        Binding("q", "quit_app", "Quit"),
+        Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),
+        Binding("a", "toggle_all", "All/app logs"),
+        Binding("slash", "filter", "Filter"),
+        Binding("f", "toggle_follow", "Follow"),
+        Binding("r", "rebuild", "Rebuild"),
+        Binding("m", "toggle_manual", "Manual"),
+        Binding("s", "scale", "Scale"),
+        Binding("R", "restart", "Restart"),
+        Binding("o", "open_url", "Open"),
+        Binding("e", "show_env", "Env"),
+        Binding("x", "exec_shell", "Shell"),
+        Binding("c", "clear_logs", "Clear"),
+        Binding("question_mark", "help", "Help"),
+    ]
+    KEYS_HELP = [
+        ("↑/↓", "select an app"),
+        ("a", "all apps' logs, or only the selected app's"),
+        ("/", "filter the logs by a regular expression (Esc clears)"),
+        ("f", "follow new lines on/off (scrolling back pauses)"),
+        ("r", "build and deploy the selected app now"),
+        ("m", "manual / automatic builds"),
+        ("s", "scale the selected app"),
+        ("R", "restart the selected app's instances"),
+        ("o", "open the app's URL in a browser"),
+        ("e", "show the app's environment (secrets masked)"),
+        ("x", "open a shell in instance 0"),
+        ("c", "clear the log pane"),
+        ("q", "quit"),
+    ]
+
+    def __init__(
+        self,
+        view: EngineView,
+        *,
+        confirm_remove: bool = False,
+        opener: Callable[[str], Any] = webbrowser.open,
+        run_interactive: Callable[[list[str]], Any] = subprocess.run,
+    ) -> None:
+        super().__init__()
+        self.view = view
+        self.confirm_remove = confirm_remove
+        self.opener = opener
+        self.run_interactive = run_interactive
+        self.show_all = True
+        self.filter_pattern: re.Pattern[str] | None = None
+        self._pending: list[LogLine] = []
+        self._dirty = True
+        self._started: dict[str, float] = {}  # app -> when its current build/deploy began
+        self._notified: dict[str, str] = {}
+        view.subscribe(self._on_event)
+        view.logs.subscribe(self._pending.append)
+
+    # --- layout ------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="apps", cursor_type="row", zebra_stripes=True)
+        yield LogView(id="logs")
+        yield Static("build output", id="build-title")
+        yield LogView(id="build", show_app=False, max_lines=2000)
+        yield Static("", id="status")
+        yield Input(placeholder="filter logs (regular expression), Enter to apply, Esc to clear", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#apps", DataTable)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        for name in self.view.state.order:
+            table.add_row(*self._cells(self.view.state.apps[name]), key=name)
+        self._reset_views()
+        self.set_interval(TICK_S, self.tick)
+        self.tick()
+
+    # --- engine inputs -----------------------------------------------------------------------------
+
+    def _on_event(self, state: EngineState, event: ev.Event) -> None:
+        self._dirty = True
+        app = getattr(event, "app", None)
+        if isinstance(event, ev.BuildStarted | ev.DeployStarted) and app:
+            self._started[app] = time.monotonic()
+        if isinstance(event, ev.BuildFailed):
+            self._alert(event.app, f"{event.app}: build failed", event.message, event.lines)
+        elif isinstance(event, ev.DeployFailed):
+            self._alert(event.app, f"{event.app}: deploy failed", event.message, event.lines)
+        elif isinstance(event, ev.InstancesChanged) and state.apps[event.app].phase is Phase.CRASHED:
+            codes = [i.exit_code for i in event.instances if i.exit_code is not None]
+            self._alert(event.app, f"{event.app}: crashed", f"exit code {codes[0] if codes else '?'}", ())
+        elif isinstance(event, ev.DeploySucceeded):
+            self._notified.pop(event.app, None)
+
+    def _alert(self, app: str, title: str, message: str, lines: tuple[str, ...]) -> None:
+        body = "\n".join([short(message, 200), *lines[-3:]])
+        if self._notified.get(app) == body:
+            return
+        self._notified[app] = body
+        self.notify(body, title=title, severity="error", timeout=10)
+
+    def tick(self) -> None:
+        """Apply what arrived since the last tick, in one batch."""
+        if self._pending:
+            batch, self._pending[:] = list(self._pending), []
+            self.query_one("#logs", LogView).add_lines(batch)
+            self.query_one("#build", LogView).add_lines(batch)
+        busy = any(a.building or a.deploying for a in self.view.state.apps.values())
+        if self._dirty or busy:
+            self._dirty = False
+            self._refresh_table()
+        self._refresh_status()
+
+    # --- rendering ---------------------------------------------------------------------------------
+
+    def _cells(self, app: AppState) -> list[Text | str]:
+        phase = app.phase.value
+        if app.building or app.deploying:
+            began = self._started.get(app.spec.name)
+            if began is not None:
+                phase += f" {time.monotonic() - began:.1f}s"
+        failing = app.phase in (Phase.FAILED, Phase.CRASHED)
+        style = f"bold {self.current_theme.error}" if failing else ""
+        running = sum(1 for i in app.instances if i.state == "running")
+        build = f"{app.last_build_s:.1f}s" if app.last_build_s is not None else ""
+        if app.last_build_s is not None and app.last_deploy_at:
+            build = time.strftime("%H:%M:%S", time.localtime(app.last_deploy_at)) + f" ({build})"
+        cells: list[str] = [
+            app.spec.name,
+            phase,
+            f"{running}/{app.spec.instances}",
+            f"{app.spec.memory_mb}M" if app.spec.memory_mb else "",
+            app.url or "",
+            build,
+            short(app.last_error),
+        ]
+        return [Text(cell, style=style) for cell in cells]
+
+    def _refresh_table(self) -> None:
+        table = self.query_one("#apps", DataTable)
+        for name in self.view.state.order:
+            for column, cell in zip(COLUMNS, self._cells(self.view.state.apps[name]), strict=True):
+                table.update_cell(name, column, cell)
+        state = self.view.state
+        mode = "manual" if state.manual else "auto"
+        where = state.platform or ("starting…" if not state.platform_error else "platform failed")
+        self.sub_title = f"{where} · {mode} builds · watching {len(state.order)} app(s)"
+
+    def _refresh_status(self) -> None:
+        logs = self.query_one("#logs", LogView)
+        follow = "following" if logs.follow else f"paused: {logs.unseen} new line(s), f to follow"
+        scope = "all apps" if self.show_all else f"app {self.selected()}"
+        pattern = f" · filter /{self.filter_pattern.pattern}/" if self.filter_pattern else ""
+        self.query_one("#status", Static).update(f" {follow} · {scope}{pattern} · ? for help")
+
+    # --- selection and filters ---------------------------------------------------------------------
+
+    def selected(self) -> str:
+        table = self.query_one("#apps", DataTable)
+        order = self.view.state.order
+        return order[min(max(table.cursor_row, 0), len(order) - 1)]
+
+    def _reset_views(self) -> None:
+        app = self.selected()
+        pattern = self.filter_pattern
+        logs = self.query_one("#logs", LogView)
+
+        def keep(line: LogLine) -> bool:
+            if not self.show_all and line.app != app:
+                return False
+            return pattern is None or pattern.search(line.text) is not None
+
+        logs.predicate = keep
+        logs.set_pattern(pattern)
+        logs.reset(self.view.logs.lines())
+        build = self.query_one("#build", LogView)
+        build.predicate = lambda line: line.app == app and line.source == "STG"
+        build.reset(self.view.logs.lines(app))
+        self.query_one("#build-title", Static).update(f" build output of {app}")
+
+    @on(DataTable.RowHighlighted, "#apps")
+    def _row_changed(self) -> None:
+        self._reset_views()
+
+    # --- actions -----------------------------------------------------------------------------------
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self._reset_views()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _apply_filter(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        try:
+            self.filter_pattern = re.compile(text) if text else None
+        except re.error as exc:
+            self.notify(f"not a regular expression: {exc}", severity="error")
+            return
+        event.input.remove_class("visible")
+        self.query_one("#logs", LogView).focus()
+        self._reset_views()
+
+    def on_key(self, event: Any) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.remove_class("visible")
+            self.filter_pattern = None
+            self.query_one("#logs", LogView).focus()
+            self._reset_views()
+            event.stop()
+
+    def action_toggle_follow(self) -> None:
+        logs = self.query_one("#logs", LogView)
+        logs.follow = not logs.follow
+
+    def action_rebuild(self) -> None:
+        self.view.post(ev.TriggerRequested(self.selected()))
+        self.notify(f"{self.selected()}: build requested")
+
+    def action_toggle_manual(self) -> None:
+        manual = not self.view.state.manual
+        self.view.post(ev.ManualModeSet(manual))
+        self.notify("manual builds: press r to build" if manual else "automatic builds on every save")
+
+    def action_scale(self) -> None:
+        name = self.selected()
+        current = self.view.state.apps[name].spec.instances
+
+        def done(count: int | None) -> None:
+            if count is not None and count != current:
+                answer = self.view.command({"cmd": "scale", "app": name, "instances": count})
+                if "error" in answer:
+                    self.notify(str(answer["error"]), severity="error")
+                else:
+                    self.notify(f"{name}: scaling to {count} instance(s)")
+
+        self.push_screen(ScaleScreen(name, current), done)
+
+    def action_restart(self) -> None:
+        answer = self.view.command({"cmd": "restart", "app": self.selected()})
+        if "error" in answer:
+            self.notify(str(answer["error"]), severity="error")
+        else:
+            self.notify(f"{self.selected()}: restarting, one instance at a time")
+
+    def action_open_url(self) -> None:
+        url = self.view.state.apps[self.selected()].url
+        if url:
+            self.opener(url)
+        else:
+            self.notify(f"{self.selected()} has no URL yet", severity="warning")
+
+    def action_show_env(self) -> None:
+        self.push_screen(EnvScreen(self.view.state.apps[self.selected()].spec))
+
+    def action_exec_shell(self) -> None:
+        argv = self.view.shell_argv(self.selected(), 0)
+        if argv is None:
+            self.notify(f"{self.selected()} has no running instance 0", severity="warning")
+            return
+        try:
+            with self.suspend():
+                self.run_interactive(argv)
+        except Exception as exc:  # no terminal to hand over (e.g. headless): say so, stay up
+            self.notify(f"cannot open a shell here: {exc}", severity="error")
+
+    def action_clear_logs(self) -> None:
+        self.query_one("#logs", LogView).clear()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.KEYS_HELP))
+
+    def action_quit_app(self) -> None:
+        if not self.confirm_remove:
+            self.exit(False)
+            return
+
+        def answered(remove: bool | None) -> None:
+            if remove is not None:
+                self.exit(remove)
+
+        self.push_screen(ConfirmQuitScreen(), answered)

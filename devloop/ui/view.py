@@ -1,0 +1,23 @@
+"""What the UI needs from the engine; the real Engine and test fakes both provide it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from devloop.core import events as ev
+from devloop.core.logbuffer import LogBuffer
+from devloop.core.state import EngineState
+
+
+class EngineView(Protocol):
+    state: EngineState
+    logs: LogBuffer
+
+    def subscribe(self, listener: Callable[[EngineState, ev.Event], None]) -> None: ...
+
+    def post(self, event: ev.Event) -> None: ...
+
+    def command(self, request: dict[str, Any]) -> dict[str, Any]: ...
+
+    def shell_argv(self, app: str, index: int) -> list[str] | None: ...
