@@ -30,6 +30,15 @@ from devloop.ui.view import EngineView
 
 TICK_S = 0.05
 COLUMNS = ("App", "State", "Instances", "Memory", "URL", "Last build", "Error")
+# A symbol per state, so state never depends on colour alone (the cursor row hides colour).
+PHASE_MARK = {
+    Phase.WAITING: "…",
+    Phase.BUILDING: "◐",
+    Phase.DEPLOYING: "◑",
+    Phase.RUNNING: "●",
+    Phase.CRASHED: "✗",
+    Phase.FAILED: "✗",
+}
 
 
 def short(text: str | None, limit: int = 48) -> str:
@@ -159,7 +168,7 @@ class DevloopApp(App[bool]):
     # --- rendering ---------------------------------------------------------------------------------
 
     def _cells(self, app: AppState) -> list[Text | str]:
-        phase = app.phase.value
+        phase = f"{PHASE_MARK[app.phase]} {app.phase.value}"
         if app.building or app.deploying:
             began = self._started.get(app.spec.name)
             if began is not None:
@@ -185,7 +194,7 @@ class DevloopApp(App[bool]):
         table = self.query_one("#apps", DataTable)
         for name in self.view.state.order:
             for column, cell in zip(COLUMNS, self._cells(self.view.state.apps[name]), strict=True):
-                table.update_cell(name, column, cell)
+                table.update_cell(name, column, cell, update_width=True)
         state = self.view.state
         mode = "manual" if state.manual else "auto"
         where = state.platform or ("starting…" if not state.platform_error else "platform failed")

@@ -48,7 +48,8 @@ class FakeEngine:
                 listener(self.state, event)
 
     def running(self, app: str, image: str = "devloop/web:1", port: int = 8080) -> None:
-        instances = tuple(ev.InstanceStatus(app, i, f"{app}-{i}", "running", True) for i in range(2))
+        count = self.state.apps[app].spec.instances
+        instances = tuple(ev.InstanceStatus(app, i, f"{app}-{i}", "running", True) for i in range(count))
         self.feed(
             ev.PlatformReady("docker 20.10"), ev.BuildStarted(app), ev.BuildSucceeded(app, image, 1.5, False),
             ev.DeployStarted(app, image), ev.DeploySucceeded(app, image, f"http://127.0.0.1:{port}", 0.0),

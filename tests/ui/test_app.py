@@ -32,7 +32,7 @@ async def test_table_shows_apps_state_instances_and_url() -> None:
     app = DevloopApp(engine)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
-        assert cell(app, "web", "State") == "running"
+        assert cell(app, "web", "State") == "● running"
         assert cell(app, "web", "Instances") == "2/2"
         assert cell(app, "web", "Memory") == "128M"
         assert cell(app, "web", "URL") == "http://127.0.0.1:8080"
@@ -145,14 +145,14 @@ async def test_failed_build_turns_the_row_red_and_notifies_and_the_fix_clears_it
         await pilot.pause(0.2)
         table = app.query_one("#apps", DataTable)
         state_cell = table.get_cell("web", "State")
-        assert str(state_cell) == "failed" and app.current_theme.error in str(state_cell.style)
+        assert str(state_cell) == "✗ failed" and app.current_theme.error in str(state_cell.style)
         assert "build failed at step [2/5]" in cell(app, "web", "Error")
         assert any("No matching distribution" in str(n.message) for n in app._notifications)
         engine.feed(ev.BuildStarted("web"), ev.BuildSucceeded("web", "devloop/web:2", 1, False),
                     ev.DeployStarted("web", "devloop/web:2"),
                     ev.DeploySucceeded("web", "devloop/web:2", "http://127.0.0.1:8080", 1.0))  # fmt: skip
         await pilot.pause(0.2)
-        assert cell(app, "web", "State") == "running" and cell(app, "web", "Error") == ""
+        assert cell(app, "web", "State") == "● running" and cell(app, "web", "Error") == ""
         assert str(table.get_cell("web", "State").style) == ""
 
 
@@ -163,7 +163,7 @@ async def test_building_shows_elapsed_time() -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         engine.feed(ev.BuildStarted("web"))
         await pilot.pause(0.2)
-        assert cell(app, "web", "State").startswith("building ") and cell(app, "web", "State").endswith("s")
+        assert cell(app, "web", "State").startswith("◐ building ") and cell(app, "web", "State").endswith("s")
 
 
 @pytest.mark.parametrize(
