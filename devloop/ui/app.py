@@ -120,7 +120,11 @@ class DevloopApp(App[bool]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#apps", DataTable)
+        self.table = table = self.query_one("#apps", DataTable)
+        self.logs_view = self.query_one("#logs", LogView)
+        self.build_view = self.query_one("#build", LogView)
+        self.status = self.query_one("#status", Static)
+        self._status_text = ""
         for column in COLUMNS:
             table.add_column(column, key=column)
         for name in self.view.state.order:
@@ -155,10 +159,12 @@ class DevloopApp(App[bool]):
 
     def tick(self) -> None:
         """Apply what arrived since the last tick, in one batch."""
+        if not self.is_running:
+            return  # shutting down: the widgets may be gone
         if self._pending:
             batch, self._pending[:] = list(self._pending), []
-            self.query_one("#logs", LogView).add_lines(batch)
-            self.query_one("#build", LogView).add_lines(batch)
+            self.logs_view.add_lines(batch)
+            self.build_view.add_lines(batch)
         busy = any(a.building or a.deploying for a in self.view.state.apps.values())
         if self._dirty or busy:
             self._dirty = False
@@ -191,7 +197,7 @@ class DevloopApp(App[bool]):
         return [Text(cell, style=style) for cell in cells]
 
     def _refresh_table(self) -> None:
-        table = self.query_one("#apps", DataTable)
+        table = self.table
         for name in self.view.state.order:
             for column, cell in zip(COLUMNS, self._cells(self.view.state.apps[name]), strict=True):
                 table.update_cell(name, column, cell, update_width=True)
@@ -201,11 +207,14 @@ class DevloopApp(App[bool]):
         self.sub_title = f"{where} · {mode} builds · watching {len(state.order)} app(s)"
 
     def _refresh_status(self) -> None:
-        logs = self.query_one("#logs", LogView)
+        logs = self.logs_view
         follow = "following" if logs.follow else f"paused: {logs.unseen} new line(s), f to follow"
         scope = "all apps" if self.show_all else f"app {self.selected()}"
         pattern = f" · filter /{self.filter_pattern.pattern}/" if self.filter_pattern else ""
-        self.query_one("#status", Static).update(f" {follow} · {scope}{pattern} · ? for help")
+        text = f" {follow} · {scope}{pattern} · ? for help"
+        if text != self._status_text:
+            self._status_text = text
+            self.status.update(text)
 
     # --- selection and filters ---------------------------------------------------------------------
 
@@ -270,8 +279,8 @@ class DevloopApp(App[bool]):
             event.stop()
 
     def action_toggle_follow(self) -> None:
-        logs = self.query_one("#logs", LogView)
-        logs.follow = not logs.follow
+        self.logs_view.follow = not self.logs_view.follow
+        self._refresh_status()  # show it now, not at the next tick
 
     def action_rebuild(self) -> None:
         self.view.post(ev.TriggerRequested(self.selected()))
