@@ -100,7 +100,7 @@ class ImageBuilder:
     """Builds apps on one Docker engine; remembers each app's last good image."""
 
     def __init__(
-        self, client: DockerClient, engine: Any | None = None, generated_dir: Path | None = None
+        self, client: DockerClient | None, engine: Any | None = None, generated_dir: Path | None = None
     ) -> None:
         self.client = client
         self.generated_dir = generated_dir or default_generated_dir()
@@ -198,6 +198,8 @@ class ImageBuilder:
         return result
 
     async def _run_build(self, plan: BuildPlan, sink: OutputSink, started: float) -> BuildResult:
+        if self.client is None:
+            raise BuildError("no docker client to build with")
         argv = [*self.client.build_argv(), "-t", plan.image]
         argv += ["--label", f"devloop.app={plan.app}", "--label", f"devloop.inputs={plan.digest}"]
         if plan.target:
@@ -207,7 +209,7 @@ class ImageBuilder:
         stdin_data = None
         if plan.dockerfile_path is not None:
             argv += ["-f", str(plan.dockerfile_path), str(plan.context)]
-        elif self.client.buildkit:
+        elif self.client is not None and self.client.buildkit:
             # BuildKit reads <Dockerfile>.dockerignore instead of the context's, and sends
             # only what changed since the last build: faster than a tar of everything.
             dockerfile = await asyncio.to_thread(write_generated, plan, self.generated_dir)
@@ -234,7 +236,8 @@ class ImageBuilder:
 
         with tempfile.TemporaryDirectory(prefix="devloop-build-") as tmp:
             iidfile = os.path.join(tmp, "iid")
-            argv[len(self.client.build_argv()) : len(self.client.build_argv())] = ["--iidfile", iidfile]
+            base = len(self.client.build_argv())
+            argv[base:base] = ["--iidfile", iidfile]
             result = await proc.run(argv, on_line=on_line, env=self.client.build_env(), stdin_data=stdin_data)
             parser.finish_legacy(time.monotonic())
             built = os.path.exists(iidfile) and os.path.getsize(iidfile) > 0

@@ -299,6 +299,37 @@ def trigger(
 
 
 @cli.command()
+@config_options
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("k8s"), show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["yaml", "kustomize", "helm"]), default="yaml", show_default=True
+)
+def export(config: ConfigOptions, output: Path, fmt: str) -> None:
+    """Write the Kubernetes objects devloop would apply (yaml, kustomize or helm)."""
+    from devloop.build import ImageBuilder
+    from devloop.export import write
+    from devloop.providers.docker import project_id
+
+    project = config.load()
+    planner = ImageBuilder(None)
+    images = {app.name: app.image or pinned(planner.plan(app).image) for app in project.apps}
+    written = write(project, images, project_id(project.file), output, fmt)
+    click.echo(f"wrote {len(written)} file(s) to {output} ({fmt}); secret values are placeholders")
+
+
+def pinned(image: str) -> str:
+    """repository@digest when the local engine knows the image's registry digest, else the tag."""
+    from devloop.adapters import dockerapi
+
+    try:
+        engine = dockerapi.connect(timeout=2)
+        digests = engine.images.get(image).attrs.get("RepoDigests") or []
+    except Exception:  # no engine, or not built yet: the content tag is exact enough
+        return image
+    return str(digests[0]) if digests else image
+
+
+@cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
     """Print the shell completion script, e.g. `eval "$(devloop completion bash)"`."""

@@ -1,0 +1,137 @@
+"""`devloop export`: the Kubernetes objects devloop would apply, as files to keep in a repository.
+
+Formats: `yaml` (one file per object), `kustomize` (a base with every object
+and an overlay that sets the image tags), `helm` (a minimal chart whose values
+hold each app's image and replicas). Secret values are placeholders, never the
+real ones.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devloop.core.spec import AppSpec, ProjectSpec
+from devloop.manifests import Obj, app_objects
+
+FORMATS = ("yaml", "kustomize", "helm")
+HEADER = "# Written by `devloop export`. Secret values are placeholders: set them before applying.\n"
+
+
+def image_for(app: AppSpec, planned: dict[str, str]) -> str:
+    return app.image or planned[app.name]
+
+
+def objects_for(project: ProjectSpec, images: dict[str, str], project_id: str) -> list[tuple[AppSpec, Obj]]:
+    return [
+        (app, obj)
+        for app in project.apps
+        for obj in app_objects(app, images[app.name], project=project_id, secret_values=False)
+    ]
+
+
+def file_name(index: int, obj: Obj) -> str:
+    return f"{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
+def dump(obj: Any) -> str:
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+
+
+def write(project: ProjectSpec, images: dict[str, str], project_id: str, out: Path, fmt: str) -> list[Path]:
+    items = objects_for(project, images, project_id)
+    out.mkdir(parents=True, exist_ok=True)
+    if fmt == "yaml":
+        return _write_files(out, items)
+    if fmt == "kustomize":
+        return _write_kustomize(out, items, images)
+    if fmt == "helm":
+        return _write_helm(project, out, items, images)
+    raise ValueError(fmt)
+
+
+def _write_files(folder: Path, items: list[tuple[AppSpec, Obj]]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, (_app, obj) in enumerate(items, start=1):
+        path = folder / file_name(index, obj)
+        path.write_text(HEADER + dump(obj), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _split_image(image: str) -> tuple[str, str | None]:
+    if "@" in image:
+        return image.split("@", 1)[0], None
+    name, sep, tag = image.rpartition(":")
+    return (name, tag) if sep and "/" not in tag else (image, None)
+
+
+def _write_kustomize(out: Path, items: list[tuple[AppSpec, Obj]], images: dict[str, str]) -> list[Path]:
+    base = out / "base"
+    files = _write_files(base, items)
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [p.name for p in files],
+    }
+    (base / "kustomization.yaml").write_text(HEADER + dump(kustomization), encoding="utf-8")
+    overlay = out / "overlays" / "dev"
+    overlay.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for image in sorted(set(images.values())):
+        name, tag = _split_image(image)
+        if tag is not None:
+            entries.append({"name": name, "newTag": tag})
+        elif "@" in image:
+            entries.append({"name": name, "digest": image.split("@", 1)[1]})
+    overlay_doc = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["../../base"],
+        "images": entries,
+    }
+    (overlay / "kustomization.yaml").write_text(
+        "# Change image tags here to deploy another build.\n" + dump(overlay_doc), encoding="utf-8"
+    )
+    return [*files, base / "kustomization.yaml", overlay / "kustomization.yaml"]
+
+
+def _write_helm(
+    project: ProjectSpec, out: Path, items: list[tuple[AppSpec, Obj]], images: dict[str, str]
+) -> list[Path]:
+    name = re.sub(r"[^a-z0-9-]+", "-", project.file.resolve().parent.name.lower()).strip("-") or "app"
+    chart = out / name
+    templates = chart / "templates"
+    templates.mkdir(parents=True, exist_ok=True)
+    (chart / "Chart.yaml").write_text(
+        dump(
+            {
+                "apiVersion": "v2",
+                "name": name,
+                "description": f"{name}, exported by devloop",
+                "type": "application",
+                "version": "0.1.0",
+                "appVersion": "0.1.0",
+            }
+        ),
+        encoding="utf-8",
+    )
+    values = {
+        "apps": {app.name: {"image": images[app.name], "replicas": app.instances} for app in project.apps}
+    }
+    (chart / "values.yaml").write_text(HEADER + dump(values), encoding="utf-8")
+    written = [chart / "Chart.yaml", chart / "values.yaml"]
+    for index, (app, obj) in enumerate(items, start=1):
+        text = dump(obj)
+        ref = f'(index .Values.apps "{app.name}")'
+        text = text.replace(f"image: {images[app.name]}\n", f"image: {{{{ {ref}.image | quote }}}}\n")
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == app.name:
+            text = text.replace(f"replicas: {app.instances}\n", f"replicas: {{{{ {ref}.replicas }}}}\n", 1)
+        path = templates / file_name(index, obj)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

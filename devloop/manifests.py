@@ -1,0 +1,271 @@
+"""AppSpec -> Kubernetes objects, as devloop would apply them and `devloop export` writes them.
+
+Good practice by default: probes from the cf health check (startup, readiness,
+liveness), memory requests = limits from the cf memory, plain env in a
+ConfigMap and secret env in a Secret, a Service and an Ingress for routed apps,
+a PodDisruptionBudget and a HorizontalPodAutoscaler when an app runs more than
+one instance, and a non-root, no-privilege-escalation security context.
+Pure: no I/O, so it is tested against the Kubernetes schema without a cluster.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProcessSpec
+
+Obj = dict[str, Any]
+MANAGED_BY = "devloop"
+SECRET_PLACEHOLDER = "REPLACE-ME"  # export never writes real secret values
+PROBE_PERIOD_S = 5
+
+
+def labels(app: str, project: str, process: str = "web") -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": app,
+        "app.kubernetes.io/component": process,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "devloop.dev/project": _label_value(project),
+    }
+
+
+def _label_value(value: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", value)[:63].strip("-_.")
+    return cleaned or "project"
+
+
+def _meta(name: str, lbls: dict[str, str], namespace: str | None) -> Obj:
+    meta: Obj = {"name": name, "labels": dict(lbls)}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+def _probe(health: HealthCheck, port: int) -> Obj | None:
+    if health.type is HealthCheckType.HTTP:
+        return {"httpGet": {"path": health.endpoint, "port": port}}
+    if health.type is HealthCheckType.PORT:
+        return {"tcpSocket": {"port": port}}
+    return None  # `process`: the kubelet restarts a container whose process exits
+
+
+def _probes(health: HealthCheck, port: int) -> Obj:
+    action = _probe(health, port)
+    if action is None:
+        return {}
+    timeout = health.invocation_timeout_s
+    return {
+        # cf's `timeout`: how long the app may take to start.
+        "startupProbe": {
+            **action,
+            "periodSeconds": 1,
+            "failureThreshold": max(1, health.timeout_s),
+            "timeoutSeconds": timeout,
+        },
+        "readinessProbe": {**action, "periodSeconds": PROBE_PERIOD_S, "timeoutSeconds": timeout},
+        "livenessProbe": {
+            **action,
+            "periodSeconds": PROBE_PERIOD_S * 2,
+            "timeoutSeconds": timeout,
+            "failureThreshold": 3,
+        },
+    }
+
+
+def _resources(memory_mb: int | None) -> Obj:
+    requests: Obj = {"cpu": "100m"}
+    limits: Obj = {}
+    if memory_mb:
+        requests["memory"] = limits["memory"] = f"{memory_mb}Mi"
+    return {"requests": requests, **({"limits": limits} if limits else {})}
+
+
+CONTAINER_SECURITY: Obj = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+}
+POD_SECURITY: Obj = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _container(app: AppSpec, name: str, image: str, command: str | None, memory_mb: int | None,
+               health: HealthCheck | None, port: int | None) -> Obj:  # fmt: skip
+    container: Obj = {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",  # content tags never change under the same name
+        "securityContext": dict(CONTAINER_SECURITY),
+        "resources": _resources(memory_mb),
+    }
+    if command:
+        container["command"] = ["/bin/sh", "-c", command]
+    env_from: list[Obj] = []
+    if app.env:
+        env_from.append({"configMapRef": {"name": f"{app.name}-env"}})
+    if app.secret_env:
+        env_from.append({"secretRef": {"name": f"{app.name}-secrets"}})
+    if env_from:
+        container["envFrom"] = env_from
+    if port is not None:
+        container["env"] = [{"name": "PORT", "value": str(port)}]
+        container["ports"] = [{"name": "http", "containerPort": port}]
+        if health is not None:
+            container.update(_probes(health, port))
+    return container
+
+
+def _deployment(app: AppSpec, name: str, process: str, image: str, replicas: int, pod_containers: list[Obj],
+                project: str, namespace: str | None) -> Obj:  # fmt: skip
+    lbls = labels(app.name, project, process)
+    selector = {k: lbls[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/component")}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(name, lbls, namespace),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": lbls},
+                "spec": {
+                    "securityContext": dict(POD_SECURITY),
+                    "terminationGracePeriodSeconds": 10,  # cf gives an app 10 s to stop
+                    "containers": pod_containers,
+                },
+            },
+        },
+    }
+
+
+def _sidecars(app: AppSpec, process: str, image: str) -> list[Obj]:
+    return [
+        _container(app, s.name, image, s.command, s.memory_mb, None, None)
+        for s in app.sidecars
+        if process in s.process_types
+    ]
+
+
+def hosts(app: AppSpec) -> list[str]:
+    """Ingress hosts: the app's routes (host part), else APP.localhost."""
+    found = [route.split("/", 1)[0].split(":", 1)[0] for route in app.routes]
+    return found or [f"{app.name}.localhost"]
+
+
+def app_objects(
+    app: AppSpec,
+    image: str,
+    *,
+    project: str,
+    namespace: str | None = None,
+    secret_values: bool = False,
+) -> list[Obj]:
+    """Every object for one app. Secret values are placeholders unless `secret_values`."""
+    objects: list[Obj] = []
+    web_labels = labels(app.name, project)
+    if app.env:
+        objects.append({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": _meta(f"{app.name}-env", web_labels, namespace),
+            "data": dict(app.env),
+        })  # fmt: skip
+    if app.secret_env:
+        objects.append({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _meta(f"{app.name}-secrets", web_labels, namespace),
+            "stringData": {k: (v if secret_values else SECRET_PLACEHOLDER) for k, v in app.secret_env},
+        })  # fmt: skip
+    web = _container(app, app.name, image, app.command, app.memory_mb, app.health, app.port)
+    objects.append(
+        _deployment(
+            app,
+            app.name,
+            "web",
+            image,
+            app.instances,
+            [web, *_sidecars(app, "web", image)],
+            project,
+            namespace,
+        )
+    )
+    for process in app.processes:
+        if process.type == "web":
+            continue
+        objects.append(_process_deployment(app, process, image, project, namespace))
+    routed = not app.no_route
+    if routed:
+        objects.append(_service(app, web_labels, namespace))
+        objects.append(_ingress(app, web_labels, namespace))
+    if app.instances > 1:
+        objects.append(_pdb(app, web_labels, namespace))
+        objects.append(_hpa(app, web_labels, namespace))
+    return objects
+
+
+def _process_deployment(app: AppSpec, process: ProcessSpec, image: str, project: str,
+                        namespace: str | None) -> Obj:  # fmt: skip
+    name = f"{app.name}-{process.type}"
+    main = _container(
+        app, process.type, image, process.command, process.memory_mb or app.memory_mb, None, None
+    )
+    return _deployment(app, name, process.type, image, process.instances,
+                       [main, *_sidecars(app, process.type, image)], project, namespace)  # fmt: skip
+
+
+def _service(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(app.name, lbls, namespace),
+        "spec": {
+            "selector": {"app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "web"},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+        },
+    }
+
+
+def _ingress(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
+    backend = {"service": {"name": app.name, "port": {"name": "http"}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _meta(app.name, lbls, namespace),
+        "spec": {
+            "rules": [
+                {"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
+                for host in hosts(app)
+            ]
+        },
+    }
+
+
+def _pdb(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(app.name, lbls, namespace),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {
+                "matchLabels": {"app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "web"}
+            },
+        },
+    }
+
+
+def _hpa(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(app.name, lbls, namespace),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app.name},
+            "minReplicas": app.instances,
+            "maxReplicas": app.instances * 3,
+            "metrics": [{
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+            }],
+        },
+    }  # fmt: skip
