@@ -38,13 +38,13 @@ class ConfigOptions:
             return False
         return True
 
-    def load(self) -> ProjectSpec:
+    def load(self, quiet: bool = False) -> ProjectSpec:
         """The project, with a warning line for each setting devloop cannot honour."""
         from devloop.config.loader import find_config, load_project, load_vars
 
         path = find_config(self.file, Path.cwd())
         project = load_project(_display_path(path), load_vars(self.vars_files, self.var_pairs), self.provider)
-        for notice in project.notices:
+        for notice in () if quiet else project.notices:
             click.echo(f"warning: {notice}", err=True)
         return project
 
@@ -250,7 +250,13 @@ def up(
     project = config.load()
     tui = not no_tui and sys.stdout.isatty() and sys.stdin.isatty()
     code = run_up(
-        project, make_provider(project), down_on_exit=down_on_exit, manual=manual, watch=not no_watch, tui=tui
+        project,
+        make_provider(project),
+        down_on_exit=down_on_exit,
+        manual=manual,
+        watch=not no_watch,
+        tui=tui,
+        reloader=lambda: config.load(quiet=True),
     )
     sys.exit(code)
 
@@ -327,6 +333,152 @@ def pinned(image: str) -> str:
     except Exception:  # no engine, or not built yet: the content tag is exact enough
         return image
     return str(digests[0]) if digests else image
+
+
+@cli.command()
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config: ConfigOptions, as_json: bool) -> None:
+    """Apps, state, instances, memory and URL (like `cf apps`)."""
+    from devloop.commands import print_status, status_rows
+
+    project = config.load()
+    print_status(status_rows(project, make_provider(project)), as_json)
+
+
+@cli.command()
+@config_options
+@click.argument("app")
+@click.option("-i", "--instances", type=click.IntRange(0, 100), help="Number of instances.")
+@click.option("-m", "--memory", help="Memory per instance, e.g. 512M.")
+def scale(config: ConfigOptions, app: str, instances: int | None, memory: str | None) -> None:
+    """Change an app's instances or memory in the running `devloop up` (like `cf scale`)."""
+    from devloop.commands import ask
+    from devloop.core.spec import parse_memory_mb
+
+    project = config.load()
+    select_apps(project, (app,))
+    if instances is None and memory is None:
+        raise UsageError("say what to change: -i INSTANCES and/or -m MEMORY")
+    try:
+        memory_mb = parse_memory_mb(memory) if memory else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    ask(project, {"cmd": "scale", "app": app, "instances": instances, "memory_mb": memory_mb})
+    click.echo(f"scaling {app}")
+
+
+@cli.command()
+@config_options
+@click.argument("app")
+def restart(config: ConfigOptions, app: str) -> None:
+    """Restart an app's instances one at a time (like `cf restart`)."""
+    from devloop.commands import ask
+
+    project = config.load()
+    select_apps(project, (app,))
+    ask(project, {"cmd": "restart", "app": app})
+    click.echo(f"restarting {app}")
+
+
+@cli.command()
+@config_options
+@click.argument("app")
+@click.option("--show-secrets", is_flag=True, help="Show secret values instead of masking them.")
+def env(config: ConfigOptions, app: str, show_secrets: bool) -> None:
+    """An app's environment; secret values masked (like `cf env`)."""
+    from devloop.ui.screens import env_lines
+
+    (spec,) = select_apps(config.load(), (app,))
+    for line in env_lines(spec, show_secrets):
+        click.echo(line)
+
+
+def _edit_env(config: ConfigOptions, app: str, change: Callable[[Path], str]) -> None:
+    from devloop.commands import ask, running_up
+
+    project = config.load(quiet=True)
+    select_apps(project, (app,))
+    message = change(Path(project.file))
+    config.load(quiet=True)  # the edited file must still load
+    click.echo(message)
+    if running_up(project):
+        changed = ask(project, {"cmd": "reload"}).get("changed", [])
+        click.echo("the running devloop up picked it up" + (f" ({', '.join(changed)})" if changed else ""))
+
+
+@cli.command("set-env")
+@config_options
+@click.argument("app")
+@click.argument("key")
+@click.argument("value")
+def set_env(config: ConfigOptions, app: str, key: str, value: str) -> None:
+    """Set an env var in the config file, keeping its comments (like `cf set-env`)."""
+    from devloop.config import edit
+
+    def change(path: Path) -> str:
+        edit.set_env(path, app, key, value)
+        return f"set {key} for {app} in {path}"
+
+    _edit_env(config, app, change)
+
+
+@cli.command("unset-env")
+@config_options
+@click.argument("app")
+@click.argument("key")
+def unset_env(config: ConfigOptions, app: str, key: str) -> None:
+    """Remove an env var from the config file (like `cf unset-env`)."""
+    from devloop.config import edit
+
+    def change(path: Path) -> str:
+        found = edit.unset_env(path, app, key)
+        return f"removed {key} from {app}" if found else f"{app} had no {key}; nothing changed"
+
+    _edit_env(config, app, change)
+
+
+@cli.command()
+@config_options
+@click.argument("app")
+@click.option("-i", "--instance", "index", type=int, default=0, show_default=True)
+@click.option("-c", "--command", help="Run this command instead of an interactive shell.")
+def ssh(config: ConfigOptions, app: str, index: int, command: str | None) -> None:
+    """A shell in one instance of an app (like `cf ssh`)."""
+    from devloop.commands import shell
+
+    project = config.load()
+    (spec,) = select_apps(project, (app,))
+    shell(project, spec, index, command)
+
+
+@cli.command("open")
+@config_options
+@click.argument("app")
+def open_app(config: ConfigOptions, app: str) -> None:
+    """Open an app's URL in the browser."""
+    import webbrowser
+
+    from devloop.commands import ask
+
+    project = config.load()
+    select_apps(project, (app,))
+    rows = {row["name"]: row for row in ask(project, {"cmd": "status"})["apps"]}
+    url = rows[app].get("url")
+    if not url:
+        raise UsageError(f"{app} has no URL yet", hint="wait until it runs in `devloop up`")
+    click.echo(url)
+    webbrowser.open(url)
+
+
+@cli.command()
+@config_options
+def push(config: ConfigOptions) -> None:
+    """Build and deploy once, wait for health, print where the apps serve, exit (like `cf push`)."""
+    from devloop.commands import push as do_push
+
+    project = config.load()
+    sys.exit(do_push(project, make_provider(project)))
 
 
 @cli.command()

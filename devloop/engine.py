@@ -41,8 +41,10 @@ class Engine:
         quiet_s: float = 0.2,
         logs: LogBuffer | None = None,
         max_parallel_builds: int = 2,
+        reloader: Callable[[], ProjectSpec] | None = None,
     ) -> None:
         self.project = project
+        self.reloader = reloader
         self.provider = provider
         self.builder = builder
         self.state = EngineState.initial(project.apps, manual)
@@ -57,6 +59,7 @@ class Engine:
         self.syncs: dict[str, asyncio.Task[None]] = {}
         self._inputs: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._restarting: set[str] = set()
 
     # --- the outside world talks to the engine through these -------------------------------------
 
@@ -81,15 +84,27 @@ class Engine:
                 self.post(ev.TriggerRequested(str(name)))
             return {"ok": True, "triggered": names}
         if request.get("cmd") == "scale":
-            app, count = request.get("app"), request.get("instances")
-            if app not in self.state.apps or not isinstance(count, int) or not 0 <= count <= 100:
-                return {"error": "scale takes a known app and 0 to 100 instances"}
-            self.post(ev.ScaleRequested(str(app), count))
+            app, count, memory = request.get("app"), request.get("instances"), request.get("memory_mb")
+            if app not in self.state.apps:
+                return {"error": f"unknown app {app!r}"}
+            current = self.state.apps[str(app)].spec
+            count = current.instances if count is None else count
+            if not isinstance(count, int) or not 0 <= count <= 100:
+                return {"error": "instances must be 0 to 100"}
+            self.post(ev.ScaleRequested(str(app), count, memory if isinstance(memory, int) else None))
             return {"ok": True}
+        if request.get("cmd") == "status":
+            return {"ok": True, "apps": [self._status(name) for name in self.state.order]}
+        if request.get("cmd") == "reload":
+            return self._reload()
         if request.get("cmd") == "restart":
             app = request.get("app")
             if app not in self.state.apps:
                 return {"error": f"unknown app {app!r}"}
+            target = self.state.apps[str(app)]
+            if target.building or target.deploying or target.syncing or str(app) in self._restarting:
+                return {"error": f"{app} is busy ({target.phase.value}); restart it once it runs"}
+            self._restarting.add(str(app))
             task = asyncio.create_task(self._restart(str(app)))
             self._inputs.append(task)
             return {"ok": True}
@@ -97,6 +112,40 @@ class Engine:
             self.post(ev.ManualModeSet(bool(request.get("on"))))
             return {"ok": True}
         return {"error": f"unknown command {request.get('cmd')!r}"}
+
+    def _status(self, name: str) -> dict[str, object]:
+        app = self.state.apps[name]
+        return {
+            "name": name,
+            "state": app.phase.value,
+            "instances": {"running": app.running, "desired": app.spec.instances},
+            "memory_mb": app.spec.memory_mb,
+            "url": app.url,
+            "image": app.deployed_image,
+            "last_deploy_at": app.last_deploy_at,
+            "last_error": app.last_error,
+            "instance_list": [
+                {"index": i.index, "state": i.state, "address": i.address, "restarts": i.restarts}
+                for i in app.instances
+            ],
+        }
+
+    def _reload(self) -> dict[str, object]:
+        """Read the config again (after set-env and friends) and move each changed app."""
+        if self.reloader is None:
+            return {"error": "this devloop cannot reload its config"}
+        try:
+            project = self.reloader()
+        except DevloopError as exc:
+            return {"error": exc.render()}
+        changed = []
+        for spec in project.apps:
+            current = self.state.apps.get(spec.name)
+            if current is not None and spec != current.spec:
+                self.post(ev.SpecChanged(spec.name, spec))
+                changed.append(spec.name)
+        self.project = project
+        return {"ok": True, "changed": changed}
 
     def shell_argv(self, app: str, index: int) -> list[str] | None:
         """The command that opens a shell in one instance, for the TUI's `x`."""
@@ -113,6 +162,8 @@ class Engine:
             self.api(name, f"restart failed: {exc}")
         else:
             self.api(name, f"restarted {count} instance(s)")
+        finally:
+            self._restarting.discard(name)
 
     def api(self, app: str, text: str) -> None:
         """devloop's own events in the log stream, like Cloud Foundry's [API] lines."""
@@ -192,7 +243,7 @@ class Engine:
                 async for change in self.provider.watch_instances(list(self.project.apps)):
                     failures = 0
                     self.post(change)
-            except DevloopError as exc:
+            except Exception as exc:  # never lose the instance watch: report, back off, watch again
                 delay = RETRY_DELAYS_S[min(failures, len(RETRY_DELAYS_S) - 1)]
                 failures += 1
                 self.api("devloop", f"{exc}; watching again in {delay}s")
@@ -218,7 +269,7 @@ class Engine:
         self.logs.add(LogLine(out.app, "STG", text, timestamp_ns=time.time_ns()))
 
     async def _build(self, name: str) -> None:
-        spec = self.project.app(name)
+        spec = self.state.apps[name].spec
         try:
             result = await self.builder.build(spec, self._build_output)
         except asyncio.CancelledError:
@@ -256,7 +307,7 @@ class Engine:
                 del self.deploys[name]
 
     async def _sync(self, action: StartSync) -> None:
-        spec = self.project.app(action.app)
+        spec = self.state.apps[action.app].spec
         try:
             count = await self.provider.sync(spec, action.copies)
         except DevloopError as exc:

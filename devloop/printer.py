@@ -36,8 +36,9 @@ def print_build_output(out: BuildOutput) -> None:
 
 
 class PlainPrinter:
-    def __init__(self, colour: bool | None = None) -> None:
+    def __init__(self, colour: bool | None = None, show_urls: bool = True) -> None:
         self.colour = use_colour() if colour is None else colour
+        self.show_urls = show_urls
         self._urls: dict[str, str] = {}
 
     def _style(self, text: str, **kwargs: object) -> str:
@@ -68,7 +69,7 @@ class PlainPrinter:
             case ev.DeploySucceeded(app=app, image=image, url=url):
                 spec = state.apps[app].spec
                 self._api(app, f"running {image} ({spec.instances} instance(s))")
-                if url and self._urls.get(app) != url:
+                if url and self.show_urls and self._urls.get(app) != url:
                     self._urls[app] = url
                     click.echo(f"{app}: {url}")
             case ev.SyncStarted(app=app, copies=copies):

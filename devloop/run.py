@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 
 import click
 
@@ -26,28 +27,22 @@ def run_up(
     manual: bool,
     watch: bool,
     tui: bool = False,
+    reloader: Callable[[], ProjectSpec] | None = None,
 ) -> int:
     client = dockercli.detect()
     if not client.buildkit:
         click.echo("warning: this docker client has no BuildKit; builds use the legacy builder", err=True)
     builder = ImageBuilder(client, dockerapi.connect())
     run = _run_tui if tui else _run
-    return asyncio.run(run(project, provider, builder, down_on_exit=down_on_exit, manual=manual, watch=watch))
+    engine = Engine(project, provider, builder, watch=watch, manual=manual, reloader=reloader)
+    return asyncio.run(run(engine, down_on_exit=down_on_exit))
 
 
-async def _run_tui(
-    project: ProjectSpec,
-    provider: Provider,
-    builder: ImageBuilder,
-    *,
-    down_on_exit: bool,
-    manual: bool,
-    watch: bool,
-) -> int:
+async def _run_tui(engine: Engine, *, down_on_exit: bool) -> int:
     """The dashboard; the terminal is Textual's until it exits, then plain lines again."""
     from devloop.ui.app import DevloopApp
 
-    engine = Engine(project, provider, builder, watch=watch, manual=manual)
+    project, provider = engine.project, engine.provider
     control = ControlServer(socket_path(project_id(project.file)), engine.command)
     await control.start()
     app = DevloopApp(engine, confirm_remove=down_on_exit)
@@ -80,16 +75,8 @@ def print_left_running(engine: Engine) -> None:
             click.echo(f"{name} keeps running at {', '.join(addresses)} (`devloop down` removes it)")
 
 
-async def _run(
-    project: ProjectSpec,
-    provider: Provider,
-    builder: ImageBuilder,
-    *,
-    down_on_exit: bool,
-    manual: bool,
-    watch: bool,
-) -> int:
-    engine = Engine(project, provider, builder, watch=watch, manual=manual)
+async def _run(engine: Engine, *, down_on_exit: bool) -> int:
+    project, provider = engine.project, engine.provider
     control = ControlServer(socket_path(project_id(project.file)), engine.command)
     await control.start()
     printer = PlainPrinter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from devloop.core.changes import SyncCopy
+from devloop.core.spec import AppSpec
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,15 @@ class TriggerRequested:
 class ScaleRequested:
     app: str
     instances: int
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True)
+class SpecChanged:
+    """The config was edited (set-env, a saved devloop.yaml): the app's desired state moved."""
+
+    app: str
+    spec: AppSpec
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,7 @@ Event = (
     FilesChanged
     | TriggerRequested
     | ScaleRequested
+    | SpecChanged
     | ManualModeSet
     | BuildStarted
     | BuildSucceeded

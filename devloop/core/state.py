@@ -101,8 +101,14 @@ def _reduce_app(app: AppState, event: ev.Event, manual: bool) -> AppState:
             if app.pending_files:
                 return _take_pending(app)
             return replace(app, build_wanted=app.spec.build is not None)
-        case ev.ScaleRequested(instances=instances):
-            spec = replace(app.spec, instances=max(0, instances))
+        case ev.ScaleRequested(instances=instances, memory_mb=memory_mb):
+            spec = replace(app.spec, instances=max(0, instances), memory_mb=memory_mb or app.spec.memory_mb)
+            return replace(app, spec=spec, redeploy=app.deployed_image is not None, failed_image=None)
+        case ev.SpecChanged(spec=spec):
+            if spec.build != app.spec.build or spec.image != app.spec.image:
+                return replace(
+                    app, spec=spec, build_wanted=spec.build is not None, image=spec.image or app.image
+                )
             return replace(app, spec=spec, redeploy=app.deployed_image is not None, failed_image=None)
         case ev.BuildStarted():
             return replace(app, building=True, build_wanted=False, phase=Phase.BUILDING)

@@ -86,6 +86,8 @@ class DockerProvider:
         self._client = client
         self.proxies: dict[str, TcpProxy] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        self._retiring: set[str] = set()  # containers devloop is stopping on purpose
+        self._deploying: set[str] = set()  # apps whose routing a deploy is changing
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -133,6 +135,13 @@ class DockerProvider:
     # --- deploy ---------------------------------------------------------------------------------
 
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
+        self._deploying.add(app.name)
+        try:
+            return await self._deploy(app, image, progress)
+        finally:
+            self._deploying.discard(app.name)
+
+    async def _deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
         notice = await self._ensure_proxy(app)
         old = await self._call(self._summaries, app)
         config = config_hash(app, image)
@@ -185,6 +194,7 @@ class DockerProvider:
         self._route(app, new)
         if old:
             progress(f"stopping {len(old)} old instance(s)")
+            self._retiring.update(o["Id"] for o in old)
             task = asyncio.create_task(self._call(self._stop_and_remove, [o["Id"] for o in old]))
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
@@ -338,7 +348,9 @@ class DockerProvider:
         state = container.attrs.get("State") or {}
         status = container.status
         exit_code = state.get("ExitCode")
-        if status == "running":
+        if container.id in self._retiring:
+            shown = "stopping"  # devloop replaced it: its exit is no crash
+        elif status == "running":
             shown = "running"
         elif status == "restarting":
             shown = "crashed"
@@ -353,15 +365,27 @@ class DockerProvider:
             index=int(container.labels.get(LABEL_INDEX, "0")),
             id=container.id,
             state=shown,
-            healthy=shown == "running",
+            healthy=shown == "running",  # checked again by the health wait before traffic
             restarts=int(container.attrs.get("RestartCount", 0)),
             address=f"{address[0]}:{address[1]}" if address else None,
             exit_code=exit_code if shown != "running" else None,
         )
 
     def _snapshot(self, app: AppSpec) -> InstancesChanged:
-        containers = self._containers(app)
-        return InstancesChanged(app.name, tuple(self._status(c, app.name) for c in containers))
+        statuses = []
+        current = []
+        for summary in self._summaries(app):
+            try:
+                container = self.client.containers.get(summary["Id"])
+            except docker.errors.NotFound:
+                continue  # removed between the list and the inspect
+            statuses.append(self._status(container, app.name))
+            if container.status == "running" and container.id not in self._retiring:
+                current.append(container)
+        if app.name not in self._deploying and app.name in self.proxies and current:
+            # Docker gives a restarted container a new host port: keep the forwarder on the live ones.
+            self._route(app, current)
+        return InstancesChanged(app.name, tuple(statuses))
 
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
         by_name = {a.name: a for a in apps}
@@ -471,20 +495,23 @@ class DockerProvider:
             await self._call(self._sync_into, container, app, present, gone)
             if app.sync_restart is not None:
                 # One instance at a time: the next restarts only once this one serves again.
-                await self._wait_serving(app, container)
+                await self._wait_serving(app, container, "a sync")
         return len(containers)
 
-    async def _wait_serving(self, app: AppSpec, container: Any) -> None:
+    async def _wait_serving(self, app: AppSpec, container: Any, after: str) -> None:
         """Poll the health check until it passes; a restart by Docker on the way is fine."""
         deadline = time.monotonic() + app.health.timeout_s
-        address = self._address(container, app)
-        host, port = address if address else ("127.0.0.1", None)
         await asyncio.sleep(HEALTH_POLL_S)  # let the restart step take effect before probing
-        while not await check(app.health, host, port):
+        while True:
+            await self._call(container.reload)  # a restarted container gets a new host port
+            address = self._address(container, app)
+            host, port = address if address else ("127.0.0.1", None)
+            if await check(app.health, host, port):
+                return
             if time.monotonic() > deadline:
                 index = container.labels.get(LABEL_INDEX, "?")
                 raise DeployError(
-                    f"{app.name}/{index} did not serve again within {app.health.timeout_s}s after a sync"
+                    f"{app.name}/{index} did not serve again within {app.health.timeout_s}s after {after}"
                 )
             await asyncio.sleep(HEALTH_POLL_S)
 
@@ -513,7 +540,7 @@ class DockerProvider:
         for container in containers:
             progress(f"restarting instance {container.labels.get(LABEL_INDEX, '?')}")
             await self._call(self.client.api.restart, container.id, timeout=STOP_TIMEOUT_S)
-            await self._wait_serving(app, container)
+            await self._wait_serving(app, container, "a restart")
         return len(containers)
 
     def shell_argv(self, instance: InstanceStatus) -> list[str]:

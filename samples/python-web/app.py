@@ -15,7 +15,7 @@ INSTANCE = os.environ.get("CF_INSTANCE_INDEX", "?")
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = f"{GREETING} (instance {INSTANCE})\n".encode()
+        body = f"{GREETING}{os.environ.get('SUFFIX', '')} (instance {INSTANCE})\n".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))

@@ -1,0 +1,138 @@
+"""cf-style commands beside `devloop up`: status, scale, restart, env, ssh, open, push.
+
+Those that need live state ask the running `devloop up` over its control
+socket; the rest read the config or ask the provider directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from devloop.control import send
+from devloop.core.spec import AppSpec, ProjectSpec
+from devloop.errors import DevloopError, ProviderError, UsageError
+from devloop.providers.docker import DockerProvider, project_id
+
+
+def ask(project: ProjectSpec, request: dict[str, Any]) -> dict[str, Any]:
+    answer = send(project_id(project.file), request)
+    if "error" in answer:
+        raise UsageError(str(answer["error"]))
+    return answer
+
+
+def running_up(project: ProjectSpec) -> bool:
+    try:
+        ask(project, {"cmd": "status"})
+    except UsageError:
+        return False
+    return True
+
+
+def status_rows(project: ProjectSpec, provider: Any) -> list[dict[str, Any]]:
+    """From the running `devloop up` if there is one, else what the provider has running."""
+    if running_up(project):
+        return list(ask(project, {"cmd": "status"})["apps"])
+
+    async def snapshot() -> list[dict[str, Any]]:
+        rows = []
+        try:
+            for app in project.apps:
+                change = await asyncio.to_thread(provider._snapshot, app)
+                running = [i for i in change.instances if i.state == "running"]
+                rows.append({
+                    "name": app.name,
+                    "state": "running" if running else "stopped",
+                    "instances": {"running": len(running), "desired": app.instances},
+                    "memory_mb": app.memory_mb,
+                    "url": None,
+                    "instance_list": [{"index": i.index, "state": i.state, "address": i.address,
+                                       "restarts": i.restarts} for i in change.instances],
+                })  # fmt: skip
+        finally:
+            await provider.close()
+        return rows
+
+    return asyncio.run(snapshot())
+
+
+def print_status(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"apps": rows}, indent=2))
+        return
+    header = f"{'name':<16} {'state':<10} {'instances':<10} {'memory':<8} url"
+    click.echo(header)
+    for row in rows:
+        count = f"{row['instances']['running']}/{row['instances']['desired']}"
+        memory = f"{row['memory_mb']}M" if row.get("memory_mb") else ""
+        where = row.get("url") or " ".join(
+            f"http://{i['address']}" for i in row.get("instance_list", []) if i.get("address")
+        )
+        click.echo(f"{row['name']:<16} {row['state']:<10} {count:<10} {memory:<8} {where}")
+
+
+def shell(project: ProjectSpec, app: AppSpec, index: int, command: str | None) -> None:
+    """A shell (or one command) in instance `index`, as `cf ssh APP -i N [-c CMD]`."""
+    provider = DockerProvider(project)
+    change = provider._snapshot(app)
+    instance = next((i for i in change.instances if i.index == index and i.state == "running"), None)
+    if instance is None:
+        raise ProviderError(f"{app.name} has no running instance {index}", hint="start it with `devloop up`")
+    argv = provider.shell_argv(instance)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        argv = [a for a in argv if a != "-it"]
+        argv.insert(2, "-i")
+    if command is not None:
+        argv = [*argv[:-1], "/bin/sh", "-c", command]
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)  # the shell takes over this process, as cf ssh does
+
+
+def push(project: ProjectSpec, provider: Any) -> int:
+    """Build and deploy every app once, wait for health, print where each serves, exit."""
+    from devloop.adapters import dockerapi, dockercli
+    from devloop.build import ImageBuilder
+    from devloop.core.state import Phase
+    from devloop.engine import Engine
+    from devloop.printer import PlainPrinter
+
+    engine = Engine(project, provider, ImageBuilder(dockercli.detect(), dockerapi.connect()), watch=False)
+    printer = PlainPrinter(show_urls=False)
+    engine.logs.subscribe(printer.line)
+    settled = (Phase.RUNNING, Phase.FAILED, Phase.CRASHED)
+
+    def on_event(state: Any, event: Any) -> None:
+        printer.event(state, event)
+        if state.platform_error or all(
+            a.phase in settled and not (a.building or a.deploying or a.build_wanted)
+            for a in state.apps.values()
+        ):
+            engine.stop()
+
+    engine.subscribe(on_event)
+
+    async def run() -> None:
+        try:
+            await engine.run()
+        finally:
+            await provider.close()
+
+    started = time.monotonic()
+    asyncio.run(run())
+    failed = [n for n, a in engine.state.apps.items() if a.phase is not Phase.RUNNING]
+    for name in engine.state.order:
+        app = engine.state.apps[name]
+        addresses = [f"http://{i.address}" for i in app.instances if i.address and i.state == "running"]
+        if addresses:
+            click.echo(f"{name}: {' '.join(addresses)}")
+    click.echo(f"pushed in {time.monotonic() - started:.1f}s; `devloop up` gives each app one stable URL")
+    if engine.state.platform_error:
+        raise DevloopError(engine.state.platform_error)
+    return 1 if failed else 0

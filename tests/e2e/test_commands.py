@@ -1,0 +1,104 @@
+"""cf-style commands on the docker provider, with the real engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.devloop_process import DevloopProcess
+from tests.e2e.test_up_docker import SAMPLES, containers_of, serves
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.docker
+
+
+def devloop(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "devloop", *args], cwd=folder, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})  # fmt: skip
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / f"web-{uuid.uuid4().hex[:6]}"
+    shutil.copytree(SAMPLES / "python-web", folder)
+    (folder / ".env").write_text("API_TOKEN=planted-secret-31\n")
+    (folder / "devloop.yaml").write_text((folder / "devloop.yaml").read_text() + "    env_file: .env\n")
+    yield folder
+    devloop(folder, "down")
+
+
+def status(folder: Path) -> dict:
+    result = devloop(folder, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    return {app["name"]: app for app in json.loads(result.stdout)["apps"]}
+
+
+def test_commands_against_a_running_up(sample: Path, tmp_path: Path) -> None:
+    up = DevloopProcess("up", "--no-tui", cwd=sample)
+    try:
+        url = up.wait_for(r"^web: (http://\S+)$").group(1)
+        web = status(sample)["web"]
+        assert (
+            web["state"] == "running"
+            and web["instances"] == {"running": 2, "desired": 2}
+            and web["url"] == url
+        )
+
+        before = (sample / "devloop.yaml").read_text()
+        result = devloop(sample, "set-env", "web", "SUFFIX", " set live")
+        assert result.returncode == 0 and "the running devloop up picked it up (web)" in result.stdout
+        wait_until(lambda: serves(url, "hello from python-web set live"), timeout=60, what="the new env")
+        assert all(line in (sample / "devloop.yaml").read_text() for line in before.splitlines())
+
+        assert devloop(sample, "scale", "web", "-i", "3").returncode == 0
+        wait_until(lambda: status(sample)["web"]["state"] == "running"
+                   and status(sample)["web"]["instances"] == {"running": 3, "desired": 3},
+                   timeout=60, what="three instances, deployed")  # fmt: skip
+        mark = len(up.lines)
+        assert devloop(sample, "restart", "web").returncode == 0
+        up.wait_for(r"^\[API\] web \| restarted 3 instance\(s\)$", start=mark)
+        assert serves(url, "set live")
+
+        recorder = tmp_path / "opened.txt"
+        browser = tmp_path / "browser.sh"
+        browser.write_text(f'#!/bin/sh\necho "$1" > {recorder}\n')
+        browser.chmod(0o755)
+        opened = devloop(sample, "open", "web", env={"BROWSER": str(browser)})
+        assert opened.returncode == 0 and opened.stdout.strip() == url
+        wait_until(recorder.exists, timeout=10, what="the browser to be called")
+        assert recorder.read_text().strip() == url
+        assert up.interrupt() == 130
+    finally:
+        up.kill()
+
+
+def test_push_ssh_env_and_status_without_up(sample: Path) -> None:
+    pushed = devloop(sample, "push")
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    lines = pushed.stdout.splitlines()
+    urls = next(line for line in lines if line.startswith("web: ")).split()[1:]
+    assert len(urls) == 2 and all(serves(u, "hello from python-web") for u in urls)
+    assert "planted-secret-31" not in pushed.stdout + pushed.stderr
+    assert len(containers_of(sample)) == 2
+
+    rows = status(sample)
+    assert rows["web"]["state"] == "running" and rows["web"]["instances"]["running"] == 2
+
+    ssh = devloop(sample, "ssh", "web", "-i", "1", "-c", "id -u; echo index=$CF_INSTANCE_INDEX")
+    assert ssh.returncode == 0 and ssh.stdout.split() == ["10001", "index=1"]
+
+    env = devloop(sample, "env", "web")
+    assert "API_TOKEN=••••••  (secret)" in env.stdout and "planted-secret-31" not in env.stdout
+    shown = devloop(sample, "env", "web", "--show-secrets")
+    assert "API_TOKEN=planted-secret-31  (secret)" in shown.stdout
+
+    no_up = devloop(sample, "scale", "web", "-i", "1")
+    assert no_up.returncode == 2 and "no devloop up is running for this project" in no_up.stderr
