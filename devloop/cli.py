@@ -343,7 +343,8 @@ def status(config: ConfigOptions, as_json: bool) -> None:
     from devloop.commands import print_status, status_rows
 
     project = config.load()
-    print_status(status_rows(project, make_provider(project)), as_json)
+    unrouted = frozenset(a.name for a in project.apps if a.no_route)
+    print_status(status_rows(project, make_provider(project)), as_json, unrouted)
 
 
 @cli.command()

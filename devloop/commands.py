@@ -63,7 +63,7 @@ def status_rows(project: ProjectSpec, provider: Any) -> list[dict[str, Any]]:
     return asyncio.run(snapshot())
 
 
-def print_status(rows: list[dict[str, Any]], as_json: bool) -> None:
+def print_status(rows: list[dict[str, Any]], as_json: bool, unrouted: frozenset[str] = frozenset()) -> None:
     if as_json:
         click.echo(json.dumps({"apps": rows}, indent=2))
         return
@@ -72,8 +72,11 @@ def print_status(rows: list[dict[str, Any]], as_json: bool) -> None:
     for row in rows:
         count = f"{row['instances']['running']}/{row['instances']['desired']}"
         memory = f"{row['memory_mb']}M" if row.get("memory_mb") else ""
-        where = row.get("url") or " ".join(
-            f"http://{i['address']}" for i in row.get("instance_list", []) if i.get("address")
+        where = (
+            ""
+            if row["name"] in unrouted
+            else row.get("url")
+            or " ".join(f"http://{i['address']}" for i in row.get("instance_list", []) if i.get("address"))
         )
         click.echo(f"{row['name']:<16} {row['state']:<10} {count:<10} {memory:<8} {where}")
 
@@ -130,7 +133,7 @@ def push(project: ProjectSpec, provider: Any) -> int:
     for name in engine.state.order:
         app = engine.state.apps[name]
         addresses = [f"http://{i.address}" for i in app.instances if i.address and i.state == "running"]
-        if addresses:
+        if addresses and not app.spec.no_route:
             click.echo(f"{name}: {' '.join(addresses)}")
     click.echo(f"pushed in {time.monotonic() - started:.1f}s; `devloop up` gives each app one stable URL")
     if engine.state.platform_error:

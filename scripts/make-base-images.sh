@@ -79,4 +79,10 @@ derive golang:1.23 "$APT golang-go $CLEAN
 ENV GOFLAGS=-mod=mod GOTOOLCHAIN=local"
 derive busybox:1.36 "$APT busybox $CLEAN && ln -s /bin/busybox /bin/httpd
 CMD [\"busybox\", \"sh\"]"
+# A stand-in for the official redis image: Debian's redis-server, listening on all
+# interfaces of the container (its own network namespace), as the official image does.
+derive redis:7 "$APT redis-server $CLEAN
+USER redis
+EXPOSE 6379
+CMD [\"redis-server\", \"--bind\", \"0.0.0.0\", \"--protected-mode\", \"no\", \"--save\", \"\", \"--appendonly\", \"no\"]"
 echo "base images ready"

@@ -127,7 +127,19 @@ class DockerProvider:
     async def ensure_platform(self, progress: Progress) -> str:
         progress(f"connecting to the Docker engine at {engine_address()}")
         version = await self._call(lambda: self.client.version())
+        await self._call(self._ensure_network)
         return f"docker {version.get('Version', '?')} ({engine_address()})"
+
+    @property
+    def network(self) -> str:
+        return f"devloop-{self.project_id}"
+
+    def _ensure_network(self) -> None:
+        """One network per project: apps reach each other by name (web -> redis:6379)."""
+        if not self.client.api.networks(names=[self.network]):
+            self.client.api.create_network(
+                self.network, driver="bridge", labels={LABEL_PROJECT: self.project_id}
+            )
 
     async def deliver(self, app: AppSpec, image: str, progress: Progress) -> str:
         return image  # built on this very engine
@@ -237,7 +249,9 @@ class DockerProvider:
             "VCAP_APPLICATION": json.dumps({"application_name": app.name, "instance_index": index}),
         }
         api = self.client.api
+        self._ensure_network()
         host_config = api.create_host_config(
+            network_mode=self.network,
             port_bindings={f"{app.port}/tcp": ("127.0.0.1", None)},  # loopback only, a free port
             # No restarts until healthy, so a crash at start keeps its exit code and output;
             # `unless-stopped` (Docker's backoff, like CrashLoopBackOff) once it serves.
@@ -258,6 +272,9 @@ class DockerProvider:
             },
             ports=[app.port],
             host_config=host_config,
+            networking_config=api.create_networking_config(
+                {self.network: api.create_endpoint_config(aliases=[app.name])}
+            ),
             entrypoint=["/bin/sh", "-c", app.command] if app.command else None,
             command=[] if app.command else None,
             detach=True,
@@ -559,7 +576,14 @@ class DockerProvider:
             for app in apps:
                 targets += await self._call(self._summaries, app)
         await self._call(self._remove_ids, [t["Id"] for t in targets])
+        if apps is None:
+            await self._call(self._remove_network)
         return len(targets)
+
+    def _remove_network(self) -> None:
+        for network in self.client.api.networks(names=[self.network]):
+            with contextlib.suppress(docker.errors.APIError):
+                self.client.api.remove_network(network["Id"])
 
     async def close(self) -> None:
         for proxy in self.proxies.values():
