@@ -1,0 +1,140 @@
+"""The config reference (docs/config-reference.md), generated from the models so it cannot drift."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from devloop.config import cfschema, schema
+
+DESCRIPTIONS: dict[str, str] = {
+    "DevloopConfig.version": "Format version of this file.",
+    "DevloopConfig.provider": "Where apps run: a kind cluster, or containers on the local Docker engine.",
+    "DevloopConfig.cluster": "Name of the kind cluster devloop creates or reuses.",
+    "DevloopConfig.context": "Use this kubeconfig context instead of creating a cluster.",
+    "DevloopConfig.apps": "The apps of this project.",
+    "AppConfig.name": "App name: lowercase letters, digits and '-', at most 50 characters.",
+    "AppConfig.path": "Source folder, relative to this file; also the build context.",
+    "AppConfig.dockerfile": "Dockerfile to build with, relative to `path` (default: `Dockerfile` if present).",
+    "AppConfig.language": "Generate a Dockerfile for this language instead of detecting it.",
+    "AppConfig.target": "Build stage to stop at (`docker build --target`).",
+    "AppConfig.build_args": "Build arguments (visible in the image history: never secrets).",
+    "AppConfig.image": "A prebuilt image to run instead of building one.",
+    "AppConfig.instances": "Number of instances (cf `instances`).",
+    "AppConfig.memory": "Memory per instance, e.g. `256M` or `1G` (cf `memory`); the container's limit.",
+    "AppConfig.disk_quota": "Disk per instance (cf `disk_quota`); recorded.",
+    "AppConfig.command": "Start command, run by `/bin/sh -c` (cf `command`).",
+    "AppConfig.env": "Environment variables (cf `env`).",
+    "AppConfig.env_file": "A `.env` file whose values are secrets: never in images, logs or exports.",
+    "AppConfig.port": "Port the app listens on; also passed as `$PORT`.",
+    "AppConfig.route": "A route (host[/path]) for the app.",
+    "AppConfig.routes": "Routes (host[/path]) for the app (cf `routes`).",
+    "AppConfig.no_route": "No URL for this app, e.g. a worker (cf `no-route`).",
+    "AppConfig.random_route": "Recorded (cf `random-route`); devloop gives a stable local route.",
+    "AppConfig.health_check": "How devloop decides an instance is healthy.",
+    "AppConfig.sync": "Files copied into running instances on save instead of a rebuild.",
+    "AppConfig.on_sync": "What runs after a sync: a signal to the app or a command.",
+    "AppConfig.depends_on": "Apps that must be running and healthy before this one deploys.",
+    "AppConfig.manifests": "Your own Kubernetes YAML or kustomize folder for this app (kind provider).",
+    "AppConfig.services": "Names of backing services bound to the app (cf `services`); recorded.",
+    "AppConfig.processes": "Process types run from the same image (cf `processes`).",
+    "AppConfig.sidecars": "Extra processes beside the app's (cf `sidecars`).",
+    "HealthCheckConfig.type": "`port`: accepts connections; `http`: GET answers 2xx/3xx; `process`: keeps running.",
+    "HealthCheckConfig.endpoint": "Path for the http check (cf `health-check-http-endpoint`).",
+    "HealthCheckConfig.timeout": "Seconds an instance may take to become healthy (cf `timeout`).",
+    "HealthCheckConfig.invocation_timeout": "Seconds one check may take.",
+    "HealthCheckConfig.interval": "Seconds between checks.",
+    "SyncRuleConfig.src": "Glob relative to the app folder (`*` within a folder, `**` across).",
+    "SyncRuleConfig.dest": "Absolute folder in the container.",
+    "OnSyncConfig.signal": "Signal sent to the app after a sync, e.g. `HUP`.",
+    "OnSyncConfig.run": "Command run in each instance after a sync.",
+    "ProcessConfig.type": "Process type, e.g. `worker`.",
+    "ProcessConfig.command": "Its start command.",
+    "ProcessConfig.instances": "Its number of instances.",
+    "ProcessConfig.memory": "Its memory per instance.",
+    "ProcessConfig.health_check": "Its health check.",
+    "SidecarConfig.name": "Sidecar name.",
+    "SidecarConfig.command": "Its command.",
+    "SidecarConfig.process_types": "Process types it runs beside.",
+    "SidecarConfig.memory": "Its memory.",
+}
+
+MODELS: list[type[BaseModel]] = [
+    schema.DevloopConfig, schema.AppConfig, schema.HealthCheckConfig, schema.SyncRuleConfig,
+    schema.OnSyncConfig, schema.ProcessConfig, schema.SidecarConfig,
+]  # fmt: skip
+
+CF_TREATMENT = {
+    "honoured": ["name", "path", "instances", "memory", "command", "env", "routes", "no-route", "timeout",
+                 "health-check-type", "health-check-http-endpoint", "health-check-invocation-timeout",
+                 "health-check-interval", "docker", "processes", "sidecars"],
+    "recorded, reported once": ["buildpacks", "buildpack", "services", "random-route", "disk_quota", "stack",
+                                "lifecycle", "cnb-credentials", "log-rate-limit-per-second", "metadata",
+                                "readiness-health-check-type", "readiness-health-check-http-endpoint",
+                                "readiness-health-check-invocation-timeout", "readiness-health-check-interval",
+                                "default-route"],
+}  # fmt: skip
+
+
+def _type(annotation: Any) -> str:
+    text = str(annotation).replace("typing.", "").replace("devloop.config.schema.", "")
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
+    return f"`{text.replace('|', '/')}`".replace("<class '", "").replace("'>", "")
+
+
+def _default(info: Any) -> str:
+    if info.default is not PydanticUndefined:
+        return "" if info.default is None else f"`{info.default}`"
+    if info.default_factory is not None:
+        value = info.default_factory()
+        return f"`{value}`" if value not in ({}, []) else "empty"
+    return "**required**"
+
+
+def undocumented() -> list[str]:
+    return [
+        f"{m.__name__}.{f}" for m in MODELS for f in m.model_fields if f"{m.__name__}.{f}" not in DESCRIPTIONS
+    ]
+
+
+def render() -> str:
+    out = [
+        "# Configuration reference",
+        "",
+        "Generated from devloop's app model by `python -m devloop.config.reference > docs/config-reference.md`;",
+        "a test fails when this file and the model differ.",
+        "",
+        "devloop reads `devloop.yaml` (below) or a Cloud Foundry `manifest.yml` as it is.",
+        "Both load into the same app model. Unknown keys are errors, with a suggestion.",
+        "",
+    ]
+    for model in MODELS:
+        out += [f"## {model.__name__.removesuffix('Config') or model.__name__}", "", "| key | type | default | meaning |",
+                "|---|---|---|---|"]  # fmt: skip
+        for name, info in model.model_fields.items():
+            description = DESCRIPTIONS.get(f"{model.__name__}.{name}", "")
+            out.append(
+                f"| `{info.alias or name}` | {_type(info.annotation)} | {_default(info)} | {description} |"
+            )
+        out.append("")
+    out += ["## Cloud Foundry manifest attributes", "", "| attribute | devloop |", "|---|---|"]
+    known = {info.alias or name for name, info in cfschema.CfApp.model_fields.items()}
+    for treatment, keys in CF_TREATMENT.items():
+        for key in keys:
+            if key in known:
+                out.append(f"| `{key}` | {treatment} |")
+    out += [
+        "",
+        "`((name))` placeholders take values from `--vars-file FILE` and `--var NAME=VALUE`, as in `cf push`.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render(), end="")
