@@ -483,6 +483,66 @@ def push(config: ConfigOptions) -> None:
 
 
 @cli.command()
+@config_options
+@click.argument("apps", nargs=-1)
+@click.option("--recent", is_flag=True, help="Print recent lines and exit (like `cf logs --recent`).")
+@click.option("--since", "since", metavar="DURATION", help="Only lines newer than this, e.g. 30s, 5m, 2h.")
+@click.option("--tail", "last", type=click.IntRange(0), help="Start with the last N lines of each instance.")
+@click.option("--include", multiple=True, metavar="REGEX", help="Only lines matching (repeatable).")
+@click.option("--exclude", multiple=True, metavar="REGEX", help="Leave out lines matching (repeatable).")
+@click.option("--container", help="Only this container (id or name prefix).")
+@click.option("--timestamps", is_flag=True, help="Show each line's timestamp.")
+@click.option("-o", "--output", "mode", type=click.Choice(["default", "raw", "json"]), default="default")
+@click.option("--no-color", is_flag=True, help="No colours (also when NO_COLOR is set).")
+def logs(
+    config: ConfigOptions,
+    apps: tuple[str, ...],
+    recent: bool,
+    since: str | None,
+    last: int | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    container: str | None,
+    timestamps: bool,
+    mode: str,
+    no_color: bool,
+) -> None:
+    """Follow every instance's output, stern-style (like `cf logs`)."""
+    import asyncio
+    import os
+    import re
+
+    from devloop.core.logformat import LogFilter, parse_duration
+    from devloop.logcmd import show_logs
+
+    project = config.load()
+    select_apps(project, apps)
+    try:
+        since_s = parse_duration(since) if since else None
+        flt = LogFilter(
+            apps=frozenset(apps),
+            include=tuple(re.compile(p) for p in include),
+            exclude=tuple(re.compile(p) for p in exclude),
+            container=container,
+        )
+    except (ValueError, re.error) as exc:
+        raise UsageError(str(exc)) from None
+    colour = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    provider = make_provider(project)
+
+    async def run() -> int:
+        try:
+            return await show_logs(
+                project, provider, flt, recent=recent, since_s=since_s, last=last, mode=mode,
+                timestamps=timestamps, colour=colour, out=lambda text: click.echo(text, color=colour),
+            )  # fmt: skip
+        finally:
+            await provider.close()
+
+    sys.exit(asyncio.run(run()))
+
+
+@cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
     """Print the shell completion script, e.g. `eval "$(devloop completion bash)"`."""

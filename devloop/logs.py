@@ -47,26 +47,31 @@ class LogMux:
             text = f"instance {instance.index} restarted ({instance.restarts} so far)"
             self.buffer.add(LogLine(instance.app, "API", text, instance.index, instance.id))
 
-    def _start(self, instance: InstanceStatus) -> None:
+    def _start(self, instance: InstanceStatus, delay: float = 0.0) -> None:
         if self._closed:
             return
-        task = asyncio.create_task(self._tail(instance), name=f"tail {instance.app}/{instance.index}")
+        task = asyncio.create_task(self._tail(instance, delay), name=f"tail {instance.app}/{instance.index}")
         self.tails[instance.id] = task
 
-    async def _tail(self, instance: InstanceStatus) -> None:
+    async def _tail(self, instance: InstanceStatus, delay: float = 0.0) -> None:
+        delivered = 0
         try:
+            if delay:
+                await asyncio.sleep(delay)  # backoff: the last tail delivered nothing
             async for line in self.provider.tail(instance, self.last_ns.get(instance.id)):
                 if line.timestamp_ns:
                     self.last_ns[instance.id] = line.timestamp_ns
                 self.buffer.add(line)
+                delivered += 1
         finally:
             current = asyncio.current_task()
             if self.tails.get(instance.id) is current:
                 del self.tails[instance.id]
-        # The stream ended; if the instance runs again (a restart), follow it from where we stopped.
+        # The stream ended; if the instance runs again (a restart, a dropped connection),
+        # follow it from the last line we have, backing off while nothing comes.
         latest = self.latest.get(instance.id)
         if latest is not None and latest.state == "running" and not self._closed:
-            self._start(latest)
+            self._start(latest, 0.0 if delivered else min(2.0, max(0.1, delay * 2)))
 
     async def close(self) -> None:
         self._closed = True

@@ -15,7 +15,8 @@ import click
 
 from devloop.core import events as ev
 from devloop.core.buildlog import BuildOutput
-from devloop.core.logbuffer import LogLine, colour_for
+from devloop.core.logbuffer import LogLine
+from devloop.core.logformat import format_line
 from devloop.core.state import EngineState
 
 
@@ -45,12 +46,7 @@ class PlainPrinter:
         return click.style(text, **kwargs) if self.colour else text  # type: ignore[arg-type]
 
     def line(self, line: LogLine) -> None:
-        tag = f"[{line.tag}]"
-        if line.source == "APP":
-            tag = self._style(tag, fg=colour_for(f"{line.app}/{line.instance}"))
-        elif line.source == "API":
-            tag = self._style(tag, bold=True)
-        click.echo(f"{tag} {line.app} | {line.text}", color=self.colour)
+        click.echo(format_line(line, colour=self.colour), color=self.colour)
 
     def event(self, state: EngineState, event: ev.Event) -> None:
         match event:

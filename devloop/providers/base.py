@@ -52,8 +52,10 @@ class Provider(Protocol):
         """Every change to the apps' instances, starting with the current ones."""
         ...
 
-    def tail(self, instance: InstanceStatus, since_ns: int | None) -> AsyncIterator[LogLine]:
-        """One instance's output from `since_ns` (exclusive) on, following until it stops."""
+    def tail(
+        self, instance: InstanceStatus, since_ns: int | None, *, follow: bool = True, last: int | None = None
+    ) -> AsyncIterator[LogLine]:
+        """One instance's output after `since_ns` (or its `last` lines), following until it stops."""
         ...
 
     async def sync(self, app: AppSpec, copies: tuple[SyncCopy, ...]) -> int:

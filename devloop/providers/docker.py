@@ -452,7 +452,9 @@ class DockerProvider:
                 with contextlib.suppress(Exception):
                     stream.close()
 
-    async def tail(self, instance: InstanceStatus, since_ns: int | None) -> AsyncIterator[LogLine]:
+    async def tail(
+        self, instance: InstanceStatus, since_ns: int | None, *, follow: bool = True, last: int | None = None
+    ) -> AsyncIterator[LogLine]:
         queue: asyncio.Queue[LogLine | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         holder: list[Any] = []
@@ -461,9 +463,11 @@ class DockerProvider:
         def pump() -> None:
             try:
                 container = self.client.containers.get(instance.id)
-                kwargs: dict[str, Any] = {"stream": True, "follow": True, "timestamps": True}
+                kwargs: dict[str, Any] = {"stream": True, "follow": follow, "timestamps": True}
                 if since_ns:
                     kwargs["since"] = since_ns / 1e9
+                if last is not None:
+                    kwargs["tail"] = last
                 stream = container.logs(**kwargs)
                 holder.append(stream)
                 buffer = b""

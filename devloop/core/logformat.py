@@ -1,0 +1,72 @@
+"""Which log lines to show and how: the filters and formats of `devloop logs` (pure)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import click
+
+from devloop.core.logbuffer import LogLine, colour_for
+
+FORMATS = ("default", "raw", "json")
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    apps: frozenset[str] = frozenset()  # empty: every app
+    include: tuple[re.Pattern[str], ...] = ()
+    exclude: tuple[re.Pattern[str], ...] = ()
+    container: str | None = None
+    sources: frozenset[str] = frozenset()  # empty: every source (APP, STG, API, RTR)
+
+    def matches(self, line: LogLine) -> bool:
+        if self.apps and line.app not in self.apps:
+            return False
+        if self.sources and line.source not in self.sources:
+            return False
+        if self.container and not (
+            line.container == self.container or line.container.startswith(self.container)
+        ):
+            return False
+        if self.include and not any(p.search(line.text) for p in self.include):
+            return False
+        return not any(p.search(line.text) for p in self.exclude)
+
+
+def parse_duration(text: str) -> float:
+    """`30s`, `5m`, `2h`, `1d` in seconds, as `--since` takes them."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise ValueError(f"invalid duration {text!r}: use e.g. 30s, 5m, 2h")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def timestamp(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def format_line(line: LogLine, mode: str = "default", timestamps: bool = False, colour: bool = False) -> str:
+    if mode == "json":
+        return json.dumps(
+            {
+                "app": line.app,
+                "source": line.source,
+                "instance": line.instance,
+                "container": line.container,
+                "timestamp": timestamp(line.timestamp_ns) if line.timestamp_ns else None,
+                "text": click.unstyle(line.text),
+            }
+        )
+    if mode == "raw":
+        return line.text if colour else click.unstyle(line.text)
+    tag = f"[{line.tag}]"
+    if colour and line.source == "APP":
+        tag = click.style(tag, fg=colour_for(f"{line.app}/{line.instance}"))
+    elif colour and line.source == "API":
+        tag = click.style(tag, bold=True)
+    text = line.text if colour else click.unstyle(line.text)
+    prefix = f"{timestamp(line.timestamp_ns)} " if timestamps and line.timestamp_ns else ""
+    return f"{prefix}{tag} {line.app} | {text}"
