@@ -88,6 +88,8 @@ class DockerProvider:
         self._stopping: set[asyncio.Task[None]] = set()
         self._retiring: set[str] = set()  # containers devloop is stopping on purpose
         self._deploying: set[str] = set()  # apps whose routing a deploy is changing
+        self._serving_config: dict[str, str] = {}  # app -> config hash of the version it serves
+        self._route_generation: dict[str, int] = {}  # bumped by deploys, so stale snapshots do not route
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -148,10 +150,17 @@ class DockerProvider:
 
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
         self._deploying.add(app.name)
+        self._bump(app.name)
         try:
-            return await self._deploy(app, image, progress)
+            deployed = await self._deploy(app, image, progress)
+            self._serving_config[app.name] = config_hash(app, image)
+            return deployed
         finally:
             self._deploying.discard(app.name)
+            self._bump(app.name)
+
+    def _bump(self, app: str) -> None:
+        self._route_generation[app] = self._route_generation.get(app, 0) + 1
 
     async def _deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
         notice = await self._ensure_proxy(app)
@@ -389,6 +398,8 @@ class DockerProvider:
         )
 
     def _snapshot(self, app: AppSpec) -> InstancesChanged:
+        generation = self._route_generation.get(app.name, 0)
+        serving = self._serving_config.get(app.name)
         statuses = []
         current = []
         for summary in self._summaries(app):
@@ -397,9 +408,14 @@ class DockerProvider:
             except docker.errors.NotFound:
                 continue  # removed between the list and the inspect
             statuses.append(self._status(container, app.name))
-            if container.status == "running" and container.id not in self._retiring:
+            if (
+                container.status == "running"
+                and container.id not in self._retiring
+                and container.labels.get(LABEL_CONFIG) == serving
+            ):
                 current.append(container)
-        if app.name not in self._deploying and app.name in self.proxies and current:
+        unchanged = generation == self._route_generation.get(app.name, 0)
+        if unchanged and app.name not in self._deploying and app.name in self.proxies and current:
             # Docker gives a restarted container a new host port: keep the forwarder on the live ones.
             self._route(app, current)
         return InstancesChanged(app.name, tuple(statuses))
