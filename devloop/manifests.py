@@ -213,13 +213,18 @@ def _process_deployment(app: AppSpec, process: ProcessSpec, image: str, project:
                        [main, *_sidecars(app, process.type, image)], project, namespace)  # fmt: skip
 
 
+def _web_pods(app: AppSpec) -> dict[str, str]:
+    """The selector of an app's web pods (its Service, PDB and Deployment share it)."""
+    return {"app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "web"}
+
+
 def _service(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta(app.name, lbls, namespace),
         "spec": {
-            "selector": {"app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "web"},
+            "selector": _web_pods(app),
             "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
         },
     }
@@ -247,9 +252,7 @@ def _pdb(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
         "metadata": _meta(app.name, lbls, namespace),
         "spec": {
             "maxUnavailable": 1,
-            "selector": {
-                "matchLabels": {"app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "web"}
-            },
+            "selector": {"matchLabels": _web_pods(app)},
         },
     }
 

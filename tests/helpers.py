@@ -59,3 +59,22 @@ def processes_matching(fragment: str) -> list[int]:
         if fragment in cmdline:
             found.append(int(entry.name))
     return found
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+def copy_sample(name: str, into: Path) -> Path:
+    """A private copy of samples/NAME under a unique folder name (its own devloop project id)."""
+    import shutil
+    import uuid
+
+    folder = into / f"{name}-{uuid.uuid4().hex[:6]}"
+    shutil.copytree(SAMPLES / name, folder)
+    return folder
+
+
+def without_sync_rules(folder: Path) -> None:
+    """Drop the python-web sample's sync rules, so every edit takes the rebuild path."""
+    config = folder / "devloop.yaml"
+    config.write_text(config.read_text().split("    # Python files")[0])

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.devloop_process import DevloopProcess
-from tests.e2e.test_up_docker import SAMPLES, containers_of, serves
-from tests.helpers import wait_until
+from tests.e2e.test_up_docker import containers_of, serves
+from tests.helpers import copy_sample, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -27,8 +25,7 @@ def devloop(folder: Path, *args: str, env: dict[str, str] | None = None) -> subp
 
 @pytest.fixture
 def sample(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / f"web-{uuid.uuid4().hex[:6]}"
-    shutil.copytree(SAMPLES / "python-web", folder)
+    folder = copy_sample("python-web", tmp_path)
     (folder / ".env").write_text("API_TOKEN=planted-secret-31\n")
     (folder / "devloop.yaml").write_text((folder / "devloop.yaml").read_text() + "    env_file: .env\n")
     yield folder

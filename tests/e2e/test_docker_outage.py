@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.devloop_process import DevloopProcess
-from tests.e2e.test_up_docker import SAMPLES, containers_of, edit_greeting, serves
-from tests.helpers import wait_until
+from tests.e2e.test_up_docker import containers_of, edit_greeting, serves
+from tests.helpers import copy_sample, wait_until, without_sync_rules
 
 pytestmark = pytest.mark.docker
 ENGINE_SOCKET = "/var/run/docker.sock"
@@ -49,10 +47,8 @@ def relay(tmp_path: Path) -> Iterator[Relay]:
 
 
 def test_engine_outage_is_reported_survived_and_recovered(tmp_path: Path, relay: Relay) -> None:
-    folder = tmp_path / f"web-{uuid.uuid4().hex[:6]}"
-    shutil.copytree(SAMPLES / "python-web", folder)
-    config = (folder / "devloop.yaml").read_text()
-    (folder / "devloop.yaml").write_text(config.split("    # Python files")[0])  # every edit rebuilds
+    folder = copy_sample("python-web", tmp_path)
+    without_sync_rules(folder)  # every edit rebuilds
     env = {"DOCKER_HOST": f"unix://{relay.path}"}
     devloop = DevloopProcess("up", "--no-tui", "--down-on-exit", cwd=folder, env=env)
     try:

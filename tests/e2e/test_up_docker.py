@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 
 from devloop.providers.docker import project_id
 from tests.devloop_process import DevloopProcess
-from tests.helpers import http_get, processes_matching, wait_until
+from tests.helpers import copy_sample, http_get, processes_matching, wait_until, without_sync_rules
 
 pytestmark = pytest.mark.docker
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -22,8 +20,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 @pytest.fixture
 def sample(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / f"web-{uuid.uuid4().hex[:6]}"
-    shutil.copytree(SAMPLES / "python-web", folder)
+    folder = copy_sample("python-web", tmp_path)
     yield folder
     subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=folder, capture_output=True, timeout=60)
 
@@ -51,8 +48,7 @@ def serves(url: str, text: str) -> bool:
 @pytest.mark.parametrize("path", ["sync", "rebuild"])
 def test_up_edit_serve_logs_and_interrupt(sample: Path, path: str) -> None:
     if path == "rebuild":  # no sync rules: every save rebuilds and replaces the instances
-        config = (sample / "devloop.yaml").read_text()
-        (sample / "devloop.yaml").write_text(config.split("    # Python files")[0])
+        without_sync_rules(sample)
     devloop = DevloopProcess("up", "--no-tui", cwd=sample)
     try:
         url = devloop.wait_for(r"^web: (http://127\.0\.0\.1:\d+)$").group(1)
@@ -114,8 +110,7 @@ def test_a_second_up_adopts_what_is_running(sample: Path) -> None:
 
 
 def test_manual_mode_queues_until_devloop_trigger(sample: Path) -> None:
-    config = (sample / "devloop.yaml").read_text()
-    (sample / "devloop.yaml").write_text(config.split("    # Python files")[0])  # rebuild path
+    without_sync_rules(sample)  # rebuild path
     devloop = DevloopProcess("up", "--no-tui", "--manual", cwd=sample)
     try:
         url = devloop.wait_for(r"^web: (http://\S+)$").group(1)

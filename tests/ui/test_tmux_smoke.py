@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_up_docker import SAMPLES, containers_of
-from tests.helpers import wait_until
+from tests.e2e.test_up_docker import containers_of
+from tests.helpers import copy_sample, wait_until
 
 pytestmark = [
     pytest.mark.docker,
@@ -66,8 +66,7 @@ def terminal() -> Iterator[Terminal]:
 
 
 def test_dashboard_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None:
-    folder = tmp_path / f"web-{uuid.uuid4().hex[:6]}"
-    shutil.copytree(SAMPLES / "python-web", folder)
+    folder = copy_sample("python-web", tmp_path)
     command = f"cd {shlex.quote(str(folder))} && {shlex.quote(sys.executable)} -m devloop up --down-on-exit"
     terminal.type(f"{command}; echo DEVLOOP_EXITED=$?")
     screen = wait_until(
