@@ -21,6 +21,7 @@ from devloop.errors import ConfigError, Location
 YamlPath = tuple[str | int, ...]
 
 _VAR_RE = re.compile(r"\(\(([-\w.]+)\)\)")
+MAX_VALUES = 50_000  # a real config has hundreds; aliases can make a small file expand without bound
 
 
 @dataclass
@@ -78,11 +79,18 @@ class _Builder:
         self.loader = loader
         self.positions = positions
         self.variables = variables
+        self.budget = MAX_VALUES
 
     def _pos(self, node: yaml.Node) -> tuple[int, int]:
         return node.start_mark.line + 1, node.start_mark.column + 1
 
     def build(self, node: yaml.Node, path: YamlPath) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise ConfigError(
+                _loc(self.positions.file, node),
+                f"the document expands to more than {MAX_VALUES:,} values (YAML aliases?); refusing it",
+            )
         self.positions.values[path] = self._pos(node)
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)

@@ -1,0 +1,95 @@
+"""Property-based: any document either loads or fails with a located ConfigError. Nothing else."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from devloop.config.loader import load_project
+from devloop.errors import ConfigError, UsageError
+
+APP_KEYS = ["name", "path", "instances", "memory", "disk_quota", "command", "env", "port", "route", "routes",
+            "no_route", "health_check", "sync", "on_sync", "depends_on", "dockerfile", "image", "language",
+            "build_args", "env_file", "processes", "sidecars", "instnces", "bogus"]  # fmt: skip
+CF_KEYS = ["name", "path", "instances", "memory", "disk_quota", "command", "env", "routes", "no-route",
+           "random-route", "health-check-type", "health-check-http-endpoint", "timeout", "docker", "buildpacks",
+           "stack", "services", "processes", "sidecars", "metadata", "instance", "health_check_type"]  # fmt: skip
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 70000), st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["web", "256M", "1G", "256X", "http", "port", "process", "/health", ".", "..", "((v))",
+                     "*.py", "/app", "docker", "kind", "python", "", "web-2", "Web_App"]),
+    st.text(max_size=12),
+)  # fmt: skip
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["type", "endpoint", "src", "dest", "signal", "route",
+                                                                  "image", "A", "name"]), inner, max_size=3)),
+    max_leaves=8)  # fmt: skip
+
+
+def apps(keys: list[str]) -> st.SearchStrategy[list[dict[str, object]]]:
+    return st.lists(st.dictionaries(st.sampled_from(keys), values, max_size=6), max_size=3)
+
+
+devloop_docs = st.fixed_dictionaries(
+    {"apps": apps(APP_KEYS)},
+    optional={"provider": values, "version": values, "cluster": values, "provder": values},
+)
+cf_docs = st.fixed_dictionaries({"applications": apps(CF_KEYS)}, optional={"version": values})
+FOLDER = Path(tempfile.mkdtemp(prefix="devloop-fuzz-"))
+(FOLDER / "requirements.txt").write_text("")
+(FOLDER / "app.py").write_text("")
+
+
+def check(document: object, name: str) -> None:
+    path = FOLDER / name
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    try:
+        load_project(path, {"v": "1"})
+    except ConfigError as exc:
+        assert exc.location.file == str(path) and exc.location.line is not None, str(exc)
+    except UsageError:
+        pass  # e.g. a file that cannot be read: also one clear message
+
+
+FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(devloop_docs)
+def test_devloop_yaml_documents(document: dict[str, object]) -> None:
+    check(document, "devloop.yaml")
+
+
+@FUZZ
+@given(cf_docs)
+def test_cf_manifest_documents(document: dict[str, object]) -> None:
+    check(document, "manifest.yml")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("apps:-{}[]\"'\n\t #&*!|>?%@`,name web 1")), max_size=80))
+def test_arbitrary_text_never_escapes(text: str) -> None:
+    path = FOLDER / "devloop.yaml"
+    path.write_text(text)
+    try:
+        load_project(path, {})
+    except ConfigError as exc:
+        assert exc.location.file == str(path)
+
+
+def test_alias_bomb_is_refused() -> None:
+    # 12 levels of 4 aliases each: a 300-byte file that would expand to 150 million values.
+    levels = ["a: &a ['x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x']"]
+    levels += [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]"
+               for i in range(12)]  # fmt: skip
+    path = FOLDER / "devloop.yaml"
+    path.write_text("\n".join(levels) + "\napps: [{name: web}]\n")
+    with pytest.raises(ConfigError, match=r"expands to more than 50,000 values \(YAML aliases\?\)") as info:
+        load_project(path, {})
+    assert info.value.location.line is not None
