@@ -11,7 +11,7 @@ else escaping is a bug.
     │   └── BuildContextError    exit 4   context/Dockerfile missing or excluded
     ├── ToolMissingError         exit 5   an external tool (kind, docker) is not installed
     ├── ProviderError            exit 6   the platform refused: container, cluster or API trouble
-    │   └── HealthCheckError     exit 6   an instance never became healthy
+    │   └── DeployError          exit 6   a new version never became healthy (its last lines kept)
     └── WatchError               exit 7   file watching could not start
 """
 
@@ -101,8 +101,12 @@ class ProviderError(DevloopError):
     exit_code = 6
 
 
-class HealthCheckError(ProviderError):
-    pass
+class DeployError(ProviderError):
+    """The new version never became healthy; the previous one (if any) keeps serving."""
+
+    def __init__(self, message: str, lines: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.lines = lines
 
 
 class WatchError(DevloopError):

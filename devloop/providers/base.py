@@ -14,17 +14,11 @@ from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.spec import AppSpec
-from devloop.errors import ProviderError
+from devloop.errors import DeployError
+
+__all__ = ["DeployError", "Deployed", "Progress", "Provider"]
 
 Progress = Callable[[str], None]
-
-
-class DeployError(ProviderError):
-    """The new version never became healthy; the previous one (if any) keeps serving."""
-
-    def __init__(self, message: str, lines: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.lines = lines
 
 
 @dataclass(frozen=True)

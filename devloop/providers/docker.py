@@ -370,7 +370,7 @@ class DockerProvider:
 
     # --- instances and logs ---------------------------------------------------------------------
 
-    def _status(self, container: Any, app_name: str) -> InstanceStatus:
+    def _status(self, container: Any, app: AppSpec) -> InstanceStatus:
         state = container.attrs.get("State") or {}
         status = container.status
         exit_code = state.get("ExitCode")
@@ -384,10 +384,9 @@ class DockerProvider:
             shown = "crashed" if exit_code not in (0, None) else "exited"
         else:
             shown = "starting"
-        app = self.project.app(app_name)
         address = self._address(container, app)
         return InstanceStatus(
-            app=app_name,
+            app=app.name,
             index=int(container.labels.get(LABEL_INDEX, "0")),
             id=container.id,
             state=shown,
@@ -407,7 +406,7 @@ class DockerProvider:
                 container = self.client.containers.get(summary["Id"])
             except docker.errors.NotFound:
                 continue  # removed between the list and the inspect
-            statuses.append(self._status(container, app.name))
+            statuses.append(self._status(container, app))
             if (
                 container.status == "running"
                 and container.id not in self._retiring
