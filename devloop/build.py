@@ -34,7 +34,7 @@ from devloop.buildcontext import (
 )
 from devloop.core.buildlog import BuildLogParser, BuildOutput, StepState, classify_line, is_user_step
 from devloop.core.spec import AppSpec
-from devloop.dockerfiles import SourceView, generate
+from devloop.dockerfiles import SourceView, generate, runs_as_root
 from devloop.errors import BuildContextError, BuildError, DockerUnavailableError
 
 OutputSink = Callable[[BuildOutput], None]
@@ -152,6 +152,11 @@ class ImageBuilder:
                 warnings.append(
                     f".dockerignore excludes {rel}: Docker still reads it to build,"
                     " but COPY will not put it in the image"
+                )
+            if runs_as_root(text):
+                warnings.append(
+                    f"{build.dockerfile.name} runs as root (no USER in its final stage, or USER root):"
+                    " add a non-root USER, as devloop's generated Dockerfiles do"
                 )
             if any(e.rel.split("/")[-1].startswith(".env") for e in walk(context, rules)):
                 warnings.append(

@@ -103,6 +103,30 @@ def _package_json(app: AppSpec, view: SourceView) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+def final_stage_user(dockerfile: str) -> str | None:
+    """The user the final stage runs as (its last USER), or None when it never sets one.
+
+    Line continuations are joined; parser directives and comments are skipped. Pure.
+    """
+    joined = re.sub(r"\\\n", " ", dockerfile)
+    user: str | None = None
+    for raw in joined.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        if word.upper() == "FROM":
+            user = None  # a new stage starts as its base image's user: unknown, treat as root
+        elif word.upper() == "USER":
+            user = rest.strip().split(":")[0] or None
+    return user
+
+
+def runs_as_root(dockerfile: str) -> bool:
+    user = final_stage_user(dockerfile)
+    return user is None or user in ("root", "0")
+
+
 def generate(app: AppSpec, view: SourceView) -> str:
     assert app.build is not None and app.build.language is not None
     language = app.build.language

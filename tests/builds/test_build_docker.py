@@ -169,6 +169,7 @@ def test_secret_looking_build_arg_warns(builder: ImageBuilder, tmp_path: Path) -
     plan = builder.plan(app)
     assert any("API_TOKEN looks like a secret" in w for w in plan.warnings)
     assert any(".env files are in the build context" in w for w in plan.warnings)
+    assert any("Dockerfile runs as root" in w for w in plan.warnings)
     assert all("not-shown" not in w for w in plan.warnings)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from devloop.core.spec import AppSpec, BuildSpec, Language
-from devloop.dockerfiles import SourceView, generate
+from devloop.dockerfiles import SourceView, generate, runs_as_root
 from devloop.errors import BuildContextError
 
 
@@ -131,3 +131,36 @@ def test_apps_that_cannot_be_started(language: Language, files: dict[str, str], 
     with pytest.raises(BuildContextError) as info:
         generate(app(language), view(files))
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "root"),
+    [
+        ('FROM python:3.12-slim\nCMD ["python"]\n', True),
+        ("FROM python:3.12-slim\nUSER root\n", True),
+        ("FROM python:3.12-slim\nUSER 0:0\n", True),
+        ("FROM python:3.12-slim\nUSER 10001:10001\n", False),
+        ("FROM python:3.12-slim\nUSER app\n", False),
+        ("FROM golang AS build\nUSER 1000\nFROM debian\n", True),  # the final stage never set one
+        (
+            "FROM debian\n# USER 1000\nRUN true \\\n  && echo USER 1000\n",
+            True,
+        ),  # comments and RUN text do not count
+        ("from debian\nuser nobody\n", False),
+    ],
+)
+def test_root_detection(dockerfile: str, root: bool) -> None:
+    assert runs_as_root(dockerfile) is root
+
+
+@pytest.mark.parametrize(
+    ("language", "files"),
+    [
+        (Language.PYTHON, {"requirements.txt": "", "app.py": ""}),
+        (Language.NODE, {"package.json": "{}", "index.js": ""}),
+        (Language.GO, {"go.mod": ""}),
+        (Language.STATIC, {"index.html": ""}),
+    ],
+)
+def test_generated_dockerfiles_never_run_as_root(language: Language, files: dict[str, str]) -> None:
+    assert not runs_as_root(generate(app(language), view(files)))
