@@ -33,7 +33,7 @@ from devloop.buildcontext import (
     walk,
 )
 from devloop.core.buildlog import BuildLogParser, BuildOutput, StepState, classify_line, is_user_step
-from devloop.core.spec import AppSpec
+from devloop.core.spec import AppSpec, BuildSpec
 from devloop.dockerfiles import SourceView, generate, runs_as_root
 from devloop.errors import BuildContextError, BuildError, DockerUnavailableError
 
@@ -87,13 +87,19 @@ def source_view(folder: Path) -> SourceView:
     return SourceView(files, read)
 
 
-def print_dockerfile(app: AppSpec) -> str:
-    """The Dockerfile devloop builds the app with: the user's, or the generated one."""
+def build_of(app: AppSpec) -> BuildSpec:
+    """How the app is built, or a BuildContextError when it runs a prebuilt image."""
     if app.build is None:
         raise BuildContextError(f"{app.name} uses the prebuilt image {app.image}; nothing is built")
-    if app.build.dockerfile is not None:
-        return app.build.dockerfile.read_text(encoding="utf-8")
-    return generate(app, source_view(app.build.context))
+    return app.build
+
+
+def print_dockerfile(app: AppSpec) -> str:
+    """The Dockerfile devloop builds the app with: the user's, or the generated one."""
+    build = build_of(app)
+    if build.dockerfile is not None:
+        return build.dockerfile.read_text(encoding="utf-8")
+    return generate(app, source_view(build.context))
 
 
 class ImageBuilder:
@@ -124,9 +130,7 @@ class ImageBuilder:
 
     def plan(self, app: AppSpec) -> BuildPlan:
         """Work out what would be built and its tag. Reads files: call off the event loop."""
-        build = app.build
-        if build is None:
-            raise BuildContextError(f"{app.name} uses the prebuilt image {app.image}; nothing is built")
+        build = build_of(app)
         context = build.context
         if not context.is_dir():
             raise BuildContextError(f"{app.name}: build context {context} does not exist")

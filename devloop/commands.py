@@ -45,7 +45,7 @@ def status_rows(project: ProjectSpec, provider: Any) -> list[dict[str, Any]]:
         rows = []
         try:
             for app in project.apps:
-                change = await asyncio.to_thread(provider._snapshot, app)
+                change = await asyncio.to_thread(provider.snapshot, app)
                 running = [i for i in change.instances if i.state == "running"]
                 rows.append({
                     "name": app.name,
@@ -84,7 +84,7 @@ def print_status(rows: list[dict[str, Any]], as_json: bool, unrouted: frozenset[
 def shell(project: ProjectSpec, app: AppSpec, index: int, command: str | None) -> None:
     """A shell (or one command) in instance `index`, as `cf ssh APP -i N [-c CMD]`."""
     provider = DockerProvider(project)
-    change = provider._snapshot(app)
+    change = provider.snapshot(app)
     instance = next((i for i in change.instances if i.index == index and i.state == "running"), None)
     if instance is None:
         raise ProviderError(f"{app.name} has no running instance {index}", hint="start it with `devloop up`")

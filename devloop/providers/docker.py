@@ -396,7 +396,7 @@ class DockerProvider:
             exit_code=exit_code if shown != "running" else None,
         )
 
-    def _snapshot(self, app: AppSpec) -> InstancesChanged:
+    def snapshot(self, app: AppSpec) -> InstancesChanged:
         generation = self._route_generation.get(app.name, 0)
         serving = self._serving_config.get(app.name)
         statuses = []
@@ -422,7 +422,7 @@ class DockerProvider:
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
         by_name = {a.name: a for a in apps}
         for app in apps:
-            yield await self._call(self._snapshot, app)
+            yield await self._call(self.snapshot, app)
         queue: asyncio.Queue[str | BaseException] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         stop = threading.Event()
@@ -460,7 +460,7 @@ class DockerProvider:
                     names.add(extra)
                 for name in names:
                     if name in by_name:
-                        yield await self._call(self._snapshot, by_name[name])
+                        yield await self._call(self.snapshot, by_name[name])
         finally:
             stop.set()
             for stream in stream_holder:

@@ -46,7 +46,7 @@ async def test_stream_cut_mid_burst_loses_and_repeats_nothing(
     mux = LogMux(provider, buffer)
     try:
         await provider.deploy(app, image, lambda _t: None)
-        snapshot = await asyncio.to_thread(provider._snapshot, app)
+        snapshot = await asyncio.to_thread(provider.snapshot, app)
         ids = [i.id for i in snapshot.instances]
         assert len(ids) == 2
         mux.on_instances(snapshot)

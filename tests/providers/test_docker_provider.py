@@ -144,7 +144,7 @@ async def test_sync_copies_files_and_runs_the_restart_step(built) -> None:  # ty
 async def test_tail_resumes_after_the_last_line_without_duplicates(built) -> None:  # type: ignore[no-untyped-def]
     provider, app, image = built
     await provider.deploy(replace(app, instances=1), image, progress)
-    snapshot = await asyncio.to_thread(provider._snapshot, replace(app, instances=1))
+    snapshot = await asyncio.to_thread(provider.snapshot, replace(app, instances=1))
     instance: InstanceStatus = snapshot.instances[0]
     lines = []
     async for line in provider.tail(instance, None):
