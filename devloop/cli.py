@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from devloop import __version__
+from devloop.core.spec import Provider
 from devloop.errors import DevloopError, UsageError
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ class ConfigOptions:
     vars_files: tuple[Path, ...]
     var_pairs: tuple[str, ...]
     provider: str | None
+    context: str | None = None
 
     def exists(self) -> bool:
         from devloop.config.loader import find_config
@@ -44,6 +47,8 @@ class ConfigOptions:
 
         path = find_config(self.file, Path.cwd())
         project = load_project(_display_path(path), load_vars(self.vars_files, self.var_pairs), self.provider)
+        if self.context:  # an existing cluster instead of the kind one: the kind provider's job
+            project = dataclasses.replace(project, context=self.context, provider=Provider.KIND)
         for notice in () if quiet else project.notices:
             click.echo(f"warning: {notice}", err=True)
         return project
@@ -59,11 +64,16 @@ def config_options(func: F) -> F:
         vars_files: tuple[Path, ...],
         var_pairs: tuple[str, ...],
         provider: str | None,
+        context: str | None,
         **kwargs: Any,
     ) -> Any:
-        return func(*args, config=ConfigOptions(config_file, vars_files, var_pairs, provider), **kwargs)
+        options = ConfigOptions(config_file, vars_files, var_pairs, provider, context)
+        return func(*args, config=options, **kwargs)
 
     command: Any = wrapper
+    command = click.option(
+        "--context", help="Use this kubeconfig context (any cluster) instead of a kind cluster."
+    )(command)
     command = click.option(
         "--provider", type=click.Choice(["kind", "docker"]), help="Override `provider:` from the config."
     )(command)
@@ -217,16 +227,13 @@ def select_apps(project: Any, names: tuple[str, ...]) -> list[Any]:
 
 
 def make_provider(project: Any) -> Any:
-    from devloop.core.spec import Provider
-
     if project.provider is Provider.DOCKER:
         from devloop.providers.docker import DockerProvider
 
         return DockerProvider(project)
-    raise UsageError(
-        "the kind provider is not available in this version of devloop yet",
-        hint="run with --provider docker, or set `provider: docker` in devloop.yaml",
-    )
+    from devloop.providers.kind import KindProvider
+
+    return KindProvider(project)
 
 
 @cli.command()
@@ -264,25 +271,35 @@ def up(
 @cli.command()
 @config_options
 @click.argument("apps", nargs=-1)
+@click.option("--cluster", "delete_cluster", is_flag=True, help="Delete the kind cluster too.")
 def down(
     config: ConfigOptions,
     apps: tuple[str, ...],
+    delete_cluster: bool,
 ) -> None:
-    """Remove the apps' instances (all apps, or APPS)."""
+    """Remove the apps' instances (all apps, or APPS); --cluster deletes the kind cluster too."""
     import asyncio
 
     project = config.load()
     selected = select_apps(project, apps) if apps else None
     target = make_provider(project)
+    if delete_cluster and (project.provider is not Provider.KIND or project.context):
+        raise UsageError("--cluster deletes the kind cluster devloop made; this project uses none")
 
     async def remove() -> int:
         try:
+            if delete_cluster:
+                await target.delete_cluster()
+                return 0
             return int(await target.remove(selected))
         finally:
             await target.close()
 
     count = asyncio.run(remove())
-    click.echo(f"removed {count} instance(s)")
+    if delete_cluster:
+        click.echo(f"deleted kind cluster {project.cluster}")
+    else:
+        click.echo(f"removed {count} instance(s)")
 
 
 @cli.command()

@@ -26,11 +26,11 @@ def labels(app: str, project: str, process: str = "web") -> dict[str, str]:
         "app.kubernetes.io/name": app,
         "app.kubernetes.io/component": process,
         "app.kubernetes.io/managed-by": MANAGED_BY,
-        "devloop.dev/project": _label_value(project),
+        "devloop.dev/project": label_value(project),
     }
 
 
-def _label_value(value: str) -> str:
+def label_value(value: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", value)[:63].strip("-_.")
     return cleaned or "project"
 
@@ -160,8 +160,13 @@ def app_objects(
     project: str,
     namespace: str | None = None,
     secret_values: bool = False,
+    autoscale: bool = True,
 ) -> list[Obj]:
-    """Every object for one app. Secret values are placeholders unless `secret_values`."""
+    """Every object for one app. Secret values are placeholders unless `secret_values`.
+
+    `autoscale=False` leaves out the HorizontalPodAutoscaler: in the dev loop the
+    instance count is the user's to set, not a load-driven controller's.
+    """
     objects: list[Obj] = []
     web_labels = labels(app.name, project)
     if app.env:
@@ -199,7 +204,8 @@ def app_objects(
         objects.append(_ingress(app, web_labels, namespace))
     if app.instances > 1:
         objects.append(_pdb(app, web_labels, namespace))
-        objects.append(_hpa(app, web_labels, namespace))
+        if autoscale:
+            objects.append(_hpa(app, web_labels, namespace))
     return objects
 
 

@@ -73,6 +73,8 @@ class PlainPrinter:
                 self._api(app, f"syncing {len(copies)} file(s): {names}")
             case ev.SyncDone(app=app, files=count):
                 self._api(app, f"synced into {count} instance(s)")
+            case ev.SyncFailed(app=app, message=message):
+                self._api(app, self._style(f"sync failed, rebuilding instead: {message}", fg="yellow"))
             case ev.FilesChanged(app=app) if state.manual and state.apps[app].pending_files:
                 pending = sorted(state.apps[app].pending_files)
                 self._api(app, f"{len(pending)} change(s) queued (manual mode): run `devloop trigger {app}`")

@@ -41,3 +41,52 @@ def app_dir(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "requirements.txt").write_text("")
     (tmp_path / "app.py").write_text("print('hi')\n")
     yield tmp_path
+
+
+FAKE_BIN = Path(__file__).resolve().parent / "fakes" / "bin"
+
+
+class FakeKind:
+    """The fake `kind` on PATH and the fake API server it hands out kubeconfigs for."""
+
+    def __init__(self, state: Path, cluster: object) -> None:
+        self.state = state
+        self.cluster = cluster
+
+    def calls(self) -> list[list[str]]:
+        path = self.state / "calls"
+        import json
+
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def env(self) -> dict[str, str]:
+        import os
+
+        return {
+            "PATH": f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}",
+            "FAKE_KIND_STATE": str(self.state),
+            "XDG_CACHE_HOME": str(self.state / "cache"),
+        }
+
+
+@pytest.fixture
+def fake_cluster(tmp_path: Path) -> Iterator[object]:
+    """A fake Kubernetes API server on loopback whose pods are real containers (tests/fakes/kubeapi.py)."""
+    from tests.fakes.kubeapi import FakeCluster
+
+    folder = tmp_path / "fake-cluster"
+    folder.mkdir()
+    cluster = FakeCluster(folder).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def fake_kind(tmp_path: Path, fake_cluster: object, monkeypatch: pytest.MonkeyPatch) -> FakeKind:
+    state = tmp_path / "fake-kind"
+    state.mkdir()
+    (state / "kubeconfig").write_text(fake_cluster.kubeconfig_text())  # type: ignore[attr-defined]
+    kind = FakeKind(state, fake_cluster)
+    for name, value in kind.env().items():
+        monkeypatch.setenv(name, value)
+    return kind

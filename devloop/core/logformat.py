@@ -70,3 +70,10 @@ def format_line(line: LogLine, mode: str = "default", timestamps: bool = False, 
     text = line.text if colour else click.unstyle(line.text)
     prefix = f"{timestamp(line.timestamp_ns)} " if timestamps and line.timestamp_ns else ""
     return f"{prefix}{tag} {line.app} | {text}"
+
+
+def parse_rfc3339_ns(stamp: str) -> int:
+    """RFC 3339 timestamps with up to nanosecond fractions (Docker's, the kubelet's) as integer ns."""
+    base, _, frac = stamp.rstrip("Z").partition(".")
+    seconds = datetime.fromisoformat(base + "+00:00").timestamp()
+    return int(seconds) * 1_000_000_000 + int((frac + "000000000")[:9])

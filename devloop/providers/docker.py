@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import io
 import json
 import secrets
-import tarfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +26,13 @@ from devloop.adapters.dockerapi import CONNECTION_ERRORS, describe, engine_addre
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
+from devloop.core.logformat import parse_rfc3339_ns
 from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec
 from devloop.errors import DockerUnavailableError
 from devloop.health import check
 from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.proxy import TcpProxy
+from devloop.synctar import sync_archive
 
 LABEL_PROJECT = "devloop.project"
 LABEL_APP = "devloop.app"
@@ -68,13 +67,6 @@ def _engine_error(exc: BaseException) -> DockerUnavailableError:
     return DockerUnavailableError(
         f"the Docker engine at {engine_address()} is not answering: {describe(exc)}"
     )
-
-
-def _parse_ts(stamp: str) -> int:
-    """Docker's RFC 3339 nanosecond timestamps as integer nanoseconds."""
-    base, _, frac = stamp.rstrip("Z").partition(".")
-    seconds = datetime.fromisoformat(base + "+00:00").timestamp()
-    return int(seconds) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
 class DockerProvider:
@@ -516,7 +508,7 @@ class DockerProvider:
         text = raw.decode("utf-8", errors="replace").rstrip("\r")
         stamp, _, message = text.partition(" ")
         try:
-            ts = _parse_ts(stamp)
+            ts = parse_rfc3339_ns(stamp)
         except ValueError:
             return LogLine(instance.app, "APP", text, instance.index, instance.id)
         return LogLine(instance.app, "APP", message, instance.index, instance.id, ts)
@@ -554,15 +546,7 @@ class DockerProvider:
     def _sync_into(self, container: Any, app: AppSpec, present: list[SyncCopy], gone: list[str]) -> None:
         uid, gid = _numeric_user(container.attrs.get("Config", {}).get("User", ""))
         if present:
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
-                for copy in present:
-                    source = app.source / copy.rel
-                    info = tar.gettarinfo(str(source), arcname=copy.dest.lstrip("/"))
-                    info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
-                    with open(source, "rb") as handle:
-                        tar.addfile(info, handle)
-            container.put_archive("/", buffer.getvalue())
+            container.put_archive("/", sync_archive(app, present, uid, gid))
         if gone:
             container.exec_run(["rm", "-f", "--", *gone], user="0")
         restart = app.sync_restart

@@ -1,0 +1,302 @@
+"""The Kubernetes API, the one way devloop talks to it: kr8s's session and auth, explicit paths.
+
+kr8s reads kubeconfigs, authenticates and speaks HTTP and WebSocket; the few
+calls it lacks are written here against the API reference: server-side apply
+(a PATCH with `application/apply-patch+yaml`) and exec with stdin, which needs
+the `v5.channel.k8s.io` protocol so the far end sees stdin close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx_ws
+import kr8s
+import kr8s.asyncio
+from kr8s.asyncio.objects import Pod
+from kr8s.asyncio.portforward import PortForward
+
+from devloop.errors import ProviderError
+
+Obj = dict[str, Any]
+FIELD_MANAGER = "devloop"
+MIN_KUBERNETES = (1, 29)  # the v5 exec protocol (stdin that closes) arrived in 1.29
+CONNECT_FOR_S = 30.0  # an API server that just started (kind) may take a moment to answer
+BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
+
+# The kinds devloop writes, and their REST names; other kinds (a user's YAML) use PLURAL_RULES.
+RESOURCES: dict[str, tuple[str, bool]] = {  # kind -> (plural, namespaced)
+    "Namespace": ("namespaces", False),
+    "ConfigMap": ("configmaps", True),
+    "Secret": ("secrets", True),
+    "Service": ("services", True),
+    "Pod": ("pods", True),
+    "Deployment": ("deployments", True),
+    "StatefulSet": ("statefulsets", True),
+    "Ingress": ("ingresses", True),
+    "PodDisruptionBudget": ("poddisruptionbudgets", True),
+    "HorizontalPodAutoscaler": ("horizontalpodautoscalers", True),
+    "ServiceAccount": ("serviceaccounts", True),
+    "PersistentVolumeClaim": ("persistentvolumeclaims", True),
+    "Job": ("jobs", True),
+    "CronJob": ("cronjobs", True),
+    "NetworkPolicy": ("networkpolicies", True),
+}
+
+
+def plural(kind: str) -> tuple[str, bool]:
+    if kind in RESOURCES:
+        return RESOURCES[kind]
+    lower = kind.lower()
+    if lower.endswith("y"):
+        return lower[:-1] + "ies", True
+    if lower.endswith(("s", "x")):
+        return lower + "es", True
+    return lower + "s", True
+
+
+def object_url(obj: Obj, namespace: str | None) -> tuple[str, str | None, str]:
+    """(apiVersion, namespace or None, "plural/name") for kr8s's call_api."""
+    name_plural, namespaced = plural(obj["kind"])
+    meta = obj.get("metadata") or {}
+    ns = (meta.get("namespace") or namespace) if namespaced else None
+    return obj["apiVersion"], ns, f"{name_plural}/{meta['name']}"
+
+
+def version_tuple(info: Obj) -> tuple[int, int]:
+    major = "".join(c for c in str(info.get("major", "0")) if c.isdigit()) or "0"
+    minor = "".join(c for c in str(info.get("minor", "0")) if c.isdigit()) or "0"
+    return int(major), int(minor)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    code: int
+    stdout: bytes
+    stderr: bytes
+
+
+class KubeClient:
+    """One cluster, one namespace; every call raises ProviderError with a reason a user can act on."""
+
+    def __init__(self, api: Any, server: str) -> None:
+        self.api = api
+        self.server = server
+
+    @classmethod
+    async def connect(cls, kubeconfig: Path | None, context: str | None) -> KubeClient:
+        try:
+            api = await kr8s.asyncio.api(kubeconfig=str(kubeconfig) if kubeconfig else None, context=context)
+        except Exception as exc:  # kr8s raises plain ValueErrors/KeyErrors for bad kubeconfigs
+            where = f"context {context!r}" if context else "the current context"
+            raise ProviderError(
+                f"cannot use {where} of {kubeconfig or '~/.kube/config'}: {exc}",
+                hint="check `--context` against the contexts in your kubeconfig",
+            ) from None
+        return cls(api, str(api.auth.server))
+
+    async def close(self) -> None:
+        session = getattr(self.api, "_session", None)
+        if session is not None:
+            await session.aclose()
+
+    # --- requests ------------------------------------------------------------------------------
+
+    async def request(
+        self, method: str, version: str, url: str, namespace: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        try:
+            async with self.api.call_api(
+                method, version=version, namespace=namespace, url=url, raise_for_status=False, **kwargs
+            ) as response:
+                return response  # type: ignore[no-any-return]
+        except (httpx.TransportError, OSError) as exc:
+            raise ProviderError(
+                f"the Kubernetes API server at {self.server} is not answering: {exc}"
+            ) from None
+
+    async def wait_ready(self, within_s: float = CONNECT_FOR_S) -> Obj:
+        """The server's version, retried with backoff while it is unreachable; refuses one too old."""
+        deadline = time.monotonic() + within_s
+        attempt = 0
+        while True:
+            try:
+                response = await self.request("GET", "", "", base="/version")
+            except ProviderError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                attempt += 1
+                continue
+            if response.status_code == 200:
+                info: Obj = response.json()
+                if version_tuple(info) < MIN_KUBERNETES:
+                    wanted = ".".join(map(str, MIN_KUBERNETES))
+                    raise ProviderError(
+                        f"Kubernetes {info.get('gitVersion', '?')} at {self.server} is too old; "
+                        f"devloop needs {wanted} or newer"
+                    )
+                return info
+            raise ProviderError(_failure("GET /version", response))
+
+    async def get(self, version: str, url: str, namespace: str | None = None) -> Obj | None:
+        response = await self.request("GET", version, url, namespace)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ProviderError(_failure(f"GET {url}", response))
+        return response.json()  # type: ignore[no-any-return]
+
+    async def list_objects(self, version: str, plural_name: str, namespace: str | None, selector: str) -> Obj:
+        response = await self.request(
+            "GET", version, plural_name, namespace, params={"labelSelector": selector}
+        )
+        if response.status_code != 200:
+            raise ProviderError(_failure(f"list {plural_name}", response))
+        return response.json()  # type: ignore[no-any-return]
+
+    async def apply(self, obj: Obj, namespace: str | None) -> Obj:
+        """Server-side apply as field manager `devloop`, taking over fields others set (force)."""
+        version, ns, url = object_url(obj, namespace)
+        body = dict(obj)
+        if ns:
+            body["metadata"] = {**obj["metadata"], "namespace": ns}
+        response = await self.request(
+            "PATCH",
+            version,
+            url,
+            ns,
+            params={"fieldManager": FIELD_MANAGER, "force": "true"},
+            headers={"Content-Type": "application/apply-patch+yaml"},
+            content=json.dumps(body).encode(),  # JSON is YAML: no second serializer
+        )
+        if response.status_code not in (200, 201):
+            raise ProviderError(_failure(f"apply {obj['kind']}/{obj['metadata']['name']}", response))
+        return response.json()  # type: ignore[no-any-return]
+
+    async def delete(self, version: str, url: str, namespace: str | None) -> bool:
+        response = await self.request(
+            "DELETE", version, url, namespace, params={"propagationPolicy": "Background"}
+        )
+        if response.status_code in (200, 202):
+            return True
+        if response.status_code == 404:
+            return False
+        raise ProviderError(_failure(f"delete {url}", response))
+
+    # --- streams -------------------------------------------------------------------------------
+
+    async def watch(
+        self, version: str, plural_name: str, namespace: str | None, selector: str, since: str | None
+    ) -> AsyncIterator[tuple[str, Obj]]:
+        """Watch events after resourceVersion `since`; ends when the server closes the stream."""
+        params = {"watch": "true", "labelSelector": selector, "allowWatchBookmarks": "true"}
+        if since:
+            params["resourceVersion"] = since
+        try:
+            async with self.api.call_api(
+                "GET", version=version, namespace=namespace, url=plural_name, stream=True,
+                params=params, timeout=None,
+            ) as response:  # fmt: skip
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        event = json.loads(line)
+                        yield event["type"], event["object"]
+        except (httpx.TransportError, OSError) as exc:
+            raise ProviderError(f"the watch on {plural_name} at {self.server} broke: {exc}") from None
+
+    async def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        *,
+        follow: bool,
+        since_time: str | None,
+        tail_lines: int | None,
+    ) -> AsyncIterator[str]:
+        """The container's lines, each prefixed with its RFC 3339 nanosecond timestamp."""
+        params: dict[str, str] = {"container": container, "timestamps": "true"}
+        if follow:
+            params["follow"] = "true"
+        if since_time:
+            params["sinceTime"] = since_time
+        if tail_lines is not None:
+            params["tailLines"] = str(tail_lines)
+        async with self.api.call_api(
+            "GET", version="v1", namespace=namespace, url=f"pods/{pod}/log", stream=True,
+            params=params, timeout=None, raise_for_status=False,
+        ) as response:  # fmt: skip
+            if response.status_code != 200:
+                return
+            async for line in response.aiter_lines():
+                yield line
+
+    async def exec(
+        self, namespace: str, pod: str, container: str, command: list[str], stdin: bytes | None = None
+    ) -> ExecResult:
+        """Run `command` in the container; stdin, when given, is sent and then closed."""
+        params: list[tuple[str, str]] = [("command", part) for part in command]
+        params += [("container", container), ("stdout", "true"), ("stderr", "true")]
+        params.append(("stdin", "true" if stdin is not None else "false"))
+        out, err = bytearray(), bytearray()
+        try:
+            async with self.api.open_websocket(
+                version="v1",
+                namespace=namespace,
+                url=f"pods/{pod}/exec",
+                subprotocols=("v5.channel.k8s.io", "v4.channel.k8s.io"),
+                params=params,
+            ) as ws:
+                if stdin is not None:
+                    if ws.subprotocol != "v5.channel.k8s.io":
+                        raise ProviderError(
+                            f"the API server at {self.server} cannot close an exec's stdin "
+                            f"(it speaks {ws.subprotocol}); Kubernetes 1.29 or newer can"
+                        )
+                    for start in range(0, len(stdin), 1 << 20):
+                        await ws.send_bytes(b"\x00" + stdin[start : start + (1 << 20)])
+                    await ws.send_bytes(b"\xff\x00")  # close channel 0: stdin is done
+                while True:
+                    message = await ws.receive_bytes()
+                    channel, payload = message[0], message[1:]
+                    if channel == 1:
+                        out += payload
+                    elif channel == 2:
+                        err += payload
+                    elif channel == 3:
+                        return ExecResult(_exit_code(payload), bytes(out), bytes(err))
+        except (httpx_ws.HTTPXWSException, httpx.TransportError, OSError) as exc:
+            raise ProviderError(f"exec in pod {pod} failed: {exc}") from None
+
+    def port_forward(self, pod: Obj, port: int) -> PortForward:
+        """A loopback listener on a free port whose connections reach `port` of `pod`."""
+        return PortForward(Pod(pod, api=self.api), port, local_port="auto")
+
+
+def _exit_code(status_json: bytes) -> int:
+    """The exit code in the exec protocol's final Status (channel 3)."""
+    if not status_json:
+        return 0
+    status = json.loads(status_json)
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            return int(cause.get("message", 1))
+    return 1
+
+
+def _failure(what: str, response: httpx.Response) -> str:
+    try:
+        message = response.json().get("message") or response.text
+    except ValueError:
+        message = response.text
+    return f"{what}: the API server answered {response.status_code}: {str(message)[:300]}"

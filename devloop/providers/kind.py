@@ -1,0 +1,603 @@
+"""The kind provider: each app is a Deployment on a local Kubernetes (kind, or any --context).
+
+The cluster comes from the kind CLI (created from a generated config, or
+reused); images reach it through the cluster's local registry when it has one
+(the `local-registry-hosting` ConfigMap), else `kind load docker-image`. Objects
+come from `devloop.manifests` (or the user's YAML) and go in with server-side
+apply; a rollout is watched until every new pod is ready, and stalls are
+reported with their reason. Each routed app gets one loopback address that
+forwards to its ready pods, healed as pods come and go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kr8s.asyncio.portforward import PortForward
+
+from devloop import kindconfig, manifests, usermanifests
+from devloop.adapters import dockerapi, registry
+from devloop.adapters.kindcli import KindCli
+from devloop.adapters.kube import KubeClient, Obj, plural
+from devloop.core.changes import SyncCopy
+from devloop.core.events import InstancesChanged, InstanceStatus
+from devloop.core.logbuffer import LogLine
+from devloop.core.logformat import parse_rfc3339_ns
+from devloop.core.spec import AppSpec, ProjectSpec
+from devloop.errors import ProviderError, ToolMissingError
+from devloop.providers.base import Deployed, DeployError, Progress
+from devloop.providers.docker import project_id
+from devloop.proxy import TcpProxy
+from devloop.synctar import sync_archive
+
+LABEL_PROJECT = "devloop.dev/project"
+LABEL_APP = "app.kubernetes.io/name"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+POLL_S = 0.2  # rollout status is polled: two small GETs, cheap next to a pod start
+STALLED = {  # container waiting reasons that do not fix themselves
+    "ImagePullBackOff": "cannot pull its image",
+    "ErrImagePull": "cannot pull its image",
+    "InvalidImageName": "has an invalid image name",
+    "CreateContainerConfigError": "cannot be configured",
+    "CreateContainerError": "cannot be created",
+    "RunContainerError": "cannot start",
+    "CrashLoopBackOff": "keeps crashing",
+}
+# What devloop applies and therefore prunes: (apiVersion, kind).
+PRUNED_KINDS = (
+    ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("policy/v1", "PodDisruptionBudget"),
+)
+
+
+def namespace_for(project: ProjectSpec) -> str:
+    """One namespace per project folder: two projects with an app `web` never meet."""
+    cleaned = re.sub(r"[^a-z0-9-]", "-", project_id(project.file).lower()).strip("-")
+    return f"devloop-{cleaned}"[:63].rstrip("-")
+
+
+def kubeconfig_cache() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "devloop" / "kube"
+
+
+def _pod_state(pod: Obj, app: str) -> tuple[str, bool, int, int | None]:
+    """(state, ready, restarts, exit code) of the app's container in `pod`."""
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    statuses = [c for c in status.get("containerStatuses") or [] if c.get("name") == app]
+    container = statuses[0] if statuses else {}
+    restarts = int(container.get("restartCount", 0))
+    state = container.get("state") or {}
+    last = (container.get("lastState") or {}).get("terminated") or {}
+    if meta.get("deletionTimestamp"):
+        return "stopping", False, restarts, None
+    if "running" in state:
+        ready = bool(container.get("ready"))
+        return ("running" if ready else "starting"), ready, restarts, None
+    if "terminated" in state:
+        code = state["terminated"].get("exitCode")
+        return ("exited" if code == 0 else "crashed"), False, restarts, code
+    waiting = (state.get("waiting") or {}).get("reason", "")
+    if waiting in STALLED or status.get("phase") == "Failed":
+        return "crashed", False, restarts, last.get("exitCode")
+    return "starting", False, restarts, None
+
+
+class KindProvider:
+    name = "kind"
+
+    def __init__(self, project: ProjectSpec, *, context: str | None = None) -> None:
+        self.project = project
+        self.context = context or project.context
+        self.namespace = namespace_for(project)
+        self.project_label = manifests.label_value(project_id(project.file))
+        self._kube: KubeClient | None = None
+        self._kind: KindCli | None = None
+        self.registry: str | None = None
+        self.proxies: dict[str, TcpProxy] = {}
+        self.forwards: dict[str, dict[str, PortForward]] = {}  # app -> pod -> forward
+        self._indexes: dict[str, dict[str, int]] = {}  # app -> pod -> instance index
+        self._pods: dict[str, Obj] = {}  # pod name -> last seen object, from the watch
+
+    # --- platform -------------------------------------------------------------------------------
+
+    @property
+    def kube(self) -> KubeClient:
+        if self._kube is None:
+            raise ProviderError("not connected to a cluster yet")
+        return self._kube
+
+    async def connect(self, progress: Progress) -> KubeClient:
+        """The API client for the cluster: a kubeconfig context, or the kind cluster (made if missing)."""
+        if self._kube is not None:
+            return self._kube
+        created = False
+        if self.context:
+            progress(f"using kubeconfig context {self.context}")
+            kube = await KubeClient.connect(None, self.context)
+        else:
+            kind = self._kind = KindCli.find()
+            await kind.version()
+            name = self.project.cluster
+            if name not in await kind.clusters():
+                progress(f"creating kind cluster {name} (this takes a minute the first time)")
+                config = kubeconfig_cache() / f"{name}-kind.yaml"
+                config.parent.mkdir(parents=True, exist_ok=True)
+                config.write_text(kindconfig.cluster_config())
+                await kind.create(name, config, on_line=lambda line: progress(f"kind: {line.strip()}"))
+                created = True
+            else:
+                progress(f"reusing kind cluster {name}")
+            kube = await KubeClient.connect(await self._kind_kubeconfig(kind, name), None)
+        self._kube = kube
+        if created:
+            await self._wire_registry(progress)
+        return kube
+
+    async def _kind_kubeconfig(self, kind: KindCli, name: str) -> Path:
+        path = kubeconfig_cache() / f"{name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = await kind.kubeconfig(name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds client keys
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        return path
+
+    async def _wire_registry(self, progress: Progress) -> None:
+        assert self._kind is not None
+        nodes = await self._kind.nodes(self.project.cluster)
+        try:
+            client = dockerapi.connect()
+            await asyncio.to_thread(registry.ensure_kind_registry, client, nodes, progress)
+        except Exception as exc:  # no registry image, say: `kind load` still delivers
+            progress(f"no local registry ({exc}); images go in with `kind load docker-image`")
+            return
+        await self.kube.apply(kindconfig.registry_hosting(kindconfig.registry_host()), None)
+
+    async def ensure_platform(self, progress: Progress) -> str:
+        kube = await self.connect(progress)
+        info = await kube.wait_ready()
+        hosting = await kube.get(
+            "v1", f"configmaps/{kindconfig.REGISTRY_HOSTING_CONFIGMAP}", kindconfig.REGISTRY_HOSTING_NAMESPACE
+        )
+        self.registry = kindconfig.pushed_registry(hosting)
+        await kube.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}}, None
+        )
+        where = f"context {self.context}" if self.context else f"kind cluster {self.project.cluster}"
+        delivery = f"registry {self.registry}" if self.registry else "kind load" if self._kind else "as built"
+        version = info.get("gitVersion", "?")
+        return f"kubernetes {version} ({where}, namespace {self.namespace}, images via {delivery})"
+
+    async def deliver(self, app: AppSpec, image: str, progress: Progress) -> str:
+        if self.registry:
+            client = await asyncio.to_thread(dockerapi.connect)
+            try:
+                return await registry.push(client, image, self.registry, progress)
+            finally:
+                client.close()
+        if self._kind is not None:
+            progress(f"loading {image} into kind cluster {self.project.cluster}")
+            await self._kind.load_image(self.project.cluster, image)
+            return image
+        raise ProviderError(
+            f"context {self.context} has no local registry to push {image} to",
+            hint="add the `local-registry-hosting` ConfigMap to kube-public, or use a kind cluster",
+        )
+
+    # --- deploy ---------------------------------------------------------------------------------
+
+    def objects(self, app: AppSpec, image: str) -> list[Obj]:
+        if app.manifests is not None:
+            return usermanifests.load(app, image)
+        return manifests.app_objects(
+            app,
+            image,
+            project=self.project_label,
+            namespace=self.namespace,
+            secret_values=True,
+            autoscale=False,
+        )
+
+    async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
+        objects = self.objects(app, image)
+        progress(f"applying {len(objects)} object(s) to namespace {self.namespace}")
+        for obj in objects:
+            await self.kube.apply(_labelled(obj, self.project_label, app.name), self.namespace)
+        await self._prune(app, {(o["kind"], o["metadata"]["name"]) for o in objects})
+        deployments = [o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"]
+        for name in deployments:
+            await self._wait_rollout(app, name, image, progress)
+        notice = await self._ensure_proxy(app)
+        await self._refresh_forwards(app)
+        return Deployed(self._url(app), notice)
+
+    async def _prune(self, app: AppSpec, keep: set[tuple[str, str]]) -> None:
+        """Delete objects devloop made for `app` earlier that the config no longer produces."""
+        for version, kind in PRUNED_KINDS:
+            listing = await self.kube.list_objects(
+                version, plural(kind)[0], self.namespace, self._selector(app)
+            )
+            for item in listing.get("items") or []:
+                name = item["metadata"]["name"]
+                if (kind, name) not in keep:
+                    await self.kube.delete(version, f"{plural(kind)[0]}/{name}", self.namespace)
+
+    async def _wait_rollout(self, app: AppSpec, name: str, image: str, progress: Progress) -> None:
+        """Until the new pods are all ready and the old ones gone; a stall raises with its reason."""
+        budget = app.health.timeout_s + 60  # pulling and scheduling come before the app's own start
+        deadline = time.monotonic() + budget
+        reported = ""
+        while True:
+            deployment = await self.kube.get("apps/v1", f"deployments/{name}", self.namespace)
+            if deployment is None:
+                raise DeployError(f"{app.name}: Deployment {name} disappeared during its rollout")
+            spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+            wanted = int(spec.get("replicas", 1))
+            observed = int(status.get("observedGeneration", 0)) >= int(
+                deployment["metadata"].get("generation", 1)
+            )
+            done = observed and all(
+                int(status.get(field, 0)) == wanted
+                for field in ("updatedReplicas", "availableReplicas", "replicas")
+            )
+            if done:
+                return
+            for condition in status.get("conditions") or []:
+                if (
+                    condition.get("type") == "Progressing"
+                    and condition.get("reason") == "ProgressDeadlineExceeded"
+                ):
+                    raise DeployError(f"{app.name}: {condition.get('message', 'the rollout stalled')}")
+            await self._raise_if_stalled(app, name, image)
+            updated, ready = status.get("updatedReplicas", 0), status.get("readyReplicas", 0)
+            line = f"{name}: {updated}/{wanted} updated, {ready} ready"
+            if line != reported:
+                progress(line)
+                reported = line
+            if time.monotonic() > deadline:
+                raise DeployError(
+                    f"{app.name}: the rollout of {name} did not finish within {budget}s "
+                    f"({status.get('updatedReplicas', 0)} of {wanted} new pods, "
+                    f"{status.get('availableReplicas', 0)} available); readiness probes keep failing; "
+                    "the previous version keeps serving",
+                    await self._last_lines_of_new(app, name, image),
+                )
+            await asyncio.sleep(POLL_S)
+
+    async def _new_pods(self, name: str, image: str) -> list[Obj]:
+        pods = await self.kube.list_objects(
+            "v1", "pods", self.namespace, f"{LABEL_PROJECT}={self.project_label}"
+        )
+        return [
+            p
+            for p in pods.get("items") or []
+            if p["metadata"].get("labels", {}).get(LABEL_APP) is not None
+            and any(c.get("image") == image for c in p["spec"].get("containers", []))
+            and p["metadata"]["name"].startswith(f"{name}-")
+        ]
+
+    async def _raise_if_stalled(self, app: AppSpec, name: str, image: str) -> None:
+        for pod in await self._new_pods(name, image):
+            pod_name = pod["metadata"]["name"]
+            for condition in (pod.get("status") or {}).get("conditions") or []:
+                if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+                    raise DeployError(
+                        f"{app.name}: pod {pod_name} cannot be scheduled: {condition.get('message', '')}"
+                    )
+            for container in (pod.get("status") or {}).get("containerStatuses") or []:
+                waiting = (container.get("state") or {}).get("waiting") or {}
+                reason = waiting.get("reason", "")
+                terminated = (container.get("lastState") or {}).get("terminated") or {}
+                crashed = terminated and int(container.get("restartCount", 0)) > 0
+                if reason in STALLED or crashed:
+                    why = STALLED.get(reason) or f"exited with code {terminated.get('exitCode')}"
+                    if terminated.get("reason") == "OOMKilled":
+                        why = f"was killed for using more than {app.memory_mb}M of memory"
+                    detail = waiting.get("message") or ""
+                    lines = await self._previous_lines(pod_name, container["name"]) if crashed else ()
+                    message = f"{app.name}: pod {pod_name} {why}" + (f": {detail}" if detail else "")
+                    raise DeployError(message + "; the previous version keeps serving", lines)
+
+    async def _previous_lines(self, pod: str, container: str, count: int = 20) -> tuple[str, ...]:
+        response = await self.kube.request(
+            "GET", "v1", f"pods/{pod}/log", self.namespace,
+            params={"container": container, "previous": "true", "tailLines": str(count)},
+        )  # fmt: skip
+        return tuple(response.text.splitlines()[-count:]) if response.status_code == 200 else ()
+
+    async def _last_lines_of_new(self, app: AppSpec, name: str, image: str) -> tuple[str, ...]:
+        for pod in await self._new_pods(name, image):
+            response = await self.kube.request(
+                "GET", "v1", f"pods/{pod['metadata']['name']}/log", self.namespace,
+                params={"container": app.name, "tailLines": "20"},
+            )  # fmt: skip
+            if response.status_code == 200:
+                return tuple(response.text.splitlines()[-20:])
+        return ()
+
+    def _selector(self, app: AppSpec | None) -> str:
+        selector = f"{LABEL_PROJECT}={self.project_label}"
+        return f"{selector},{LABEL_APP}={app.name}" if app is not None else selector
+
+    # --- routing --------------------------------------------------------------------------------
+
+    async def _ensure_proxy(self, app: AppSpec) -> str | None:
+        if app.no_route or app.name in self.proxies:
+            return None
+        proxy = TcpProxy(app.name)
+        port = await proxy.start(app.port)
+        self.proxies[app.name] = proxy
+        if port != app.port:
+            return f"port {app.port} on 127.0.0.1 is in use; {app.name} is on {port} instead"
+        return None
+
+    def _url(self, app: AppSpec) -> str | None:
+        proxy = self.proxies.get(app.name)
+        return f"http://127.0.0.1:{proxy.port}" if proxy and proxy.port else None
+
+    async def _refresh_forwards(self, app: AppSpec, pods: list[Obj] | None = None) -> None:
+        """One port-forward per ready web pod of `app`, behind its loopback address."""
+        proxy = self.proxies.get(app.name)
+        if proxy is None:
+            return
+        if pods is None:
+            listing = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(app))
+            pods = listing.get("items") or []
+        ready = {
+            p["metadata"]["name"]: p
+            for p in pods
+            if p["metadata"].get("labels", {}).get(LABEL_COMPONENT) == "web" and _pod_state(p, app.name)[1]
+        }
+        forwards = self.forwards.setdefault(app.name, {})
+        for name in [n for n in forwards if n not in ready]:
+            await forwards.pop(name).stop()
+        for name, pod in ready.items():
+            if name not in forwards:
+                forward = self.kube.port_forward(pod, app.port)
+                await forward.start()
+                forwards[name] = forward
+        proxy.set_backends([("127.0.0.1", f.local_port) for f in forwards.values()])
+
+    # --- instances and logs ---------------------------------------------------------------------
+
+    def _index(self, app: str, pod: str, live: set[str]) -> int:
+        indexes = self._indexes.setdefault(app, {})
+        for gone in [p for p in indexes if p not in live]:
+            del indexes[gone]
+        if pod not in indexes:
+            taken = set(indexes.values())
+            indexes[pod] = next(i for i in range(len(taken) + 1) if i not in taken)
+        return indexes[pod]
+
+    def _statuses(self, app: AppSpec) -> InstancesChanged:
+        pods = sorted(
+            (p for p in self._pods.values() if p["metadata"].get("labels", {}).get(LABEL_APP) == app.name),
+            key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]),
+        )
+        live = {p["metadata"]["name"] for p in pods}
+        statuses = []
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            state, ready, restarts, code = _pod_state(pod, app.name)
+            ip = (pod.get("status") or {}).get("podIP")
+            statuses.append(
+                InstanceStatus(
+                    app=app.name,
+                    index=self._index(app.name, name, live),
+                    id=name,
+                    state=state,
+                    healthy=ready,
+                    restarts=restarts,
+                    address=f"{ip}:{app.port}" if ip else None,
+                    exit_code=code,
+                )
+            )
+        return InstancesChanged(app.name, tuple(statuses))
+
+    def snapshot(self, app: AppSpec) -> InstancesChanged:
+        return self._statuses(app)
+
+    async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
+        by_name = {a.name: a for a in apps}
+        listing = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(None))
+        self._pods = {p["metadata"]["name"]: p for p in listing.get("items") or []}
+        for app in apps:
+            yield self._statuses(app)
+        since = (listing.get("metadata") or {}).get("resourceVersion")
+        async for kind, pod in self.kube.watch("v1", "pods", self.namespace, self._selector(None), since):
+            if kind == "BOOKMARK":
+                continue
+            if kind == "ERROR":
+                return  # e.g. 410 Gone: the caller lists again
+            name = pod["metadata"]["name"]
+            if kind == "DELETED":
+                self._pods.pop(name, None)
+            else:
+                self._pods[name] = pod
+            changed = by_name.get(pod["metadata"].get("labels", {}).get(LABEL_APP, ""))
+            if changed is not None:
+                pods = [
+                    p
+                    for p in self._pods.values()
+                    if p["metadata"].get("labels", {}).get(LABEL_APP) == changed.name
+                ]
+                with contextlib.suppress(ProviderError):
+                    await self._refresh_forwards(changed, pods)
+                yield self._statuses(changed)
+
+    async def tail(
+        self, instance: InstanceStatus, since_ns: int | None, *, follow: bool = True, last: int | None = None
+    ) -> AsyncIterator[LogLine]:
+        since = None
+        if since_ns:
+            since = datetime.fromtimestamp(since_ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with contextlib.suppress(ProviderError, OSError):
+            async for raw in self.kube.logs(
+                self.namespace, instance.id, instance.app, follow=follow, since_time=since, tail_lines=last
+            ):
+                stamp, _, message = raw.partition(" ")
+                try:
+                    ts = parse_rfc3339_ns(stamp)
+                except ValueError:
+                    yield LogLine(instance.app, "APP", raw, instance.index, instance.id)
+                    continue
+                if since_ns is None or ts > since_ns:  # sinceTime has whole seconds only
+                    yield LogLine(instance.app, "APP", message, instance.index, instance.id, ts)
+
+    # --- sync and restart -----------------------------------------------------------------------
+
+    async def _running_pods(self, app: AppSpec) -> list[Obj]:
+        listing = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(app))
+        return [
+            p
+            for p in listing.get("items") or []
+            if p["metadata"].get("labels", {}).get(LABEL_COMPONENT) == "web"
+            and _pod_state(p, app.name)[0] == "running"
+        ]
+
+    async def sync(self, app: AppSpec, copies: tuple[SyncCopy, ...]) -> int:
+        pods = await self._running_pods(app)
+        present = [c for c in copies if (app.source / c.rel).is_file()]
+        gone = [c.dest for c in copies if not (app.source / c.rel).exists()]
+        archive = sync_archive(app, present) if present else None
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            if archive is not None:
+                # -m: the files' times are now, so reloaders that look at mtimes notice.
+                # --overwrite: write into existing files, so a folder the app user cannot
+                # write (a root-owned WORKDIR) still takes the app user's own files.
+                await self._exec_checked(
+                    app, name, ["tar", "-x", "-m", "--overwrite", "-f", "-", "-C", "/"], archive
+                )
+            if gone:
+                await self._exec_checked(app, name, ["rm", "-f", "--", *gone])
+            restart = app.sync_restart
+            if restart is not None and restart.signal:
+                signal_name = restart.signal.upper().removeprefix("SIG")
+                # `kill` is a shell builtin; PID 1 is the app, as the container's command.
+                await self._exec_checked(app, name, ["/bin/sh", "-c", f"kill -{signal_name} 1"])
+            elif restart is not None and restart.command:
+                await self._exec_checked(app, name, ["/bin/sh", "-c", restart.command])
+            if restart is not None:
+                await self._wait_serving(app, name)
+        return len(pods)
+
+    async def _exec_checked(
+        self, app: AppSpec, pod: str, command: list[str], stdin: bytes | None = None
+    ) -> None:
+        result = await self.kube.exec(self.namespace, pod, app.name, command, stdin)
+        if result.code != 0:
+            detail = (result.stderr or result.stdout).decode(errors="replace").strip()[:300]
+            raise ProviderError(
+                f"{app.name}: `{' '.join(command[:3])}` in pod {pod} exited {result.code}: {detail}"
+            )
+
+    async def _wait_serving(self, app: AppSpec, pod: str) -> None:
+        """The pod is ready again (its readiness probe passes) after a sync's restart step."""
+        deadline = time.monotonic() + app.health.timeout_s
+        await asyncio.sleep(POLL_S)  # let the restart take effect before trusting `ready`
+        while True:
+            current = await self.kube.get("v1", f"pods/{pod}", self.namespace)
+            if current is not None and _pod_state(current, app.name)[1]:
+                return
+            if time.monotonic() > deadline:
+                raise DeployError(f"{app.name}: pod {pod} did not serve again within {app.health.timeout_s}s")
+            await asyncio.sleep(POLL_S)
+
+    async def restart(self, app: AppSpec, progress: Progress) -> int:
+        """A rolling restart, as `kubectl rollout restart` does: a new template annotation."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        deployment = await self.kube.get("apps/v1", f"deployments/{app.name}", self.namespace)
+        if deployment is None:
+            raise ProviderError(f"{app.name} is not deployed in namespace {self.namespace}")
+        count = int((deployment.get("spec") or {}).get("replicas", 1))
+        response = await self.kube.request(
+            "PATCH", "apps/v1", f"deployments/{app.name}", self.namespace,
+            headers={"Content-Type": "application/strategic-merge-patch+json"},
+            content=json.dumps(
+                {"spec": {"template": {"metadata": {"annotations": {"devloop.dev/restartedAt": stamp}}}}}
+            ).encode(),
+        )  # fmt: skip
+        if response.status_code != 200:
+            raise ProviderError(f"restarting {app.name}: the API server answered {response.status_code}")
+        image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        await self._wait_rollout(app, app.name, image, progress)
+        return count
+
+    def shell_argv(self, instance: InstanceStatus) -> list[str]:
+        """An interactive shell without kubectl: crictl on the kind node, which runs the container."""
+        pod = self._pods.get(instance.id) or {}
+        node = (pod.get("spec") or {}).get("nodeName")
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        container: Obj = next((c for c in statuses if c.get("name") == instance.app), {})
+        container_id = str(container.get("containerID", "")).partition("://")[2]
+        if not node or not container_id:
+            raise ProviderError(
+                f"{instance.app}/{instance.index} has no running container to open a shell in"
+            )
+        return ["docker", "exec", "-it", node, "crictl", "exec", "-it", container_id, "/bin/sh"]
+
+    # --- teardown -------------------------------------------------------------------------------
+
+    async def remove(self, apps: list[AppSpec] | None) -> int:
+        with contextlib.suppress(ToolMissingError):
+            await self.connect(lambda _text: None)
+        if self._kube is None:
+            return 0
+        pods = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(None))
+        names = {a.name for a in apps} if apps is not None else None
+        counted = [
+            p
+            for p in pods.get("items") or []
+            if names is None or p["metadata"]["labels"].get(LABEL_APP) in names
+        ]
+        targets = list(apps) if apps is not None else [None]
+        for target in targets:
+            for version, kind in PRUNED_KINDS:
+                listing = await self.kube.list_objects(
+                    version, plural(kind)[0], self.namespace, self._selector(target)
+                )
+                for item in listing.get("items") or []:
+                    await self.kube.delete(
+                        version, f"{plural(kind)[0]}/{item['metadata']['name']}", self.namespace
+                    )
+        return len(counted)
+
+    async def delete_cluster(self) -> None:
+        kind = self._kind or KindCli.find()
+        await kind.delete(self.project.cluster)
+
+    async def close(self) -> None:
+        for forwards in self.forwards.values():
+            for forward in forwards.values():
+                with contextlib.suppress(Exception):
+                    await forward.stop()
+        self.forwards.clear()
+        for proxy in self.proxies.values():
+            await proxy.close()
+        self.proxies.clear()
+        if self._kube is not None:
+            await self._kube.close()
+
+
+def _labelled(obj: Obj, project: str, app: str) -> Obj:
+    """The labels devloop selects its own objects by, on every object it applies."""
+    meta = dict(obj.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), LABEL_PROJECT: project, LABEL_APP: app}
+    return {**obj, "metadata": meta}
+
+
+__all__ = ["KindProvider", "namespace_for"]

@@ -1,0 +1,82 @@
+"""`devloop up --no-tui` end to end on the kind provider.
+
+Against the fake API server (tests/fakes/kubeapi.py, pods as real containers)
+and the fake `kind` on PATH; the `kind`-marked test runs the same scenario on
+a real kind cluster where kind and Docker are installed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FakeKind
+from tests.devloop_process import DevloopProcess
+from tests.e2e.test_up_docker import edit_greeting, serves
+from tests.helpers import copy_sample, http_get, processes_matching, wait_until, without_sync_rules
+
+
+def scenario(sample: Path, env: dict[str, str], path: str) -> DevloopProcess:
+    """up, first response, edit, new response, logs from every pod, SIGINT; returns the finished process."""
+    if path == "rebuild":
+        without_sync_rules(sample)
+    devloop = DevloopProcess("up", "--no-tui", "--provider", "kind", cwd=sample, env=env)
+    try:
+        url = devloop.wait_for(r"^web: (http://127\.0\.0\.1:\d+)$", timeout=300).group(1)
+        assert serves(url, "hello from python-web")
+        mark = len(devloop.lines)
+        edit_greeting(sample, f"edited-{path}")
+        wait_until(lambda: serves(url, f"edited-{path}"), timeout=120, what="the edited response")
+        if path == "sync":
+            devloop.wait_for(r"^\[API\] web \| synced into 2 instance\(s\)$", start=mark)
+        else:
+            devloop.wait_for(r"^\[API\] web \| running .*devloop/web:", start=mark)
+        for _ in range(8):
+            assert serves(url, f"edited-{path}")
+        devloop.wait_for(r"^\[APP/0\] web \| instance \S+: GET / 200")
+        devloop.wait_for(r"^\[APP/1\] web \| instance \S+: GET / 200")
+        assert devloop.interrupt() == 130
+        assert http_get(url, timeout=1) is None  # the port-forward went with devloop
+    finally:
+        devloop.kill()
+    assert processes_matching(str(sample)) == []
+    return devloop
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("path", ["sync", "rebuild"])
+def test_up_on_the_fake_cluster(tmp_path: Path, fake_kind: FakeKind, path: str) -> None:
+    sample = copy_sample("python-web", tmp_path)
+    env = fake_kind.env()
+    devloop = scenario(sample, env, path)
+    created = [c for c in fake_kind.calls() if c[:2] == ["create", "cluster"]]
+    assert created and created[0][:3] == ["create", "cluster", "--name"] and created[0][3] == "devloop"
+    assert any(
+        c[:2] == ["load", "docker-image"] and c[2].startswith("devloop/web:") for c in fake_kind.calls()
+    )
+    cluster = fake_kind.cluster
+    # Exactly the app's two pods stay (old ones of a rollout finish their grace period first).
+    wait_until(lambda: len(cluster.call(cluster.api.running_containers)) == 2, timeout=30,  # type: ignore[attr-defined]
+               what="two running pods")  # fmt: skip
+    assert "web keeps running" in devloop.output
+    down = subprocess.run([sys.executable, "-m", "devloop", "down", "--provider", "kind"], cwd=sample,
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert down.returncode == 0 and "removed 2 instance(s)" in down.stdout, down.stderr
+    wait_until(lambda: cluster.call(cluster.api.running_containers) == [], timeout=30,  # type: ignore[attr-defined]
+               what="the pods' containers to stop")  # fmt: skip
+
+
+@pytest.mark.kind
+def test_up_on_a_real_kind_cluster(tmp_path: Path) -> None:
+    """The same scenario on a real kind cluster named devloop-e2e, deleted afterwards."""
+    sample = copy_sample("python-web", tmp_path)
+    config = sample / "devloop.yaml"
+    config.write_text(config.read_text().replace("provider: docker", "provider: kind\ncluster: devloop-e2e"))
+    try:
+        scenario(sample, {}, "sync")
+    finally:
+        subprocess.run([sys.executable, "-m", "devloop", "down", "--cluster"], cwd=sample, timeout=300)

@@ -1,0 +1,823 @@
+"""A fake Kubernetes API server for tests: kmock, extended with what devloop uses and kmock lacks.
+
+kmock (PyPI) serves the API over real HTTP on loopback and stores objects. On
+top of it, following the API reference (paths, verbs, content types, status
+codes and object shapes):
+
+- `GET /version` and `/version/` (kr8s asks with the slash);
+- server-side apply (`PATCH` with `application/apply-patch+yaml`, creating
+  when missing, `metadata.generation` bumped on spec changes, `managedFields`)
+  and strategic-merge patches of pod-template annotations;
+- list and watch with `labelSelector` (equality terms) and `resourceVersion`;
+- a Deployment controller: pods named `<deployment>-<template hash>-<suffix>`,
+  a rolling update with maxSurge 1 / maxUnavailable 0, rollout status fields;
+- a kubelet that runs every pod as a real container on the local Docker
+  engine (port published on 127.0.0.1), runs readiness probes against it,
+  restarts crashed containers (CrashLoopBackOff), enforces `runAsNonRoot`,
+  pulls `localhost:PORT/...` images from a real registry;
+- pod logs (`follow`, `timestamps`, `sinceTime`, `tailLines`, `previous`),
+  exec (`v5.channel.k8s.io`, stdin with close) and port-forward over
+  WebSockets, as the API server relays them from the kubelet.
+
+Times are scaled down (probe period 0.1 s, crash backoff 0.3 s) so tests are fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import copy
+import hashlib
+import itertools
+import json
+import re
+import secrets
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp.web
+import docker
+import docker.errors
+import kmock
+import yaml
+
+Obj = dict[str, Any]
+KUBELET_LABEL = "devloop-fake-kubelet.cluster"
+POD_LABEL = "devloop-fake-kubelet.pod"
+PROBE_PERIOD_S = 0.1  # until ready; the control loop's tick
+READY_PROBE_PERIOD_S = 1.0  # the manifests' 5 s readiness period, scaled down
+CRASH_BACKOFF_S = 0.3
+SERVER_VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.4", "platform": "linux/amd64"}
+_PATH = re.compile(
+    r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
+    r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>[^/]+))?$"
+)
+KINDS = {
+    "Namespace": "namespaces", "ConfigMap": "configmaps", "Secret": "secrets", "Service": "services",
+    "Pod": "pods", "Deployment": "deployments", "Ingress": "ingresses",
+    "PodDisruptionBudget": "poddisruptionbudgets", "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+}  # fmt: skip
+KIND_OF = {v: k for k, v in KINDS.items()}
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status(code: int, reason: str, message: str) -> aiohttp.web.Response:
+    body = {"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}  # fmt: skip
+    return aiohttp.web.json_response(body, status=code)
+
+
+def selector_matches(selector: str, labels: dict[str, str]) -> bool:
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key) != value:
+                return False
+        elif labels.get(term) is None:
+            return False
+    return True
+
+
+class FakeKubernetes(kmock.KubernetesEmulator):
+    """Call `start_controllers()` inside the server's loop; `stop()` removes every container it ran."""
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self.cluster_id = secrets.token_hex(4)
+        self.docker = docker.from_env()
+        self.rv = itertools.count(1)
+        self.watchers: list[tuple[str, str | None, str, asyncio.Queue[Obj]]] = []
+        self.containers: dict[str, str] = {}  # pod key -> docker container id
+        self.probed: dict[str, float] = {}  # pod key -> when its readiness was last probed
+        self.restarting: set[str] = set()  # pod keys whose crashed container restarts after a back-off
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.ip = itertools.count(10)
+        self.requests_seen: list[tuple[str, str, str]] = []  # (method, path, content type)
+
+    # --- storage ------------------------------------------------------------------------------
+
+    @staticmethod
+    def resource_of(api_version: str, plural: str) -> kmock.resource:
+        group, _, version = api_version.rpartition("/")
+        return kmock.resource(group, version, plural)
+
+    def fetch(self, api_version: str, plural: str, ns: str | None, name: str) -> Obj | None:
+        key = (self.resource_of(api_version, plural), ns, name)
+        if key in self.objects and not self.objects[key].deleted:
+            return copy.deepcopy(self.objects[key].raw)
+        return None
+
+    def items(self, plural: str, ns: str | None) -> Iterator[tuple[str, Obj]]:
+        for (res, namespace, _name), obj in list(self.objects.items()):
+            if res.plural == plural and (ns is None or namespace == ns) and not obj.deleted:
+                yield f"{res.group}/{res.version}".lstrip("/"), copy.deepcopy(obj.raw)
+
+    def store(self, api_version: str, plural: str, obj: Obj, event: str) -> Obj:
+        meta = obj["metadata"]
+        meta["resourceVersion"] = str(next(self.rv))
+        key = (self.resource_of(api_version, plural), meta.get("namespace"), meta["name"])
+        if key in self.objects:
+            self.objects[key].create(copy.deepcopy(obj))
+        else:
+            self.objects[key] = copy.deepcopy(obj)
+        self.notify(plural, event, obj)
+        return obj
+
+    def drop(self, api_version: str, plural: str, obj: Obj) -> None:
+        meta = obj["metadata"]
+        key = (self.resource_of(api_version, plural), meta.get("namespace"), meta["name"])
+        if key in self.objects and not self.objects[key].deleted:
+            self.objects[key].delete()
+            meta["resourceVersion"] = str(next(self.rv))
+            self.notify(plural, "DELETED", obj)
+
+    def notify(self, plural: str, event: str, obj: Obj) -> None:
+        labels = obj["metadata"].get("labels") or {}
+        for want, ns, selector, queue in self.watchers:
+            if (
+                want == plural
+                and ns in (None, obj["metadata"].get("namespace"))
+                and selector_matches(selector, labels)
+            ):
+                queue.put_nowait({"type": event, "object": copy.deepcopy(obj)})
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        self.requests_seen.append((raw.method, raw.path, raw.headers.get("Content-Type", "")))
+        if raw.path in ("/version", "/version/"):
+            return aiohttp.web.json_response(SERVER_VERSION)
+        match = _PATH.match(raw.path)
+        if match is None:
+            return await super().__call__(raw)
+        api_version = match["core"] or f"{match['group']}/{match['version']}"
+        ns, plural, name, sub = match["ns"], match["plural"], match["name"], match["sub"]
+        if sub == "log":
+            return await self.serve_logs(raw, ns, name)
+        if sub == "exec":
+            return await self.serve_exec(raw, ns, name)
+        if sub == "portforward":
+            return await self.serve_portforward(raw, ns, name)
+        if raw.method == "GET" and name is None and raw.query.get("watch") in ("true", "1"):
+            return await self.serve_watch(raw, plural, ns)
+        if raw.method == "GET" and name is None:
+            selector = raw.query.get("labelSelector", "")
+            items = [
+                o
+                for _v, o in self.items(plural, ns)
+                if selector_matches(selector, o["metadata"].get("labels") or {})
+            ]
+            kind = KIND_OF.get(plural, plural.capitalize())
+            return aiohttp.web.json_response({"apiVersion": api_version, "kind": f"{kind}List",
+                                              "metadata": {"resourceVersion": str(next(self.rv))}, "items": items})  # fmt: skip
+        if name is None:
+            return status(405, "MethodNotAllowed", f"{raw.method} on a collection is not served by this fake")
+        if raw.method == "GET":
+            obj = self.fetch(api_version, plural, ns, name)
+            return (
+                aiohttp.web.json_response(obj)
+                if obj
+                else status(404, "NotFound", f'{plural} "{name}" not found')
+            )
+        if raw.method == "PATCH":
+            return await self.serve_patch(raw, api_version, plural, ns, name)
+        if raw.method == "DELETE":
+            obj = self.fetch(api_version, plural, ns, name)
+            if obj is None:
+                return status(404, "NotFound", f'{plural} "{name}" not found')
+            self.delete_object(api_version, plural, obj)
+            return aiohttp.web.json_response(obj)
+        return status(405, "MethodNotAllowed", f"{raw.method} is not served by this fake")
+
+    async def serve_patch(
+        self, raw: aiohttp.web.BaseRequest, api_version: str, plural: str, ns: str | None, name: str
+    ) -> aiohttp.web.StreamResponse:
+        content_type = raw.headers.get("Content-Type", "")
+        body = await raw.read()
+        current = self.fetch(api_version, plural, ns, name)
+        if content_type == "application/apply-patch+yaml":
+            if not raw.query.get("fieldManager"):
+                return status(422, "Invalid", "fieldManager is required for apply requests")
+            applied = yaml.safe_load(body)
+            if applied.get("metadata", {}).get("name") != name:
+                return status(400, "BadRequest", "the name of the object does not match the name on the URL")
+            if applied.get("kind") != KIND_OF.get(plural, applied.get("kind")):
+                return status(400, "BadRequest", f"kind {applied.get('kind')} does not match {plural}")
+            obj = self.applied(applied, current, raw.query["fieldManager"], ns)
+            event = "MODIFIED" if current else "ADDED"
+        elif content_type == "application/strategic-merge-patch+json" and current is not None:
+            obj = copy.deepcopy(current)
+            annotations = (
+                json.loads(body)
+                .get("spec", {})
+                .get("template", {})
+                .get("metadata", {})
+                .get("annotations", {})
+            )
+            template_meta = obj["spec"]["template"].setdefault("metadata", {})
+            template_meta.setdefault("annotations", {}).update(annotations)
+            obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
+            event = "MODIFIED"
+        elif current is None:
+            return status(404, "NotFound", f'{plural} "{name}" not found')
+        else:
+            return status(415, "UnsupportedMediaType", f"the fake does not serve {content_type}")
+        self.store(api_version, plural, obj, event)
+        if plural == "deployments":
+            self.reconcile(obj)
+        return aiohttp.web.json_response(obj, status=200 if current else 201)
+
+    def applied(self, applied: Obj, current: Obj | None, manager: str, ns: str | None) -> Obj:
+        """The object after an apply: the applied fields replace the manager's; status is the server's."""
+        obj = copy.deepcopy(applied)
+        meta = obj["metadata"]
+        if ns:
+            meta["namespace"] = ns
+        if obj.get("kind") == "Secret" and "stringData" in obj:
+            data = obj.setdefault("data", {})
+            for key, value in obj.pop("stringData").items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+        old_meta = (current or {}).get("metadata") or {}
+        meta["uid"] = old_meta.get("uid") or secrets.token_hex(16)
+        meta["creationTimestamp"] = old_meta.get("creationTimestamp") or now()
+        generation = old_meta.get("generation", 0)
+        if current is None or current.get("spec") != obj.get("spec"):
+            generation += 1
+        meta["generation"] = generation
+        meta["managedFields"] = [{"manager": manager, "operation": "Apply", "apiVersion": obj["apiVersion"],
+                                  "time": now(), "fieldsType": "FieldsV1"}]  # fmt: skip
+        if current is not None and "status" in current:
+            obj["status"] = current["status"]
+        return obj
+
+    async def serve_watch(
+        self, raw: aiohttp.web.BaseRequest, plural: str, ns: str | None
+    ) -> aiohttp.web.StreamResponse:
+        selector = raw.query.get("labelSelector", "")
+        since = int(raw.query.get("resourceVersion") or 0)
+        queue: asyncio.Queue[Obj] = asyncio.Queue()
+        entry = (plural, ns, selector, queue)
+        self.watchers.append(entry)
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(raw)
+        try:
+            for _v, obj in self.items(plural, ns):
+                if int(obj["metadata"]["resourceVersion"]) > since and selector_matches(
+                    selector, obj["metadata"].get("labels") or {}
+                ):
+                    await response.write(json.dumps({"type": "ADDED", "object": obj}).encode() + b"\n")
+            while True:
+                event = await queue.get()
+                await response.write(json.dumps(event).encode() + b"\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.watchers.remove(entry)
+        return response
+
+    def delete_object(self, api_version: str, plural: str, obj: Obj) -> None:
+        if plural == "pods":
+            self.begin_termination(obj)
+            return
+        self.drop(api_version, plural, obj)
+        if plural == "deployments":  # the garbage collector removes what the Deployment owned
+            for pod in self.pods_of(obj):
+                self.begin_termination(pod)
+
+    # --- the Deployment controller ------------------------------------------------------------
+
+    def pods_of(self, deployment: Obj) -> list[Obj]:
+        name = deployment["metadata"]["name"]
+        return [
+            p for _v, p in self.items("pods", deployment["metadata"].get("namespace"))
+            if any(r.get("name", "").rpartition("-")[0] == name for r in p["metadata"].get("ownerReferences", []))
+        ]  # fmt: skip
+
+    @staticmethod
+    def template_hash(deployment: Obj) -> str:
+        return hashlib.sha256(
+            json.dumps(deployment["spec"]["template"], sort_keys=True).encode()
+        ).hexdigest()[:10]
+
+    def reconcile(self, deployment: Obj) -> None:
+        """One step of the rolling update (maxSurge 1, maxUnavailable 0), then the status fields."""
+        ns = deployment["metadata"].get("namespace")
+        deployment = self.fetch("apps/v1", "deployments", ns, deployment["metadata"]["name"]) or deployment
+        wanted = int(deployment["spec"].get("replicas", 1))
+        current_hash = self.template_hash(deployment)
+
+        def split() -> tuple[list[Obj], list[Obj], list[Obj]]:
+            pods = [p for p in self.pods_of(deployment) if not p["metadata"].get("deletionTimestamp")]
+            new = [p for p in pods if p["metadata"]["labels"].get("pod-template-hash") == current_hash]
+            return pods, new, [p for p in pods if p not in new]
+
+        pods, new, old = split()
+        ready = [p for p in pods if self.pod_ready(p)]
+        if len(new) < wanted and len(pods) < wanted + 1:
+            self.create_pod(deployment, current_hash)
+        elif len(new) > wanted:
+            self.begin_termination(new[-1])
+        elif old:
+            victim = next((p for p in old if not self.pod_ready(p)), old[0])
+            if not self.pod_ready(victim) or len(ready) - 1 >= wanted:
+                self.begin_termination(victim)
+        pods, new, old = split()
+        ready_count = len([p for p in pods if self.pod_ready(p)])
+        new_ready = len([p for p in new if self.pod_ready(p)])
+        status_now = {
+            "observedGeneration": deployment["metadata"].get("generation", 1),
+            "replicas": len(pods),
+            "updatedReplicas": len(new),
+            "readyReplicas": ready_count,
+            "availableReplicas": ready_count,
+            "conditions": [
+                {"type": "Available", "status": "True" if ready_count >= wanted else "False"},
+                {"type": "Progressing", "status": "True",
+                 "reason": "NewReplicaSetAvailable" if new_ready == wanted else "ReplicaSetUpdated"},
+            ],
+        }  # fmt: skip
+        if deployment.get("status") != status_now:
+            deployment["status"] = status_now
+            self.store("apps/v1", "deployments", deployment, "MODIFIED")
+
+    def create_pod(self, deployment: Obj, template_hash: str) -> None:
+        template = copy.deepcopy(deployment["spec"]["template"])
+        meta = template.get("metadata") or {}
+        name = f"{deployment['metadata']['name']}-{template_hash}-{secrets.token_hex(3)[:5]}"
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                **meta, "name": name, "namespace": deployment["metadata"].get("namespace"),
+                "labels": {**(meta.get("labels") or {}), "pod-template-hash": template_hash},
+                "uid": secrets.token_hex(16), "creationTimestamp": now(),
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "controller": True,
+                                     "name": f"{deployment['metadata']['name']}-{template_hash}", "uid": "rs"}],
+            },
+            "spec": {**template["spec"], "nodeName": "devloop-control-plane"},
+            "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]},
+        }  # fmt: skip
+        self.store("v1", "pods", pod, "ADDED")
+
+    @staticmethod
+    def pod_ready(pod: Obj) -> bool:
+        return any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (pod.get("status") or {}).get("conditions", [])
+        )
+
+    # --- the kubelet ----------------------------------------------------------------------------
+
+    def start_controllers(self) -> None:
+        self.tasks.add(asyncio.get_running_loop().create_task(self.control_loop()))
+
+    async def control_loop(self) -> None:
+        while True:
+            for _v, deployment in self.items("deployments", None):
+                self.reconcile(deployment)
+            for _v, pod in self.items("pods", None):
+                if not pod["metadata"].get("deletionTimestamp"):
+                    await self.sync_pod(pod)
+            await asyncio.sleep(PROBE_PERIOD_S)
+
+    @staticmethod
+    def key(pod: Obj) -> str:
+        return f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
+
+    def set_pod_status(self, pod: Obj, container_status: Obj, ready: bool, phase: str = "Running") -> None:
+        current = self.fetch("v1", "pods", pod["metadata"].get("namespace"), pod["metadata"]["name"])
+        if current is None or current["metadata"].get("deletionTimestamp"):
+            return  # deleted or terminating meanwhile: the kubelet reports no more
+        pod = current
+        status_now = {
+            "phase": phase,
+            "podIP": pod.get("status", {}).get("podIP") or f"10.244.0.{next(self.ip)}",
+            "hostIP": "172.18.0.2",
+            "conditions": [{"type": "PodScheduled", "status": "True"},
+                           {"type": "ContainersReady", "status": str(ready)},
+                           {"type": "Ready", "status": str(ready)}],
+            "containerStatuses": [container_status],
+        }  # fmt: skip
+        if pod.get("status") != status_now:
+            pod["status"] = status_now
+            self.store("v1", "pods", pod, "MODIFIED")
+
+    async def sync_pod(self, pod: Obj) -> None:
+        spec = pod["spec"]["containers"][0]
+        key = self.key(pod)
+        base: Obj = {"name": spec["name"], "image": spec["image"], "ready": False, "restartCount": 0}
+        previous = ((pod.get("status") or {}).get("containerStatuses") or [{}])[0]
+        base["restartCount"] = previous.get("restartCount", 0)
+        if key not in self.containers:
+            try:
+                cid = await asyncio.to_thread(self.run_container, pod, spec)
+            except PodError as exc:
+                self.set_pod_status(
+                    pod,
+                    {**base, "state": {"waiting": {"reason": exc.reason, "message": str(exc)}}},
+                    False,
+                    "Pending",
+                )
+                return
+            self.containers[key] = cid
+        cid = self.containers[key]
+        try:
+            container = await asyncio.to_thread(self.docker.containers.get, cid)
+        except docker.errors.NotFound:
+            return
+        state = container.attrs["State"]
+        if not state.get("Running"):
+            if key not in self.restarting:
+                code = state.get("ExitCode", 1)
+                terminated = {"exitCode": code, "reason": "OOMKilled" if state.get("OOMKilled") else "Error"}
+                base["restartCount"] += 1
+                waiting = {"reason": "CrashLoopBackOff", "message": "back-off restarting failed container"}
+                self.set_pod_status(pod, {**base, "lastState": {"terminated": terminated},
+                                          "state": {"waiting": waiting}}, False)  # fmt: skip
+                self.restarting.add(key)
+                asyncio.get_running_loop().call_later(
+                    CRASH_BACKOFF_S, lambda: self.spawn(self.restart_container(key, cid))
+                )
+            return
+        host_port = self.host_port(container, spec)
+        was_ready = bool(previous.get("ready"))
+        loop = asyncio.get_running_loop()
+        if was_ready and loop.time() - self.probed.get(key, 0.0) < READY_PROBE_PERIOD_S:
+            ready = True  # a ready pod is probed once a period, as the kubelet does
+        else:
+            ready = await self.probe(spec, host_port)
+            self.probed[key] = loop.time()
+        running = {**base, "ready": ready, "started": True, "containerID": f"docker://{cid}",
+                   "state": {"running": {"startedAt": state.get("StartedAt", now())}}}  # fmt: skip
+        if "lastState" in previous:
+            running["lastState"] = previous["lastState"]
+        self.set_pod_status(pod, running, ready)
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def restart_container(self, key: str, cid: str) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            await asyncio.to_thread(self.docker.api.start, cid)
+        self.restarting.discard(key)
+
+    @staticmethod
+    def host_port(container: Any, spec: Obj) -> int | None:
+        for port in spec.get("ports") or []:
+            bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(
+                f"{port['containerPort']}/tcp"
+            ) or []
+            for binding in bindings:
+                return int(binding["HostPort"])
+        return None
+
+    async def probe(self, spec: Obj, host_port: int | None) -> bool:
+        probe = spec.get("readinessProbe")
+        if not probe:
+            return True
+        if host_port is None:
+            return False
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", host_port), 1)
+        except (OSError, TimeoutError):
+            return False
+        try:
+            if "tcpSocket" in probe:
+                return True
+            path = probe["httpGet"].get("path", "/")
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), probe.get("timeoutSeconds", 1))
+            parts = line.split()
+            return len(parts) > 1 and 200 <= int(parts[1]) < 400
+        except (OSError, TimeoutError, ValueError):
+            return False
+        finally:
+            writer.close()
+
+    def run_container(self, pod: Obj, spec: Obj) -> str:
+        image = spec["image"]
+        try:
+            details = self.docker.images.get(image)
+        except docker.errors.ImageNotFound:
+            if not re.match(r"^(localhost|127\.0\.0\.1):\d+/", image):
+                raise PodError("ErrImagePull", f'failed to pull image "{image}": not found') from None
+            try:
+                details = self.docker.images.pull(image)
+            except docker.errors.APIError as exc:
+                raise PodError("ErrImagePull", f'failed to pull image "{image}": {exc.explanation}') from None
+        user = (details.attrs.get("Config") or {}).get("User") or ""
+        pod_security = pod["spec"].get("securityContext") or {}
+        container_security = spec.get("securityContext") or {}
+        if container_security.get("runAsNonRoot", pod_security.get("runAsNonRoot")):
+            uid = user.split(":", 1)[0]
+            if not uid.isdigit():
+                raise PodError("CreateContainerConfigError", "container has runAsNonRoot and image has non-numeric user "
+                               f"({uid or 'root'}), cannot verify user is non-root")  # fmt: skip
+            if uid == "0":
+                raise PodError(
+                    "CreateContainerConfigError", "container has runAsNonRoot and image will run as root"
+                )
+        env = self.environment(pod, spec)
+        ports = {f"{p['containerPort']}/tcp": ("127.0.0.1", None) for p in spec.get("ports") or []}
+        memory = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
+        command = spec.get("command")
+        container = self.docker.containers.run(
+            image,
+            command=spec.get("args"),
+            entrypoint=command,
+            environment=env,
+            ports=ports,
+            mem_limit=memory.replace("Mi", "m") if memory else None,
+            labels={KUBELET_LABEL: self.cluster_id, POD_LABEL: self.key(pod)},
+            detach=True,
+        )
+        return str(container.id)
+
+    def environment(self, pod: Obj, spec: Obj) -> dict[str, str]:
+        ns = pod["metadata"].get("namespace")
+        env: dict[str, str] = {}
+        for source in spec.get("envFrom") or []:
+            if "configMapRef" in source:
+                cm = self.fetch("v1", "configmaps", ns, source["configMapRef"]["name"]) or {}
+                env.update(cm.get("data") or {})
+            if "secretRef" in source:
+                secret = self.fetch("v1", "secrets", ns, source["secretRef"]["name"]) or {}
+                env.update({k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()})
+        for item in spec.get("env") or []:
+            env[item["name"]] = str(item.get("value", ""))
+        env["HOSTNAME"] = pod["metadata"]["name"]
+        return env
+
+    def begin_termination(self, pod: Obj) -> None:
+        """Mark the pod terminating now; its container stops (SIGTERM, grace period) in the background."""
+        current = self.fetch("v1", "pods", pod["metadata"].get("namespace"), pod["metadata"]["name"])
+        if current is None or current["metadata"].get("deletionTimestamp"):
+            return
+        current["metadata"]["deletionTimestamp"] = now()
+        self.store("v1", "pods", current, "MODIFIED")
+        self.spawn(self.finish_termination(current))
+
+    async def finish_termination(self, pod: Obj) -> None:
+        cid = self.containers.pop(self.key(pod), None)
+        if cid is not None:
+            grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+            await asyncio.to_thread(self.stop_container, cid, grace)
+        self.drop("v1", "pods", pod)
+
+    def stop_container(self, cid: str, grace: int) -> None:
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            self.docker.api.stop(cid, timeout=grace)
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            self.docker.api.remove_container(cid, force=True)
+
+    def container_of(self, ns: str | None, name: str | None) -> str | None:
+        return self.containers.get(f"{ns}/{name}")
+
+    # --- streams: logs, exec, port-forward ----------------------------------------------------
+
+    async def serve_logs(
+        self, raw: aiohttp.web.BaseRequest, ns: str | None, name: str | None
+    ) -> aiohttp.web.StreamResponse:
+        cid = self.container_of(ns, name)
+        if cid is None:
+            return status(400, "BadRequest", f'container is not running in pod "{name}"')
+        query = raw.query
+        kwargs: dict[str, Any] = {"stream": True, "follow": query.get("follow") == "true",
+                                  "timestamps": query.get("timestamps") == "true"}  # fmt: skip
+        if query.get("tailLines"):
+            kwargs["tail"] = int(query["tailLines"])
+        if query.get("sinceTime"):
+            kwargs["since"] = datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00"))
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(raw)
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def pump() -> None:
+            try:
+                for chunk in self.docker.containers.get(cid).logs(**kwargs):
+                    if stop.is_set():
+                        return
+                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            except Exception:
+                pass
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        try:
+            while (chunk := await queue.get()) is not None:
+                await response.write(chunk)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            stop.set()
+        return response
+
+    async def serve_exec(
+        self, raw: aiohttp.web.BaseRequest, ns: str | None, name: str | None
+    ) -> aiohttp.web.StreamResponse:
+        cid = self.container_of(ns, name)
+        ws = aiohttp.web.WebSocketResponse(protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"))
+        await ws.prepare(raw)
+        if cid is None:
+            await ws.send_bytes(
+                b"\x03" + json.dumps({"status": "Failure", "message": "pod not running"}).encode()
+            )
+            await ws.close()
+            return ws
+        command = raw.query.getall("command")
+        want_stdin = raw.query.get("stdin") == "true"
+        exec_id = await asyncio.to_thread(
+            self.docker.api.exec_create, cid, command, stdin=want_stdin, stdout=True, stderr=True
+        )
+        sock = await asyncio.to_thread(self.docker.api.exec_start, exec_id["Id"], socket=True)
+        raw_sock: socket.socket = sock._sock
+        raw_sock.setblocking(True)
+
+        def read_frames() -> list[tuple[int, bytes]]:
+            frames: list[tuple[int, bytes]] = []
+            buffer = b""
+            while True:
+                data = raw_sock.recv(65536)
+                if not data:
+                    break
+                buffer += data
+                while len(buffer) >= 8:
+                    stream, size = buffer[0], struct.unpack(">I", buffer[4:8])[0]
+                    if len(buffer) < 8 + size:
+                        break
+                    frames.append((stream, buffer[8 : 8 + size]))
+                    buffer = buffer[8 + size :]
+            return frames
+
+        reader = asyncio.ensure_future(asyncio.to_thread(read_frames))
+        if want_stdin:
+            async for message in ws:
+                if message.type != aiohttp.WSMsgType.BINARY:
+                    break
+                data = message.data
+                if data[:1] == b"\x00":
+                    await asyncio.to_thread(raw_sock.sendall, data[1:])
+                elif data[:2] == b"\xff\x00" and ws.ws_protocol == "v5.channel.k8s.io":
+                    raw_sock.shutdown(socket.SHUT_WR)
+                    break
+        for stream, payload in await reader:
+            await ws.send_bytes(bytes([1 if stream == 1 else 2]) + payload)
+        code = (await asyncio.to_thread(self.docker.api.exec_inspect, exec_id["Id"]))["ExitCode"]
+        raw_sock.close()
+        if code == 0:
+            result: Obj = {"metadata": {}, "status": "Success"}
+        else:
+            result = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+                      "message": f"command terminated with non-zero exit code: exit status {code}",
+                      "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}  # fmt: skip
+        await ws.send_bytes(b"\x03" + json.dumps(result).encode())
+        await ws.close()
+        return ws
+
+    async def serve_portforward(
+        self, raw: aiohttp.web.BaseRequest, ns: str | None, name: str | None
+    ) -> aiohttp.web.StreamResponse:
+        cid = self.container_of(ns, name)
+        port = int(raw.query.get("ports", "0"))
+        ws = aiohttp.web.WebSocketResponse(protocols=("v4.channel.k8s.io", "portforward.k8s.io"))
+        await ws.prepare(raw)
+        prefix = struct.pack("<H", port)
+        await ws.send_bytes(b"\x00" + prefix)  # each channel first carries the port it serves
+        await ws.send_bytes(b"\x01" + prefix)
+        host_port = None
+        if cid is not None:
+            container = await asyncio.to_thread(self.docker.containers.get, cid)
+            bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp") or []
+            host_port = int(bindings[0]["HostPort"]) if bindings else None
+        try:
+            if host_port is None:
+                raise OSError(f"pod {name} has no port {port}")
+            reader, writer = await asyncio.open_connection("127.0.0.1", host_port)
+        except OSError as exc:
+            await ws.send_bytes(b"\x01" + f"error forwarding port {port}: {exc}".encode())
+            await ws.close()
+            return ws
+
+        async def upstream() -> None:
+            async for message in ws:
+                if message.type == aiohttp.WSMsgType.BINARY and message.data[:1] == b"\x00":
+                    writer.write(message.data[1:])
+                    await writer.drain()
+            writer.close()
+
+        async def downstream() -> None:
+            while data := await reader.read(65536):
+                await ws.send_bytes(b"\x00" + data)
+
+        up = asyncio.ensure_future(upstream())
+        with contextlib.suppress(OSError, ConnectionResetError):
+            await downstream()
+        up.cancel()
+        writer.close()
+        await ws.close()
+        return ws
+
+    # --- teardown -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        for container in self.docker.containers.list(
+            all=True, filters={"label": f"{KUBELET_LABEL}={self.cluster_id}"}
+        ):
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+        self.docker.close()
+
+    def running_containers(self) -> list[str]:
+        found = self.docker.containers.list(filters={"label": f"{KUBELET_LABEL}={self.cluster_id}"})
+        return [str(c.labels.get(POD_LABEL)) for c in found]
+
+
+class PodError(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class FakeCluster:
+    """The fake API server on its own thread and loop, with a kubeconfig pointing at it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.kubeconfig = folder / "kubeconfig"
+        self.loop = asyncio.new_event_loop()
+        self.api: FakeKubernetes | None = None
+        self.url = ""
+        self._server: kmock.Server | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="fake-kube-api")
+
+    def start(self) -> FakeCluster:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the fake API server did not start")
+        self.kubeconfig.write_text(self.kubeconfig_text())
+        return self
+
+    def kubeconfig_text(self, context: str = "kind-devloop") -> str:
+        return yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": context,
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+            "users": [{"name": context, "user": {"token": "fake-token"}}],
+        })  # fmt: skip
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def main() -> None:
+            self.api = FakeKubernetes()
+            self._server = kmock.Server(self.api)
+            await self._server.__aenter__()
+            self.url = str(self._server.url).rstrip("/")
+            self.api.start_controllers()
+            self._ready.set()
+
+        self.loop.run_until_complete(main())
+        self.loop.run_forever()
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        """Run `fn(*args)` on the server's loop (the fake's state lives there)."""
+
+        async def wrapped() -> Any:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(30)
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.call(self.api.stop)
+
+        async def shutdown() -> None:
+            if self._server is not None:
+                await self._server.__aexit__(None, None, None)
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
