@@ -91,16 +91,34 @@ class KubeClient:
         self.server = server
 
     @classmethod
-    async def connect(cls, kubeconfig: Path | None, context: str | None) -> KubeClient:
-        try:
-            api = await kr8s.asyncio.api(kubeconfig=str(kubeconfig) if kubeconfig else None, context=context)
-        except Exception as exc:  # kr8s raises plain ValueErrors/KeyErrors for bad kubeconfigs
-            where = f"context {context!r}" if context else "the current context"
-            raise ProviderError(
-                f"cannot use {where} of {kubeconfig or '~/.kube/config'}: {exc}",
-                hint="check `--context` against the contexts in your kubeconfig",
-            ) from None
-        return cls(api, str(api.auth.server))
+    async def connect(
+        cls, kubeconfig: Path | None, context: str | None, within_s: float = CONNECT_FOR_S
+    ) -> KubeClient:
+        """A client for the context; an unreachable server is retried with backoff for `within_s`."""
+        where = f"context {context!r}" if context else "the current context"
+        source = kubeconfig or "~/.kube/config"
+        deadline = time.monotonic() + within_s
+        attempt = 0
+        while True:
+            try:
+                api = await kr8s.asyncio.api(
+                    kubeconfig=str(kubeconfig) if kubeconfig else None, context=context
+                )
+            except (httpx.TransportError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise ProviderError(
+                        f"the Kubernetes API server of {where} in {source} is not answering: {exc}",
+                        hint="is the cluster running? `docker ps` shows kind's node containers",
+                    ) from None
+                await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                attempt += 1
+                continue
+            except Exception as exc:  # kr8s raises plain ValueErrors/KeyErrors for bad kubeconfigs
+                raise ProviderError(
+                    f"cannot use {where} of {source}: {exc}",
+                    hint="check `--context` against the contexts in your kubeconfig",
+                ) from None
+            return cls(api, str(api.auth.server))
 
     async def close(self) -> None:
         session = getattr(self.api, "_session", None)
@@ -230,14 +248,17 @@ class KubeClient:
             params["sinceTime"] = since_time
         if tail_lines is not None:
             params["tailLines"] = str(tail_lines)
-        async with self.api.call_api(
-            "GET", version="v1", namespace=namespace, url=f"pods/{pod}/log", stream=True,
-            params=params, timeout=None, raise_for_status=False,
-        ) as response:  # fmt: skip
-            if response.status_code != 200:
-                return
-            async for line in response.aiter_lines():
-                yield line
+        try:
+            async with self.api.call_api(
+                "GET", version="v1", namespace=namespace, url=f"pods/{pod}/log", stream=True,
+                params=params, timeout=None, raise_for_status=False,
+            ) as response:  # fmt: skip
+                if response.status_code != 200:
+                    return
+                async for line in response.aiter_lines():
+                    yield line
+        except (httpx.TransportError, OSError):
+            return  # a dropped stream just ends; the caller resumes from its last timestamp
 
     async def exec(
         self, namespace: str, pod: str, container: str, command: list[str], stdin: bytes | None = None

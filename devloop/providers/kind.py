@@ -303,10 +303,13 @@ class KindProvider:
                 terminated = (container.get("lastState") or {}).get("terminated") or {}
                 crashed = terminated and int(container.get("restartCount", 0)) > 0
                 if reason in STALLED or crashed:
-                    why = STALLED.get(reason) or f"exited with code {terminated.get('exitCode')}"
                     if terminated.get("reason") == "OOMKilled":
                         why = f"was killed for using more than {app.memory_mb}M of memory"
-                    detail = waiting.get("message") or ""
+                    elif crashed:
+                        why = f"exited with code {terminated.get('exitCode')} before becoming ready"
+                    else:
+                        why = STALLED[reason]
+                    detail = waiting.get("message") if not crashed else None
                     lines = await self._previous_lines(pod_name, container["name"]) if crashed else ()
                     message = f"{app.name}: pod {pod_name} {why}" + (f": {detail}" if detail else "")
                     raise DeployError(message + "; the previous version keeps serving", lines)

@@ -102,7 +102,10 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.watchers: list[tuple[str, str | None, str, asyncio.Queue[Obj]]] = []
         self.containers: dict[str, str] = {}  # pod key -> docker container id
         self.probed: dict[str, float] = {}  # pod key -> when its readiness was last probed
-        self.restarting: set[str] = set()  # pod keys whose crashed container restarts after a back-off
+        self.restarting: set[str] = set()
+        self.log_streams: dict[
+            int, aiohttp.web.BaseRequest
+        ] = {}  # open `follow` log requests  # pod keys whose crashed container restarts after a back-off
         self.tasks: set[asyncio.Task[None]] = set()
         self.ip = itertools.count(10)
         self.requests_seen: list[tuple[str, str, str]] = []  # (method, path, content type)
@@ -622,6 +625,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
         threading.Thread(target=pump, daemon=True).start()
+        self.log_streams[id(raw)] = raw
         try:
             while (chunk := await queue.get()) is not None:
                 await response.write(chunk)
@@ -629,7 +633,17 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             pass
         finally:
             stop.set()
+            self.log_streams.pop(id(raw), None)
         return response
+
+    def cut_log_streams(self) -> int:
+        """Drop every open log stream mid-flight, as an API server restart or a network blip does."""
+        cut = 0
+        for raw in list(self.log_streams.values()):
+            if raw.transport is not None:
+                raw.transport.close()
+                cut += 1
+        return cut
 
     async def serve_exec(
         self, raw: aiohttp.web.BaseRequest, ns: str | None, name: str | None
@@ -749,8 +763,9 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.docker.close()
 
     def running_containers(self) -> list[str]:
-        found = self.docker.containers.list(filters={"label": f"{KUBELET_LABEL}={self.cluster_id}"})
-        return [str(c.labels.get(POD_LABEL)) for c in found]
+        """The pods whose containers run now (one list call: no per-container inspect to race with removal)."""
+        found = self.docker.api.containers(filters={"label": f"{KUBELET_LABEL}={self.cluster_id}"})
+        return [str((c.get("Labels") or {}).get(POD_LABEL)) for c in found]
 
 
 class PodError(Exception):

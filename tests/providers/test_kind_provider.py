@@ -1,0 +1,298 @@
+"""The kind provider against the fake API server (real HTTP, pods as real containers) and the fake kind CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import docker
+import kubernetes_validate
+import pytest
+
+from devloop.adapters.kube import KubeClient
+from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
+from devloop.errors import ProviderError, ToolMissingError
+from devloop.providers.base import DeployError
+from devloop.providers.kind import KindProvider, _labelled
+from tests.conftest import FakeKind
+from tests.helpers import http_get
+
+pytestmark = pytest.mark.docker
+
+SERVER = (
+    "import os\nfrom http.server import BaseHTTPRequestHandler, HTTPServer\n"
+    "class H(BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        self.send_response(200); self.end_headers()\n"
+    "        self.wfile.write(os.environ.get('GREETING', 'hi').encode())\n"
+    "HTTPServer(('0.0.0.0', int(os.environ['PORT'])), H).serve_forever()\n"
+)
+
+
+def build(dockerfile: str, files: dict[str, str] | None = None) -> str:
+    """A small image built on the local engine, tagged as devloop would (devloop/NAME:TAG)."""
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, text in {"Dockerfile": dockerfile, **(files or {})}.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    tag = f"devloop/t{uuid.uuid4().hex[:8]}:test"
+    client = docker.from_env()
+    try:
+        client.images.build(fileobj=buffer, custom_context=True, tag=tag, rm=True)
+    finally:
+        client.close()
+    return tag
+
+
+@pytest.fixture(scope="module")
+def web_image() -> Iterator[str]:
+    tag = build('FROM python:3.12-slim\nCOPY server.py /server.py\nUSER 10001\nCMD ["python3", "/server.py"]\n',
+                {"server.py": SERVER})  # fmt: skip
+    yield tag
+    subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def web_app(tmp_path: Path, **changes: object) -> AppSpec:
+    fields: dict[str, object] = dict(
+        name="web", source=tmp_path, instances=2, port=8080,
+        health=HealthCheck(HealthCheckType.HTTP, "/", timeout_s=20),
+    )  # fmt: skip
+    fields.update(changes)
+    return AppSpec(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def provider(tmp_path: Path, fake_kind: FakeKind) -> AsyncIterator[KindProvider]:
+    project = ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),))
+    kind = KindProvider(project)
+    yield kind
+    await kind.close()
+
+
+async def test_creates_the_cluster_once_then_reuses_it(tmp_path: Path, fake_kind: FakeKind) -> None:
+    project = ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),), cluster="dev-a")
+    lines: list[str] = []
+    first = KindProvider(project)
+    description = await first.ensure_platform(lines.append)
+    await first.close()
+    create = next(c for c in fake_kind.calls() if c[:2] == ["create", "cluster"])
+    assert create[:4] == ["create", "cluster", "--name", "dev-a"]
+    config = Path(create[create.index("--config") + 1]).read_text()
+    assert "apiServerAddress: 127.0.0.1" in config and "listenAddress: 127.0.0.1" in config
+    assert "creating kind cluster dev-a" in lines[0]
+    assert any("Starting control-plane" in line for line in lines)  # kind's progress is shown
+    assert "kubernetes v1.31.4 (kind cluster dev-a" in description
+    second = KindProvider(project)
+    reused: list[str] = []
+    await second.ensure_platform(reused.append)
+    await second.close()
+    assert [c for c in fake_kind.calls() if c[:2] == ["create", "cluster"]] == [create]
+    assert reused[0] == "reusing kind cluster dev-a"
+    kubeconfig = tmp_path / "fake-kind" / "cache" / "devloop" / "kube" / "dev-a.yaml"
+    assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"  # it holds credentials
+
+
+async def test_kind_missing_names_the_install_page(
+    provider: KindProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    with pytest.raises(ToolMissingError) as caught:
+        await provider.ensure_platform(lambda _text: None)
+    assert "kind is not installed" in str(caught.value)
+    assert "kind.sigs.k8s.io/docs/user/quick-start" in caught.value.render()
+
+
+async def test_an_old_kind_is_refused(provider: KindProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_KIND_VERSION", "kind v0.17.0 go1.19.2 linux/amd64")
+    with pytest.raises(ProviderError, match=r"kind v0\.17\.0 is too old; devloop needs kind v0\.20\.0"):
+        await provider.ensure_platform(lambda _text: None)
+
+
+async def test_a_failed_create_leaves_no_cluster(
+    provider: KindProvider, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_KIND_FAIL_CREATE", "1")
+    with pytest.raises(ProviderError) as caught:
+        await provider.ensure_platform(lambda _text: None)
+    assert "failed to init node with kubeadm" in str(caught.value)  # kind's own output
+    assert ["delete", "cluster", "--name", "devloop"] in fake_kind.calls()
+    assert (fake_kind.state / "clusters").read_text().split() == []
+
+
+async def test_an_unreachable_api_server_is_retried_then_named(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n"
+    )
+    with pytest.raises(
+        ProviderError, match=rf"API server of the current context in {config} is not answering"
+    ):
+        await KubeClient.connect(config, None, within_s=0.5)
+
+
+async def test_deploy_serves_through_one_address_and_prunes(
+    provider: KindProvider, web_image: str, tmp_path: Path, fake_kind: FakeKind
+) -> None:
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path, env=(("GREETING", "first"),))
+    image = await provider.deliver(app, web_image, lambda _text: None)
+    deployed = await provider.deploy(app, image, lambda _text: None)
+    assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "first"
+    assert len(provider.forwards["web"]) == 2  # one port-forward per ready pod
+    cluster = fake_kind.cluster
+    api = cluster.api  # type: ignore[attr-defined]
+    applied = [r for r in api.requests_seen if r[0] == "PATCH"]
+    assert applied and all(r[2] == "application/apply-patch+yaml" for r in applied)
+    assert cluster.call(api.fetch, "v1", "configmaps", provider.namespace, "web-env") is not None  # type: ignore[attr-defined]
+    # The env goes away from the config: its ConfigMap is pruned, the app still serves.
+    plain = web_app(tmp_path)
+    await provider.deploy(plain, image, lambda _text: None)
+    assert cluster.call(api.fetch, "v1", "configmaps", provider.namespace, "web-env") is None  # type: ignore[attr-defined]
+    assert await asyncio.to_thread(http_get, deployed.url) == "hi"
+
+
+async def test_a_crashing_app_fails_the_rollout_with_its_exit_code_and_output(
+    provider: KindProvider, tmp_path: Path
+) -> None:
+    image = build('FROM busybox:1.36\nUSER 10001\nCMD ["sh", "-c", "echo boom before start; exit 3"]\n')
+    await provider.ensure_platform(lambda _text: None)
+    with pytest.raises(DeployError) as caught:
+        await provider.deploy(web_app(tmp_path, instances=1), image, lambda _text: None)
+    assert "exited with code 3" in str(caught.value) and "previous version keeps serving" in str(caught.value)
+    assert "boom before start" in caught.value.lines
+
+
+async def test_an_image_running_as_root_is_refused_with_the_kubelet_reason(
+    provider: KindProvider, tmp_path: Path
+) -> None:
+    image = build('FROM busybox:1.36\nCMD ["sleep", "600"]\n')  # no USER: root
+    await provider.ensure_platform(lambda _text: None)
+    with pytest.raises(DeployError, match="cannot be configured: container has runAsNonRoot"):
+        await provider.deploy(web_app(tmp_path, instances=1), image, lambda _text: None)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """A real registry process (Debian's docker-registry) on a free loopback port."""
+    if not Path("/usr/bin/docker-registry").exists():
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        f"version: 0.1\nstorage: {{filesystem: {{rootdirectory: {tmp_path / 'blobs'}}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+    )
+    process = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(config)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    from tests.helpers import wait_until
+
+    wait_until(lambda: http_get(f"http://127.0.0.1:{port}/v2/") is not None, timeout=20, what="the registry")
+    yield f"localhost:{port}"
+    process.terminate()
+    process.wait(10)
+
+
+async def test_registry_delivery_pushes_and_pods_pull_from_it(
+    provider: KindProvider, web_image: str, tmp_path: Path, fake_kind: FakeKind, registry: str
+) -> None:
+    from devloop import kindconfig
+
+    cluster = fake_kind.cluster
+    cluster.call(cluster.api.store, "v1", "configmaps", kindconfig.registry_hosting(registry), "ADDED")  # type: ignore[attr-defined]
+    description = await provider.ensure_platform(lambda _text: None)
+    assert f"images via registry {registry}" in description
+    progress: list[str] = []
+    app = web_app(tmp_path, instances=1)
+    reference = await provider.deliver(app, web_image, progress.append)
+    assert reference == f"{registry}/{web_image}"
+    assert not any(c[:2] == ["load", "docker-image"] for c in fake_kind.calls())
+    # The kubelet pulls it: drop the local copy first so only the registry has it.
+    subprocess.run(["docker", "rmi", reference], capture_output=True, check=True)
+    deployed = await provider.deploy(app, reference, lambda _text: None)
+    assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
+    again: list[str] = []
+    await provider.deliver(app, web_image, again.append)
+    assert again == [f"pushed {reference} (0 new layer(s))"]  # unchanged layers never travel twice
+
+
+def test_applied_objects_follow_the_schema(tmp_path: Path) -> None:
+    project = ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),))
+    provider = KindProvider(project)
+    app = web_app(tmp_path, env=(("A", "1"),), secret_env=(("TOKEN", "s3cret"),))
+    for obj in provider.objects(app, "devloop/web:0123456789abcdef"):
+        kubernetes_validate.validate(_labelled(obj, provider.project_label, "web"), "1.31", strict=True)
+
+
+def test_user_manifests_get_the_built_image_and_bad_ones_say_where(tmp_path: Path) -> None:
+    from devloop import usermanifests
+
+    manifest = tmp_path / "k8s.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n"
+        "      containers:\n      - {name: main, image: 'registry.example.com/team/web:1.2'}\n"
+        "      - {name: proxy, image: envoy:1.30}\n"
+    )
+    app = web_app(tmp_path, manifests=manifest)
+    objects = usermanifests.load(app, "devloop/web:abc")
+    containers = objects[0]["spec"]["template"]["spec"]["containers"]
+    assert [c["image"] for c in containers] == ["devloop/web:abc", "envoy:1.30"]
+    manifest.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [1, 2}\n")
+    with pytest.raises(ProviderError, match=rf"{manifest}:4:\d+: the manifest does not parse"):
+        usermanifests.load(app, "devloop/web:abc")
+    manifest.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n")
+    with pytest.raises(ProviderError, match="no Deployment has a container whose image is 'web'"):
+        usermanifests.load(app, "devloop/web:abc")
+    assert os.path.exists(manifest)  # never touched
+
+
+async def test_a_kubeconfig_context_needs_no_kind(
+    tmp_path: Path, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch, web_image: str
+) -> None:
+    config = tmp_path / "team-kubeconfig"
+    config.write_text(fake_kind.cluster.kubeconfig_text("team-dev"))  # type: ignore[attr-defined]
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no kind at all
+    project = ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),), context="team-dev")
+    provider = KindProvider(project)
+    try:
+        description = await provider.ensure_platform(lambda _text: None)
+        assert "(context team-dev, namespace devloop-" in description
+        with pytest.raises(ProviderError, match="context team-dev has no local registry"):
+            await provider.deliver(web_app(tmp_path), web_image, lambda _text: None)
+    finally:
+        await provider.close()
+    assert fake_kind.calls() == []
+
+
+def test_down_cluster_deletes_the_kind_cluster(tmp_path: Path, fake_kind: FakeKind) -> None:
+    import sys
+
+    (fake_kind.state / "clusters").write_text("devloop\n")
+    (tmp_path / "devloop.yaml").write_text("version: 1\napps:\n  - name: web\n    path: .\n")
+    (tmp_path / "requirements.txt").write_text("")
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    done = subprocess.run([sys.executable, "-m", "devloop", "down", "--cluster"], cwd=tmp_path,
+                          env={**os.environ, **fake_kind.env()}, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "deleted kind cluster devloop"
+    assert ["delete", "cluster", "--name", "devloop"] in fake_kind.calls()
+    assert (fake_kind.state / "clusters").read_text().split() == []
