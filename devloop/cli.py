@@ -467,7 +467,7 @@ def ssh(config: ConfigOptions, app: str, index: int, command: str | None) -> Non
 
     project = config.load()
     (spec,) = select_apps(project, (app,))
-    shell(project, spec, index, command)
+    shell(make_provider(project), spec, index, command)
 
 
 @cli.command("open")

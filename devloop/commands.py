@@ -18,7 +18,7 @@ import click
 from devloop.control import send
 from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import DevloopError, ProviderError, UsageError
-from devloop.providers.docker import DockerProvider, project_id
+from devloop.providers.docker import project_id
 
 
 def ask(project: ProjectSpec, request: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def status_rows(project: ProjectSpec, provider: Any) -> list[dict[str, Any]]:
         rows = []
         try:
             for app in project.apps:
-                change = await asyncio.to_thread(provider.snapshot, app)
+                change = await provider.instances(app)
                 running = [i for i in change.instances if i.state == "running"]
                 rows.append({
                     "name": app.name,
@@ -81,10 +81,16 @@ def print_status(rows: list[dict[str, Any]], as_json: bool, unrouted: frozenset[
         click.echo(f"{row['name']:<16} {row['state']:<10} {count:<10} {memory:<8} {where}")
 
 
-def shell(project: ProjectSpec, app: AppSpec, index: int, command: str | None) -> None:
+def shell(provider: Any, app: AppSpec, index: int, command: str | None) -> None:
     """A shell (or one command) in instance `index`, as `cf ssh APP -i N [-c CMD]`."""
-    provider = DockerProvider(project)
-    change = provider.snapshot(app)
+
+    async def current() -> Any:
+        try:
+            return await provider.instances(app)
+        finally:
+            await provider.close()
+
+    change = asyncio.run(current())
     instance = next((i for i in change.instances if i.index == index and i.state == "running"), None)
     if instance is None:
         raise ProviderError(f"{app.name} has no running instance {index}", hint="start it with `devloop up`")

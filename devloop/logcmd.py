@@ -8,7 +8,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from devloop.core.events import InstancesChanged
+from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.logformat import LogFilter, format_line
 from devloop.core.spec import ProjectSpec
@@ -41,13 +41,22 @@ async def show_logs(
     first: list[InstancesChanged] = [await anext(changes) for _ in apps]
     backlog: list[LogLine] = []
     newest: dict[str, int] = {}
-    for change in first:
-        for instance in change.instances:
-            async for line in provider.tail(instance, since_ns, follow=False, last=last if last else None):
-                backlog.append(line)
-                newest[instance.id] = max(newest.get(instance.id, 0), line.timestamp_ns)
-    for line in sorted(backlog, key=lambda item: item.timestamp_ns):
-        emit(line)
+
+    async def recent_of(instance: InstanceStatus) -> None:
+        async for line in provider.tail(instance, since_ns, follow=False, last=last if last else None):
+            backlog.append(line)
+            newest[instance.id] = max(newest.get(instance.id, 0), line.timestamp_ns)
+
+    # Every instance's recent lines at once, then one write: a terminal takes one big write far
+    # faster than a write per line.
+    await asyncio.gather(*(recent_of(i) for change in first for i in change.instances))
+    texts = [
+        format_line(line, mode, timestamps, colour)
+        for line in sorted(backlog, key=lambda item: item.timestamp_ns)
+        if flt.matches(line)
+    ]
+    if texts:
+        out("\n".join(texts))
     if recent:
         close = getattr(changes, "aclose", None)
         if close is not None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -90,3 +91,22 @@ def fake_kind(tmp_path: Path, fake_cluster: object, monkeypatch: pytest.MonkeyPa
     for name, value in kind.env().items():
         monkeypatch.setenv(name, value)
     return kind
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_networks() -> Iterator[None]:
+    """Networks the tests' projects made and left empty go at the end (a dev machine's own stay)."""
+    if not DOCKER_UP:
+        yield
+        return
+    import docker
+
+    client = docker.from_env()
+    before = {n["Id"] for n in client.api.networks(filters={"label": "devloop.project"})}
+    yield
+    for network in client.api.networks(filters={"label": "devloop.project"}):
+        if network["Id"] not in before:
+            # Still in use by a container a test left for inspection: it stays.
+            with contextlib.suppress(docker.errors.APIError):
+                client.api.remove_network(network["Id"])
+    client.close()

@@ -42,6 +42,10 @@ class Provider(Protocol):
         """Run `app` from `image`: start new instances, wait for health, then stop the old."""
         ...
 
+    async def instances(self, app: AppSpec) -> InstancesChanged:
+        """The app's instances now, without devloop up running (status, ssh); creates nothing."""
+        ...
+
     def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
         """Every change to the apps' instances, starting with the current ones."""
         ...

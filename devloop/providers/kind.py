@@ -119,7 +119,7 @@ class KindProvider:
             raise ProviderError("not connected to a cluster yet")
         return self._kube
 
-    async def connect(self, progress: Progress) -> KubeClient:
+    async def connect(self, progress: Progress, create: bool = True) -> KubeClient:
         """The API client for the cluster: a kubeconfig context, or the kind cluster (made if missing)."""
         if self._kube is not None:
             return self._kube
@@ -132,6 +132,8 @@ class KindProvider:
             await kind.version()
             name = self.project.cluster
             if name not in await kind.clusters():
+                if not create:
+                    raise ProviderError(f"there is no kind cluster {name}", hint="`devloop up` creates it")
                 progress(f"creating kind cluster {name} (this takes a minute the first time)")
                 config = kubeconfig_cache() / f"{name}-kind.yaml"
                 config.parent.mkdir(parents=True, exist_ok=True)
@@ -413,6 +415,20 @@ class KindProvider:
     def snapshot(self, app: AppSpec) -> InstancesChanged:
         return self._statuses(app)
 
+    async def instances(self, app: AppSpec) -> InstancesChanged:
+        try:
+            await self.connect(lambda _text: None, create=False)
+        except ProviderError:
+            return InstancesChanged(app.name, ())  # no cluster: nothing runs
+        listing = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(app))
+        for name in [
+            n for n, p in self._pods.items() if p["metadata"].get("labels", {}).get(LABEL_APP) == app.name
+        ]:
+            del self._pods[name]  # the listing is the whole truth for this app
+        for pod in listing.get("items") or []:
+            self._pods[pod["metadata"]["name"]] = pod
+        return self._statuses(app)
+
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
         by_name = {a.name: a for a in apps}
         listing = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(None))
@@ -538,6 +554,7 @@ class KindProvider:
             raise ProviderError(f"restarting {app.name}: the API server answered {response.status_code}")
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         await self._wait_rollout(app, app.name, image, progress)
+        await self._refresh_forwards(app)
         return count
 
     def shell_argv(self, instance: InstanceStatus) -> list[str]:
@@ -556,10 +573,10 @@ class KindProvider:
     # --- teardown -------------------------------------------------------------------------------
 
     async def remove(self, apps: list[AppSpec] | None) -> int:
-        with contextlib.suppress(ToolMissingError):
-            await self.connect(lambda _text: None)
+        with contextlib.suppress(ToolMissingError, ProviderError):
+            await self.connect(lambda _text: None, create=False)
         if self._kube is None:
-            return 0
+            return 0  # no cluster: nothing to remove
         pods = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(None))
         names = {a.name for a in apps} if apps is not None else None
         counted = [

@@ -296,3 +296,40 @@ def test_down_cluster_deletes_the_kind_cluster(tmp_path: Path, fake_kind: FakeKi
     assert done.stdout.strip() == "deleted kind cluster devloop"
     assert ["delete", "cluster", "--name", "devloop"] in fake_kind.calls()
     assert (fake_kind.state / "clusters").read_text().split() == []
+
+
+async def test_status_without_up_lists_the_pods(
+    provider: KindProvider, web_image: str, tmp_path: Path, fake_kind: FakeKind
+) -> None:
+    import json
+    import sys
+
+    (tmp_path / "devloop.yaml").write_text(
+        "version: 1\nprovider: kind\napps:\n  - {name: web, path: ., instances: 2, port: 8080}\n"
+    )
+    (tmp_path / "index.html").write_text("hi\n")
+    await provider.ensure_platform(lambda _text: None)
+    await provider.deploy(
+        web_app(tmp_path), await provider.deliver(web_app(tmp_path), web_image, print), print
+    )
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "devloop", "status", "--json"], cwd=tmp_path,
+        env={**os.environ, **fake_kind.env()}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)["apps"][0]
+    assert row["name"] == "web" and row["instances"] == {"running": 2, "desired": 2}
+    assert sorted(i["index"] for i in row["instance_list"]) == [0, 1]
+
+
+async def test_restart_rolls_every_pod_and_keeps_serving(
+    provider: KindProvider, web_image: str, tmp_path: Path
+) -> None:
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path)
+    deployed = await provider.deploy(app, web_image, lambda _text: None)
+    before = {i.id for i in (await provider.instances(app)).instances}
+    assert await provider.restart(app, lambda _text: None) == 2
+    after = {i.id for i in (await provider.instances(app)).instances if i.state == "running"}
+    assert len(after) == 2 and not after & before  # every pod replaced, one at a time
+    assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
