@@ -136,10 +136,14 @@ def push(project: ProjectSpec, provider: Any) -> int:
     started = time.monotonic()
     asyncio.run(run())
     failed = [n for n, a in engine.state.apps.items() if a.phase is not Phase.RUNNING]
+    namespace = getattr(provider, "namespace", None)  # kind: pod addresses are inside the cluster
     for name in engine.state.order:
         app = engine.state.apps[name]
-        addresses = [f"http://{i.address}" for i in app.instances if i.address and i.state == "running"]
-        if addresses and not app.spec.no_route:
+        running = [i for i in app.instances if i.state == "running"]
+        addresses = [f"http://{i.address}" for i in running if i.address]
+        if namespace and running:
+            click.echo(f"{name}: {len(running)} instance(s) running in namespace {namespace}")
+        elif addresses and not app.spec.no_route:
             click.echo(f"{name}: {' '.join(addresses)}")
     click.echo(f"pushed in {time.monotonic() - started:.1f}s; `devloop up` gives each app one stable URL")
     if engine.state.platform_error:

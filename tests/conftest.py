@@ -30,9 +30,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     )
     have_kind = shutil.which("kind") is not None and DOCKER_UP
     for item in items:
-        if "docker" in item.keywords and not DOCKER_UP:
+        if item.get_closest_marker("docker") and not DOCKER_UP:
             item.add_marker(skip_docker)
-        if "kind" in item.keywords and not have_kind:
+        if item.get_closest_marker("kind") and not have_kind:
             item.add_marker(skip_kind)
 
 

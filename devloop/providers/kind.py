@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -204,7 +205,7 @@ class KindProvider:
     def objects(self, app: AppSpec, image: str) -> list[Obj]:
         if app.manifests is not None:
             return usermanifests.load(app, image)
-        return manifests.app_objects(
+        objects = manifests.app_objects(
             app,
             image,
             project=self.project_label,
@@ -212,6 +213,15 @@ class KindProvider:
             secret_values=True,
             autoscale=False,
         )
+        # Pods read env from the ConfigMap and Secret only at start: a hash of the values in the
+        # pod template makes an env change roll the pods, as a new image does.
+        values = json.dumps([sorted(app.env), sorted(app.secret_env)]).encode()
+        env_hash = hashlib.sha256(values).hexdigest()[:16]
+        for obj in objects:
+            if obj["kind"] == "Deployment":
+                meta = obj["spec"]["template"]["metadata"]
+                meta["annotations"] = {**meta.get("annotations", {}), "devloop.dev/env": env_hash}
+        return objects
 
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
         objects = self.objects(app, image)

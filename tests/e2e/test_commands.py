@@ -18,7 +18,9 @@ from tests.helpers import copy_sample, wait_until
 pytestmark = pytest.mark.docker
 
 
-def devloop(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_devloop(
+    folder: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "devloop", *args], cwd=folder, capture_output=True, text=True,
                           timeout=120, env={**os.environ, **(env or {})})  # fmt: skip
 
@@ -29,7 +31,11 @@ def sample(tmp_path: Path) -> Iterator[Path]:
     (folder / ".env").write_text("API_TOKEN=planted-secret-31\n")
     (folder / "devloop.yaml").write_text((folder / "devloop.yaml").read_text() + "    env_file: .env\n")
     yield folder
-    devloop(folder, "down")
+    run_devloop(folder, "down")
+
+
+def devloop(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_devloop(folder, *args, env=env)
 
 
 def status(folder: Path) -> dict:
@@ -38,8 +44,24 @@ def status(folder: Path) -> dict:
     return {app["name"]: app for app in json.loads(result.stdout)["apps"]}
 
 
-def test_commands_against_a_running_up(sample: Path, tmp_path: Path) -> None:
-    up = DevloopProcess("up", "--no-tui", cwd=sample)
+@pytest.mark.parametrize("provider", ["docker", "kind"])
+def test_commands_against_a_running_up(
+    sample: Path, tmp_path: Path, provider: str, request: pytest.FixtureRequest
+) -> None:
+    """The same commands on both providers (kind: the fake API server and fake kind CLI)."""
+    env: dict[str, str] = {}
+    if provider == "kind":
+        env = request.getfixturevalue("fake_kind").env()
+
+    def devloop(folder: Path, *args: str, env: dict[str, str] = env) -> subprocess.CompletedProcess[str]:
+        return run_devloop(folder, *args, "--provider", provider, env=env)
+
+    def status(folder: Path) -> dict:
+        result = devloop(folder, "status", "--json")
+        assert result.returncode == 0, result.stderr
+        return {app["name"]: app for app in json.loads(result.stdout)["apps"]}
+
+    up = DevloopProcess("up", "--no-tui", "--provider", provider, cwd=sample, env=env)
     try:
         url = up.wait_for(r"^web: (http://\S+)$").group(1)
         web = status(sample)["web"]
@@ -68,7 +90,7 @@ def test_commands_against_a_running_up(sample: Path, tmp_path: Path) -> None:
         browser = tmp_path / "browser.sh"
         browser.write_text(f'#!/bin/sh\necho "$1" > {recorder}\n')
         browser.chmod(0o755)
-        opened = devloop(sample, "open", "web", env={"BROWSER": str(browser)})
+        opened = devloop(sample, "open", "web", env={**env, "BROWSER": str(browser)})
         assert opened.returncode == 0 and opened.stdout.strip() == url
         wait_until(recorder.exists, timeout=10, what="the browser to be called")
         assert recorder.read_text().strip() == url

@@ -8,6 +8,7 @@ a real kind cluster where kind and Docker are installed.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,27 @@ def test_up_on_a_real_kind_cluster(tmp_path: Path) -> None:
         scenario(sample, {}, "sync")
     finally:
         subprocess.run([sys.executable, "-m", "devloop", "down", "--cluster"], cwd=sample, timeout=300)
+
+
+@pytest.mark.docker
+def test_push_status_and_down_on_the_fake_cluster(tmp_path: Path, fake_kind: FakeKind) -> None:
+    """`cf push`-style commands on the kind provider: push once, status from the cluster, down."""
+    sample = copy_sample("python-web", tmp_path)
+    env = {**os.environ, **fake_kind.env()}
+
+    def devloop(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "devloop", *args, "--provider", "kind"], cwd=sample,
+                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    pushed = devloop("push")
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert re.search(r"^web: 2 instance\(s\) running in namespace devloop-", pushed.stdout, re.M), (
+        pushed.stdout
+    )
+    status = devloop("status")
+    assert status.returncode == 0 and re.search(r"^web\s+running\s+2/2\s+128M", status.stdout, re.M), (
+        status.stdout
+    )
+    down = devloop("down")
+    assert down.returncode == 0 and "removed 2 instance(s)" in down.stdout
+    assert processes_matching(str(sample)) == []
