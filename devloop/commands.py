@@ -94,12 +94,7 @@ def shell(provider: Any, app: AppSpec, index: int, command: str | None) -> None:
     instance = next((i for i in change.instances if i.index == index and i.state == "running"), None)
     if instance is None:
         raise ProviderError(f"{app.name} has no running instance {index}", hint="start it with `devloop up`")
-    argv = provider.shell_argv(instance)
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        argv = [a for a in argv if a != "-it"]
-        argv.insert(2, "-i")
-    if command is not None:
-        argv = [*argv[:-1], "/bin/sh", "-c", command]
+    argv = provider.shell_argv(instance, command, tty=sys.stdin.isatty() and sys.stdout.isatty())
     sys.stdout.flush()
     os.execvp(argv[0], argv)  # the shell takes over this process, as cf ssh does
 

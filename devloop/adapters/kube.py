@@ -293,7 +293,7 @@ class KubeClient:
                     elif channel == 2:
                         err += payload
                     elif channel == 3:
-                        return ExecResult(_exit_code(payload), bytes(out), bytes(err))
+                        return ExecResult(exit_code(payload), bytes(out), bytes(err))
         except (httpx_ws.HTTPXWSException, httpx.TransportError, OSError) as exc:
             raise ProviderError(f"exec in pod {pod} failed: {exc}") from None
 
@@ -302,7 +302,7 @@ class KubeClient:
         return PortForward(Pod(pod, api=self.api), port, local_port="auto")
 
 
-def _exit_code(status_json: bytes) -> int:
+def exit_code(status_json: bytes) -> int:
     """The exit code in the exec protocol's final Status (channel 3)."""
     if not status_json:
         return 0

@@ -64,8 +64,8 @@ class Provider(Protocol):
         """Restart the app's instances one at a time, each serving again before the next."""
         ...
 
-    def shell_argv(self, instance: InstanceStatus) -> list[str]:
-        """A command that opens an interactive shell in `instance`."""
+    def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
+        """A command that opens a shell in `instance` (or runs `command` there)."""
         ...
 
     async def remove(self, apps: list[AppSpec] | None) -> int:

@@ -567,11 +567,12 @@ class DockerProvider:
             await self._wait_serving(app, container, "a restart")
         return len(containers)
 
-    def shell_argv(self, instance: InstanceStatus) -> list[str]:
+    def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
         from devloop.adapters import dockercli
 
         client = dockercli.detect()
-        return [client.path, "exec", "-it", instance.id, "/bin/sh"]
+        shell = ["/bin/sh", "-c", command] if command else ["/bin/sh"]
+        return [client.path, "exec", "-it" if tty else "-i", instance.id, *shell]
 
     # --- teardown -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -105,6 +106,7 @@ class KindProvider:
         self.namespace = namespace_for(project)
         self.project_label = manifests.label_value(project_id(project.file))
         self._kube: KubeClient | None = None
+        self.kubeconfig: Path | None = None  # the kind cluster's; None: the user's kubeconfig
         self._kind: KindCli | None = None
         self.registry: str | None = None
         self.proxies: dict[str, TcpProxy] = {}
@@ -143,7 +145,8 @@ class KindProvider:
                 created = True
             else:
                 progress(f"reusing kind cluster {name}")
-            kube = await KubeClient.connect(await self._kind_kubeconfig(kind, name), None)
+            self.kubeconfig = await self._kind_kubeconfig(kind, name)
+            kube = await KubeClient.connect(self.kubeconfig, None)
         self._kube = kube
         if created:
             await self._wire_registry(progress)
@@ -567,18 +570,14 @@ class KindProvider:
         await self._refresh_forwards(app)
         return count
 
-    def shell_argv(self, instance: InstanceStatus) -> list[str]:
-        """An interactive shell without kubectl: crictl on the kind node, which runs the container."""
-        pod = self._pods.get(instance.id) or {}
-        node = (pod.get("spec") or {}).get("nodeName")
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
-        container: Obj = next((c for c in statuses if c.get("name") == instance.app), {})
-        container_id = str(container.get("containerID", "")).partition("://")[2]
-        if not node or not container_id:
-            raise ProviderError(
-                f"{instance.app}/{instance.index} has no running container to open a shell in"
-            )
-        return ["docker", "exec", "-it", node, "crictl", "exec", "-it", container_id, "/bin/sh"]
+    def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
+        """A shell in the pod over the API server's exec WebSocket (devloop.kubeshell): no kubectl."""
+        shell = ["/bin/sh", "-c", command] if command else ["/bin/sh"]
+        return [
+            sys.executable, "-m", "devloop.kubeshell",
+            "--kubeconfig", str(self.kubeconfig or ""), "--context", self.context or "",
+            "--namespace", self.namespace, "--pod", instance.id, "--container", instance.app, "--", *shell,
+        ]  # fmt: skip
 
     # --- teardown -------------------------------------------------------------------------------
 

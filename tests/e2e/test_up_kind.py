@@ -102,6 +102,10 @@ def test_push_status_and_down_on_the_fake_cluster(tmp_path: Path, fake_kind: Fak
     assert status.returncode == 0 and re.search(r"^web\s+running\s+2/2\s+128M", status.stdout, re.M), (
         status.stdout
     )
+    # `devloop ssh` without kubectl: exec over the API server's WebSocket, stdin closed, exit code kept.
+    ssh = devloop("ssh", "web", "-i", "1", "-c", "echo hello-$((6*7)) from $HOSTNAME; exit 3")
+    assert ssh.returncode == 3, ssh.stderr
+    assert re.fullmatch(r"hello-42 from web-[0-9a-f]+-[0-9a-f]+\n", ssh.stdout), ssh.stdout
     down = devloop("down")
     assert down.returncode == 0 and "removed 2 instance(s)" in down.stdout
     assert processes_matching(str(sample)) == []

@@ -659,42 +659,57 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             return ws
         command = raw.query.getall("command")
         want_stdin = raw.query.get("stdin") == "true"
+        want_tty = raw.query.get("tty") == "true"
         exec_id = await asyncio.to_thread(
-            self.docker.api.exec_create, cid, command, stdin=want_stdin, stdout=True, stderr=True
+            self.docker.api.exec_create,
+            cid,
+            command,
+            stdin=want_stdin,
+            stdout=True,
+            stderr=True,
+            tty=want_tty,
         )
-        sock = await asyncio.to_thread(self.docker.api.exec_start, exec_id["Id"], socket=True)
+        sock = await asyncio.to_thread(self.docker.api.exec_start, exec_id["Id"], socket=True, tty=want_tty)
         raw_sock: socket.socket = sock._sock
         raw_sock.setblocking(True)
+        loop = asyncio.get_running_loop()
+        frames: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
 
-        def read_frames() -> list[tuple[int, bytes]]:
-            frames: list[tuple[int, bytes]] = []
+        def read_frames() -> None:
+            """Docker's exec stream to (channel, bytes): raw with a TTY, else 8-byte-header frames."""
             buffer = b""
-            while True:
-                data = raw_sock.recv(65536)
-                if not data:
-                    break
+            while data := raw_sock.recv(65536):
+                if want_tty:
+                    loop.call_soon_threadsafe(frames.put_nowait, (1, data))
+                    continue
                 buffer += data
                 while len(buffer) >= 8:
                     stream, size = buffer[0], struct.unpack(">I", buffer[4:8])[0]
                     if len(buffer) < 8 + size:
                         break
-                    frames.append((stream, buffer[8 : 8 + size]))
+                    loop.call_soon_threadsafe(
+                        frames.put_nowait, (1 if stream == 1 else 2, buffer[8 : 8 + size])
+                    )
                     buffer = buffer[8 + size :]
-            return frames
+            loop.call_soon_threadsafe(frames.put_nowait, None)
 
-        reader = asyncio.ensure_future(asyncio.to_thread(read_frames))
-        if want_stdin:
+        async def relay_stdin() -> None:
             async for message in ws:
                 if message.type != aiohttp.WSMsgType.BINARY:
-                    break
+                    return
                 data = message.data
                 if data[:1] == b"\x00":
                     await asyncio.to_thread(raw_sock.sendall, data[1:])
                 elif data[:2] == b"\xff\x00" and ws.ws_protocol == "v5.channel.k8s.io":
-                    raw_sock.shutdown(socket.SHUT_WR)
-                    break
-        for stream, payload in await reader:
-            await ws.send_bytes(bytes([1 if stream == 1 else 2]) + payload)
+                    raw_sock.shutdown(socket.SHUT_WR)  # the process sees stdin end
+
+        reader = asyncio.ensure_future(asyncio.to_thread(read_frames))
+        stdin_task = asyncio.ensure_future(relay_stdin()) if want_stdin else None
+        while (frame := await frames.get()) is not None:  # output streams as it comes
+            await ws.send_bytes(bytes([frame[0]]) + frame[1])
+        await reader
+        if stdin_task is not None:
+            stdin_task.cancel()
         code = (await asyncio.to_thread(self.docker.api.exec_inspect, exec_id["Id"]))["ExitCode"]
         raw_sock.close()
         if code == 0:
