@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import socket
 
+from devloop.core.spec import AppSpec
 from devloop.streams import close_writer
 
 BUFFER_LIMIT = 256 * 1024  # past this much unanswered request data, no retry is possible
@@ -161,3 +162,27 @@ class TcpProxy:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
+
+
+class AppProxies(dict[str, TcpProxy]):
+    """The loopback forwarder of each routed app, by app name: the same on both providers."""
+
+    async def ensure(self, app: AppSpec) -> str | None:
+        """Start `app`'s forwarder once, on its port or the next free one (then say so)."""
+        if app.no_route or app.name in self:
+            return None
+        proxy = TcpProxy(app.name)
+        port = await proxy.start(app.port)
+        self[app.name] = proxy
+        if port != app.port:
+            return f"port {app.port} on 127.0.0.1 is in use; {app.name} is on {port} instead"
+        return None
+
+    def url(self, app: AppSpec) -> str | None:
+        proxy = self.get(app.name)
+        return f"http://127.0.0.1:{proxy.port}" if proxy and proxy.port else None
+
+    async def close_all(self) -> None:
+        for proxy in self.values():
+            await proxy.close()
+        self.clear()

@@ -31,7 +31,7 @@ from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec
 from devloop.errors import DockerUnavailableError
 from devloop.health import check
 from devloop.providers.base import Deployed, DeployError, Progress
-from devloop.proxy import TcpProxy
+from devloop.proxy import AppProxies
 from devloop.synctar import sync_archive
 
 LABEL_PROJECT = "devloop.project"
@@ -76,7 +76,7 @@ class DockerProvider:
         self.project = project
         self.project_id = project_id(project.file)
         self._client = client
-        self.proxies: dict[str, TcpProxy] = {}
+        self.proxies = AppProxies()
         self._stopping: set[asyncio.Task[None]] = set()
         self._retiring: set[str] = set()  # containers devloop is stopping on purpose
         self._deploying: set[str] = set()  # apps whose routing a deploy is changing
@@ -155,7 +155,7 @@ class DockerProvider:
         self._route_generation[app] = self._route_generation.get(app, 0) + 1
 
     async def _deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
-        notice = await self._ensure_proxy(app)
+        notice = await self.proxies.ensure(app)
         old = await self._call(self._summaries, app)
         config = config_hash(app, image)
         current = [
@@ -166,7 +166,7 @@ class DockerProvider:
             adopted = [await self._call(self.client.containers.get, s["Id"]) for s in current]
             await self._wait_healthy(app, adopted, progress)
             self._route(app, adopted)
-            return Deployed(self._url(app), notice)
+            return Deployed(self.proxies.url(app), notice)
         progress(f"starting {app.instances} instance(s) of {image}")
         generation = secrets.token_hex(3)
         proxy = self.proxies.get(app.name)
@@ -211,21 +211,7 @@ class DockerProvider:
             task = asyncio.create_task(self._call(self._stop_and_remove, [o["Id"] for o in old]))
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
-        return Deployed(self._url(app), notice)
-
-    async def _ensure_proxy(self, app: AppSpec) -> str | None:
-        if app.no_route or app.name in self.proxies:
-            return None
-        proxy = TcpProxy(app.name)
-        port = await proxy.start(app.port)
-        self.proxies[app.name] = proxy
-        if port != app.port:
-            return f"port {app.port} on 127.0.0.1 is in use; {app.name} is on {port} instead"
-        return None
-
-    def _url(self, app: AppSpec) -> str | None:
-        proxy = self.proxies.get(app.name)
-        return f"http://127.0.0.1:{proxy.port}" if proxy and proxy.port else None
+        return Deployed(self.proxies.url(app), notice)
 
     def _route(self, app: AppSpec, containers: list[Any]) -> None:
         proxy = self.proxies.get(app.name)
@@ -594,9 +580,7 @@ class DockerProvider:
                 self.client.api.remove_network(network["Id"])
 
     async def close(self) -> None:
-        for proxy in self.proxies.values():
-            await proxy.close()
-        self.proxies.clear()
+        await self.proxies.close_all()
         if self._stopping:
             await asyncio.gather(*self._stopping, return_exceptions=True)
         if self._client is not None:

@@ -37,7 +37,7 @@ from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import ProviderError, ToolMissingError
 from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.providers.docker import project_id
-from devloop.proxy import TcpProxy
+from devloop.proxy import AppProxies
 from devloop.synctar import sync_archive
 
 LABEL_PROJECT = "devloop.dev/project"
@@ -109,7 +109,7 @@ class KindProvider:
         self.kubeconfig: Path | None = None  # the kind cluster's; None: the user's kubeconfig
         self._kind: KindCli | None = None
         self.registry: str | None = None
-        self.proxies: dict[str, TcpProxy] = {}
+        self.proxies = AppProxies()
         self.forwards: dict[str, dict[str, PortForward]] = {}  # app -> pod -> forward
         self._indexes: dict[str, dict[str, int]] = {}  # app -> pod -> instance index
         self._pods: dict[str, Obj] = {}  # pod name -> last seen object, from the watch
@@ -235,9 +235,9 @@ class KindProvider:
         deployments = [o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"]
         for name in deployments:
             await self._wait_rollout(app, name, image, progress)
-        notice = await self._ensure_proxy(app)
+        notice = await self.proxies.ensure(app)
         await self._refresh_forwards(app)
-        return Deployed(self._url(app), notice)
+        return Deployed(self.proxies.url(app), notice)
 
     async def _prune(self, app: AppSpec, keep: set[tuple[str, str]]) -> None:
         """Delete objects devloop made for `app` earlier that the config no longer produces."""
@@ -351,20 +351,6 @@ class KindProvider:
         return f"{selector},{LABEL_APP}={app.name}" if app is not None else selector
 
     # --- routing --------------------------------------------------------------------------------
-
-    async def _ensure_proxy(self, app: AppSpec) -> str | None:
-        if app.no_route or app.name in self.proxies:
-            return None
-        proxy = TcpProxy(app.name)
-        port = await proxy.start(app.port)
-        self.proxies[app.name] = proxy
-        if port != app.port:
-            return f"port {app.port} on 127.0.0.1 is in use; {app.name} is on {port} instead"
-        return None
-
-    def _url(self, app: AppSpec) -> str | None:
-        proxy = self.proxies.get(app.name)
-        return f"http://127.0.0.1:{proxy.port}" if proxy and proxy.port else None
 
     async def _refresh_forwards(self, app: AppSpec, pods: list[Obj] | None = None) -> None:
         """One port-forward per ready web pod of `app`, behind its loopback address."""
@@ -615,9 +601,7 @@ class KindProvider:
                 with contextlib.suppress(Exception):
                     await forward.stop()
         self.forwards.clear()
-        for proxy in self.proxies.values():
-            await proxy.close()
-        self.proxies.clear()
+        await self.proxies.close_all()
         if self._kube is not None:
             await self._kube.close()
 

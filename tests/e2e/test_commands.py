@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.devloop_process import DevloopProcess
-from tests.e2e.test_up_docker import containers_of, serves
+from tests.e2e.scenario import serves
+from tests.e2e.test_up_docker import containers_of
 from tests.helpers import copy_sample, wait_until
 
 pytestmark = pytest.mark.docker

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.devloop_process import DevloopProcess
-from tests.e2e.test_up_docker import containers_of, edit_greeting, serves
+from tests.e2e.scenario import edit_greeting, serves
+from tests.e2e.test_up_docker import containers_of
 from tests.helpers import copy_sample, wait_until, without_sync_rules
 
 pytestmark = pytest.mark.docker

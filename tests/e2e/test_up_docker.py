@@ -12,7 +12,8 @@ import pytest
 
 from devloop.providers.docker import project_id
 from tests.devloop_process import DevloopProcess
-from tests.helpers import copy_sample, http_get, processes_matching, wait_until, without_sync_rules
+from tests.e2e.scenario import edit_greeting, serves, up_edit_interrupt
+from tests.helpers import copy_sample, wait_until, without_sync_rules
 
 pytestmark = pytest.mark.docker
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -34,43 +35,9 @@ def containers_of(folder: Path) -> list[str]:
         client.close()
 
 
-def edit_greeting(folder: Path, greeting: str) -> None:
-    app = folder / "app.py"
-    text = app.read_text()
-    start = text.index('GREETING = "') + len('GREETING = "')
-    app.write_text(text[:start] + greeting + text[text.index('"', start) :])
-
-
-def serves(url: str, text: str) -> bool:
-    return text in (http_get(url) or "")
-
-
 @pytest.mark.parametrize("path", ["sync", "rebuild"])
 def test_up_edit_serve_logs_and_interrupt(sample: Path, path: str) -> None:
-    if path == "rebuild":  # no sync rules: every save rebuilds and replaces the instances
-        without_sync_rules(sample)
-    devloop = DevloopProcess("up", "--no-tui", cwd=sample)
-    try:
-        url = devloop.wait_for(r"^web: (http://127\.0\.0\.1:\d+)$").group(1)
-        assert serves(url, "hello from python-web")
-        mark = len(devloop.lines)
-        edit_greeting(sample, f"edited-{path}")
-        wait_until(lambda: serves(url, f"edited-{path}"), timeout=60, what="the edited response")
-        if path == "sync":
-            devloop.wait_for(r"^\[API\] web \| syncing 1 file\(s\): app\.py$", start=mark)
-            devloop.wait_for(r"^\[API\] web \| synced into 2 instance\(s\)$", start=mark)
-        else:
-            devloop.wait_for(r"^\[API\] web \| running devloop/web:", start=mark)
-        # Requests are spread over both instances, and both instances' lines reach the stream.
-        for _ in range(6):
-            assert serves(url, f"edited-{path}")
-        devloop.wait_for(r"^\[APP/0\] web \| instance 0: GET / 200")
-        devloop.wait_for(r"^\[APP/1\] web \| instance 1: GET / 200")
-        assert devloop.interrupt() == 130
-    finally:
-        devloop.kill()
-    assert devloop.proc.poll() is not None
-    assert processes_matching(str(sample)) == []  # no build or helper process outlived devloop
+    devloop = up_edit_interrupt(sample, path)
     devloop.wait_for(r"^web keeps running at 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+")
     assert len(containers_of(sample)) == 2  # exactly the app's instances, left running by design
     down = subprocess.run(

@@ -16,36 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FakeKind
-from tests.devloop_process import DevloopProcess
-from tests.e2e.test_up_docker import edit_greeting, serves
-from tests.helpers import copy_sample, http_get, processes_matching, wait_until, without_sync_rules
-
-
-def scenario(sample: Path, env: dict[str, str], path: str) -> DevloopProcess:
-    """up, first response, edit, new response, logs from every pod, SIGINT; returns the finished process."""
-    if path == "rebuild":
-        without_sync_rules(sample)
-    devloop = DevloopProcess("up", "--no-tui", "--provider", "kind", cwd=sample, env=env)
-    try:
-        url = devloop.wait_for(r"^web: (http://127\.0\.0\.1:\d+)$", timeout=300).group(1)
-        assert serves(url, "hello from python-web")
-        mark = len(devloop.lines)
-        edit_greeting(sample, f"edited-{path}")
-        wait_until(lambda: serves(url, f"edited-{path}"), timeout=120, what="the edited response")
-        if path == "sync":
-            devloop.wait_for(r"^\[API\] web \| synced into 2 instance\(s\)$", start=mark)
-        else:
-            devloop.wait_for(r"^\[API\] web \| running .*devloop/web:", start=mark)
-        for _ in range(8):
-            assert serves(url, f"edited-{path}")
-        devloop.wait_for(r"^\[APP/0\] web \| instance \S+: GET / 200")
-        devloop.wait_for(r"^\[APP/1\] web \| instance \S+: GET / 200")
-        assert devloop.interrupt() == 130
-        assert http_get(url, timeout=1) is None  # the port-forward went with devloop
-    finally:
-        devloop.kill()
-    assert processes_matching(str(sample)) == []
-    return devloop
+from tests.e2e.scenario import up_edit_interrupt
+from tests.helpers import copy_sample, processes_matching, wait_until
 
 
 @pytest.mark.docker
@@ -53,7 +25,7 @@ def scenario(sample: Path, env: dict[str, str], path: str) -> DevloopProcess:
 def test_up_on_the_fake_cluster(tmp_path: Path, fake_kind: FakeKind, path: str) -> None:
     sample = copy_sample("python-web", tmp_path)
     env = fake_kind.env()
-    devloop = scenario(sample, env, path)
+    devloop = up_edit_interrupt(sample, path, "--provider", "kind", env=env)
     created = [c for c in fake_kind.calls() if c[:2] == ["create", "cluster"]]
     assert created and created[0][:3] == ["create", "cluster", "--name"] and created[0][3] == "devloop"
     assert any(
@@ -78,7 +50,7 @@ def test_up_on_a_real_kind_cluster(tmp_path: Path) -> None:
     config = sample / "devloop.yaml"
     config.write_text(config.read_text().replace("provider: docker", "provider: kind\ncluster: devloop-e2e"))
     try:
-        scenario(sample, {}, "sync")
+        up_edit_interrupt(sample, "sync")
     finally:
         subprocess.run([sys.executable, "-m", "devloop", "down", "--cluster"], cwd=sample, timeout=300)
 
