@@ -20,7 +20,7 @@ from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
 from devloop.core.spec import ProjectSpec
 from devloop.core.state import EngineState, reduce
-from devloop.errors import BuildError, DevloopError
+from devloop.errors import BuildError, DevloopError, ToolMissingError, UsageError
 from devloop.logs import LogMux
 from devloop.providers.base import DeployError, Provider
 from devloop.watch import Watcher
@@ -226,8 +226,9 @@ class Engine:
             try:
                 description = await self.provider.ensure_platform(lambda text: self.api("devloop", text))
             except DevloopError as exc:
-                if attempt == len(RETRY_DELAYS_S):
-                    self.post(ev.PlatformFailed(exc.render()))
+                # A missing tool or a wrong argument does not fix itself: no retries for those.
+                if attempt == len(RETRY_DELAYS_S) or isinstance(exc, (ToolMissingError, UsageError)):
+                    self.post(ev.PlatformFailed(exc.render(), exc.exit_code))
                     return
                 self.api("devloop", f"{exc}; retrying in {RETRY_DELAYS_S[attempt]}s")
                 await asyncio.sleep(RETRY_DELAYS_S[attempt])  # backoff between attempts

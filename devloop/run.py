@@ -12,6 +12,7 @@ import click
 from devloop.adapters import dockerapi, dockercli
 from devloop.build import ImageBuilder
 from devloop.control import ControlServer, socket_path
+from devloop.core.events import PlatformFailed
 from devloop.core.spec import ProjectSpec
 from devloop.engine import Engine
 from devloop.printer import PlainPrinter
@@ -81,6 +82,15 @@ async def _run(engine: Engine, *, down_on_exit: bool) -> int:
     await control.start()
     printer = PlainPrinter()
     engine.subscribe(printer.event)
+    failed: list[int] = []
+
+    def on_platform_failed(_state: object, event: object) -> None:
+        # Nothing can deploy without the platform: say so (the printer did) and stop.
+        if isinstance(event, PlatformFailed):
+            failed.append(event.exit_code)
+            engine.stop()
+
+    engine.subscribe(on_platform_failed)
     engine.logs.subscribe(printer.line)
     loop = asyncio.get_running_loop()
     signals = 0
@@ -110,6 +120,6 @@ async def _run(engine: Engine, *, down_on_exit: bool) -> int:
         await provider.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    if engine.state.platform_error:
-        return 6
+    if failed:
+        return failed[0]
     return 130 if signals else 0

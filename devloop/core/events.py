@@ -132,6 +132,7 @@ class PlatformReady:
 @dataclass(frozen=True)
 class PlatformFailed:
     message: str
+    exit_code: int = 6  # the error's own code (5: a tool is missing)
 
 
 Event = (

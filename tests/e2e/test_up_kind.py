@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FakeKind
+from tests.devloop_process import DevloopProcess
 from tests.e2e.scenario import up_edit_interrupt
 from tests.helpers import copy_sample, processes_matching, wait_until
 
@@ -81,3 +82,18 @@ def test_push_status_and_down_on_the_fake_cluster(tmp_path: Path, fake_kind: Fak
     down = devloop("down")
     assert down.returncode == 0 and "removed 2 instance(s)" in down.stdout
     assert processes_matching(str(sample)) == []
+
+
+@pytest.mark.docker
+def test_kind_missing_is_one_message_and_exit_5(tmp_path: Path) -> None:
+    sample = copy_sample("python-web", tmp_path)
+    python_dir = str(Path(sys.executable).parent)
+    env = {"PATH": os.pathsep.join([python_dir, "/usr/bin", "/bin"])}  # docker but no kind
+    devloop = DevloopProcess("up", "--no-tui", "--provider", "kind", cwd=sample, env=env)
+    try:
+        assert devloop.proc.wait(60) == 5  # no retries for a missing tool, and no hanging on
+    finally:
+        devloop.kill()
+    devloop.wait_for(r"^error: kind is not installed or not on PATH$")
+    devloop.wait_for(r"fix: install kind: https://kind\.sigs\.k8s\.io/docs/user/quick-start/#installation")
+    assert "retrying" not in devloop.output and "Traceback" not in devloop.output
