@@ -27,7 +27,7 @@ from devloop.errors import ProviderError
 
 Obj = dict[str, Any]
 FIELD_MANAGER = "devloop"
-MIN_KUBERNETES = (1, 29)  # the v5 exec protocol (stdin that closes) arrived in 1.29
+MIN_KUBERNETES = (1, 30)  # the v5 exec protocol (stdin that closes) is served from 1.30
 CONNECT_FOR_S = 30.0  # an API server that just started (kind) may take a moment to answer
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 
@@ -280,7 +280,7 @@ class KubeClient:
                     if ws.subprotocol != "v5.channel.k8s.io":
                         raise ProviderError(
                             f"the API server at {self.server} cannot close an exec's stdin "
-                            f"(it speaks {ws.subprotocol}); Kubernetes 1.29 or newer can"
+                            f"(it speaks {ws.subprotocol}); Kubernetes 1.30 or newer can"
                         )
                     for start in range(0, len(stdin), 1 << 20):
                         await ws.send_bytes(b"\x00" + stdin[start : start + (1 << 20)])

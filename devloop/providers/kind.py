@@ -34,7 +34,7 @@ from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
 from devloop.core.spec import AppSpec, ProjectSpec
-from devloop.errors import ProviderError, ToolMissingError
+from devloop.errors import DevloopError, ProviderError, ToolMissingError
 from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.providers.docker import project_id
 from devloop.proxy import AppProxies
@@ -75,10 +75,17 @@ def kubeconfig_cache() -> Path:
     return base / "devloop" / "kube"
 
 
+def container_of(pod: Obj, app: str) -> str:
+    """The app's container in a pod: the one named after the app, else the first (a user's YAML)."""
+    names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+    return app if app in names or not names else names[0]
+
+
 def _pod_state(pod: Obj, app: str) -> tuple[str, bool, int, int | None]:
     """(state, ready, restarts, exit code) of the app's container in `pod`."""
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}
-    statuses = [c for c in status.get("containerStatuses") or [] if c.get("name") == app]
+    name = container_of(pod, app)
+    statuses = [c for c in status.get("containerStatuses") or [] if c.get("name") == name]
     container = statuses[0] if statuses else {}
     restarts = int(container.get("restartCount", 0))
     state = container.get("state") or {}
@@ -228,6 +235,11 @@ class KindProvider:
 
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
         objects = self.objects(app, image)
+        if app.manifests is None and not await asyncio.to_thread(_runs_as_numeric_non_root, image):
+            # The kubelet refuses runAsNonRoot for an image whose user is root or a name. The dev
+            # loop runs what the user built (the build already warned); `devloop export` keeps it.
+            progress(f"{image} runs as root or a named user: its pods run without runAsNonRoot")
+            objects = [_without_run_as_non_root(o) for o in objects]
         progress(f"applying {len(objects)} object(s) to namespace {self.namespace}")
         for obj in objects:
             await self.kube.apply(_labelled(obj, self.project_label, app.name), self.namespace)
@@ -464,7 +476,12 @@ class KindProvider:
             since = datetime.fromtimestamp(since_ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with contextlib.suppress(ProviderError, OSError):
             async for raw in self.kube.logs(
-                self.namespace, instance.id, instance.app, follow=follow, since_time=since, tail_lines=last
+                self.namespace,
+                instance.id,
+                container_of(self._pods.get(instance.id) or {}, instance.app),
+                follow=follow,
+                since_time=since,
+                tail_lines=last,
             ):
                 stamp, _, message = raw.partition(" ")
                 try:
@@ -479,12 +496,14 @@ class KindProvider:
 
     async def _running_pods(self, app: AppSpec) -> list[Obj]:
         listing = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(app))
-        return [
+        running = [
             p
             for p in listing.get("items") or []
             if p["metadata"].get("labels", {}).get(LABEL_COMPONENT) == "web"
             and _pod_state(p, app.name)[0] == "running"
         ]
+        self._pods.update((p["metadata"]["name"], p) for p in running)
+        return running
 
     async def sync(self, app: AppSpec, copies: tuple[SyncCopy, ...]) -> int:
         pods = await self._running_pods(app)
@@ -516,7 +535,8 @@ class KindProvider:
     async def _exec_checked(
         self, app: AppSpec, pod: str, command: list[str], stdin: bytes | None = None
     ) -> None:
-        result = await self.kube.exec(self.namespace, pod, app.name, command, stdin)
+        container = container_of(self._pods.get(pod) or {}, app.name)
+        result = await self.kube.exec(self.namespace, pod, container, command, stdin)
         if result.code != 0:
             detail = (result.stderr or result.stdout).decode(errors="replace").strip()[:300]
             raise ProviderError(
@@ -562,7 +582,8 @@ class KindProvider:
         return [
             sys.executable, "-m", "devloop.kubeshell",
             "--kubeconfig", str(self.kubeconfig or ""), "--context", self.context or "",
-            "--namespace", self.namespace, "--pod", instance.id, "--container", instance.app, "--", *shell,
+            "--namespace", self.namespace, "--pod", instance.id,
+            "--container", container_of(self._pods.get(instance.id) or {}, instance.app), "--", *shell,
         ]  # fmt: skip
 
     # --- teardown -------------------------------------------------------------------------------
@@ -606,11 +627,45 @@ class KindProvider:
             await self._kube.close()
 
 
+def _runs_as_numeric_non_root(image: str) -> bool:
+    """Whether the image's user is a non-zero UID, which the kubelet can check (True if unknown)."""
+    try:
+        client = dockerapi.connect()
+    except DevloopError:
+        return True
+    try:
+        user = (client.images.get(image).attrs.get("Config") or {}).get("User") or ""
+    except Exception:  # not in the local engine (a remote image): leave the manifest as it is
+        return True
+    finally:
+        client.close()
+    uid = user.split(":", 1)[0]
+    return uid.isdigit() and uid != "0"
+
+
+def _without_run_as_non_root(obj: Obj) -> Obj:
+    if obj["kind"] != "Deployment":
+        return obj
+    obj = json.loads(json.dumps(obj))  # a deep copy: the caller's objects stay as built
+    pod = obj["spec"]["template"]["spec"]
+    pod.get("securityContext", {}).pop("runAsNonRoot", None)
+    for container in pod.get("containers", []):
+        container.get("securityContext", {}).pop("runAsNonRoot", None)
+    return obj
+
+
 def _labelled(obj: Obj, project: str, app: str) -> Obj:
-    """The labels devloop selects its own objects by, on every object it applies."""
-    meta = dict(obj.get("metadata") or {})
+    """The labels devloop selects its own objects by: on every object, and on workloads' pods."""
+    obj = json.loads(json.dumps(obj))  # a deep copy: the caller's objects stay as built
+    meta = obj.setdefault("metadata", {})
     meta["labels"] = {**(meta.get("labels") or {}), LABEL_PROJECT: project, LABEL_APP: app}
-    return {**obj, "metadata": meta}
+    template = (obj.get("spec") or {}).get("template")
+    if obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet") and isinstance(template, dict):
+        pod_meta = template.setdefault("metadata", {})
+        pod_labels = pod_meta.get("labels") or {}
+        # A user's pods are the app's web instances unless they say otherwise.
+        pod_meta["labels"] = {LABEL_COMPONENT: "web", **pod_labels, LABEL_PROJECT: project, LABEL_APP: app}
+    return obj
 
 
 __all__ = ["KindProvider", "namespace_for"]

@@ -528,10 +528,10 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         pod_security = pod["spec"].get("securityContext") or {}
         container_security = spec.get("securityContext") or {}
         if container_security.get("runAsNonRoot", pod_security.get("runAsNonRoot")):
-            uid = user.split(":", 1)[0]
+            uid = user.split(":", 1)[0] or "0"  # no USER: the image runs as root
             if not uid.isdigit():
                 raise PodError("CreateContainerConfigError", "container has runAsNonRoot and image has non-numeric user "
-                               f"({uid or 'root'}), cannot verify user is non-root")  # fmt: skip
+                               f"({uid}), cannot verify user is non-root")  # fmt: skip
             if uid == "0":
                 raise PodError(
                     "CreateContainerConfigError", "container has runAsNonRoot and image will run as root"

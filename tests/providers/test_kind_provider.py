@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import socket
 import subprocess
@@ -179,13 +180,37 @@ async def test_a_crashing_app_fails_the_rollout_with_its_exit_code_and_output(
     assert "boom before start" in caught.value.lines
 
 
-async def test_an_image_running_as_root_is_refused_with_the_kubelet_reason(
-    provider: KindProvider, tmp_path: Path
+async def test_a_root_image_runs_in_the_dev_loop_without_run_as_non_root(
+    provider: KindProvider, tmp_path: Path, fake_kind: FakeKind
 ) -> None:
     image = build('FROM busybox:1.36\nCMD ["sleep", "600"]\n')  # no USER: root
     await provider.ensure_platform(lambda _text: None)
-    with pytest.raises(DeployError, match="cannot be configured: container has runAsNonRoot"):
-        await provider.deploy(web_app(tmp_path, instances=1), image, lambda _text: None)
+    app = web_app(tmp_path, instances=1, no_route=True, health=HealthCheck(HealthCheckType.PROCESS))
+    progress: list[str] = []
+    await provider.deploy(app, image, progress.append)
+    assert f"{image} runs as root or a named user: its pods run without runAsNonRoot" in progress
+    cluster = fake_kind.cluster
+    deployment = cluster.call(cluster.api.fetch, "apps/v1", "deployments", provider.namespace, "web")  # type: ignore[attr-defined]
+    assert "runAsNonRoot" not in json.dumps(deployment["spec"]["template"])
+    assert "runAsNonRoot" in json.dumps(provider.objects(app, image))  # what export writes keeps it
+
+
+async def test_a_user_manifest_demanding_non_root_gets_the_kubelet_reason(
+    provider: KindProvider, tmp_path: Path
+) -> None:
+    image = build('FROM busybox:1.36\nCMD ["sleep", "600"]\n')  # no USER: root
+    manifest = tmp_path / "deployment.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec:\n      securityContext: {runAsNonRoot: true}\n      containers: [{name: web, image: web}]\n"
+    )
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path, instances=1, manifests=manifest)
+    with pytest.raises(
+        DeployError, match="cannot be configured: container has runAsNonRoot and image will run as root"
+    ):
+        await provider.deploy(app, image, lambda _text: None)
 
 
 @pytest.fixture
@@ -333,3 +358,27 @@ async def test_restart_rolls_every_pod_and_keeps_serving(
     after = {i.id for i in (await provider.instances(app)).instances if i.state == "running"}
     assert len(after) == 2 and not after & before  # every pod replaced, one at a time
     assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
+
+
+async def test_a_user_manifest_app_serves_and_logs_through_its_own_container_name(
+    provider: KindProvider, web_image: str, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "deployment.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec:\n      containers:\n      - name: main\n        image: web\n"
+        "        env: [{name: PORT, value: '8080'}, {name: GREETING, value: from-user-yaml}]\n"
+        "        ports: [{containerPort: 8080}]\n"
+        "        readinessProbe: {httpGet: {path: /, port: 8080}}\n"
+    )
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path, manifests=manifest)
+    deployed = await provider.deploy(app, web_image, lambda _text: None)
+    assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "from-user-yaml"
+    instances = (await provider.instances(app)).instances
+    assert sorted(i.index for i in instances) == [0, 1] and all(i.state == "running" for i in instances)
+    # Logs come from the container the user named `main` (asking for `web` would be a 400).
+    texts = [line.text for i in instances async for line in provider.tail(i, None, follow=False)]
+    assert any('"GET / HTTP/1.1" 200' in text for text in texts), texts
+    assert await provider.remove([app]) == 2
