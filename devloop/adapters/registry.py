@@ -56,6 +56,14 @@ async def push(client: Any, image: str, registry: str, progress: Progress) -> st
 def ensure_kind_registry(client: Any, nodes: list[str], progress: Progress) -> None:
     """The local-registry recipe for kind: registry container, kind network, hosts.toml per node."""
     name = kindconfig.REGISTRY_NAME
+    # The cheap checks first: no registry is started (or pulled) for nodes that are not there.
+    try:
+        network = client.networks.get(KIND_NETWORK)
+        node_containers = [client.containers.get(node) for node in nodes]
+    except docker.errors.NotFound as exc:
+        raise ProviderError(
+            f"the kind nodes or their `{KIND_NETWORK}` network are not on this engine: {exc.explanation}"
+        ) from None
     try:
         container = client.containers.get(name)
     except docker.errors.NotFound:
@@ -69,14 +77,13 @@ def ensure_kind_registry(client: Any, nodes: list[str], progress: Progress) -> N
         )
     if container.status != "running":
         container.start()
-    network = client.networks.get(KIND_NETWORK)
     network.reload()
     if name not in {c.name for c in network.containers}:
         network.connect(container)
     folder = f"etc/containerd/certs.d/{kindconfig.registry_host()}"
     archive = _tar({f"{folder}/hosts.toml": kindconfig.hosts_toml().encode()})
-    for node in nodes:
-        client.containers.get(node).put_archive("/", archive)
+    for node in node_containers:
+        node.put_archive("/", archive)
 
 
 def _tar(files: dict[str, bytes]) -> bytes:

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import docker.errors
 from kr8s.asyncio.portforward import PortForward
 
 from devloop import kindconfig, manifests, usermanifests
@@ -175,7 +176,8 @@ class KindProvider:
             client = dockerapi.connect()
             await asyncio.to_thread(registry.ensure_kind_registry, client, nodes, progress)
         except Exception as exc:  # no registry image, say: `kind load` still delivers
-            progress(f"no local registry ({exc}); images go in with `kind load docker-image`")
+            why = exc.explanation if isinstance(exc, docker.errors.APIError) else str(exc)
+            progress(f"no local registry ({why}); images go in with `kind load docker-image`")
             return
         await self.kube.apply(kindconfig.registry_hosting(kindconfig.registry_host()), None)
 

@@ -94,6 +94,9 @@ async def test_creates_the_cluster_once_then_reuses_it(tmp_path: Path, fake_kind
     assert "apiServerAddress: 127.0.0.1" in config and "listenAddress: 127.0.0.1" in config
     assert "creating kind cluster dev-a" in lines[0]
     assert any("Starting control-plane" in line for line in lines)  # kind's progress is shown
+    # The fake nodes are no containers: the registry recipe stops before starting (or pulling) anything.
+    assert not any(line.startswith("starting the local registry") for line in lines)
+    assert any(line.startswith("no local registry (the kind nodes or their `kind` network") for line in lines)
     assert "kubernetes v1.31.4 (kind cluster dev-a" in description
     second = KindProvider(project)
     reused: list[str] = []
