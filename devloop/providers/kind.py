@@ -76,6 +76,11 @@ def kubeconfig_cache() -> Path:
     return base / "devloop" / "kube"
 
 
+def app_of(pod: Obj) -> str | None:
+    """The app a pod belongs to, by devloop's label."""
+    return (pod["metadata"].get("labels") or {}).get(LABEL_APP)
+
+
 def container_of(pod: Obj, app: str) -> str:
     """The app's container in a pod: the one named after the app, else the first (a user's YAML)."""
     names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
@@ -253,8 +258,8 @@ class KindProvider:
         await self._refresh_forwards(app)
         return Deployed(self.proxies.url(app), notice)
 
-    async def _prune(self, app: AppSpec, keep: set[tuple[str, str]]) -> None:
-        """Delete objects devloop made for `app` earlier that the config no longer produces."""
+    async def _prune(self, app: AppSpec | None, keep: set[tuple[str, str]]) -> None:
+        """Delete objects devloop made for `app` (all apps: None) that are not in `keep`."""
         for version, kind in PRUNED_KINDS:
             listing = await self.kube.list_objects(
                 version, plural(kind)[0], self.namespace, self._selector(app)
@@ -313,7 +318,7 @@ class KindProvider:
         return [
             p
             for p in pods.get("items") or []
-            if p["metadata"].get("labels", {}).get(LABEL_APP) is not None
+            if app_of(p) is not None
             and any(c.get("image") == image for c in p["spec"].get("containers", []))
             and p["metadata"]["name"].startswith(f"{name}-")
         ]
@@ -400,9 +405,13 @@ class KindProvider:
             indexes[pod] = next(i for i in range(len(taken) + 1) if i not in taken)
         return indexes[pod]
 
+    def _cached_pods(self, app: str) -> list[Obj]:
+        """The app's pods as the last list or watch event left them."""
+        return [p for p in self._pods.values() if app_of(p) == app]
+
     def _statuses(self, app: AppSpec) -> InstancesChanged:
         pods = sorted(
-            (p for p in self._pods.values() if p["metadata"].get("labels", {}).get(LABEL_APP) == app.name),
+            self._cached_pods(app.name),
             key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]),
         )
         live = {p["metadata"]["name"] for p in pods}
@@ -434,9 +443,7 @@ class KindProvider:
         except ProviderError:
             return InstancesChanged(app.name, ())  # no cluster: nothing runs
         listing = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(app))
-        for name in [
-            n for n, p in self._pods.items() if p["metadata"].get("labels", {}).get(LABEL_APP) == app.name
-        ]:
+        for name in [n for n, p in self._pods.items() if app_of(p) == app.name]:
             del self._pods[name]  # the listing is the whole truth for this app
         for pod in listing.get("items") or []:
             self._pods[pod["metadata"]["name"]] = pod
@@ -459,15 +466,10 @@ class KindProvider:
                 self._pods.pop(name, None)
             else:
                 self._pods[name] = pod
-            changed = by_name.get(pod["metadata"].get("labels", {}).get(LABEL_APP, ""))
+            changed = by_name.get(app_of(pod) or "")
             if changed is not None:
-                pods = [
-                    p
-                    for p in self._pods.values()
-                    if p["metadata"].get("labels", {}).get(LABEL_APP) == changed.name
-                ]
                 with contextlib.suppress(ProviderError):
-                    await self._refresh_forwards(changed, pods)
+                    await self._refresh_forwards(changed, self._cached_pods(changed.name))
                 yield self._statuses(changed)
 
     async def tail(
@@ -597,21 +599,9 @@ class KindProvider:
             return 0  # no cluster: nothing to remove
         pods = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(None))
         names = {a.name for a in apps} if apps is not None else None
-        counted = [
-            p
-            for p in pods.get("items") or []
-            if names is None or p["metadata"]["labels"].get(LABEL_APP) in names
-        ]
-        targets = list(apps) if apps is not None else [None]
-        for target in targets:
-            for version, kind in PRUNED_KINDS:
-                listing = await self.kube.list_objects(
-                    version, plural(kind)[0], self.namespace, self._selector(target)
-                )
-                for item in listing.get("items") or []:
-                    await self.kube.delete(
-                        version, f"{plural(kind)[0]}/{item['metadata']['name']}", self.namespace
-                    )
+        counted = [p for p in pods.get("items") or [] if names is None or app_of(p) in names]
+        for target in list(apps) if apps is not None else [None]:
+            await self._prune(target, keep=set())
         return len(counted)
 
     async def delete_cluster(self) -> None:
