@@ -770,11 +770,12 @@ class FakeKubernetes(kmock.KubernetesEmulator):
     def stop(self) -> None:
         for task in list(self.tasks):
             task.cancel()
-        for container in self.docker.containers.list(
-            all=True, filters={"label": f"{KUBELET_LABEL}={self.cluster_id}"}
-        ):
-            with contextlib.suppress(docker.errors.APIError):
-                container.remove(force=True)
+        # One list call, then remove by id: a pod still terminating in the background may remove its
+        # container first, and a per-container inspect (containers.list) would race with that.
+        found = self.docker.api.containers(all=True, filters={"label": f"{KUBELET_LABEL}={self.cluster_id}"})
+        for container in found:
+            with contextlib.suppress(docker.errors.APIError):  # NotFound included: already gone
+                self.docker.api.remove_container(container["Id"], force=True)
         self.docker.close()
 
     def running_containers(self) -> list[str]:
