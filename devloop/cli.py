@@ -244,12 +244,14 @@ def make_provider(project: Any) -> Any:
 @click.option("--down-on-exit", is_flag=True, help="Remove the apps when devloop stops.")
 @click.option("--manual", is_flag=True, help="Queue changes instead of rebuilding on every save.")
 @click.option("--no-watch", is_flag=True, help="Deploy once and follow logs; do not watch files.")
+@click.option("--no-router-logs", is_flag=True, help="Leave the router's [RTR] access lines out.")
 def up(
     config: ConfigOptions,
     no_tui: bool,
     down_on_exit: bool,
     manual: bool,
     no_watch: bool,
+    no_router_logs: bool,
 ) -> None:
     """Build, deploy and follow the apps; rebuild or sync on every save (Ctrl-C to stop)."""
     from devloop.run import run_up
@@ -263,6 +265,7 @@ def up(
         manual=manual,
         watch=not no_watch,
         tui=tui,
+        router_logs=not no_router_logs,
         reloader=lambda: config.load(quiet=True),
     )
     sys.exit(code)

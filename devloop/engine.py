@@ -19,7 +19,7 @@ from devloop.core.buildlog import BuildOutput
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
 from devloop.core.spec import ProjectSpec
-from devloop.core.state import EngineState, reduce
+from devloop.core.state import EngineState, reduce, why_not_serving
 from devloop.errors import BuildError, DevloopError, ToolMissingError, UsageError
 from devloop.logs import LogMux
 from devloop.providers.base import DeployError, Provider
@@ -60,6 +60,8 @@ class Engine:
         self._inputs: list[asyncio.Task[None]] = []
         self._stopping = False
         self._restarting: set[str] = set()
+        provider.router.on_access = self._access
+        provider.router.state_of = self._why_not_serving
 
     # --- the outside world talks to the engine through these -------------------------------------
 
@@ -164,6 +166,14 @@ class Engine:
             self.api(name, f"restarted {count} instance(s)")
         finally:
             self._restarting.discard(name)
+
+    def _access(self, app: str, text: str) -> None:
+        """The router's access lines, like Cloud Foundry's [RTR] lines."""
+        self.logs.add(LogLine(app, "RTR", text, timestamp_ns=time.time_ns()))
+
+    def _why_not_serving(self, app: str) -> str:
+        state = self.state.apps.get(app)
+        return why_not_serving(state) if state is not None else "not configured"
 
     def api(self, app: str, text: str) -> None:
         """devloop's own events in the log stream, like Cloud Foundry's [API] lines."""

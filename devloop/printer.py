@@ -1,9 +1,9 @@
 """Plain-mode output (no TUI): one prefixed line per event, for terminals, CI and pipes.
 
 Lines look like Cloud Foundry's `cf logs`: `[STG]` build output, `[API]`
-devloop's own events, `[APP/0]` instance 0's output. Each app's URL is printed
-alone on a line (`web: http://127.0.0.1:8080`) as soon as it is healthy, so
-scripts can find it.
+devloop's own events, `[APP/0]` instance 0's output, `[RTR]` the router's
+access lines. Each app's URL is printed alone on a line
+(`web: http://web.localhost:8080`) as soon as it is healthy, so scripts can find it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ class PlainPrinter:
 
     def line(self, line: LogLine) -> None:
         click.echo(format_line(line, colour=self.colour), color=self.colour)
+
+    def line_unless_router(self, line: LogLine) -> None:
+        if line.source != "RTR":
+            self.line(line)
 
     def event(self, state: EngineState, event: ev.Event) -> None:
         match event:

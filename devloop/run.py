@@ -28,25 +28,27 @@ def run_up(
     manual: bool,
     watch: bool,
     tui: bool = False,
+    router_logs: bool = True,
     reloader: Callable[[], ProjectSpec] | None = None,
 ) -> int:
     client = dockercli.detect()
     if not client.buildkit:
         click.echo("warning: this docker client has no BuildKit; builds use the legacy builder", err=True)
     builder = ImageBuilder(client, dockerapi.connect())
-    run = _run_tui if tui else _run
     engine = Engine(project, provider, builder, watch=watch, manual=manual, reloader=reloader)
-    return asyncio.run(run(engine, down_on_exit=down_on_exit))
+    if tui:
+        return asyncio.run(_run_tui(engine, down_on_exit=down_on_exit, router_logs=router_logs))
+    return asyncio.run(_run(engine, down_on_exit=down_on_exit, router_logs=router_logs))
 
 
-async def _run_tui(engine: Engine, *, down_on_exit: bool) -> int:
+async def _run_tui(engine: Engine, *, down_on_exit: bool, router_logs: bool) -> int:
     """The dashboard; the terminal is Textual's until it exits, then plain lines again."""
     from devloop.ui.app import DevloopApp
 
     project, provider = engine.project, engine.provider
     control = ControlServer(socket_path(project_id(project.file)), engine.command)
     await control.start()
-    app = DevloopApp(engine, confirm_remove=down_on_exit)
+    app = DevloopApp(engine, confirm_remove=down_on_exit, router_logs=router_logs)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: app.exit(down_on_exit))
     runner = asyncio.create_task(engine.run())
@@ -76,7 +78,7 @@ def print_left_running(engine: Engine) -> None:
             click.echo(f"{name} keeps running at {', '.join(addresses)} (`devloop down` removes it)")
 
 
-async def _run(engine: Engine, *, down_on_exit: bool) -> int:
+async def _run(engine: Engine, *, down_on_exit: bool, router_logs: bool) -> int:
     project, provider = engine.project, engine.provider
     control = ControlServer(socket_path(project_id(project.file)), engine.command)
     await control.start()
@@ -91,7 +93,7 @@ async def _run(engine: Engine, *, down_on_exit: bool) -> int:
             engine.stop()
 
     engine.subscribe(on_platform_failed)
-    engine.logs.subscribe(printer.line)
+    engine.logs.subscribe(printer.line if router_logs else printer.line_unless_router)
     loop = asyncio.get_running_loop()
     signals = 0
     runner = asyncio.create_task(engine.run())

@@ -100,6 +100,7 @@ def load_project(
             provider=Provider(config.provider),
             cluster=config.cluster,
             context=config.context,
+            router_port=config.router_port,
         )
     check_apps(project.apps, positions)
     if provider_override is not None:
@@ -147,6 +148,7 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
         secret_env=secret_env,
         port=app.port,
         routes=routes,
+        host_port=app.host_port,
         no_route=app.no_route,
         random_route=app.random_route,
         health=health_from_config(app.health_check),

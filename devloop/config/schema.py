@@ -108,6 +108,7 @@ class AppConfig(StrictModel):
     port: int = Field(default=8080, ge=1, le=65535)
     route: str | None = None
     routes: list[str] = Field(default_factory=list)
+    host_port: int | None = Field(default=None, ge=1, le=65535)
     no_route: bool = False
     random_route: bool = False
     health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
@@ -134,4 +135,5 @@ class DevloopConfig(StrictModel):
     provider: Literal["kind", "docker"] = "kind"
     cluster: str = "devloop"
     context: str | None = None
+    router_port: int = Field(default=8080, ge=1, le=65535)
     apps: list[AppConfig] = Field(min_length=1)

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 DEFAULT_PORT = 8080  # Cloud Foundry's $PORT default
+DEFAULT_ROUTER_PORT = 8080  # the shared port of http://APP.localhost:PORT
 DEFAULT_HEALTH_TIMEOUT_S = 60  # cf's default `timeout`
 
 
@@ -103,6 +104,7 @@ class AppSpec:
     secret_env: tuple[tuple[str, str], ...] = ()
     port: int = DEFAULT_PORT
     routes: tuple[str, ...] = ()
+    host_port: int | None = None  # a router port of its own, besides the shared one
     no_route: bool = False
     random_route: bool = False
     health: HealthCheck = field(default_factory=HealthCheck)
@@ -143,6 +145,7 @@ class ProjectSpec:
     cluster: str = "devloop"
     context: str | None = None
     notices: tuple[Notice, ...] = ()
+    router_port: int = DEFAULT_ROUTER_PORT
 
     def app(self, name: str) -> AppSpec:
         for app in self.apps:

@@ -173,6 +173,27 @@ def _reduce_app(app: AppState, event: ev.Event, manual: bool) -> AppState:
     return app
 
 
+def why_not_serving(app: AppState) -> str:
+    """What an app with no instance in rotation is doing, for the router's 503 page."""
+    error = (app.last_error or "").strip().splitlines()
+    detail = f": {error[0][:200]}" if error else ""
+    crashed = [i for i in app.instances if i.state == "crashed"]
+    if app.phase is Phase.CRASHED or (crashed and not app.running):
+        codes = [f"instance {i.index} exited with code {i.exit_code}" for i in crashed if i.exit_code]
+        return "crashed" + (f" ({'; '.join(codes)})" if codes else detail)
+    if app.phase is Phase.FAILED:
+        return f"failed{detail}"
+    if app.building:
+        return "building" if app.deployed_image is None else "building a new version"
+    if app.deploying:
+        return "deploying"
+    if app.phase is Phase.WAITING:
+        return "waiting for the platform or a dependency"
+    if app.spec.instances == 0:
+        return "scaled to 0 instances"
+    return "restarting"
+
+
 def _settled(app: AppState) -> Phase:
     return Phase.RUNNING if app.deployed_image else Phase.WAITING
 

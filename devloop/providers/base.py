@@ -15,6 +15,7 @@ from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.spec import AppSpec
 from devloop.errors import DeployError
+from devloop.router import Router
 
 __all__ = ["DeployError", "Deployed", "Progress", "Provider"]
 
@@ -29,6 +30,7 @@ class Deployed:
 
 class Provider(Protocol):
     name: str
+    router: Router  # the apps' stable URLs; the provider keeps their rotation current
 
     async def ensure_platform(self, progress: Progress) -> str:
         """Make the scheduler ready (engine reachable, cluster created); describe it."""

@@ -31,7 +31,7 @@ from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec
 from devloop.errors import DockerUnavailableError
 from devloop.health import check
 from devloop.providers.base import Deployed, DeployError, Progress
-from devloop.proxy import AppProxies
+from devloop.router import Backend, Router
 from devloop.synctar import sync_archive
 
 LABEL_PROJECT = "devloop.project"
@@ -76,7 +76,10 @@ class DockerProvider:
         self.project = project
         self.project_id = project_id(project.file)
         self._client = client
-        self.proxies = AppProxies()
+        self.router = Router(project.router_port)
+        self._holding: set[str] = set()  # apps devloop is restarting: never routed to nothing meanwhile
+        self._admitting: set[tuple[str, int]] = set()  # restarted instances waiting for their health check
+        self._live: dict[str, set[tuple[str, int]]] = {}  # app -> addresses of its serving containers
         self._stopping: set[asyncio.Task[None]] = set()
         self._retiring: set[str] = set()  # containers devloop is stopping on purpose
         self._deploying: set[str] = set()  # apps whose routing a deploy is changing
@@ -155,7 +158,7 @@ class DockerProvider:
         self._route_generation[app] = self._route_generation.get(app, 0) + 1
 
     async def _deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
-        notice = await self.proxies.ensure(app)
+        notice = await self.router.ensure(app)
         old = await self._call(self._summaries, app)
         config = config_hash(app, image)
         current = [
@@ -166,19 +169,19 @@ class DockerProvider:
             adopted = [await self._call(self.client.containers.get, s["Id"]) for s in current]
             await self._wait_healthy(app, adopted, progress)
             self._route(app, adopted)
-            return Deployed(self.proxies.url(app), notice)
+            return Deployed(self.router.url(app), notice)
         progress(f"starting {app.instances} instance(s) of {image}")
         generation = secrets.token_hex(3)
-        proxy = self.proxies.get(app.name)
-        previous = list(proxy.backends) if proxy else []
+        previous = self.router.backends(app.name)
         healthy: list[Any] = []
         new: list[Any] = []
+        retired: list[Backend] = []
 
         def on_healthy(container: Any) -> None:
             # The new version takes the traffic from its first healthy instance on;
-            # the old instances leave rotation now and are stopped below.
+            # the old instances leave rotation now, finish their requests, and are stopped below.
             healthy.append(container)
-            self._route(app, healthy)
+            retired.extend(self._route(app, healthy))
 
         async def start(index: int) -> Any:
             container = await self._call(self._start_instance, app, image, index, generation)
@@ -197,26 +200,34 @@ class DockerProvider:
             for container in new:
                 await self._call(container.update, restart_policy={"Name": "unless-stopped"})
         except BaseException:
-            if proxy is not None:
-                proxy.set_backends(previous)
+            self.router.set_backends(app.name, previous)
             if rest is not None:
                 # Let starts already under way finish, so none of their containers is orphaned.
                 await asyncio.gather(asyncio.shield(rest), return_exceptions=True)
             await self._call(self._remove_now, list(new))
             raise
-        self._route(app, new)
+        retired.extend(self._route(app, new))
         if old:
             progress(f"stopping {len(old)} old instance(s)")
             self._retiring.update(o["Id"] for o in old)
-            task = asyncio.create_task(self._call(self._stop_and_remove, [o["Id"] for o in old]))
+            task = asyncio.create_task(self._drain_and_stop(retired, [o["Id"] for o in old]))
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
-        return Deployed(self.proxies.url(app), notice)
+        return Deployed(self.router.url(app), notice)
 
-    def _route(self, app: AppSpec, containers: list[Any]) -> None:
-        proxy = self.proxies.get(app.name)
-        if proxy is not None:
-            proxy.set_backends([a for a in (self._address(c, app) for c in containers) if a])
+    async def _drain_and_stop(self, retired: list[Backend], ids: list[str]) -> None:
+        """In-flight requests on the old instances finish first; then they get SIGTERM."""
+        await self.router.drain(retired, STOP_TIMEOUT_S)
+        await self._call(self._stop_and_remove, ids)
+
+    def _route(self, app: AppSpec, containers: list[Any]) -> list[Backend]:
+        """Put exactly `containers` in the app's rotation; return the backends taken out."""
+        addresses = []
+        for container in containers:
+            address = self._address(container, app)
+            if address is not None:
+                addresses.append((*address, container.labels.get(LABEL_INDEX, "?")))
+        return self.router.set_backends(app.name, addresses)
 
     def _address(self, container: Any, app: AppSpec) -> tuple[str, int] | None:
         ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
@@ -374,7 +385,8 @@ class DockerProvider:
             exit_code=exit_code if shown != "running" else None,
         )
 
-    def snapshot(self, app: AppSpec) -> InstancesChanged:
+    def snapshot(self, app: AppSpec) -> tuple[InstancesChanged, list[Any] | None]:
+        """The app's instances, and the containers that should serve (None: leave routing alone)."""
         generation = self._route_generation.get(app.name, 0)
         serving = self._serving_config.get(app.name)
         statuses = []
@@ -392,18 +404,56 @@ class DockerProvider:
             ):
                 current.append(container)
         unchanged = generation == self._route_generation.get(app.name, 0)
-        if unchanged and app.name not in self._deploying and app.name in self.proxies and current:
-            # Docker gives a restarted container a new host port: keep the forwarder on the live ones.
-            self._route(app, current)
-        return InstancesChanged(app.name, tuple(statuses))
+        routed = app.name in self.router.apps and app.name not in self._deploying
+        follow = unchanged and routed and (current or app.name not in self._holding)
+        return InstancesChanged(app.name, tuple(statuses)), (current if follow else None)
+
+    async def _observe(self, app: AppSpec) -> InstancesChanged:
+        """A snapshot, and the router following it: a crashed instance leaves rotation at once
+        (none left: the 503 page says why); a restarted one (Docker gives it a new host port)
+        comes back once its health check passes."""
+        change, current = await self._call(self.snapshot, app)
+        if current is None:
+            return change  # type: ignore[no-any-return]
+        in_rotation = {(host, port) for host, port, _index in self.router.backends(app.name)}
+        live = {a for a in (self._address(c, app) for c in current) if a is not None}
+        self._live[app.name] = live
+        staying = [c for c in current if self._address(c, app) in in_rotation]
+        if staying or not live:
+            self._route(app, staying)
+        # else: only restarted instances are left; requests wait for them rather than get a 503
+        for container in current:
+            address = self._address(container, app)
+            if address is not None and address not in in_rotation and address not in self._admitting:
+                self._admitting.add(address)
+                task = asyncio.create_task(self._admit_when_healthy(app, container, address))
+                self._stopping.add(task)
+                task.add_done_callback(self._stopping.discard)
+        return change  # type: ignore[no-any-return]
+
+    async def _admit_when_healthy(self, app: AppSpec, container: Any, address: tuple[str, int]) -> None:
+        generation = self._route_generation.get(app.name, 0)
+        deadline = time.monotonic() + app.health.timeout_s
+        try:
+            while time.monotonic() < deadline:
+                if app.health.type is HealthCheckType.PROCESS or await check(app.health, *address):
+                    if generation == self._route_generation.get(app.name, 0):
+                        live = self._live.get(app.name, set())
+                        kept = [b for b in self.router.backends(app.name) if b[:2] in live]
+                        index = container.labels.get(LABEL_INDEX, "?")
+                        self.router.set_backends(app.name, [*kept, (*address, index)])
+                    return
+                await asyncio.sleep(HEALTH_POLL_S)  # polling the instance's health, as the deploy does
+        finally:
+            self._admitting.discard(address)
 
     async def instances(self, app: AppSpec) -> InstancesChanged:
-        return await self._call(self.snapshot, app)  # type: ignore[no-any-return]
+        return await self._observe(app)
 
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
         by_name = {a.name: a for a in apps}
         for app in apps:
-            yield await self._call(self.snapshot, app)
+            yield await self._observe(app)
         queue: asyncio.Queue[str | BaseException] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         stop = threading.Event()
@@ -441,7 +491,7 @@ class DockerProvider:
                     names.add(extra)
                 for name in names:
                     if name in by_name:
-                        yield await self._call(self.snapshot, by_name[name])
+                        yield await self._observe(by_name[name])
         finally:
             stop.set()
             for stream in stream_holder:
@@ -510,11 +560,26 @@ class DockerProvider:
         present = [c for c in copies if (app.source / c.rel).is_file()]
         gone = [c.dest for c in copies if not (app.source / c.rel).exists()]
         for container in containers:
-            await self._call(self._sync_into, container, app, present, gone)
-            if app.sync_restart is not None:
-                # One instance at a time: the next restarts only once this one serves again.
+            if app.sync_restart is None:
+                await self._call(self._sync_into, container, app, present, gone)
+                continue
+            # One instance at a time, out of rotation: the next restarts only once this one serves.
+            async with self._out_of_rotation(app, container):
+                await self._call(self._sync_into, container, app, present, gone)
                 await self._wait_serving(app, container, "a sync")
         return len(containers)
+
+    @contextlib.asynccontextmanager
+    async def _out_of_rotation(self, app: AppSpec, container: Any) -> AsyncIterator[None]:
+        """No new requests for `container` and its in-flight ones done, for the duration."""
+        self._holding.add(app.name)
+        try:
+            async with self.router.paused(app.name, self._address(container, app), STOP_TIMEOUT_S):
+                yield
+        finally:
+            self._holding.discard(app.name)
+            with contextlib.suppress(DockerUnavailableError):
+                await self._observe(app)  # a restart moved the port: route the live ones
 
     async def _wait_serving(self, app: AppSpec, container: Any, after: str) -> None:
         """Poll the health check until it passes; a restart by Docker on the way is fine."""
@@ -549,8 +614,9 @@ class DockerProvider:
         containers = [c for c in await self._call(self._containers, app, False) if c.status == "running"]
         for container in containers:
             progress(f"restarting instance {container.labels.get(LABEL_INDEX, '?')}")
-            await self._call(self.client.api.restart, container.id, timeout=STOP_TIMEOUT_S)
-            await self._wait_serving(app, container, "a restart")
+            async with self._out_of_rotation(app, container):
+                await self._call(self.client.api.restart, container.id, timeout=STOP_TIMEOUT_S)
+                await self._wait_serving(app, container, "a restart")
         return len(containers)
 
     def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
@@ -580,7 +646,7 @@ class DockerProvider:
                 self.client.api.remove_network(network["Id"])
 
     async def close(self) -> None:
-        await self.proxies.close_all()
+        await self.router.close()
         if self._stopping:
             await asyncio.gather(*self._stopping, return_exceptions=True)
         if self._client is not None:

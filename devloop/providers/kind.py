@@ -5,8 +5,8 @@ reused); images reach it through the cluster's local registry when it has one
 (the `local-registry-hosting` ConfigMap), else `kind load docker-image`. Objects
 come from `devloop.manifests` (or the user's YAML) and go in with server-side
 apply; a rollout is watched until every new pod is ready, and stalls are
-reported with their reason. Each routed app gets one loopback address that
-forwards to its ready pods, healed as pods come and go.
+reported with their reason. The router puts each ready pod of a routed app in
+rotation through a port-forward of its own, healed as pods come and go.
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import DevloopError, ProviderError, ToolMissingError
 from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.providers.docker import project_id
-from devloop.proxy import AppProxies
+from devloop.router import Backend, Router
 from devloop.synctar import sync_archive
 
 LABEL_PROJECT = "devloop.dev/project"
 LABEL_APP = "app.kubernetes.io/name"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 POLL_S = 0.2  # rollout status is polled: two small GETs, cheap next to a pod start
+DRAIN_S = 10.0  # a pod leaving rotation gets this long to finish its requests (cf gives 10 s)
 STALLED = {  # container waiting reasons that do not fix themselves
     "ImagePullBackOff": "cannot pull its image",
     "ErrImagePull": "cannot pull its image",
@@ -122,7 +123,8 @@ class KindProvider:
         self.kubeconfig: Path | None = None  # the kind cluster's; None: the user's kubeconfig
         self._kind: KindCli | None = None
         self.registry: str | None = None
-        self.proxies = AppProxies()
+        self.router = Router(project.router_port)
+        self._draining: set[asyncio.Task[None]] = set()
         self.forwards: dict[str, dict[str, PortForward]] = {}  # app -> pod -> forward
         self._indexes: dict[str, dict[str, int]] = {}  # app -> pod -> instance index
         self._pods: dict[str, Obj] = {}  # pod name -> last seen object, from the watch
@@ -254,9 +256,9 @@ class KindProvider:
         deployments = [o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"]
         for name in deployments:
             await self._wait_rollout(app, name, image, progress)
-        notice = await self.proxies.ensure(app)
+        notice = await self.router.ensure(app)
         await self._refresh_forwards(app)
-        return Deployed(self.proxies.url(app), notice)
+        return Deployed(self.router.url(app), notice)
 
     async def _prune(self, app: AppSpec | None, keep: set[tuple[str, str]]) -> None:
         """Delete objects devloop made for `app` (all apps: None) that are not in `keep`."""
@@ -372,9 +374,8 @@ class KindProvider:
     # --- routing --------------------------------------------------------------------------------
 
     async def _refresh_forwards(self, app: AppSpec, pods: list[Obj] | None = None) -> None:
-        """One port-forward per ready web pod of `app`, behind its loopback address."""
-        proxy = self.proxies.get(app.name)
-        if proxy is None:
+        """One port-forward per ready web pod of `app`, each in the app's rotation."""
+        if app.name not in self.router.apps:
             return
         if pods is None:
             listing = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(app))
@@ -385,14 +386,28 @@ class KindProvider:
             if p["metadata"].get("labels", {}).get(LABEL_COMPONENT) == "web" and _pod_state(p, app.name)[1]
         }
         forwards = self.forwards.setdefault(app.name, {})
-        for name in [n for n in forwards if n not in ready]:
-            await forwards.pop(name).stop()
+        leaving = {name: forwards.pop(name) for name in [n for n in forwards if n not in ready]}
         for name, pod in ready.items():
             if name not in forwards:
                 forward = self.kube.port_forward(pod, app.port)
                 await forward.start()
                 forwards[name] = forward
-        proxy.set_backends([("127.0.0.1", f.local_port) for f in forwards.values()])
+        live = {p["metadata"]["name"] for p in self._cached_pods(app.name)} | set(ready)
+        retired = self.router.set_backends(
+            app.name,
+            [("127.0.0.1", f.local_port, str(self._index(app.name, n, live))) for n, f in forwards.items()],
+        )
+        if leaving:
+            # Pods leaving rotation finish their requests before their port-forwards close.
+            task = asyncio.create_task(self._drain_and_stop(retired, list(leaving.values())))
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
+
+    async def _drain_and_stop(self, retired: list[Backend], forwards: list[PortForward]) -> None:
+        await self.router.drain(retired, DRAIN_S)
+        for forward in forwards:
+            with contextlib.suppress(Exception):
+                await forward.stop()
 
     # --- instances and logs ---------------------------------------------------------------------
 
@@ -516,25 +531,34 @@ class KindProvider:
         archive = sync_archive(app, present) if present else None
         for pod in pods:
             name = pod["metadata"]["name"]
-            if archive is not None:
-                # -m: the files' times are now, so reloaders that look at mtimes notice.
-                # --overwrite: write into existing files, so a folder the app user cannot
-                # write (a root-owned WORKDIR) still takes the app user's own files.
-                await self._exec_checked(
-                    app, name, ["tar", "-x", "-m", "--overwrite", "-f", "-", "-C", "/"], archive
-                )
-            if gone:
-                await self._exec_checked(app, name, ["rm", "-f", "--", *gone])
-            restart = app.sync_restart
-            if restart is not None and restart.signal:
-                signal_name = restart.signal.upper().removeprefix("SIG")
-                # `kill` is a shell builtin; PID 1 is the app, as the container's command.
-                await self._exec_checked(app, name, ["/bin/sh", "-c", f"kill -{signal_name} 1"])
-            elif restart is not None and restart.command:
-                await self._exec_checked(app, name, ["/bin/sh", "-c", restart.command])
-            if restart is not None:
+            if app.sync_restart is None:
+                await self._sync_into(app, name, archive, gone)
+                continue
+            # One pod at a time, out of rotation: the next restarts only once this one serves.
+            forward = self.forwards.get(app.name, {}).get(name)
+            address = ("127.0.0.1", forward.local_port) if forward is not None else None
+            async with self.router.paused(app.name, address, DRAIN_S):
+                await self._sync_into(app, name, archive, gone)
                 await self._wait_serving(app, name)
         return len(pods)
+
+    async def _sync_into(self, app: AppSpec, name: str, archive: bytes | None, gone: list[str]) -> None:
+        if archive is not None:
+            # -m: the files' times are now, so reloaders that look at mtimes notice.
+            # --overwrite: write into existing files, so a folder the app user cannot
+            # write (a root-owned WORKDIR) still takes the app user's own files.
+            await self._exec_checked(
+                app, name, ["tar", "-x", "-m", "--overwrite", "-f", "-", "-C", "/"], archive
+            )
+        if gone:
+            await self._exec_checked(app, name, ["rm", "-f", "--", *gone])
+        restart = app.sync_restart
+        if restart is not None and restart.signal:
+            signal_name = restart.signal.upper().removeprefix("SIG")
+            # `kill` is a shell builtin; PID 1 is the app, as the container's command.
+            await self._exec_checked(app, name, ["/bin/sh", "-c", f"kill -{signal_name} 1"])
+        elif restart is not None and restart.command:
+            await self._exec_checked(app, name, ["/bin/sh", "-c", restart.command])
 
     async def _exec_checked(
         self, app: AppSpec, pod: str, command: list[str], stdin: bytes | None = None
@@ -614,7 +638,10 @@ class KindProvider:
                 with contextlib.suppress(Exception):
                     await forward.stop()
         self.forwards.clear()
-        await self.proxies.close_all()
+        for task in list(self._draining):
+            task.cancel()
+        await asyncio.gather(*self._draining, return_exceptions=True)
+        await self.router.close()
         if self._kube is not None:
             await self._kube.close()
 

@@ -59,6 +59,7 @@ class DevloopApp(App[bool]):
         Binding("a", "toggle_all", "All/app logs"),
         Binding("slash", "filter", "Filter"),
         Binding("f", "toggle_follow", "Follow"),
+        Binding("t", "toggle_router", "Router lines"),
         Binding("r", "rebuild", "Rebuild"),
         Binding("m", "toggle_manual", "Manual"),
         Binding("s", "scale", "Scale"),
@@ -74,6 +75,7 @@ class DevloopApp(App[bool]):
         ("a", "all apps' logs, or only the selected app's"),
         ("/", "filter the logs by a regular expression (Esc clears)"),
         ("f", "follow new lines on/off (scrolling back pauses)"),
+        ("t", "the router's access lines (RTR) on/off"),
         ("r", "build and deploy the selected app now"),
         ("m", "manual / automatic builds"),
         ("s", "scale the selected app"),
@@ -90,6 +92,7 @@ class DevloopApp(App[bool]):
         view: EngineView,
         *,
         confirm_remove: bool = False,
+        router_logs: bool = True,
         opener: Callable[[str], Any] = webbrowser.open,
         run_interactive: Callable[[list[str]], Any] = subprocess.run,
     ) -> None:
@@ -99,6 +102,7 @@ class DevloopApp(App[bool]):
         self.opener = opener
         self.run_interactive = run_interactive
         self.show_all = True
+        self.router_logs = router_logs
         self.filter_pattern: re.Pattern[str] | None = None
         self._pending: list[LogLine] = []
         self._dirty = True
@@ -211,7 +215,8 @@ class DevloopApp(App[bool]):
         follow = "following" if logs.follow else f"paused: {logs.unseen} new line(s), f to follow"
         scope = "all apps" if self.show_all else f"app {self.selected()}"
         pattern = f" · filter /{self.filter_pattern.pattern}/" if self.filter_pattern else ""
-        text = f" {follow} · {scope}{pattern} · ? for help"
+        router = "" if self.router_logs else " · router lines hidden (t)"
+        text = f" {follow} · {scope}{pattern}{router} · ? for help"
         if text != self._status_text:
             self._status_text = text
             self.status.update(text)
@@ -231,6 +236,8 @@ class DevloopApp(App[bool]):
         def keep(line: LogLine) -> bool:
             if not self.show_all and line.app != app:
                 return False
+            if not self.router_logs and line.source == "RTR":
+                return False
             return pattern is None or pattern.search(line.text) is not None
 
         logs.predicate = keep
@@ -249,6 +256,10 @@ class DevloopApp(App[bool]):
 
     def action_toggle_all(self) -> None:
         self.show_all = not self.show_all
+        self._reset_views()
+
+    def action_toggle_router(self) -> None:
+        self.router_logs = not self.router_logs
         self._reset_views()
 
     def action_filter(self) -> None:

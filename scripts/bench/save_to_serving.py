@@ -23,8 +23,8 @@ import docker
 from devloop.adapters import dockercli
 from devloop.build import print_dockerfile
 from devloop.config.loader import load_project
+from devloop.ports import free_port
 from devloop.providers.docker import project_id
-from devloop.proxy import free_port
 from scripts.bench.common import emit, summary
 from tests.devloop_process import DevloopProcess
 

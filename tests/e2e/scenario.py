@@ -27,7 +27,7 @@ def up_edit_interrupt(
         without_sync_rules(sample)
     devloop = DevloopProcess("up", "--no-tui", *args, cwd=sample, env=env)
     try:
-        url = devloop.wait_for(r"^web: (http://127\.0\.0\.1:\d+)$", timeout=300).group(1)
+        url = devloop.wait_for(r"^web: (http://web\.localhost:\d+)$", timeout=300).group(1)
         assert serves(url, "hello from python-web")
         mark = len(devloop.lines)
         edit_greeting(sample, f"edited-{path}")
@@ -43,7 +43,7 @@ def up_edit_interrupt(
         devloop.wait_for(r"^\[APP/0\] web \| instance \S+: GET / 200")
         devloop.wait_for(r"^\[APP/1\] web \| instance \S+: GET / 200")
         assert devloop.interrupt() == 130
-        assert http_get(url, timeout=1) is None  # the forwarder went with devloop
+        assert http_get(url, timeout=1) is None  # the router went with devloop
     finally:
         devloop.kill()
     assert devloop.proc.poll() is not None

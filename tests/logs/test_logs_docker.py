@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
@@ -46,7 +45,7 @@ async def test_stream_cut_mid_burst_loses_and_repeats_nothing(
     mux = LogMux(provider, buffer)
     try:
         await provider.deploy(app, image, lambda _t: None)
-        snapshot = await asyncio.to_thread(provider.snapshot, app)
+        snapshot = await provider.instances(app)
         ids = [i.id for i in snapshot.instances]
         assert len(ids) == 2
         mux.on_instances(snapshot)

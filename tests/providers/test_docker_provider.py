@@ -75,7 +75,7 @@ async def get(url: str) -> str | None:
 async def test_deploy_spreads_requests_over_the_instances(built) -> None:  # type: ignore[no-untyped-def]
     provider, app, image = built
     deployed = await provider.deploy(app, image, progress)
-    assert deployed.url is not None and deployed.url.startswith("http://127.0.0.1:")
+    assert deployed.url is not None and deployed.url.startswith(f"http://{app.name}.localhost:")
     answers = {await get(deployed.url) for _ in range(6)}
     assert answers == {"v1 0", "v1 1"}
     client = docker.from_env()
@@ -85,18 +85,22 @@ async def test_deploy_spreads_requests_over_the_instances(built) -> None:  # typ
     client.close()
 
 
-async def test_port_taken_picks_another_and_says_so(built) -> None:  # type: ignore[no-untyped-def]
+async def test_router_port_taken_picks_another_and_says_so(built) -> None:  # type: ignore[no-untyped-def]
     provider, app, image = built
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         taken = blocker.getsockname()[1]
-        deployed = await provider.deploy(replace(app, port=taken), image, progress)
-        assert deployed.url is not None
-        moved_to = int(deployed.url.rsplit(":", 1)[1])
-        assert moved_to != taken
-        assert deployed.notice == f"port {taken} on 127.0.0.1 is in use; {app.name} is on {moved_to} instead"
-        assert (await get(deployed.url) or "").startswith("v1")
+        provider = DockerProvider(replace(provider.project, router_port=taken))
+        try:
+            deployed = await provider.deploy(app, image, progress)
+            assert deployed.url is not None
+            moved_to = int(deployed.url.rsplit(":", 1)[1])
+            assert moved_to != taken
+            assert deployed.notice == f"port {taken} on 127.0.0.1 is in use; the router is on {moved_to}"
+            assert (await get(deployed.url) or "").startswith("v1")
+        finally:
+            await provider.close()
 
 
 async def test_image_that_exits_at_once_reports_code_and_lines_and_keeps_the_old(built) -> None:  # type: ignore[no-untyped-def]
@@ -144,7 +148,7 @@ async def test_sync_copies_files_and_runs_the_restart_step(built) -> None:  # ty
 async def test_tail_resumes_after_the_last_line_without_duplicates(built) -> None:  # type: ignore[no-untyped-def]
     provider, app, image = built
     await provider.deploy(replace(app, instances=1), image, progress)
-    snapshot = await asyncio.to_thread(provider.snapshot, replace(app, instances=1))
+    snapshot = await provider.instances(replace(app, instances=1))
     instance: InstanceStatus = snapshot.instances[0]
     lines = []
     async for line in provider.tail(instance, None):

@@ -52,7 +52,7 @@ class FakeEngine:
         instances = tuple(ev.InstanceStatus(app, i, f"{app}-{i}", "running", True) for i in range(count))
         self.feed(
             ev.PlatformReady("docker 20.10"), ev.BuildStarted(app), ev.BuildSucceeded(app, image, 1.5, False),
-            ev.DeployStarted(app, image), ev.DeploySucceeded(app, image, f"http://127.0.0.1:{port}", 0.0),
+            ev.DeployStarted(app, image), ev.DeploySucceeded(app, image, f"http://{app}.localhost:{port}", 0.0),
             ev.InstancesChanged(app, instances),
         )  # fmt: skip
 

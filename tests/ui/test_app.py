@@ -35,8 +35,8 @@ async def test_table_shows_apps_state_instances_and_url() -> None:
         assert cell(app, "web", "State") == "● running"
         assert cell(app, "web", "Instances") == "2/2"
         assert cell(app, "web", "Memory") == "128M"
-        assert cell(app, "web", "URL") == "http://127.0.0.1:8080"
-        assert cell(app, "worker", "URL") == "http://127.0.0.1:8081"
+        assert cell(app, "web", "URL") == "http://web.localhost:8080"
+        assert cell(app, "worker", "URL") == "http://worker.localhost:8081"
         assert "docker 20.10" in app.sub_title and "auto builds" in app.sub_title
 
 
@@ -75,6 +75,21 @@ async def test_filter_by_regex_and_escape_clears() -> None:
         assert any("not a regular expression" in str(n.message) for n in app._notifications)
         await pilot.press("escape")
         assert len(log_texts(app)) == 6
+
+
+async def test_router_lines_toggle_with_t() -> None:
+    engine = engine_with_two_apps()
+    engine.say("web", "app line")
+    engine.say("web", 'web.localhost:8080 "GET / HTTP/1.1" 200 12 bytes 0.4 ms instance 0', source="RTR")
+    app = DevloopApp(engine, router_logs=False)  # `devloop up --no-router-logs`
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        assert log_texts(app) == ["app line"]
+        assert "router lines hidden" in str(app.query_one("#status").render())
+        await pilot.press("t")
+        assert log_texts(app)[-1].startswith('web.localhost:8080 "GET / HTTP/1.1" 200')
+        await pilot.press("t")
+        assert log_texts(app) == ["app line"]
 
 
 async def test_follow_pauses_and_counts_new_lines() -> None:
@@ -117,7 +132,7 @@ async def test_open_env_shell_clear_help() -> None:
     app = DevloopApp(engine, opener=opened.append)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("o")
-        assert opened == ["http://127.0.0.1:8080"]
+        assert opened == ["http://web.localhost:8080"]
         await pilot.press("e")
         assert isinstance(app.screen, EnvScreen)
         shown = str(app.screen.query_one("#env-text").render())

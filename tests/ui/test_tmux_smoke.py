@@ -70,7 +70,7 @@ def test_dashboard_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> Non
     command = f"cd {shlex.quote(str(folder))} && {shlex.quote(sys.executable)} -m devloop up --down-on-exit"
     terminal.type(f"{command}; echo DEVLOOP_EXITED=$?")
     screen = wait_until(
-        lambda: terminal.showing("● running", "http://127.0.0.1:"),
+        lambda: terminal.showing("● running", "http://web.localhost:"),
         timeout=90,
         what="the app running on screen",
     )
