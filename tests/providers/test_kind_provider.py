@@ -22,7 +22,8 @@ from devloop.errors import ProviderError, ToolMissingError
 from devloop.providers.base import DeployError
 from devloop.providers.kind import KindProvider, _labelled
 from tests.conftest import FakeKind
-from tests.helpers import http_get
+from tests.helpers import async_wait_until, http_get
+from tests.load import Load
 
 pytestmark = pytest.mark.docker
 
@@ -385,3 +386,36 @@ async def test_a_user_manifest_app_serves_and_logs_through_its_own_container_nam
     texts = [line.text for i in instances async for line in provider.tail(i, None, follow=False)]
     assert any('"GET / HTTP/1.1" 200' in text for text in texts), texts
     assert await provider.remove([app]) == 2
+
+
+async def test_redeploy_under_load_through_the_router_fails_no_request(
+    provider: KindProvider, web_image: str, tmp_path: Path
+) -> None:
+    """The router follows the pod watch (as in `devloop up`): pods replaced by a rollout leave rotation."""
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path, env=(("GREETING", "v0"),))
+    image = await provider.deliver(app, web_image, lambda _text: None)
+    deployed = await provider.deploy(app, image, lambda _text: None)
+    assert deployed.url == f"http://web.localhost:{provider.router.port}"
+
+    async def follow() -> None:
+        async for _change in provider.watch_instances([app]):
+            pass
+
+    watcher = asyncio.create_task(follow())
+    host = deployed.url.removeprefix("http://")
+    try:
+        async with Load(provider.router.port or 0, host) as load:
+            for version in (1, 2):
+                wanted = 30 * version
+                await async_wait_until(lambda: load.total() > wanted, timeout=30)  # noqa: B023
+                await provider.deploy(
+                    web_app(tmp_path, env=(("GREETING", f"v{version}"),)), image, lambda _t: None
+                )
+            before = load.total()
+            await async_wait_until(lambda: load.total() > before + 30, timeout=30)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    assert load.result.failed == 0, load.result.failures
+    assert {"v0", "v1", "v2"} <= set(load.result.bodies)
