@@ -276,15 +276,18 @@ def default_generated_dir() -> Path:
 def write_generated(plan: BuildPlan, root: Path) -> Path:
     """The generated Dockerfile and its own .dockerignore, in a folder only the user can read."""
     folder = root / plan.digest[:16]
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(root, 0o700)
     dockerfile = folder / "Dockerfile"
-    if not dockerfile.exists():
-        ignore = "".join(f"{p}\n" for p in plan.ignore_patterns)
-        (folder / "Dockerfile.dockerignore").write_text(ignore, encoding="utf-8")
-        temp = folder / "Dockerfile.tmp"
-        temp.write_text(plan.dockerfile_text, encoding="utf-8")
-        temp.replace(dockerfile)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(root, 0o700)
+        if not dockerfile.exists():
+            ignore = "".join(f"{p}\n" for p in plan.ignore_patterns)
+            (folder / "Dockerfile.dockerignore").write_text(ignore, encoding="utf-8")
+            temp = folder / "Dockerfile.tmp"
+            temp.write_text(plan.dockerfile_text, encoding="utf-8")
+            temp.replace(dockerfile)
+    except OSError as exc:  # a full disk, say: name the folder, since a failed write does not
+        raise OSError(exc.errno, exc.strerror, str(folder)) from None
     return dockerfile
 
 

@@ -20,7 +20,7 @@ from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
 from devloop.core.spec import ProjectSpec
 from devloop.core.state import EngineState, reduce, why_not_serving
-from devloop.errors import BuildError, DevloopError, ToolMissingError, UsageError
+from devloop.errors import BuildError, DevloopError, ToolMissingError, UsageError, describe_failure
 from devloop.logs import LogMux
 from devloop.providers.base import DeployError, Provider
 from devloop.watch import Watcher
@@ -290,6 +290,8 @@ class Engine:
             self.post(ev.BuildFailed(name, str(exc), exc.last_lines))
         except DevloopError as exc:
             self.post(ev.BuildFailed(name, exc.render()))
+        except Exception as exc:  # a full disk, an engine error: one message, and the loop goes on
+            self.post(ev.BuildFailed(name, describe_failure(exc)))
         else:
             self.post(ev.BuildSucceeded(name, result.image, result.duration_s, result.skipped))
         finally:
@@ -309,6 +311,8 @@ class Engine:
             self.post(ev.DeployFailed(name, image, str(exc), exc.lines))
         except DevloopError as exc:
             self.post(ev.DeployFailed(name, image, exc.render()))
+        except Exception as exc:  # never a silent stuck deploy: say what broke; the next save retries
+            self.post(ev.DeployFailed(name, image, describe_failure(exc)))
         else:
             if deployed.notice:
                 self.api(name, deployed.notice)
@@ -324,7 +328,7 @@ class Engine:
         except DevloopError as exc:
             self.post(ev.SyncFailed(action.app, exc.render()))
         except Exception as exc:  # a sync that fails for any reason falls back to a rebuild
-            self.post(ev.SyncFailed(action.app, f"sync failed: {exc}"))
+            self.post(ev.SyncFailed(action.app, f"sync failed: {describe_failure(exc)}"))
         else:
             self.post(ev.SyncDone(action.app, count))
         finally:

@@ -17,6 +17,7 @@ else escaping is a bug.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 
@@ -111,3 +112,15 @@ class DeployError(ProviderError):
 
 class WatchError(DevloopError):
     exit_code = 7
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for an unexpected error, with the fix when it is a known one (a full disk)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {exc.filename}" if exc.filename else ""
+        fix = "free some space (e.g. `docker system prune`), then save again"
+        return f"no space left on the device{where}: {fix}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return f"{type(exc).__name__}: {exc}"

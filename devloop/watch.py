@@ -57,6 +57,7 @@ EVENT_FILTER: list[type[FileSystemEvent]] = [
 ]  # fmt: skip
 RULE_FILES = frozenset({".gitignore", ".dockerignore"})
 SYSCTL_FIX = "sudo sysctl fs.inotify.max_user_watches=524288"
+ROOT_POLL_S = 0.25  # how often the path of a removed app folder is checked
 
 
 class WatchRules:
@@ -301,6 +302,7 @@ class _AppWatch:
     debouncer: Debouncer
     watch: ObservedWatch | None = None
     polling: BaseObserver | None = None
+    returning: asyncio.Task[None] | None = None  # the folder was removed: waiting for it
 
 
 PathSink = Callable[[str, bool, str], None]
@@ -421,6 +423,9 @@ class Watcher:
         if entry is None:
             return
         rel = os.path.relpath(path, entry.app.source).replace(os.sep, "/")
+        if rel == "." and kind in ("deleted", "moved_from") and not entry.app.source.is_dir():
+            self._root_gone(entry)
+            return
         if rel == "." or rel.startswith("../"):
             return
         if is_dir:
@@ -431,12 +436,41 @@ class Watcher:
             entry.rules = WatchRules.for_app(entry.app)  # new patterns for events from now on
         entry.debouncer.add(rel, kind)
 
+    def _root_gone(self, entry: _AppWatch) -> None:
+        """The app folder was removed (a branch switch, `git stash -u`, a re-clone): inotify cannot
+        watch a path that does not exist, so its path is checked every ROOT_POLL_S until it is back;
+        then it is watched again and every file in it counts as changed."""
+        if entry.returning is not None:
+            return
+        self.notices.put_nowait(f"{entry.app.source} was removed; watching for it to come back")
+        if self._observer is not None and entry.watch is not None:
+            with contextlib.suppress(KeyError, OSError):
+                self._observer.unschedule(entry.watch)
+            entry.watch = None
+        entry.returning = asyncio.get_running_loop().create_task(self._await_return(entry))
+
+    async def _await_return(self, entry: _AppWatch) -> None:
+        while True:
+            while not entry.app.source.is_dir():
+                await asyncio.sleep(ROOT_POLL_S)  # polling the path: there is nothing to watch yet
+            try:
+                await asyncio.to_thread(self._schedule, entry.app)
+                break
+            except (WatchError, OSError):
+                continue  # gone again between the check and the watch
+        returned = self._watches[entry.app.name]
+        for rel in await asyncio.to_thread(_files_under, returned.rules):
+            returned.debouncer.add(rel, "created")
+        self.notices.put_nowait(f"{entry.app.source} is back; watching it again")
+
     def _flusher(self, app: str) -> Callable[[frozenset[str]], None]:
         return lambda files: self.batches.put_nowait(ChangeBatch(app, files))
 
     async def stop(self) -> None:
         for entry in self._watches.values():
             entry.debouncer.cancel()
+            if entry.returning is not None:
+                entry.returning.cancel()
         await asyncio.to_thread(self._stop_sync)
 
     def _stop_sync(self) -> None:
@@ -448,6 +482,18 @@ class Watcher:
             self._observer.stop()
             self._observer.join(timeout=5)
             self._observer = None
+
+
+def _files_under(rules: WatchRules) -> list[str]:
+    """Every file the rules keep, relative to the root (the tree that just came back)."""
+    found = []
+    root = str(rules.root)
+    for folder, dirs, files in os.walk(root):
+        base = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if base == "." else base + "/"
+        dirs[:] = [d for d in dirs if not rules.ignored_dir(prefix + d)]
+        found += [prefix + f for f in files if not rules.ignored_file(prefix + f)]
+    return found
 
 
 def count_inotify_watches(pid: int | None = None) -> int:

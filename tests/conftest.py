@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -110,3 +112,66 @@ def no_leftover_networks() -> Iterator[None]:
             with contextlib.suppress(docker.errors.APIError):
                 client.api.remove_network(network["Id"])
     client.close()
+
+
+# --- the fault report --------------------------------------------------------------------------------
+
+
+class FaultRecord:
+    """What a fault-injection test checked: the user-facing messages, and log lines lost."""
+
+    def __init__(self, name: str, messages: int) -> None:
+        self.name = name
+        self.messages = messages
+        self.lost: int | None = None
+
+    def message(self, text: str, expected: str) -> None:
+        """Assert one message the user sees, and count it."""
+        assert expected in text, f"expected {expected!r} in {text!r}"
+        assert "Traceback" not in text, text
+        self.messages += 1
+
+    def lines_lost(self, count: int) -> None:
+        self.lost = count
+
+
+FAULT_ROWS: list[dict[str, object]] = []
+
+
+@pytest.fixture
+def fault(request: pytest.FixtureRequest) -> FaultRecord:
+    marker = request.node.get_closest_marker("fault")
+    record = FaultRecord(
+        marker.args[0] if marker and marker.args else request.node.name,
+        int(marker.kwargs.get("messages", 0)) if marker else 0,
+    )
+    request.node.fault_record = record
+    return record
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("fault")
+    if marker is None or report.when != "call":
+        return
+    record = getattr(item, "fault_record", None) or FaultRecord(
+        marker.args[0] if marker.args else item.name, int(marker.kwargs.get("messages", 0))
+    )
+    FAULT_ROWS.append(
+        {
+            "fault": record.name,
+            "test": item.nodeid,
+            "survived": report.passed,
+            "messages_checked": record.messages,
+            "lines_lost": record.lost,
+        }
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = os.environ.get("DEVLOOP_FAULT_REPORT")
+    if path:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(FAULT_ROWS, out, indent=2)

@@ -30,6 +30,7 @@ FIELD_MANAGER = "devloop"
 MIN_KUBERNETES = (1, 30)  # the v5 exec protocol (stdin that closes) is served from 1.30
 CONNECT_FOR_S = 30.0  # an API server that just started (kind) may take a moment to answer
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})  # worth asking again after a moment
 
 # The kinds devloop writes, and their REST names; other kinds (a user's YAML) use PLURAL_RULES.
 RESOURCES: dict[str, tuple[str, bool]] = {  # kind -> (plural, namespaced)
@@ -130,15 +131,25 @@ class KubeClient:
     async def request(
         self, method: str, version: str, url: str, namespace: str | None = None, **kwargs: Any
     ) -> httpx.Response:
-        try:
-            async with self.api.call_api(
-                method, version=version, namespace=namespace, url=url, raise_for_status=False, **kwargs
-            ) as response:
+        """One API call; a transient answer (429, 5xx, or 409 to a server-side apply) is retried
+        a few times with backoff, since every call devloop makes is idempotent (GET, apply, DELETE)."""
+        for attempt in range(len(BACKOFF_S) + 1):
+            try:
+                async with self.api.call_api(
+                    method, version=version, namespace=namespace, url=url, raise_for_status=False, **kwargs
+                ) as response:
+                    pass
+            except (httpx.TransportError, OSError) as exc:
+                raise ProviderError(
+                    f"the Kubernetes API server at {self.server} is not answering: {exc}"
+                ) from None
+            transient = response.status_code in TRANSIENT_STATUS or (
+                response.status_code == 409 and method == "PATCH"
+            )
+            if not transient or attempt == len(BACKOFF_S):
                 return response  # type: ignore[no-any-return]
-        except (httpx.TransportError, OSError) as exc:
-            raise ProviderError(
-                f"the Kubernetes API server at {self.server} is not answering: {exc}"
-            ) from None
+            await asyncio.sleep(BACKOFF_S[attempt])  # backoff before asking again
+        raise AssertionError("unreachable")
 
     async def wait_ready(self, within_s: float = CONNECT_FOR_S) -> Obj:
         """The server's version, retried with backoff while it is unreachable; refuses one too old."""
@@ -225,7 +236,10 @@ class KubeClient:
             ) as response:  # fmt: skip
                 async for line in response.aiter_lines():
                     if line.strip():
-                        event = json.loads(line)
+                        try:
+                            event = json.loads(line)
+                        except json.JSONDecodeError:
+                            return  # cut mid-event: like any ended watch, the caller lists again
                         yield event["type"], event["object"]
         except (httpx.TransportError, OSError) as exc:
             raise ProviderError(f"the watch on {plural_name} at {self.server} broke: {exc}") from None

@@ -184,7 +184,15 @@ class DockerProvider:
             retired.extend(self._route(app, healthy))
 
         async def start(index: int) -> Any:
-            container = await self._call(self._start_instance, app, image, index, generation)
+            # The engine call runs in a thread that a cancel (Ctrl-C) cannot stop: let it finish
+            # and record its container, so the cleanup below removes it instead of orphaning it.
+            starting = asyncio.ensure_future(self._call(self._start_instance, app, image, index, generation))
+            try:
+                container = await asyncio.shield(starting)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    new.append(await starting)
+                raise
             new.append(container)
             return container
 

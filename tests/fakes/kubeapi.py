@@ -28,6 +28,7 @@ import asyncio
 import base64
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -109,6 +110,22 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.tasks: set[asyncio.Task[None]] = set()
         self.ip = itertools.count(10)
         self.requests_seen: list[tuple[str, str, str]] = []  # (method, path, content type)
+        self.faults: list[InjectedFault] = []
+
+    def inject(self, method: str, path: str, kind: str, status: int = 500, times: int = 1) -> InjectedFault:
+        """The next `times` requests matching `method` and the `path` regex fail: with `status`
+        ("status"), by never answering ("hang"), or, for a watch, by a stream cut mid-event ("cut")."""
+        fault = InjectedFault(method, re.compile(path), kind, status, times)
+        self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, method: str, path: str) -> InjectedFault | None:
+        for fault in self.faults:
+            if fault.left > 0 and fault.method == method and fault.path.search(path):
+                fault.left -= 1
+                fault.hits += 1
+                return fault
+        return None
 
     # --- storage ------------------------------------------------------------------------------
 
@@ -161,6 +178,17 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         self.requests_seen.append((raw.method, raw.path, raw.headers.get("Content-Type", "")))
+        watching = raw.query.get("watch") in ("true", "1")
+        fault = self._take_fault("WATCH" if watching else raw.method, raw.path)
+        if fault is not None and fault.kind == "status":
+            reason = {409: "Conflict", 429: "TooManyRequests", 503: "ServiceUnavailable"}.get(
+                fault.status, "InternalError"
+            )
+            return status(fault.status, reason, f"injected fault: {fault.status}")
+        if fault is not None and fault.kind == "hang":
+            await asyncio.Event().wait()  # until the client gives up
+        if fault is not None and fault.kind == "cut":
+            return await self.serve_cut_watch(raw)
         if raw.path in ("/version", "/version/"):
             return aiohttp.web.json_response(SERVER_VERSION)
         match = _PATH.match(raw.path)
@@ -289,6 +317,15 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             pass
         finally:
             self.watchers.remove(entry)
+        return response
+
+    async def serve_cut_watch(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        """A watch whose connection drops in the middle of its first event."""
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(raw)
+        await response.write(b'{"type": "ADDED", "object": {"metadata": {"na')
+        assert raw.transport is not None
+        raw.transport.abort()
         return response
 
     def delete_object(self, api_version: str, plural: str, obj: Obj) -> None:
@@ -782,6 +819,16 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         """The pods whose containers run now (one list call: no per-container inspect to race with removal)."""
         found = self.docker.api.containers(filters={"label": f"{KUBELET_LABEL}={self.cluster_id}"})
         return [str((c.get("Labels") or {}).get(POD_LABEL)) for c in found]
+
+
+@dataclasses.dataclass
+class InjectedFault:
+    method: str  # GET, PATCH, DELETE, or WATCH for a watch request
+    path: re.Pattern[str]
+    kind: str  # status | hang | cut
+    status: int
+    left: int
+    hits: int = 0
 
 
 class PodError(Exception):

@@ -1,0 +1,108 @@
+"""The Kubernetes API misbehaves: 500s, 409s on apply, a watch cut mid-event.
+
+Against the fake API server (real HTTP; pods are real containers) with faults
+injected per request. Each case: devloop rides out what is transient, says what
+is not in one message, and the previous version keeps serving through the router.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from devloop.core.events import InstancesChanged
+from devloop.errors import ProviderError
+from devloop.providers.kind import KindProvider
+from tests.conftest import FakeKind, FaultRecord
+from tests.helpers import async_wait_until, http_get
+from tests.providers.test_kind_provider import web_app, web_image  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+async def deployed(
+    tmp_path: Path,
+    fake_kind: FakeKind,
+    web_image: str,  # noqa: F811
+) -> AsyncIterator[tuple[KindProvider, str, str]]:
+    """A provider with v0 of the app serving; (provider, image, url)."""
+    from devloop.core.spec import ProjectSpec
+
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),)))
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path, env=(("GREETING", "v0"),))
+    image = await provider.deliver(app, web_image, lambda _text: None)
+    result = await provider.deploy(app, image, lambda _text: None)
+    assert result.url is not None
+    yield provider, image, result.url
+    await provider.close()
+
+
+def api(fake_kind: FakeKind):  # type: ignore[no-untyped-def]
+    return fake_kind.cluster.api  # type: ignore[attr-defined]
+
+
+@pytest.mark.fault("API server answers 500 twice on apply")
+@pytest.mark.parametrize("status", [500, 409, 503])
+async def test_transient_answers_on_apply_are_retried(
+    deployed: tuple[KindProvider, str, str],
+    fake_kind: FakeKind,
+    tmp_path: Path,
+    status: int,
+    fault: FaultRecord,
+) -> None:
+    fault.name = f"API server answers {status} twice on apply"
+    provider, image, url = deployed
+    injected = api(fake_kind).inject("PATCH", r"/deployments/web$", "status", status, times=2)
+    await provider.deploy(web_app(tmp_path, env=(("GREETING", "v1"),)), image, lambda _text: None)
+    assert injected.hits == 2  # both failures were seen, and the third try went through
+    assert await asyncio.to_thread(http_get, url) == "v1"
+
+
+@pytest.mark.fault("API server answers 500 to every apply")
+async def test_a_persistent_500_is_one_message_and_the_old_version_serves(
+    deployed: tuple[KindProvider, str, str], fake_kind: FakeKind, tmp_path: Path, fault: FaultRecord
+) -> None:
+    provider, image, url = deployed
+    api(fake_kind).inject("PATCH", r"/deployments/web$", "status", 500, times=1000)
+    with pytest.raises(ProviderError) as info:
+        await provider.deploy(web_app(tmp_path, env=(("GREETING", "v1"),)), image, lambda _text: None)
+    fault.message(str(info.value), "apply Deployment/web: the API server answered 500: injected fault: 500")
+    assert await asyncio.to_thread(http_get, url) == "v0"  # the previous version keeps serving
+
+
+@pytest.mark.fault("pod watch cut mid-event")
+async def test_a_watch_cut_mid_event_ends_and_a_new_watch_misses_nothing(
+    deployed: tuple[KindProvider, str, str], fake_kind: FakeKind, tmp_path: Path, fault: FaultRecord
+) -> None:
+    provider, image, _url = deployed
+    app = web_app(tmp_path, env=(("GREETING", "v0"),))
+    api(fake_kind).inject("WATCH", r"/pods$", "cut")
+    seen: list[InstancesChanged] = []
+
+    async def watch_once() -> None:
+        async for change in provider.watch_instances([app]):
+            seen.append(change)
+
+    # The engine reports this one line ("...; watching again in 0.5s") and watches again.
+    with pytest.raises(ProviderError) as info:
+        await asyncio.wait_for(watch_once(), 20)
+    fault.message(str(info.value), "the watch on pods at http://127.0.0.1:")
+    fault.message(str(info.value), "broke: peer closed connection")
+    assert seen and len(seen[0].instances) == 2  # the listing before the watch was complete
+    # Scale to 3 while nobody watches; the next watch (as the engine's loop starts it) sees it.
+    await provider.deploy(web_app(tmp_path, env=(("GREETING", "v0"),), instances=3), image, lambda _t: None)
+    seen.clear()
+    watcher = asyncio.create_task(watch_once())
+    try:
+        await async_wait_until(
+            lambda: seen and sum(1 for i in seen[-1].instances if i.state == "running") == 3,
+            what="three running pods in a fresh watch",
+        )
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)

@@ -1,0 +1,146 @@
+"""Signals in every phase, SIGKILL then a fresh `devloop up`, and a full disk: `devloop up` as a user runs it.
+
+Real Docker engine, real files, `devloop up --no-tui` as a subprocess on a copy of
+samples/python-web. Each case checks the exit, the message, and what is left:
+no devloop process, no half-made containers, no duplicates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FaultRecord
+from tests.devloop_process import DevloopProcess
+from tests.e2e.scenario import edit_greeting, serves
+from tests.e2e.test_up_docker import containers_of
+from tests.helpers import copy_sample, processes_matching, wait_until, without_sync_rules
+
+pytestmark = pytest.mark.docker
+URL = r"^web: (http://web\.localhost:\d+)$"
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Iterator[Path]:
+    folder = copy_sample("python-web", tmp_path)
+    without_sync_rules(folder)
+    yield folder
+    subprocess.run(["python3", "-m", "devloop", "down"], cwd=folder, capture_output=True, check=False)
+
+
+def assert_nothing_left_running(folder: Path, devloop: DevloopProcess) -> None:
+    assert devloop.proc.poll() is not None
+    assert processes_matching(str(folder)) == []  # no build or helper process outlived devloop
+    assert "Traceback" not in devloop.output, devloop.output
+
+
+@pytest.mark.fault("SIGINT twice during a build")
+def test_two_sigints_during_the_first_build_stop_at_once(sample: Path, fault: FaultRecord) -> None:
+    devloop = DevloopProcess("up", "--no-tui", cwd=sample)
+    try:
+        devloop.wait_for(r"^\[STG\] web \|", timeout=60)  # the build is under way
+        devloop.proc.send_signal(signal.SIGINT)
+        devloop.proc.send_signal(signal.SIGINT)
+        assert devloop.proc.wait(30) == 130
+    finally:
+        devloop.kill()
+    fault.message(devloop.output, "SIGINT: stopping (again to stop at once)")
+    assert_nothing_left_running(sample, devloop)
+    assert containers_of(sample) == []  # nothing was deployed, nothing half-made
+
+
+@pytest.mark.fault("SIGTERM during the rollout")
+def test_sigterm_during_the_rollout_leaves_no_half_made_instances(sample: Path, fault: FaultRecord) -> None:
+    devloop = DevloopProcess("up", "--no-tui", cwd=sample)
+    try:
+        devloop.wait_for(r"^\[API\] web \| starting 2 instance\(s\)", timeout=120)
+        devloop.proc.send_signal(signal.SIGTERM)
+        assert devloop.proc.wait(60) == 130
+    finally:
+        devloop.kill()
+    fault.message(devloop.output, "SIGTERM: stopping")
+    assert_nothing_left_running(sample, devloop)
+    assert containers_of(sample) == [], devloop.output  # the cancelled first deploy removed what it started
+
+
+@pytest.mark.fault("SIGKILL of devloop, then a fresh devloop up")
+def test_after_sigkill_a_fresh_up_adopts_the_running_instances(sample: Path, fault: FaultRecord) -> None:
+    first = DevloopProcess("up", "--no-tui", cwd=sample)
+    try:
+        url = first.wait_for(URL, timeout=120).group(1)
+        assert serves(url, "hello from python-web")
+        before = sorted(containers_of(sample))
+        assert len(before) == 2
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(10)
+    finally:
+        first.kill()
+    second = DevloopProcess("up", "--no-tui", cwd=sample)
+    try:
+        url = second.wait_for(URL, timeout=120).group(1)
+        fault.message(second.output, "adopting 2 running instance(s)")
+        assert sorted(containers_of(sample)) == before  # the same two: none duplicated, none restarted
+        assert serves(url, "hello from python-web")
+        second.proc.send_signal(signal.SIGINT)
+        second.proc.send_signal(signal.SIGINT)  # twice in a row in steady state
+        assert second.proc.wait(30) == 130
+    finally:
+        second.kill()
+    assert_nothing_left_running(sample, second)
+    assert sorted(containers_of(sample)) == before
+
+
+@contextlib.contextmanager
+def tiny_filesystem(where: Path, size: str = "256k") -> Iterator[Path]:
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"needs root to mount a small tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+def fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler
+
+
+@pytest.mark.fault("disk full while writing the build's files")
+def test_a_full_disk_is_one_message_and_the_next_save_after_freeing_space_serves(
+    sample: Path, tmp_path: Path, fault: FaultRecord
+) -> None:
+    edit_greeting(sample, f"never-built-{uuid.uuid4().hex}")  # so the build has files to write
+    with tiny_filesystem(tmp_path / "cache") as cache:
+        filler = fill(cache)
+        devloop = DevloopProcess("up", "--no-tui", cwd=sample, env={"XDG_CACHE_HOME": str(cache)})
+        try:
+            failed = devloop.wait_for(r"^\[API\] web \| build failed: .*", timeout=120).group(0)
+            fault.message(failed, "no space left on the device writing")
+            fault.message(failed, "free some space (e.g. `docker system prune`), then save again")
+            assert devloop.proc.poll() is None  # still watching
+            os.unlink(filler)
+            edit_greeting(sample, "after-the-disk-was-freed")
+            url = devloop.wait_for(URL, timeout=120).group(1)
+            wait_until(lambda: serves(url, "after-the-disk-was-freed"), timeout=30, what="the fixed build")
+            assert devloop.interrupt() == 130
+        finally:
+            devloop.kill()
+        assert_nothing_left_running(sample, devloop)
