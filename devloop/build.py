@@ -36,6 +36,7 @@ from devloop.core.buildlog import BuildLogParser, BuildOutput, StepState, classi
 from devloop.core.spec import AppSpec, BuildSpec
 from devloop.dockerfiles import SourceView, generate, runs_as_root
 from devloop.errors import BuildContextError, BuildError, DockerUnavailableError
+from devloop.private import private_dir, write_private
 
 OutputSink = Callable[[BuildOutput], None]
 TAG_LENGTH = 16
@@ -278,14 +279,11 @@ def write_generated(plan: BuildPlan, root: Path) -> Path:
     folder = root / plan.digest[:16]
     dockerfile = folder / "Dockerfile"
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(root, 0o700)
+        private_dir(root)
         if not dockerfile.exists():
             ignore = "".join(f"{p}\n" for p in plan.ignore_patterns)
-            (folder / "Dockerfile.dockerignore").write_text(ignore, encoding="utf-8")
-            temp = folder / "Dockerfile.tmp"
-            temp.write_text(plan.dockerfile_text, encoding="utf-8")
-            temp.replace(dockerfile)
+            write_private(folder / "Dockerfile.dockerignore", ignore)
+            write_private(dockerfile, plan.dockerfile_text)
     except OSError as exc:  # a full disk, say: name the folder, since a failed write does not
         raise OSError(exc.errno, exc.strerror, str(folder)) from None
     return dockerfile

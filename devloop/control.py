@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from devloop.errors import UsageError
+from devloop.private import private_dir
 from devloop.streams import close_writer
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -26,9 +27,7 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 def runtime_dir() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR")
     folder = Path(base) / "devloop" if base else Path.home() / ".cache" / "devloop" / "run"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(folder, 0o700)
-    return folder
+    return private_dir(folder)
 
 
 def socket_path(project_id: str) -> Path:

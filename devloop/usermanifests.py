@@ -77,3 +77,24 @@ def load(app: AppSpec, image: str) -> list[Obj]:
             hint=f"set the app's container to `image: {app.name}`; devloop puts the built image there",
         )
     return documents
+
+
+def privilege_warnings(objects: list[Obj]) -> list[str]:
+    """What in the user's pod templates runs as root or may gain privileges (a warning each)."""
+    warnings = []
+    for obj in objects:
+        spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+        pod_context = spec.get("securityContext") or {}
+        name = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+        for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            context = {**pod_context, **(container.get("securityContext") or {})}
+            where = f"{name} container {container.get('name')}"
+            if context.get("privileged"):
+                warnings.append(f"{where} is privileged")
+            if context.get("runAsUser") == 0 or context.get("runAsNonRoot") is False:
+                warnings.append(f"{where} runs as root")
+            elif not context.get("runAsNonRoot") and "runAsUser" not in context:
+                warnings.append(f"{where} sets no runAsNonRoot or runAsUser: it runs as the image's user")
+            if context.get("allowPrivilegeEscalation", True) is not False:
+                warnings.append(f"{where} does not set allowPrivilegeEscalation: false")
+    return warnings

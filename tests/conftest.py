@@ -134,6 +134,11 @@ class FaultRecord:
     def lines_lost(self, count: int) -> None:
         self.lost = count
 
+    def count_lines(self, seen: list[int]) -> None:
+        """Add what a numbered stream lost or doubled: `seen` should be 0, 1, 2, ... once each."""
+        expected = max(seen) + 1 if seen else 0
+        self.lost = (self.lost or 0) + (expected - len(set(seen))) + (len(seen) - len(set(seen)))
+
 
 FAULT_ROWS: list[dict[str, object]] = []
 

@@ -263,6 +263,7 @@ class DockerProvider:
             # `unless-stopped` (Docker's backoff, like CrashLoopBackOff) once it serves.
             restart_policy={"Name": "no"},
             init=True,
+            security_opt=["no-new-privileges"],  # setuid binaries cannot raise the app's privileges
             mem_limit=f"{app.memory_mb}m" if app.memory_mb else None,
         )
         created = api.create_container(

@@ -36,6 +36,7 @@ from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
 from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import DevloopError, ProviderError, ToolMissingError
+from devloop.private import write_private
 from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.providers.docker import project_id
 from devloop.router import Backend, Router
@@ -153,9 +154,7 @@ class KindProvider:
                 if not create:
                     raise ProviderError(f"there is no kind cluster {name}", hint="`devloop up` creates it")
                 progress(f"creating kind cluster {name} (this takes a minute the first time)")
-                config = kubeconfig_cache() / f"{name}-kind.yaml"
-                config.parent.mkdir(parents=True, exist_ok=True)
-                config.write_text(kindconfig.cluster_config())
+                config = write_private(kubeconfig_cache() / f"{name}-kind.yaml", kindconfig.cluster_config())
                 await kind.create(name, config, on_line=lambda line: progress(f"kind: {line.strip()}"))
                 created = True
             else:
@@ -168,13 +167,8 @@ class KindProvider:
         return kube
 
     async def _kind_kubeconfig(self, kind: KindCli, name: str) -> Path:
-        path = kubeconfig_cache() / f"{name}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = await kind.kubeconfig(name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds client keys
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        return path
+        return write_private(kubeconfig_cache() / f"{name}.yaml", text)  # it holds client keys
 
     async def _wire_registry(self, progress: Progress) -> None:
         assert self._kind is not None
@@ -244,6 +238,9 @@ class KindProvider:
 
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
         objects = self.objects(app, image)
+        if app.manifests is not None:
+            for warning in usermanifests.privilege_warnings(objects):
+                progress(f"warning: {warning}")  # applied as written: the user's YAML is the truth
         if app.manifests is None and not await asyncio.to_thread(_runs_as_numeric_non_root, image):
             # The kubelet refuses runAsNonRoot for an image whose user is root or a name. The dev
             # loop runs what the user built (the build already warned); `devloop export` keeps it.

@@ -14,7 +14,7 @@ from devloop.config.loader import load_project
 from devloop.errors import ConfigError, UsageError
 
 APP_KEYS = ["name", "path", "instances", "memory", "disk_quota", "command", "env", "port", "route", "routes",
-            "no_route", "health_check", "sync", "on_sync", "depends_on", "dockerfile", "image", "language",
+            "no_route", "host_port", "health_check", "sync", "on_sync", "depends_on", "dockerfile", "image", "language",
             "build_args", "env_file", "processes", "sidecars", "instnces", "bogus"]  # fmt: skip
 CF_KEYS = ["name", "path", "instances", "memory", "disk_quota", "command", "env", "routes", "no-route",
            "random-route", "health-check-type", "health-check-http-endpoint", "timeout", "docker", "buildpacks",
@@ -38,7 +38,13 @@ def apps(keys: list[str]) -> st.SearchStrategy[list[dict[str, object]]]:
 
 devloop_docs = st.fixed_dictionaries(
     {"apps": apps(APP_KEYS)},
-    optional={"provider": values, "version": values, "cluster": values, "provder": values},
+    optional={
+        "provider": values,
+        "version": values,
+        "cluster": values,
+        "provder": values,
+        "router_port": values,
+    },
 )
 cf_docs = st.fixed_dictionaries({"applications": apps(CF_KEYS)}, optional={"version": values})
 FOLDER = Path(tempfile.mkdtemp(prefix="devloop-fuzz-"))

@@ -47,6 +47,7 @@ def relay(tmp_path: Path) -> Iterator[Relay]:
     relay.kill()
 
 
+@pytest.mark.fault("the Docker engine goes away while idle and during a build, then returns", messages=2)
 def test_engine_outage_is_reported_survived_and_recovered(tmp_path: Path, relay: Relay) -> None:
     folder = copy_sample("python-web", tmp_path)
     without_sync_rules(folder)  # every edit rebuilds

@@ -85,6 +85,7 @@ def test_push_status_and_down_on_the_fake_cluster(tmp_path: Path, fake_kind: Fak
 
 
 @pytest.mark.docker
+@pytest.mark.fault("kind is not installed", messages=1)
 def test_kind_missing_is_one_message_and_exit_5(tmp_path: Path) -> None:
     sample = copy_sample("python-web", tmp_path)
     python_dir = str(Path(sys.executable).parent)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,7 @@ from tests.devloop_process import DevloopProcess
 from tests.e2e.scenario import edit_greeting, serves
 from tests.e2e.test_up_docker import containers_of
 from tests.helpers import copy_sample, processes_matching, wait_until, without_sync_rules
+from tests.load import Load
 
 pytestmark = pytest.mark.docker
 URL = r"^web: (http://web\.localhost:\d+)$"
@@ -144,3 +147,43 @@ def test_a_full_disk_is_one_message_and_the_next_save_after_freeing_space_serves
         finally:
             devloop.kill()
         assert_nothing_left_running(sample, devloop)
+
+
+@pytest.mark.fault("a build fails, then the fix lands (under load)")
+def test_a_failed_build_keeps_the_old_version_serving_until_the_fix(
+    tmp_path: Path, fault: FaultRecord
+) -> None:
+    folder = tmp_path / f"broken-{uuid.uuid4().hex[:6]}"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data" / "router-app", folder)
+    (folder / "devloop.yaml").write_text(
+        "version: 1\nprovider: docker\napps:\n  - name: web\n    instances: 2\n"
+        "    health_check: {type: http, endpoint: /}\n"
+    )
+    dockerfile = folder / "Dockerfile"
+    good = dockerfile.read_text().replace("USER 10001", "ENV GREETING=v1\nUSER 10001")
+    dockerfile.write_text(good)
+    devloop = DevloopProcess("up", "--no-tui", "--no-router-logs", cwd=folder)
+    try:
+        url = devloop.wait_for(URL, timeout=120).group(1)
+        port, host = int(url.rsplit(":", 1)[1]), url.removeprefix("http://")
+        with Load(port, host) as load:
+            mark = len(devloop.lines)
+            dockerfile.write_text(
+                good.replace("USER 10001", "RUN echo broken-on-purpose && exit 3\nUSER 10001")
+            )
+            failed = devloop.wait_for(r"^\[API\] web \| build failed: .*", start=mark).group(0)
+            fault.message(failed, "build failed at step")
+            fault.message(
+                devloop.wait_for(r"previous version keeps serving", start=mark).group(0), "keeps serving"
+            )
+            mark = len(devloop.lines)
+            dockerfile.write_text(good.replace("GREETING=v1", "GREETING=v2"))  # the fix
+            wait_until(lambda: load.result.bodies.get("v2 0", 0) and load.result.bodies.get("v2 1", 0),
+                       timeout=120, what="the fixed version on both instances")  # fmt: skip
+        assert load.result.failed == 0, load.result.failures
+        assert load.result.bodies["v1 0"] and load.result.bodies["v1 1"]  # served while the build was broken
+        assert devloop.interrupt() == 130
+    finally:
+        devloop.kill()
+    assert_nothing_left_running(folder, devloop)
+    subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=folder, capture_output=True, check=False)

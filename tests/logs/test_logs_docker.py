@@ -14,6 +14,7 @@ from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.spec import AppSpec, BuildSpec, HealthCheck, HealthCheckType, ProjectSpec
 from devloop.logs import LogMux
 from devloop.providers.docker import DockerProvider
+from tests.conftest import FaultRecord
 from tests.e2e.test_docker_outage import Relay
 from tests.helpers import async_wait_until
 
@@ -26,8 +27,9 @@ def numbers(lines: list[LogLine], container: str) -> list[int]:
     return [int(line.text) for line in lines if line.container == container and line.text.isdigit()]
 
 
+@pytest.mark.fault("Docker log streams cut mid-burst (engine connection lost)")
 async def test_stream_cut_mid_burst_loses_and_repeats_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: FaultRecord
 ) -> None:
     (tmp_path / "Dockerfile").write_text(
         'FROM python:3.12-slim\nCOPY count.py /count.py\nUSER 10001\nCMD ["python3", "/count.py"]\n'
@@ -63,6 +65,7 @@ async def test_stream_cut_mid_burst_loses_and_repeats_nothing(
         lines = list(buffer.lines())
         for container in ids:
             seen = numbers(lines, container)
+            fault.count_lines(seen)
             assert seen == list(range(seen[0], seen[0] + len(seen))), f"gap or repeat in {container[:12]}"
             assert seen[0] == 0  # from the container's first line
     finally:

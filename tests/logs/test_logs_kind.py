@@ -12,7 +12,7 @@ from devloop.core.logbuffer import LogBuffer
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
 from devloop.logs import LogMux
 from devloop.providers.kind import KindProvider
-from tests.conftest import FakeKind
+from tests.conftest import FakeKind, FaultRecord
 from tests.helpers import async_wait_until
 from tests.logs.test_logs_docker import COUNTER, numbers
 from tests.providers.test_kind_provider import build
@@ -20,8 +20,9 @@ from tests.providers.test_kind_provider import build
 pytestmark = pytest.mark.docker
 
 
+@pytest.mark.fault("Kubernetes log streams closed mid-burst (and a pod added)")
 async def test_every_pod_every_line_once_through_cuts_and_a_scale_up(
-    tmp_path: Path, fake_kind: FakeKind
+    tmp_path: Path, fake_kind: FakeKind, fault: FaultRecord
 ) -> None:
     image = build('FROM python:3.12-slim\nCOPY count.py /count.py\nUSER 10001\nCMD ["python3", "/count.py"]\n',
                   {"count.py": COUNTER})  # fmt: skip
@@ -57,6 +58,7 @@ async def test_every_pod_every_line_once_through_cuts_and_a_scale_up(
         lines = list(buffer.lines())
         for pod in pods():
             seen = numbers(lines, pod)
+            fault.count_lines(seen)
             assert seen[0] == 0, f"{pod} did not start at its first line"
             assert seen == list(range(len(seen))), f"gap or repeat in {pod}"
         indexes = sorted({line.instance for line in lines if line.source == "APP"})

@@ -85,6 +85,7 @@ async def test_deploy_spreads_requests_over_the_instances(built) -> None:  # typ
     client.close()
 
 
+@pytest.mark.fault("the router's port is taken", messages=1)
 async def test_router_port_taken_picks_another_and_says_so(built) -> None:  # type: ignore[no-untyped-def]
     provider, app, image = built
     with socket.socket() as blocker:
@@ -103,6 +104,7 @@ async def test_router_port_taken_picks_another_and_says_so(built) -> None:  # ty
             await provider.close()
 
 
+@pytest.mark.fault("a new version exits at once (old one keeps serving)", messages=2)
 async def test_image_that_exits_at_once_reports_code_and_lines_and_keeps_the_old(built) -> None:  # type: ignore[no-untyped-def]
     provider, app, image = built
     first = await provider.deploy(app, image, progress)
@@ -114,6 +116,7 @@ async def test_image_that_exits_at_once_reports_code_and_lines_and_keeps_the_old
     assert first.url is not None and (await get(first.url) or "").startswith("v1")
 
 
+@pytest.mark.fault("a health check never passes (old one keeps serving)", messages=1)
 async def test_health_check_that_never_passes_names_the_check_and_keeps_the_old(built) -> None:  # type: ignore[no-untyped-def]
     provider, app, image = built
     first = await provider.deploy(app, image, progress)
@@ -123,6 +126,7 @@ async def test_health_check_that_never_passes_names_the_check_and_keeps_the_old(
     assert first.url is not None and (await get(first.url) or "").startswith("v1")
 
 
+@pytest.mark.fault("an instance is OOM-killed (memory limit)", messages=1)
 async def test_memory_limit_oom_is_reported(built) -> None:  # type: ignore[no-untyped-def]
     provider, app, image = built
     hog = replace(app, memory_mb=20, command='python3 -c "x = bytearray(200 * 1024 * 1024)"', instances=1)

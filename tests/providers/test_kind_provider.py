@@ -125,6 +125,7 @@ async def test_an_old_kind_is_refused(provider: KindProvider, monkeypatch: pytes
         await provider.ensure_platform(lambda _text: None)
 
 
+@pytest.mark.fault("kind create cluster fails", messages=1)
 async def test_a_failed_create_leaves_no_cluster(
     provider: KindProvider, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,6 +137,7 @@ async def test_a_failed_create_leaves_no_cluster(
     assert (fake_kind.state / "clusters").read_text().split() == []
 
 
+@pytest.mark.fault("the API server does not answer", messages=1)
 async def test_an_unreachable_api_server_is_retried_then_named(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -173,6 +175,7 @@ async def test_deploy_serves_through_one_address_and_prunes(
     assert await asyncio.to_thread(http_get, deployed.url) == "hi"
 
 
+@pytest.mark.fault("a pod crash-loops during a rollout", messages=2)
 async def test_a_crashing_app_fails_the_rollout_with_its_exit_code_and_output(
     provider: KindProvider, tmp_path: Path
 ) -> None:
@@ -388,6 +391,7 @@ async def test_a_user_manifest_app_serves_and_logs_through_its_own_container_nam
     assert await provider.remove([app]) == 2
 
 
+@pytest.mark.fault("pods replaced by rollouts under load")
 async def test_redeploy_under_load_through_the_router_fails_no_request(
     provider: KindProvider, web_image: str, tmp_path: Path
 ) -> None:

@@ -58,6 +58,7 @@ def route_of(url: str) -> tuple[int, str]:
     return int(host.rsplit(":", 1)[1]), host
 
 
+@pytest.mark.fault("containers replaced by redeploys under load")
 async def test_redeploys_under_load_fail_no_request_and_every_instance_serves(
     provider: DockerProvider, image: str
 ) -> None:
@@ -97,6 +98,7 @@ async def test_streaming_and_websocket_pass_through_to_a_container(
                 assert await ws.receive_str() == f"echo {text}"
 
 
+@pytest.mark.fault("instances crash one after the other (crash loop)", messages=3)
 async def test_crashed_instances_leave_rotation_and_the_last_one_gives_a_503_naming_it(
     tmp_path: Path, image: str
 ) -> None:
