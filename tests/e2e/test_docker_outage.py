@@ -72,3 +72,32 @@ def test_engine_outage_is_reported_survived_and_recovered(tmp_path: Path, relay:
     finally:
         devloop.kill()
     assert containers_of(folder) == []
+
+
+@pytest.mark.fault("the Docker engine goes away during a rollout, then returns", messages=1)
+def test_engine_outage_during_a_rollout_keeps_the_old_version_and_recovers(
+    tmp_path: Path, relay: Relay
+) -> None:
+    folder = copy_sample("python-web", tmp_path)
+    without_sync_rules(folder)
+    devloop = DevloopProcess("up", "--no-tui", "--down-on-exit", cwd=folder,
+                             env={"DOCKER_HOST": f"unix://{relay.path}"})  # fmt: skip
+    try:
+        url = devloop.wait_for(r"^web: (http://\S+)$").group(1)
+        mark = len(devloop.lines)
+        edit_greeting(folder, "during-the-rollout")
+        devloop.wait_for(r"^\[API\] web \| starting 2 instance\(s\)", start=mark)
+        relay.kill()  # mid-rollout: new instances half started
+        failed = devloop.wait_for(r"^\[API\] web \| deploy failed: .*", start=mark).group(0)
+        assert "Docker engine" in failed and "not answering" in failed, failed
+        assert serves(url, "hello from python-web")  # the old version never left rotation
+        relay.start()
+        edit_greeting(folder, "after-the-rollout-outage")
+        wait_until(lambda: serves(url, "after-the-rollout-outage"), timeout=90, what="the next rollout")
+        for _ in range(6):
+            assert serves(url, "after-the-rollout-outage")  # half-started instances are not in rotation
+        assert devloop.interrupt() == 130
+        assert "Traceback" not in devloop.output
+    finally:
+        devloop.kill()
+    assert containers_of(folder) == []  # what the broken rollout left was replaced, then removed
