@@ -8,6 +8,7 @@ is not in one message, and the previous version keeps serving through the router
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from devloop.errors import ProviderError
 from devloop.providers.kind import KindProvider
 from tests.conftest import FakeKind, FaultRecord
 from tests.helpers import async_wait_until, http_get
-from tests.providers.test_kind_provider import web_app, web_image  # noqa: F401 (a fixture)
+from tests.load import Load
+from tests.providers.test_kind_provider import build, web_app, web_image  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.docker
 
@@ -106,3 +108,61 @@ async def test_a_watch_cut_mid_event_ends_and_a_new_watch_misses_nothing(
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
+
+
+FLAPPING = (
+    "import os\nfrom http.server import BaseHTTPRequestHandler, ThreadingHTTPServer\n"
+    "class H(BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        sick = self.path == '/health' and os.path.exists('/tmp/unready')\n"
+    "        self.send_response(503 if sick else 200); self.end_headers()\n"
+    "        self.wfile.write(b'ok')\n"
+    "    def log_message(self, *a): pass\n"
+    "ThreadingHTTPServer(('0.0.0.0', int(os.environ['PORT'])), H).serve_forever()\n"
+)
+
+
+@pytest.mark.fault("a readiness check flaps (twice) under load")
+async def test_a_flapping_readiness_check_takes_the_pod_out_and_back_without_a_failed_request(
+    tmp_path: Path, fake_kind: FakeKind, fault: FaultRecord
+) -> None:
+    from devloop.core.spec import HealthCheck, HealthCheckType, ProjectSpec
+
+    image = build(
+        'FROM python:3.12-slim\nCOPY s.py /s.py\nUSER 10001\nCMD ["python3", "/s.py"]\n', {"s.py": FLAPPING}
+    )
+    app = web_app(tmp_path, health=HealthCheck(HealthCheckType.HTTP, "/health", timeout_s=20))
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,)))
+    watcher: asyncio.Task[None] | None = None
+    try:
+        await provider.ensure_platform(lambda _text: None)
+        deployed = await provider.deploy(
+            app, await provider.deliver(app, image, lambda _t: None), lambda _t: None
+        )
+        assert deployed.url is not None
+
+        async def follow() -> None:
+            async for _change in provider.watch_instances([app]):
+                pass
+
+        watcher = asyncio.create_task(follow())
+        pod = next(iter(provider.forwards["web"]))
+        container = "web"
+        async with Load(provider.router.port or 0, deployed.url.removeprefix("http://")) as load:
+            for _flap in range(2):
+                await provider.kube.exec(provider.namespace, pod, container, ["touch", "/tmp/unready"])
+                await async_wait_until(
+                    lambda: len(provider.router.backends("web")) == 1, what="out of rotation"
+                )
+                await provider.kube.exec(provider.namespace, pod, container, ["rm", "/tmp/unready"])
+                await async_wait_until(
+                    lambda: len(provider.router.backends("web")) == 2, what="back in rotation"
+                )
+        assert load.result.failed == 0, load.result.failures
+        assert load.total() > 0
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+        await provider.close()
+        subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
