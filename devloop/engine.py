@@ -62,6 +62,7 @@ class Engine:
         self._restarting: set[str] = set()
         provider.router.on_access = self._access
         provider.router.state_of = self._why_not_serving
+        provider.router.on_notice = self.api
 
     # --- the outside world talks to the engine through these -------------------------------------
 

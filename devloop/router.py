@@ -124,6 +124,7 @@ class Router:
         self.table = RouteTable()
         self.apps: dict[str, _AppRoutes] = {}
         self.on_access: AccessSink | None = None
+        self.on_notice: AccessSink | None = None  # (app, text): rotation changes worth saying
         self.state_of: StateOf = lambda _app: "starting"
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
@@ -171,6 +172,10 @@ class Router:
             return []
         found = [route.url(self.port) for route in entry.routes]
         return found + ([f"http://127.0.0.1:{entry.dedicated_port}"] if entry.dedicated_port else [])
+
+    def notice(self, app: str, text: str) -> None:
+        if self.on_notice is not None:
+            self.on_notice(app, text)
 
     def backends(self, app: str) -> list[tuple[str, int, str]]:
         """The (host, port, instance) in the app's rotation, as `set_backends` takes them."""

@@ -80,6 +80,7 @@ class DockerProvider:
         self._holding: set[str] = set()  # apps devloop is restarting: never routed to nothing meanwhile
         self._admitting: set[tuple[str, int]] = set()  # restarted instances waiting for their health check
         self._live: dict[str, set[tuple[str, int]]] = {}  # app -> addresses of its serving containers
+        self._sick: dict[str, dict[tuple[str, int], str]] = {}  # app -> failing its health check
         self._stopping: set[asyncio.Task[None]] = set()
         self._retiring: set[str] = set()  # containers devloop is stopping on purpose
         self._deploying: set[str] = set()  # apps whose routing a deploy is changing
@@ -433,7 +434,8 @@ class DockerProvider:
         # else: only restarted instances are left; requests wait for them rather than get a 503
         for container in current:
             address = self._address(container, app)
-            if address is not None and address not in in_rotation and address not in self._admitting:
+            sick = self._sick.get(app.name, {})  # the health monitor brings those back itself
+            if address is not None and address not in in_rotation | self._admitting | sick.keys():
                 self._admitting.add(address)
                 task = asyncio.create_task(self._admit_when_healthy(app, container, address))
                 self._stopping.add(task)
@@ -459,10 +461,41 @@ class DockerProvider:
     async def instances(self, app: AppSpec) -> InstancesChanged:
         return await self._observe(app)
 
+    async def _monitor(self, app: AppSpec) -> None:
+        """Health checks while the app runs, as Cloud Foundry keeps running them: an instance
+        failing its check leaves rotation (the others take its requests) and comes back once
+        it passes again."""
+        sick = self._sick.setdefault(app.name, {})  # out of rotation for failing: address -> index
+        while True:
+            await asyncio.sleep(app.health.interval_s)  # the check's own interval
+            if app.name in self._deploying or app.name in self._holding:
+                continue
+            live = self._live.get(app.name, set())
+            for address in [a for a in sick if a not in live]:
+                del sick[address]
+            for host, port, index in self.router.backends(app.name):
+                if (host, port) in live and not await check(app.health, host, port):
+                    sick[(host, port)] = index
+                    kept = [b for b in self.router.backends(app.name) if b[:2] != (host, port)]
+                    self.router.set_backends(app.name, kept)
+                    self.router.notice(app.name, f"instance {index} failed its health check: out of rotation")
+            for (host, port), index in list(sick.items()):
+                if await check(app.health, host, port):
+                    del sick[(host, port)]
+                    self.router.set_backends(app.name, [*self.router.backends(app.name), (host, port, index)])
+                    self.router.notice(
+                        app.name, f"instance {index} passes its health check again: back in rotation"
+                    )
+
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
         by_name = {a.name: a for a in apps}
         for app in apps:
             yield await self._observe(app)
+        monitors = [
+            asyncio.create_task(self._monitor(app))
+            for app in apps
+            if app.health.type is not HealthCheckType.PROCESS and not app.no_route
+        ]
         queue: asyncio.Queue[str | BaseException] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         stop = threading.Event()
@@ -503,6 +536,8 @@ class DockerProvider:
                         yield await self._observe(by_name[name])
         finally:
             stop.set()
+            for monitor in monitors:
+                monitor.cancel()
             for stream in stream_holder:
                 with contextlib.suppress(Exception):
                     stream.close()

@@ -1,4 +1,4 @@
-"""The Kubernetes API misbehaves: 500s, 409s on apply, a watch cut mid-event.
+"""The platform misbehaves: API 500s and 409s on apply, a watch cut mid-event, health checks that flap.
 
 Against the fake API server (real HTTP; pods are real containers) with faults
 injected per request. Each case: devloop rides out what is transient, says what
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -165,4 +166,58 @@ async def test_a_flapping_readiness_check_takes_the_pod_out_and_back_without_a_f
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
         await provider.close()
+        subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
+
+
+@pytest.mark.fault("a health check flaps (twice) under load, docker provider", messages=2)
+async def test_a_flapping_health_check_on_docker_takes_the_instance_out_and_back(
+    tmp_path: Path, fault: FaultRecord
+) -> None:
+    import docker
+
+    from devloop.core.spec import HealthCheck, HealthCheckType, ProjectSpec
+    from devloop.providers.docker import DockerProvider
+
+    image = build(
+        'FROM python:3.12-slim\nCOPY s.py /s.py\nUSER 10001\nCMD ["python3", "/s.py"]\n', {"s.py": FLAPPING}
+    )
+    health = HealthCheck(HealthCheckType.HTTP, "/health", timeout_s=20, interval_s=1)
+    app = web_app(tmp_path, name=f"flap{uuid.uuid4().hex[:5]}", health=health)
+    provider = DockerProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,), router_port=18300))
+    notices: list[str] = []
+    provider.router.on_notice = lambda _app, text: notices.append(text)
+    watcher: asyncio.Task[None] | None = None
+    client = docker.from_env()
+    try:
+        deployed = await provider.deploy(app, image, lambda _t: None)
+        assert deployed.url is not None
+
+        async def follow() -> None:
+            async for _change in provider.watch_instances([app]):
+                pass
+
+        watcher = asyncio.create_task(follow())
+        (container,) = client.containers.list(
+            filters={"label": [f"devloop.app={app.name}", "devloop.index=0"]}
+        )
+        async with Load(provider.router.port or 0, deployed.url.removeprefix("http://")) as load:
+            for _flap in range(2):
+                await asyncio.to_thread(container.exec_run, ["touch", "/tmp/unready"])
+                await async_wait_until(
+                    lambda: len(provider.router.backends(app.name)) == 1, what="out of rotation"
+                )
+                await asyncio.to_thread(container.exec_run, ["rm", "/tmp/unready"])
+                await async_wait_until(
+                    lambda: len(provider.router.backends(app.name)) == 2, what="back in rotation"
+                )
+        assert load.result.failed == 0, load.result.failures
+        fault.message(notices[0], "instance 0 failed its health check: out of rotation")
+        fault.message(notices[1], "instance 0 passes its health check again: back in rotation")
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+        await provider.remove(None)
+        await provider.close()
+        client.close()
         subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
