@@ -169,7 +169,7 @@ async def test_a_flapping_readiness_check_takes_the_pod_out_and_back_without_a_f
         subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
 
 
-@pytest.mark.fault("a health check flaps (twice) under load, docker provider", messages=2)
+@pytest.mark.fault("a health check flaps (twice) under load, docker provider")
 async def test_a_flapping_health_check_on_docker_takes_the_instance_out_and_back(
     tmp_path: Path, fault: FaultRecord
 ) -> None:
