@@ -275,17 +275,21 @@ def up(
 @config_options
 @click.argument("apps", nargs=-1)
 @click.option("--cluster", "delete_cluster", is_flag=True, help="Delete the kind cluster too.")
+@click.option("--purge", is_flag=True, help="Delete the services' data and passwords too.")
 def down(
     config: ConfigOptions,
     apps: tuple[str, ...],
     delete_cluster: bool,
+    purge: bool,
 ) -> None:
-    """Remove the apps' instances (all apps, or APPS); --cluster deletes the kind cluster too."""
+    """Remove the apps' instances (all apps, or APPS) and the services; --purge their data too."""
     import asyncio
 
     project = config.load()
     selected = select_apps(project, apps) if apps else None
     target = make_provider(project)
+    if purge and apps:
+        raise UsageError("--purge deletes every service's data: run it without app names")
     if delete_cluster and (project.provider is not Provider.KIND or project.context):
         raise UsageError("--cluster deletes the kind cluster devloop made; this project uses none")
 
@@ -294,7 +298,7 @@ def down(
             if delete_cluster:
                 await target.delete_cluster()
                 return 0
-            return int(await target.remove(selected))
+            return int(await target.remove(selected, purge=purge))
         finally:
             await target.close()
 
@@ -471,6 +475,47 @@ def ssh(config: ConfigOptions, app: str, index: int, command: str | None) -> Non
     project = config.load()
     (spec,) = select_apps(project, (app,))
     shell(make_provider(project), spec, index, command)
+
+
+@cli.command()
+@config_options
+def services(config: ConfigOptions) -> None:
+    """The backing services: type, plan, state and bound apps (like `cf services`)."""
+    from devloop.servicecmd import list_services
+
+    project = config.load()
+    list_services(project, make_provider(project))
+
+
+@cli.command("service-key")
+@config_options
+@click.argument("name")
+@click.option("--show-secrets", is_flag=True, help="Show the password instead of *****.")
+def service_key(config: ConfigOptions, name: str, show_secrets: bool) -> None:
+    """The credentials bound apps get for service NAME, as JSON (like `cf service-key`)."""
+    from devloop.servicecmd import service_key as show
+
+    project = config.load()
+    show(project, make_provider(project), name, show_secrets)
+
+
+def _service_shell_command(command: str, expect: str | None, summary: str) -> None:
+    @cli.command(command, help=summary, context_settings={"ignore_unknown_options": True})
+    @config_options
+    @click.argument("name")
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def run(config: ConfigOptions, name: str, args: tuple[str, ...]) -> None:
+        from devloop.servicecmd import service_shell
+
+        project = config.load()
+        service_shell(project, make_provider(project), name, expect, args)
+
+
+_service_shell_command(
+    "service-shell", None, "The client of service NAME inside its container (ARGS go to it)."
+)
+_service_shell_command("psql", "postgres", "psql on postgres service NAME (ARGS go to psql).")
+_service_shell_command("redis-cli", "redis", "redis-cli on redis service NAME (ARGS go to redis-cli).")
 
 
 @cli.command("open")

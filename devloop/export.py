@@ -15,7 +15,14 @@ from typing import Any
 import yaml
 
 from devloop.core.spec import AppSpec, ProjectSpec
-from devloop.manifests import Obj, app_objects
+from devloop.manifests import SECRET_PLACEHOLDER, Obj, app_objects
+from devloop.servicemanifests import (
+    PRODUCTION_NOTE,
+    binding_secret,
+    is_backing_service,
+    read_bindings,
+    service_objects,
+)
 
 FORMATS = ("yaml", "kustomize", "helm")
 HEADER = "# Written by `devloop export`. Secret values are placeholders: set them before applying.\n"
@@ -26,11 +33,20 @@ def image_for(app: AppSpec, planned: dict[str, str]) -> str:
 
 
 def objects_for(project: ProjectSpec, images: dict[str, str], project_id: str) -> list[tuple[AppSpec, Obj]]:
-    return [
-        (app, obj)
-        for app in project.apps
-        for obj in app_objects(app, images[app.name], project=project_id, secret_values=False)
-    ]
+    """Each app's objects (with its binding Secret), then each backing service's."""
+    placeholders = {s.name: SECRET_PLACEHOLDER for s in project.services}
+    items: list[tuple[AppSpec, Obj]] = []
+    for app in project.apps:
+        objects = app_objects(app, images[app.name], project=project_id, secret_values=False)
+        bound = [project.service(name) for name in app.services]
+        if bound:
+            objects = read_bindings(objects, app.name)
+            objects.insert(0, binding_secret(app.name, bound, placeholders, project_id))
+        items += [(app, obj) for obj in objects]
+    for service in project.services:
+        owner = next((a for a in project.apps if service.name in a.services), project.apps[0])
+        items += [(owner, obj) for obj in service_objects(service, SECRET_PLACEHOLDER, project_id)]
+    return items
 
 
 def file_name(index: int, obj: Obj) -> str:
@@ -58,7 +74,8 @@ def _write_files(folder: Path, items: list[tuple[AppSpec, Obj]]) -> list[Path]:
     written = []
     for index, (_app, obj) in enumerate(items, start=1):
         path = folder / file_name(index, obj)
-        path.write_text(HEADER + dump(obj), encoding="utf-8")
+        note = PRODUCTION_NOTE if is_backing_service(obj) else ""
+        path.write_text(HEADER + note + dump(obj), encoding="utf-8")
         written.append(path)
     return written
 

@@ -130,11 +130,16 @@ class Router:
         self._connections: set[asyncio.Task[None]] = set()
         self._backends: dict[tuple[str, int], Backend] = {}
         self.waiting = 0  # requests held until a paused instance is back
+        self._setting_up = asyncio.Lock()
 
     # --- set-up, by providers -----------------------------------------------------------------------
 
     async def ensure(self, app: AppSpec) -> str | None:
         """Route `app` (once); start the shared listener first. A notice if a port was taken."""
+        async with self._setting_up:  # deploys run in parallel: one shared listener, made once
+            return await self._ensure(app)
+
+    async def _ensure(self, app: AppSpec) -> str | None:
         notices = []
         if self._server is None:
             self.port, self._server = await _listen(self.preferred_port, self._handle_shared)

@@ -51,14 +51,31 @@ if ! have_image "$BASE"; then
   echo "made $BASE"
 fi
 
-# name | Dockerfile body after FROM
+# name | Dockerfile body after FROM [| a file to put beside the Dockerfile]
 derive() {
-  local name=$1 body=$2
+  local name=$1 body=$2 extra=${3:-}
   if have_image "$name"; then echo "kept $name"; return; fi
+  build_base "$name" "$body" "$extra" ""
+}
+
+# The same, but the image is made again when its recipe (the body and the file) changes.
+derive_stamped() {
+  local name=$1 body=$2 extra=${3:-} stamp
+  stamp=$( { printf '%s' "$body"; if [ -n "$extra" ]; then cat "$extra"; fi; } | sha256sum | cut -c1-16)
+  if have_image "$name" \
+    && [ "$("$DOCKER" image inspect -f '{{index .Config.Labels "devloop.stamp"}}' "$name")" = "$stamp" ]; then
+    echo "kept $name"; return
+  fi
+  build_base "$name" "$body" "$extra" "$stamp"
+}
+
+build_base() {
+  local name=$1 body=$2 extra=$3 stamp=$4
   local dir; dir=$(mktemp -d)
   printf 'FROM %s\n%s\n' "$BASE" "$body" >"$dir/Dockerfile"
+  if [ -n "$extra" ]; then cp "$extra" "$dir/"; fi
   echo "building $name"
-  "$DOCKER" build -q -t "$name" --label devloop.test-base=1 "$dir" >/dev/null
+  "$DOCKER" build -q -t "$name" --label devloop.test-base=1 --label "devloop.stamp=$stamp" "$dir" >/dev/null
   rm -rf "$dir"
   echo "made $name"
 }
@@ -81,8 +98,19 @@ derive busybox:1.36 "$APT busybox $CLEAN && ln -s /bin/busybox /bin/httpd
 CMD [\"busybox\", \"sh\"]"
 # A stand-in for the official redis image: Debian's redis-server, listening on all
 # interfaces of the container (its own network namespace), as the official image does.
-derive redis:7 "$APT redis-server $CLEAN
+derive_stamped redis:7 "$APT redis-server $CLEAN && mkdir /data && chown redis:redis /data
 USER redis
+WORKDIR /data
 EXPOSE 6379
 CMD [\"redis-server\", \"--bind\", \"0.0.0.0\", \"--protected-mode\", \"no\", \"--save\", \"\", \"--appendonly\", \"no\"]"
+# A stand-in for the official postgres image: Debian's PostgreSQL behind an entrypoint that
+# keeps the official image's contract (POSTGRES_PASSWORD/USER/DB, PGDATA, first-start init).
+HERE=$(cd "$(dirname "$0")" && pwd)
+derive_stamped postgres:16 "$APT postgresql $CLEAN \\
+ && mkdir -p /var/lib/postgresql/data && chown -R postgres:postgres /var/lib/postgresql
+COPY postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENV PGDATA=/var/lib/postgresql/data
+USER postgres
+EXPOSE 5432
+ENTRYPOINT [\"sh\", \"/usr/local/bin/docker-entrypoint.sh\"]" "$HERE/base-images/postgres-entrypoint.sh"
 echo "base images ready"

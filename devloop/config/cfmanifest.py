@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from devloop.config.cfschema import CfApp, CfManifest, CfProcess, HealthType
 from devloop.config.common import resolve_build, resolve_dir, scalar_to_str
 from devloop.config.yamlpos import Positions, YamlPath
+from devloop.core.services import ServiceSpec, known_types, type_for
 from devloop.core.spec import (
     DEFAULT_HEALTH_TIMEOUT_S,
     AppSpec,
@@ -26,10 +28,25 @@ __all__ = ["CfManifest", "to_project"]
 def to_project(manifest: CfManifest, base: Path, file: Path, positions: Positions) -> ProjectSpec:
     notices: list[Notice] = []
     apps: list[AppSpec] = []
+    services: dict[str, ServiceSpec] = {}
     for i, app in enumerate(manifest.applications):
         at: YamlPath = ("applications", i)
-        apps.append(_app(app, base, positions, at, notices))
-    return ProjectSpec(file=file, apps=tuple(apps), notices=tuple(notices))
+        spec = _app(app, base, positions, at, notices)
+        bound = []
+        for j, name in enumerate(spec.services):
+            kind = type_for(name)
+            if kind is None:
+                notices.append(Notice(
+                    str(positions.at((*at, "services", j))),
+                    f"service {name!r}: no type in its name ({known_types()}); not provisioned. "
+                    "Name it after its type, or declare it in devloop.yaml: "
+                    f"services: [{{name: {name}, type: ...}}]",
+                ))  # fmt: skip
+                continue
+            services.setdefault(name, ServiceSpec(name, kind))
+            bound.append(name)
+        apps.append(replace(spec, services=tuple(bound)))
+    return ProjectSpec(file=file, apps=tuple(apps), notices=tuple(notices), services=tuple(services.values()))
 
 
 def _health(
@@ -84,8 +101,6 @@ def _app(app: CfApp, base: Path, positions: Positions, at: YamlPath, notices: li
     ):
         if value is not None:
             notice(key, f"{key} is not honoured locally and is ignored")
-    if app.services:
-        notice("services", "services are recorded; devloop does not provision them yet")
     if app.random_route:
         notice("random-route", "random-route: devloop gives the app a stable local route instead")
     routes: tuple[str, ...] = ()

@@ -13,6 +13,7 @@ from devloop.config.common import resolve_build, resolve_dir, str_pairs, validat
 from devloop.config.dotenv import parse_dotenv
 from devloop.config.schema import AppConfig, DevloopConfig, HealthCheckConfig
 from devloop.config.yamlpos import Positions, YamlPath, load_yaml
+from devloop.core.services import ServiceSpec, exact_type
 from devloop.core.spec import (
     AppSpec,
     HealthCheck,
@@ -101,7 +102,9 @@ def load_project(
             cluster=config.cluster,
             context=config.context,
             router_port=config.router_port,
+            services=_services_from_config(config, positions),
         )
+        check_bindings(project, positions)
     check_apps(project.apps, positions)
     if provider_override is not None:
         project = replace(project, provider=Provider(provider_override))
@@ -177,6 +180,45 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
             for s in app.sidecars
         ),
     )
+
+
+def _services_from_config(config: DevloopConfig, positions: Positions) -> tuple[ServiceSpec, ...]:
+    services: list[ServiceSpec] = []
+    ports: dict[int, str] = {}
+    for i, service in enumerate(config.services):
+        if any(s.name == service.name for s in services):
+            raise ConfigError(
+                positions.at(("services", i, "name")), f"duplicate service name {service.name!r}"
+            )
+        if service.port is not None and service.port in ports:
+            raise ConfigError(
+                positions.at(("services", i, "port")),
+                f"services {ports[service.port]!r} and {service.name!r} both want port {service.port}",
+            )
+        if service.port is not None:
+            ports[service.port] = service.name
+        kind = exact_type(service.type)
+        assert kind is not None  # the schema checked it
+        services.append(
+            ServiceSpec(service.name, kind, service.plan, service.port, service.timeout, service.image)
+        )
+    return tuple(services)
+
+
+def check_bindings(project: ProjectSpec, positions: Positions) -> None:
+    """Every service an app binds exists (a devloop.yaml project names its services)."""
+    known = [s.name for s in project.services]
+    for i, app in enumerate(project.apps):
+        for j, name in enumerate(app.services):
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                listed = ", ".join(known) if known else "none: add a top-level 'services:' list"
+                raise ConfigError(
+                    positions.at(("apps", i, "services", j)),
+                    f"app {app.name!r} binds service {name!r}, which is not defined{hint}; "
+                    f"services here: {listed}",
+                )
 
 
 def check_apps(apps: tuple[AppSpec, ...], positions: Positions) -> None:

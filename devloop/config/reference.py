@@ -41,7 +41,7 @@ DESCRIPTIONS: dict[str, str] = {
     "AppConfig.on_sync": "What runs after a sync: a signal to the app or a command.",
     "AppConfig.depends_on": "Apps that must be running and healthy before this one deploys.",
     "AppConfig.manifests": "Your own Kubernetes YAML or kustomize folder for this app (kind provider).",
-    "AppConfig.services": "Names of backing services bound to the app (cf `services`); recorded.",
+    "AppConfig.services": "Services bound to the app (cf `services`): VCAP_SERVICES and DATABASE_URL etc.",
     "AppConfig.processes": "Process types run from the same image (cf `processes`).",
     "AppConfig.sidecars": "Extra processes beside the app's (cf `sidecars`).",
     "HealthCheckConfig.type": "`port`: accepts connections; `http`: GET answers 2xx/3xx; `process`: keeps running.",
@@ -62,18 +62,25 @@ DESCRIPTIONS: dict[str, str] = {
     "SidecarConfig.command": "Its command.",
     "SidecarConfig.process_types": "Process types it runs beside.",
     "SidecarConfig.memory": "Its memory.",
+    "DevloopConfig.services": "Backing services run locally (like `cf create-service`); apps bind them by name.",
+    "ServiceConfig.name": "Service name: apps list it in their `services:`; also its host name for them.",
+    "ServiceConfig.type": "`postgres`, `mysql` (MariaDB), `redis` or `rabbitmq` (or an alias: `postgresql`, ...).",
+    "ServiceConfig.plan": "Shown as the plan in VCAP_SERVICES.",
+    "ServiceConfig.port": "Also publish the service on 127.0.0.1:PORT, for local tools.",
+    "ServiceConfig.timeout": "Seconds it may take to become ready; its bound apps wait that long.",
+    "ServiceConfig.image": "Another image of the same kind (default: the official one, e.g. `postgres:16`).",
 }
 
 MODELS: list[type[BaseModel]] = [
     schema.DevloopConfig, schema.AppConfig, schema.HealthCheckConfig, schema.SyncRuleConfig,
-    schema.OnSyncConfig, schema.ProcessConfig, schema.SidecarConfig,
+    schema.OnSyncConfig, schema.ProcessConfig, schema.SidecarConfig, schema.ServiceConfig,
 ]  # fmt: skip
 
 CF_TREATMENT = {
     "honoured": ["name", "path", "instances", "memory", "command", "env", "routes", "no-route", "timeout",
                  "health-check-type", "health-check-http-endpoint", "health-check-invocation-timeout",
-                 "health-check-interval", "docker", "processes", "sidecars"],
-    "recorded, reported once": ["buildpacks", "buildpack", "services", "random-route", "disk_quota", "stack",
+                 "health-check-interval", "docker", "processes", "sidecars", "services"],
+    "recorded, reported once": ["buildpacks", "buildpack", "random-route", "disk_quota", "stack",
                                 "lifecycle", "cnb-credentials", "log-rate-limit-per-second", "metadata",
                                 "readiness-health-check-type", "readiness-health-check-http-endpoint",
                                 "readiness-health-check-invocation-timeout", "readiness-health-check-interval",

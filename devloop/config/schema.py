@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from devloop.core.services import exact_type, known_types
 from devloop.core.spec import check_app_name, parse_memory_mb
 
 Scalar = str | int | float | bool
@@ -130,10 +131,29 @@ class AppConfig(StrictModel):
         return self
 
 
+class ServiceConfig(StrictModel):
+    name: str
+    type: str
+    plan: str = "local"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    timeout: int = Field(default=90, ge=1, le=3600)
+    image: str | None = None
+
+    _names = field_validator("name")(check_app_name)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if exact_type(value) is None:
+            raise ValueError(f"unknown service type {value!r}; known types: {known_types()}")
+        return value
+
+
 class DevloopConfig(StrictModel):
     version: Literal[1] = 1
     provider: Literal["kind", "docker"] = "kind"
     cluster: str = "devloop"
     context: str | None = None
     router_port: int = Field(default=8080, ge=1, le=65535)
+    services: list[ServiceConfig] = Field(default_factory=list)
     apps: list[AppConfig] = Field(min_length=1)

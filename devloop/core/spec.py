@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from devloop.core.services import ServiceSpec
+
 DEFAULT_PORT = 8080  # Cloud Foundry's $PORT default
 DEFAULT_ROUTER_PORT = 8080  # the shared port of http://APP.localhost:PORT
 DEFAULT_HEALTH_TIMEOUT_S = 60  # cf's default `timeout`
@@ -146,6 +148,13 @@ class ProjectSpec:
     context: str | None = None
     notices: tuple[Notice, ...] = ()
     router_port: int = DEFAULT_ROUTER_PORT
+    services: tuple[ServiceSpec, ...] = ()
+
+    def service(self, name: str) -> ServiceSpec:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
 
     def app(self, name: str) -> AppSpec:
         for app in self.apps:

@@ -70,8 +70,9 @@ class Provider(Protocol):
         """A command that opens a shell in `instance` (or runs `command` there)."""
         ...
 
-    async def remove(self, apps: list[AppSpec] | None) -> int:
-        """Remove the apps' instances (all of this project's when None); return how many."""
+    async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> int:
+        """Remove the apps' instances (all of this project's when None, with its services; their
+        data too with `purge`); return how many instances."""
         ...
 
     async def close(self) -> None:

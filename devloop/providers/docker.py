@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,12 @@ from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
+from devloop.core.services import binding_env
 from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec
 from devloop.errors import DockerUnavailableError
 from devloop.health import check
 from devloop.providers.base import Deployed, DeployError, Progress
+from devloop.providers.docker_services import LABEL_SERVICE, DockerServices
 from devloop.router import Backend, Router
 from devloop.synctar import sync_archive
 
@@ -41,6 +44,7 @@ LABEL_IMAGE = "devloop.image"
 LABEL_CONFIG = "devloop.config"  # hash of everything that shapes the container, for adoption
 STOP_TIMEOUT_S = 10  # Cloud Foundry gives an app 10 s to stop after SIGTERM
 HEALTH_POLL_S = 0.025  # a fresh instance is polled often: it usually answers within 100 ms
+MONITOR_MIN_S = 5  # steady-state checks at most this often: each one shows in the app's own log
 PROCESS_SETTLE_S = 0.5  # a `process` check passes once the process has stayed up this long
 
 
@@ -77,6 +81,7 @@ class DockerProvider:
         self.project_id = project_id(project.file)
         self._client = client
         self.router = Router(project.router_port)
+        self.services = DockerServices(lambda: self.client, self.project_id, self.network, self._call)
         self._holding: set[str] = set()  # apps devloop is restarting: never routed to nothing meanwhile
         self._admitting: set[tuple[str, int]] = set()  # restarted instances waiting for their health check
         self._live: dict[str, set[tuple[str, int]]] = {}  # app -> addresses of its serving containers
@@ -144,7 +149,25 @@ class DockerProvider:
 
     # --- deploy ---------------------------------------------------------------------------------
 
+    async def _bind(self, app: AppSpec, progress: Progress) -> AppSpec:
+        """The app with its services' credentials in its secret env (VCAP_SERVICES, DATABASE_URL,
+        ...), once each service is ready: an app never starts before what it is bound to."""
+        if not app.services:
+            return app
+        await self._call(self._ensure_network)
+        bound = []
+        for name in app.services:
+            try:
+                service = self.project.service(name)
+            except KeyError:
+                raise DeployError(f"{app.name} binds service {name!r}, which is not defined") from None
+            bound.append((service, await self.services.ensure(service, progress)))
+        env = binding_env(bound)
+        kept = tuple((k, v) for k, v in app.secret_env if k not in env)
+        return replace(app, secret_env=(*kept, *env.items()))
+
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
+        app = await self._bind(app, progress)
         self._deploying.add(app.name)
         self._bump(app.name)
         try:
@@ -467,7 +490,7 @@ class DockerProvider:
         it passes again."""
         sick = self._sick.setdefault(app.name, {})  # out of rotation for failing: address -> index
         while True:
-            await asyncio.sleep(app.health.interval_s)  # the check's own interval
+            await asyncio.sleep(max(app.health.interval_s, MONITOR_MIN_S))  # the check's own interval
             if app.name in self._deploying or app.name in self._holding:
                 continue
             live = self._live.get(app.name, set())
@@ -672,10 +695,13 @@ class DockerProvider:
 
     # --- teardown -------------------------------------------------------------------------------
 
-    async def remove(self, apps: list[AppSpec] | None) -> int:
+    async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> int:
         targets: list[dict[str, Any]] = []
         if apps is None:
-            targets = await self._call(self._summaries, None)
+            summaries = await self._call(self._summaries, None)
+            targets = [t for t in summaries if LABEL_SERVICE not in (t.get("Labels") or {})]
+            # The whole project goes: its services too (their data stays unless `purge`).
+            await self._call(self.services.remove, purge)
         else:
             for app in apps:
                 targets += await self._call(self._summaries, app)

@@ -237,6 +237,12 @@ class KindProvider:
         return objects
 
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
+        if app.services:
+            raise ProviderError(
+                f"{app.name} binds services ({', '.join(app.services)}): backing services run on the "
+                "docker provider so far",
+                hint="use `--provider docker` for apps with services",
+            )
         objects = self.objects(app, image)
         if app.manifests is not None:
             for warning in usermanifests.privilege_warnings(objects):
@@ -613,7 +619,7 @@ class KindProvider:
 
     # --- teardown -------------------------------------------------------------------------------
 
-    async def remove(self, apps: list[AppSpec] | None) -> int:
+    async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> int:
         with contextlib.suppress(ToolMissingError, ProviderError):
             await self.connect(lambda _text: None, create=False)
         if self._kube is None:

@@ -103,7 +103,7 @@ applications:
   health-check-type: http
   health-check-http-endpoint: /ready
   timeout: 90
-  services: [shop-db]
+  services: [shop-db, orders-postgres, {name: cache-redis}]
   processes:
   - type: worker
     command: python worker.py
@@ -127,7 +127,11 @@ def test_cf_manifest_maps_onto_appspec(app_dir: Path) -> None:
     assert app.routes == ("shop.example.com",)
     assert app.health.type is HealthCheckType.HTTP and app.health.endpoint == "/ready"
     assert app.health.timeout_s == 90
-    assert app.services == ("shop-db",) and app.buildpacks == ("python_buildpack",)
+    # Services are matched by the type in their name; one without a type is said, not bound.
+    assert app.services == ("orders-postgres", "cache-redis") and app.buildpacks == ("python_buildpack",)
+    assert [(s.name, s.type.name) for s in project.services] == [("orders-postgres", "postgres"),
+                                                                 ("cache-redis", "redis")]  # fmt: skip
+    assert any("service 'shop-db': no type in its name" in str(n) for n in project.notices)
     assert app.processes[0].type == "worker" and app.processes[0].memory_mb == 128
     assert app.processes[0].health.type is HealthCheckType.PROCESS
     assert app.sidecars[0].name == "proxy" and app.sidecars[0].process_types == ("web",)
@@ -139,7 +143,7 @@ def test_cf_manifest_reports_what_it_cannot_honour_once(app_dir: Path) -> None:
     messages = [str(n) for n in project.notices]
     assert any("manifest.yml:9:3" in m and "buildpacks (python_buildpack)" in m for m in messages)
     assert any("manifest.yml:10:3" in m and "stack" in m for m in messages)
-    assert any("services are recorded" in m for m in messages)
+    assert any("manifest.yml:19:" in m and "no type in its name" in m for m in messages)
     assert len(messages) == len(set(messages))
 
 
@@ -499,3 +503,40 @@ def test_bad_dotenv_line_is_not_echoed(app_dir: Path) -> None:
         load(app_dir, "apps: [{name: web, env_file: .env}]")
     assert "hunter2" not in info.value.render()
     assert info.value.location.line == 2
+
+
+SERVICES_YAML = """\
+version: 1
+services:
+  - {name: db, type: postgres, port: 15432}
+  - {name: cache, type: redis}
+apps:
+  - name: web
+    services: [db, cache]
+"""
+
+
+def test_services_load_and_bind_by_name(app_dir: Path) -> None:
+    project = load(app_dir, SERVICES_YAML)
+    assert [(s.name, s.type.name, s.host_port) for s in project.services] == [
+        ("db", "postgres", 15432),
+        ("cache", "redis", None),
+    ]
+    assert project.apps[0].services == ("db", "cache")
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "message"),
+    [
+        (("type: redis", "type: mongo"), "devloop.yaml:4:", "unknown service type 'mongo'; known types: mysql, postgres, rabbitmq, redis"),
+        (("services: [db, cache]", "services: [db, cahce]"), "devloop.yaml:7:", "app 'web' binds service 'cahce', which is not defined (did you mean 'cache'?); services here: db, cache"),
+        (("{name: cache, type: redis}", "{name: cache, type: redis, port: 15432}"), "devloop.yaml:4:", "services 'db' and 'cache' both want port 15432"),
+    ],
+    ids=["unknown-type", "unknown-binding", "same-port"],
+)  # fmt: skip
+def test_bad_services_say_where_and_why(
+    app_dir: Path, change: tuple[str, str], where: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(app_dir, SERVICES_YAML.replace(*change))
+    assert where in str(info.value) and message in str(info.value), str(info.value)

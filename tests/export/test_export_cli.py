@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -87,3 +88,38 @@ def test_helm_chart_takes_image_and_replicas_from_values(sample: Path) -> None:
     assert '{{ (index .Values.apps "web").image | quote }}' in deployment
     assert '{{ (index .Values.apps "web").replicas }}' in deployment
     assert PLANTED not in all_text(out)
+
+
+def test_services_export_as_statefulsets_with_a_managed_service_note(tmp_path: Path) -> None:
+    folder = tmp_path / "services-app"
+    shutil.copytree(SAMPLES / "services-app", folder)
+    out = export(folder, "yaml")
+    documents = {f.name: (f.read_text(), yaml.safe_load(f.read_text())) for f in sorted(out.glob("*.yaml"))}
+    for _text, obj in documents.values():
+        kubernetes_validate.validate(obj, "1.37.0", strict=True)
+    by_kind = [(obj["kind"], obj["metadata"]["name"]) for _t, obj in documents.values()]
+    for name in ("db", "queue"):
+        assert ("StatefulSet", name) in by_kind and ("Service", name) in by_kind
+        assert ("Secret", f"{name}-credentials") in by_kind
+    assert ("Secret", "web-bindings") in by_kind and ("Secret", "worker-bindings") in by_kind
+    for text, obj in documents.values():
+        is_service = obj["metadata"]["labels"].get("app.kubernetes.io/component") == "backing-service"
+        assert ("In production, use a managed service" in text) == is_service
+    sts = next(
+        obj
+        for _t, obj in documents.values()
+        if obj["kind"] == "StatefulSet" and obj["metadata"]["name"] == "db"
+    )
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    bindings = next(obj for _t, obj in documents.values() if obj["metadata"]["name"] == "web-bindings")
+    vcap = json.loads(bindings["stringData"]["VCAP_SERVICES"])
+    assert vcap["postgresql"][0]["credentials"]["hostname"] == "db"
+    assert vcap["postgresql"][0]["credentials"]["password"] == "REPLACE-ME"  # never a real password
+    web = next(
+        obj
+        for _t, obj in documents.values()
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "web"
+    )
+    assert {"secretRef": {"name": "web-bindings"}} in web["spec"]["template"]["spec"]["containers"][0][
+        "envFrom"
+    ]

@@ -171,12 +171,15 @@ async def test_a_flapping_readiness_check_takes_the_pod_out_and_back_without_a_f
 
 @pytest.mark.fault("a health check flaps (twice) under load, docker provider")
 async def test_a_flapping_health_check_on_docker_takes_the_instance_out_and_back(
-    tmp_path: Path, fault: FaultRecord
+    tmp_path: Path, fault: FaultRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import docker
 
     from devloop.core.spec import HealthCheck, HealthCheckType, ProjectSpec
+    from devloop.providers import docker as docker_provider
     from devloop.providers.docker import DockerProvider
+
+    monkeypatch.setattr(docker_provider, "MONITOR_MIN_S", 1)  # the app's 1 s interval, not the 5 s floor
 
     image = build(
         'FROM python:3.12-slim\nCOPY s.py /s.py\nUSER 10001\nCMD ["python3", "/s.py"]\n', {"s.py": FLAPPING}

@@ -45,33 +45,32 @@ def assert_nothing_left_running(folder: Path, devloop: DevloopProcess) -> None:
     assert "Traceback" not in devloop.output, devloop.output
 
 
-@pytest.mark.fault("SIGINT twice during a build")
-def test_two_sigints_during_the_first_build_stop_at_once(sample: Path, fault: FaultRecord) -> None:
+@pytest.mark.fault("a signal while starting")
+@pytest.mark.parametrize(
+    ("phase", "signals", "said"),
+    [
+        (r"^\[STG\] web \|", (signal.SIGINT, signal.SIGINT), "SIGINT: stopping (again to stop at once)"),
+        (r"^\[API\] web \| starting 2 instance\(s\)", (signal.SIGTERM,), "SIGTERM: stopping"),
+    ],
+    ids=["sigint-twice-mid-build", "sigterm-mid-rollout"],
+)
+def test_signals_while_starting_leave_nothing_half_made(
+    sample: Path, fault: FaultRecord, phase: str, signals: tuple[signal.Signals, ...], said: str
+) -> None:
+    names = " twice" if len(signals) == 2 else ""
+    fault.name = f"{signals[0].name}{names} during the {'build' if 'STG' in phase else 'rollout'}"
     devloop = DevloopProcess("up", "--no-tui", cwd=sample)
     try:
-        devloop.wait_for(r"^\[STG\] web \|", timeout=60)  # the build is under way
-        devloop.proc.send_signal(signal.SIGINT)
-        devloop.proc.send_signal(signal.SIGINT)
-        assert devloop.proc.wait(30) == 130
-    finally:
-        devloop.kill()
-    fault.message(devloop.output, "SIGINT: stopping (again to stop at once)")
-    assert_nothing_left_running(sample, devloop)
-    assert containers_of(sample) == []  # nothing was deployed, nothing half-made
-
-
-@pytest.mark.fault("SIGTERM during the rollout")
-def test_sigterm_during_the_rollout_leaves_no_half_made_instances(sample: Path, fault: FaultRecord) -> None:
-    devloop = DevloopProcess("up", "--no-tui", cwd=sample)
-    try:
-        devloop.wait_for(r"^\[API\] web \| starting 2 instance\(s\)", timeout=120)
-        devloop.proc.send_signal(signal.SIGTERM)
+        devloop.wait_for(phase, timeout=120)
+        for signum in signals:
+            devloop.proc.send_signal(signum)
         assert devloop.proc.wait(60) == 130
     finally:
         devloop.kill()
-    fault.message(devloop.output, "SIGTERM: stopping")
+    fault.message(devloop.output, said)
     assert_nothing_left_running(sample, devloop)
-    assert containers_of(sample) == [], devloop.output  # the cancelled first deploy removed what it started
+    # Nothing was deployed (mid-build), or the cancelled first deploy removed what it started.
+    assert containers_of(sample) == [], devloop.output
 
 
 @pytest.mark.fault("SIGKILL of devloop, then a fresh devloop up")

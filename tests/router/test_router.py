@@ -59,6 +59,14 @@ def app_spec(name: str, **fields: object) -> AppSpec:
     return AppSpec(name, Path("."), **fields)  # type: ignore[arg-type]
 
 
+async def route_web_to(router: Router, routes: dict[str, Handler], instance: str = "0") -> Backend:
+    """One backend answering `routes`, as app `web`'s only instance."""
+    backend = await Backend("web", routes).start()
+    await router.ensure(app_spec("web"))
+    router.set_backends("web", [backend.address(instance)])
+    return backend
+
+
 @pytest.fixture
 async def router() -> AsyncIterator[Router]:
     router = Router(shared_port=free_loopback_port())
@@ -262,9 +270,7 @@ async def test_streaming_response_arrives_chunk_by_chunk(
         await response.write_eof()
         return response
 
-    backend = await Backend("web", {"/events": stream}).start()
-    await router.ensure(app_spec("web"))
-    router.set_backends("web", [backend.address("0")])
+    backend = await route_web_to(router, {"/events": stream})
     url, headers = via(router, "web", "/events")
     async with session.get(url, headers=headers) as response:
         assert await response.content.readuntil(b"\n\n") == b"event: one\n\n"
@@ -280,9 +286,7 @@ async def test_large_bodies_pass_both_ways_intact(
     async def echo(request: web.Request) -> web.Response:
         return web.Response(body=await request.read())
 
-    backend = await Backend("web", {"/echo": echo}).start()
-    await router.ensure(app_spec("web"))
-    router.set_backends("web", [backend.address("0")])
+    backend = await route_web_to(router, {"/echo": echo})
     payload = bytes(range(256)) * (size // 256)
     url, headers = via(router, "web", "/echo")
     async with session.post(url, data=payload, headers=headers) as response:
@@ -306,9 +310,7 @@ async def test_websocket_upgrade_becomes_a_tunnel(router: Router, session: aioht
             await socket_.send_str(f"echo {message.data}")
         return socket_
 
-    backend = await Backend("web", {"/ws": ws}).start()
-    await router.ensure(app_spec("web"))
-    router.set_backends("web", [backend.address("0")])
+    backend = await route_web_to(router, {"/ws": ws})
     url, headers = via(router, "web", "/ws")
     async with session.ws_connect(url, headers=headers) as client:
         for text in ("hello", "x" * 100_000):
@@ -337,9 +339,7 @@ async def test_expect_100_continue_is_answered_and_the_body_forwarded(router: Ro
     async def echo(request: web.Request) -> web.Response:
         return web.Response(body=await request.read())
 
-    backend = await Backend("web", {"/echo": echo}).start()
-    await router.ensure(app_spec("web"))
-    router.set_backends("web", [backend.address("0")])
+    backend = await route_web_to(router, {"/echo": echo})
     reader, writer = await asyncio.open_connection("127.0.0.1", router.port)
     writer.write(
         b"POST /echo HTTP/1.1\r\nHost: web.localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
@@ -373,3 +373,11 @@ async def test_malformed_requests_get_a_clear_status(
     assert router.port is not None
     answer = await raw_exchange(router.port, request_bytes)
     assert answer.split(b" ")[1] == status
+
+
+async def test_apps_routed_at_the_same_moment_share_one_listener(router: Router) -> None:
+    notices = await asyncio.gather(*(router.ensure(app_spec(name)) for name in ("web", "api", "admin")))
+    assert notices == [None, None, None]  # nobody found the shared port taken (by a twin listener)
+    assert {router.url(app_spec(n)) for n in ("web", "api", "admin")} == {
+        f"http://{n}.localhost:{router.port}" for n in ("web", "api", "admin")
+    }

@@ -1,0 +1,82 @@
+"""`devloop services`, `service-key` and `service-shell`: the cf service commands, locally."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from devloop.core.services import ServiceSpec, credentials_for, masked
+from devloop.core.spec import ProjectSpec
+from devloop.errors import ProviderError, UsageError
+
+
+def _docker_services(provider: Any) -> Any:
+    services = getattr(provider, "services", None)
+    if services is None:
+        raise ProviderError(
+            "backing services run on the docker provider so far", hint="use `--provider docker`"
+        )
+    return services
+
+
+def find_service(project: ProjectSpec, name: str) -> ServiceSpec:
+    try:
+        return project.service(name)
+    except KeyError:
+        known = ", ".join(s.name for s in project.services) or "none"
+        raise UsageError(f"no service {name!r} in {project.file.name}; services here: {known}") from None
+
+
+def list_services(project: ProjectSpec, provider: Any) -> None:
+    """Like `cf services`: name, type, plan, state, bound apps."""
+    states = _docker_services(provider).states() if project.services else {}
+    rows = [("name", "type", "plan", "state", "bound apps")]
+    for service in project.services:
+        bound = ", ".join(a.name for a in project.apps if service.name in a.services) or "-"
+        rows.append(
+            (service.name, service.type.name, service.plan, states.get(service.name, "not started"), bound)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def service_key(project: ProjectSpec, provider: Any, name: str, show_secrets: bool) -> None:
+    """Like `cf service-key`: the credentials a bound app gets, as JSON; the password masked."""
+    service = find_service(project, name)
+    password = _docker_services(provider).password(service, create=False)
+    if password is None:
+        raise ProviderError(f"service {name} has not been started yet", hint="`devloop up` starts it")
+    credentials = credentials_for(service, password).as_dict(service.type.scheme)
+    shown = credentials if show_secrets else masked(credentials)
+    if service.host_port:
+        local = credentials_for(service, password, "127.0.0.1")
+        local_view = {**local.as_dict(service.type.scheme), "port": service.host_port}
+        local_view["uri"] = str(local_view["uri"]).replace(
+            f":{service.type.port}", f":{service.host_port}", 1
+        )
+        shown = {**shown, "from_this_machine": local_view if show_secrets else masked(local_view)}
+    click.echo(json.dumps(shown, indent=2))
+
+
+def service_shell(
+    project: ProjectSpec, provider: Any, name: str, expect: str | None, args: tuple[str, ...]
+) -> None:
+    """The service's own client inside its container (psql, redis-cli, ...), as `devloop ssh` does."""
+    service = find_service(project, name)
+    if expect is not None and service.type.name != expect:
+        raise UsageError(f"{name} is a {service.type.name} service, not {expect}")
+    services = _docker_services(provider)
+    if services.states().get(service.name) != "running":
+        raise ProviderError(f"service {name} is not running", hint="`devloop up` starts it")
+    from devloop.adapters import dockercli
+
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    argv = [dockercli.detect().path, "exec", "-it" if tty else "-i", services.container_name(service)]
+    argv += [*service.type.shell_command, *args]
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
