@@ -74,7 +74,7 @@ def service_objects(
              "selector": {"matchLabels": {"app.kubernetes.io/name": service.name}},
              "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
              "volumeClaimTemplates": [{
-                 "metadata": {"name": "data"},
+                 "metadata": {"name": "data", "labels": labels},
                  "spec": {"accessModes": ["ReadWriteOnce"],
                           "resources": {"requests": {"storage": DATA_SIZE}}},
              }],

@@ -48,6 +48,12 @@ class ServiceType:
                 return {"REDISCLI_AUTH": password}
         return {}
 
+    @property
+    def password_variable(self) -> str:
+        """The variable of `environment` that holds the password (where a cluster keeps it)."""
+        return {"postgres": "POSTGRES_PASSWORD", "mysql": "MARIADB_ROOT_PASSWORD",
+                "rabbitmq": "RABBITMQ_DEFAULT_PASS", "redis": "REDISCLI_AUTH"}[self.name]  # fmt: skip
+
     def command(self, password: str) -> list[str] | None:
         """The container command, when the password goes there (redis has no variable for it)."""
         if self.name == "redis":

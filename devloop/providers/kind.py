@@ -12,6 +12,7 @@ rotation through a port-forward of its own, healed as pods come and go.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
@@ -34,12 +35,14 @@ from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
+from devloop.core.services import ServiceSpec, new_password
 from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import DevloopError, ProviderError, ToolMissingError
 from devloop.private import write_private
 from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.providers.docker import project_id
 from devloop.router import Backend, Router
+from devloop.servicemanifests import binding_secret, read_bindings, service_objects
 from devloop.synctar import sync_archive
 
 LABEL_PROJECT = "devloop.dev/project"
@@ -59,6 +62,7 @@ STALLED = {  # container waiting reasons that do not fix themselves
 # What devloop applies and therefore prunes: (apiVersion, kind).
 PRUNED_KINDS = (
     ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
     ("v1", "Service"),
     ("v1", "ConfigMap"),
     ("v1", "Secret"),
@@ -129,6 +133,7 @@ class KindProvider:
         self.forwards: dict[str, dict[str, PortForward]] = {}  # app -> pod -> forward
         self._indexes: dict[str, dict[str, int]] = {}  # app -> pod -> instance index
         self._pods: dict[str, Obj] = {}  # pod name -> last seen object, from the watch
+        self._service_passwords: dict[str, str] = {}
 
     # --- platform -------------------------------------------------------------------------------
 
@@ -236,14 +241,66 @@ class KindProvider:
                 meta["annotations"] = {**meta.get("annotations", {}), "devloop.dev/env": env_hash}
         return objects
 
+    # --- backing services -----------------------------------------------------------------------
+
+    async def _ensure_service(self, service: ServiceSpec, progress: Progress) -> str:
+        """The service's StatefulSet applied and ready; its password (kept in its Secret)."""
+        if service.name in self._service_passwords:
+            return self._service_passwords[service.name]
+        secret = await self.kube.get("v1", f"secrets/{service.name}-credentials", self.namespace)
+        saved = ((secret or {}).get("data") or {}).get(service.type.password_variable)
+        password = base64.b64decode(saved).decode() if saved else new_password()
+        progress(f"applying service {service.name} ({service.type.name}, {service.image})")
+        for obj in service_objects(service, password, self.project_label, self.namespace):
+            await self.kube.apply(_labelled(obj, self.project_label, service.name), self.namespace)
+        deadline = time.monotonic() + service.ready_timeout_s
+        while True:
+            sts = await self.kube.get("apps/v1", f"statefulsets/{service.name}", self.namespace)
+            if int(((sts or {}).get("status") or {}).get("readyReplicas") or 0) >= 1:
+                break
+            if time.monotonic() > deadline:
+                lines = await self._tail_of(f"{service.name}-0", service.name)
+                raise DeployError(
+                    f"service {service.name} ({service.type.name}) was not ready within "
+                    f"{service.ready_timeout_s}s; the apps bound to it are held back",
+                    lines,
+                )
+            await asyncio.sleep(POLL_S)  # the StatefulSet's status, polled as rollouts are
+        progress(f"service {service.name} is ready")
+        self._service_passwords[service.name] = password
+        return password
+
+    async def _tail_of(self, pod: str, container: str, count: int = 20) -> tuple[str, ...]:
+        lines: list[str] = []
+        with contextlib.suppress(ProviderError):
+            async for line in self.kube.logs(
+                self.namespace, pod, container, follow=False, since_time=None, tail_lines=count
+            ):
+                lines.append(line.partition(" ")[2])
+        return tuple(lines)
+
+    async def _bind(self, app: AppSpec, objects: list[Obj], progress: Progress) -> list[Obj]:
+        """The app's services ready, its binding Secret applied, its containers reading it."""
+        if not app.services:
+            return objects
+        bound = []
+        for name in app.services:
+            try:
+                bound.append(self.project.service(name))
+            except KeyError:
+                raise DeployError(f"{app.name} binds service {name!r}, which is not defined") from None
+        passwords = {s.name: await self._ensure_service(s, progress) for s in bound}
+        secret = binding_secret(app.name, bound, passwords, self.project_label, self.namespace)
+        # A hash of the bindings in the pod template: new credentials roll the pods.
+        digest = hashlib.sha256(json.dumps(secret["stringData"], sort_keys=True).encode()).hexdigest()[:16]
+        for obj in read_bindings(objects, app.name):
+            if obj["kind"] == "Deployment":
+                meta = obj["spec"]["template"].setdefault("metadata", {})
+                meta["annotations"] = {**meta.get("annotations", {}), "devloop.dev/bindings": digest}
+        return [secret, *objects]
+
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
-        if app.services:
-            raise ProviderError(
-                f"{app.name} binds services ({', '.join(app.services)}): backing services run on the "
-                "docker provider so far",
-                hint="use `--provider docker` for apps with services",
-            )
-        objects = self.objects(app, image)
+        objects = await self._bind(app, self.objects(app, image), progress)
         if app.manifests is not None:
             for warning in usermanifests.privilege_warnings(objects):
                 progress(f"warning: {warning}")  # applied as written: the user's YAML is the truth
@@ -629,6 +686,14 @@ class KindProvider:
         counted = [p for p in pods.get("items") or [] if names is None or app_of(p) in names]
         for target in list(apps) if apps is not None else [None]:
             await self._prune(target, keep=set())
+        if purge and apps is None:  # the services' data: their volume claims outlive the StatefulSets
+            claims = await self.kube.list_objects(
+                "v1", "persistentvolumeclaims", self.namespace, self._selector(None)
+            )
+            for claim in claims.get("items") or []:
+                await self.kube.delete(
+                    "v1", f"persistentvolumeclaims/{claim['metadata']['name']}", self.namespace
+                )
         return len(counted)
 
     async def delete_cluster(self) -> None:

@@ -336,6 +336,52 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         if plural == "deployments":  # the garbage collector removes what the Deployment owned
             for pod in self.pods_of(obj):
                 self.begin_termination(pod)
+        if plural == "statefulsets":
+            for pod in self.stateful_pods(obj):
+                self.begin_termination(pod)
+
+    # --- the StatefulSet controller (pods NAME-0..N-1, one at a time; no PVCs are made) ----------
+
+    def stateful_pods(self, sts: Obj) -> list[Obj]:
+        name = sts["metadata"]["name"]
+        return [
+            p for _v, p in self.items("pods", sts["metadata"].get("namespace"))
+            if any(r.get("kind") == "StatefulSet" and r.get("name") == name
+                   for r in p["metadata"].get("ownerReferences", []))
+        ]  # fmt: skip
+
+    def reconcile_stateful(self, sts: Obj) -> None:
+        ns = sts["metadata"].get("namespace")
+        wanted = int(sts["spec"].get("replicas", 1))
+        pods = {
+            p["metadata"]["name"]: p
+            for p in self.stateful_pods(sts)
+            if not p["metadata"].get("deletionTimestamp")
+        }
+        for ordinal in range(wanted):
+            name = f"{sts['metadata']['name']}-{ordinal}"
+            if name not in pods:
+                if all(self.pod_ready(p) for p in pods.values()):  # ordered: the next once the last is ready
+                    template = copy.deepcopy(sts["spec"]["template"])
+                    meta = template.get("metadata") or {}
+                    self.store("v1", "pods", {
+                        "apiVersion": "v1", "kind": "Pod",
+                        "metadata": {**meta, "name": name, "namespace": ns, "uid": secrets.token_hex(16),
+                                     "creationTimestamp": now(), "labels": dict(meta.get("labels") or {}),
+                                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
+                                                          "controller": True, "name": sts["metadata"]["name"],
+                                                          "uid": "sts"}]},
+                        "spec": {**template["spec"], "hostname": name, "nodeName": "devloop-control-plane"},
+                        "status": {"phase": "Pending"},
+                    }, "ADDED")  # fmt: skip
+                break
+        ready = len([p for p in pods.values() if self.pod_ready(p)])
+        status_now = {"observedGeneration": sts["metadata"].get("generation", 1), "replicas": len(pods),
+                      "readyReplicas": ready, "availableReplicas": ready}  # fmt: skip
+        current = self.fetch("apps/v1", "statefulsets", ns, sts["metadata"]["name"])
+        if current is not None and current.get("status") != status_now:
+            current["status"] = status_now
+            self.store("apps/v1", "statefulsets", current, "MODIFIED")
 
     # --- the Deployment controller ------------------------------------------------------------
 
@@ -428,6 +474,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         while True:
             for _v, deployment in self.items("deployments", None):
                 self.reconcile(deployment)
+            for _v, sts in self.items("statefulsets", None):
+                self.reconcile_stateful(sts)
             for _v, pod in self.items("pods", None):
                 if not pod["metadata"].get("deletionTimestamp"):
                     await self.sync_pod(pod)
@@ -498,7 +546,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         if was_ready and loop.time() - self.probed.get(key, 0.0) < READY_PROBE_PERIOD_S:
             ready = True  # a ready pod is probed once a period, as the kubelet does
         else:
-            ready = await self.probe(spec, host_port)
+            ready = await self.probe(spec, host_port, cid)
             self.probed[key] = loop.time()
         running = {**base, "ready": ready, "started": True, "containerID": f"docker://{cid}",
                    "state": {"running": {"startedAt": state.get("StartedAt", now())}}}  # fmt: skip
@@ -526,10 +574,14 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 return int(binding["HostPort"])
         return None
 
-    async def probe(self, spec: Obj, host_port: int | None) -> bool:
+    async def probe(self, spec: Obj, host_port: int | None, cid: str | None = None) -> bool:
         probe = spec.get("readinessProbe")
         if not probe:
             return True
+        if "exec" in probe and cid is not None:  # as the kubelet: run it in the container, exit 0 is ready
+            container = await asyncio.to_thread(self.docker.containers.get, cid)
+            result = await asyncio.to_thread(container.exec_run, probe["exec"]["command"])
+            return bool(result.exit_code == 0)
         if host_port is None:
             return False
         try:
@@ -577,9 +629,13 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         ports = {f"{p['containerPort']}/tcp": ("127.0.0.1", None) for p in spec.get("ports") or []}
         memory = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
         command = spec.get("command")
+        args = [
+            re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), a)
+            for a in spec.get("args") or []
+        ]
         container = self.docker.containers.run(
             image,
-            command=spec.get("args"),
+            command=args or None,
             entrypoint=command,
             environment=env,
             ports=ports,

@@ -1,0 +1,96 @@
+"""Backing services on the kind provider, against the fake API server (pods are real containers).
+
+A redis service becomes a StatefulSet, a Service and a credentials Secret (schema-valid);
+its pod runs the real Redis image with the password from the Secret and turns ready by
+its exec probe; the bound app's pods read VCAP_SERVICES from their binding Secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import docker
+import kubernetes_validate
+import pytest
+
+from devloop.core.services import CATALOG, ServiceSpec
+from devloop.core.spec import ProjectSpec
+from devloop.providers.kind import KindProvider
+from tests.conftest import FakeKind
+from tests.helpers import wait_until
+from tests.providers.test_kind_provider import web_app, web_image  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.docker
+
+
+async def test_a_bound_service_runs_as_a_statefulset_and_its_app_reads_vcap_services(
+    tmp_path: Path,
+    fake_kind: FakeKind,
+    web_image: str,  # noqa: F811
+) -> None:
+    queue = ServiceSpec("queue", CATALOG["redis"], ready_timeout_s=30)
+    app = web_app(tmp_path, services=("queue",), instances=1)
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,), services=(queue,)))
+    cluster = fake_kind.cluster
+    api = cluster.api  # type: ignore[attr-defined]
+    lines: list[str] = []
+    try:
+        await provider.ensure_platform(lambda _text: None)
+        image = await provider.deliver(app, web_image, lambda _text: None)
+        await provider.deploy(app, image, lines.append)
+        assert "service queue is ready" in lines
+        ns = provider.namespace
+
+        def fetch(version: str, plural: str, name: str) -> dict[str, object] | None:
+            return cluster.call(api.fetch, version, plural, ns, name)  # type: ignore[attr-defined, no-any-return]
+
+        sts, service = fetch("apps/v1", "statefulsets", "queue"), fetch("v1", "services", "queue")
+        credentials, bindings = (
+            fetch("v1", "secrets", "queue-credentials"),
+            fetch("v1", "secrets", "web-bindings"),
+        )
+        for obj in (sts, service, credentials, bindings):
+            assert obj is not None
+            kubernetes_validate.validate(
+                {k: v for k, v in obj.items() if k != "status"}, "1.31", strict=False
+            )  # what was applied, as the server stored it
+        password = base64.b64decode(credentials["data"]["REDISCLI_AUTH"]).decode()  # type: ignore[index]
+
+        # The app's pod got VCAP_SERVICES (through envFrom) naming the service and its password.
+        def app_env() -> dict[str, str] | None:
+            pods = [k for k in cluster.call(lambda: dict(api.containers)) if "/web-" in k]  # type: ignore[attr-defined]
+            if not pods:
+                return None
+            client = docker.from_env()
+            try:
+                env = client.containers.get(cluster.call(lambda: api.containers[pods[0]])).attrs["Config"][
+                    "Env"
+                ]  # type: ignore[attr-defined]
+            finally:
+                client.close()
+            return dict(item.split("=", 1) for item in env)
+
+        env = wait_until(app_env, what="the app's pod")
+        vcap = json.loads(env["VCAP_SERVICES"])
+        assert vcap["redis"][0]["name"] == "queue"
+        assert vcap["redis"][0]["credentials"]["hostname"] == "queue"
+        assert vcap["redis"][0]["credentials"]["password"] == password
+        assert env["REDIS_URL"] == f"redis://:{password}@queue:6379"
+
+        # A second devloop finds the password in the cluster instead of making a new one.
+        again = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,), services=(queue,)))
+        try:
+            await again.ensure_platform(lambda _text: None)
+            await again.deploy(app, image, lambda _text: None)
+        finally:
+            await again.close()
+        credentials = fetch("v1", "secrets", "queue-credentials")
+        assert base64.b64decode(credentials["data"]["REDISCLI_AUTH"]).decode() == password  # type: ignore[index]
+
+        await provider.remove(None, purge=True)
+        assert fetch("apps/v1", "statefulsets", "queue") is None
+        assert fetch("v1", "secrets", "queue-credentials") is None
+    finally:
+        await provider.close()
