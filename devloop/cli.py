@@ -147,14 +147,18 @@ def validate(config: ConfigOptions) -> None:
 @config_options
 def doctor(config: ConfigOptions) -> None:
     """Check Docker, kind, disk, inotify, ports and kubeconfig; exit 1 if `up` cannot work."""
+    from devloop.core.routes import dedicated_port
+    from devloop.core.spec import DEFAULT_ROUTER_PORT
     from devloop.doctor import Verdict, run_checks
 
     chosen = config.provider or "kind"
-    ports = [8080]
+    ports = [DEFAULT_ROUTER_PORT]
     if config.exists():  # doctor works without a config, with defaults
         project = config.load()
         chosen = project.provider.value
-        ports = [a.port for a in project.apps if not a.no_route] or ports
+        # What devloop listens on: the router's shared port, apps' own ports, services' published ports.
+        wanted = [project.router_port, *(dedicated_port(a) for a in project.apps)]
+        ports = [p for p in (*wanted, *(s.host_port for s in project.services)) if p is not None]
     checks = run_checks(chosen, ports, Path.cwd())
     marks = {Verdict.PASS: "ok  ", Verdict.WARN: "warn", Verdict.FAIL: "FAIL"}
     for check in checks:

@@ -146,3 +146,15 @@ def test_doctor_requires_kind_for_the_kind_provider(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "[FAIL] kind: not installed" in result.stdout
+
+
+def test_doctor_checks_the_ports_devloop_will_listen_on(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("")
+    (tmp_path / "devloop.yaml").write_text(
+        "version: 1\nprovider: docker\nrouter_port: 18111\nservices: [{name: db, type: postgres, port: 18113}]\n"
+        "apps:\n  - {name: web, port: 3000, host_port: 18112, services: [db]}\n"
+    )
+    result = devloop("doctor", cwd=tmp_path)
+    ports = next(line for line in result.stdout.splitlines() if "ports:" in line)
+    # The router's port, the app's own port and the service's published one; not the container port.
+    assert ports.endswith("18111, 18112, 18113"), ports
