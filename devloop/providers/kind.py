@@ -259,7 +259,7 @@ class KindProvider:
             if int(((sts or {}).get("status") or {}).get("readyReplicas") or 0) >= 1:
                 break
             if time.monotonic() > deadline:
-                lines = await self._tail_of(f"{service.name}-0", service.name)
+                lines = await self._log_tail(f"{service.name}-0", service.name)
                 raise DeployError(
                     f"service {service.name} ({service.type.name}) was not ready within "
                     f"{service.ready_timeout_s}s; the apps bound to it are held back",
@@ -269,15 +269,6 @@ class KindProvider:
         progress(f"service {service.name} is ready")
         self._service_passwords[service.name] = password
         return password
-
-    async def _tail_of(self, pod: str, container: str, count: int = 20) -> tuple[str, ...]:
-        lines: list[str] = []
-        with contextlib.suppress(ProviderError):
-            async for line in self.kube.logs(
-                self.namespace, pod, container, follow=False, since_time=None, tail_lines=count
-            ):
-                lines.append(line.partition(" ")[2])
-        return tuple(lines)
 
     async def _bind(self, app: AppSpec, objects: list[Obj], progress: Progress) -> list[Obj]:
         """The app's services ready, its binding Secret applied, its containers reading it."""
@@ -406,25 +397,26 @@ class KindProvider:
                     else:
                         why = STALLED[reason]
                     detail = waiting.get("message") if not crashed else None
-                    lines = await self._previous_lines(pod_name, container["name"]) if crashed else ()
+                    name_of = container["name"]
+                    lines = await self._log_tail(pod_name, name_of, previous=True) if crashed else ()
                     message = f"{app.name}: pod {pod_name} {why}" + (f": {detail}" if detail else "")
                     raise DeployError(message + "; the previous version keeps serving", lines)
 
-    async def _previous_lines(self, pod: str, container: str, count: int = 20) -> tuple[str, ...]:
-        response = await self.kube.request(
-            "GET", "v1", f"pods/{pod}/log", self.namespace,
-            params={"container": container, "previous": "true", "tailLines": str(count)},
-        )  # fmt: skip
+    async def _log_tail(
+        self, pod: str, container: str, count: int = 20, previous: bool = False
+    ) -> tuple[str, ...]:
+        """A container's last lines (of its previous run, after a crash), or none if it has no log."""
+        params = {"container": container, "tailLines": str(count)}
+        if previous:
+            params["previous"] = "true"
+        response = await self.kube.request("GET", "v1", f"pods/{pod}/log", self.namespace, params=params)
         return tuple(response.text.splitlines()[-count:]) if response.status_code == 200 else ()
 
     async def _last_lines_of_new(self, app: AppSpec, name: str, image: str) -> tuple[str, ...]:
         for pod in await self._new_pods(name, image):
-            response = await self.kube.request(
-                "GET", "v1", f"pods/{pod['metadata']['name']}/log", self.namespace,
-                params={"container": app.name, "tailLines": "20"},
-            )  # fmt: skip
-            if response.status_code == 200:
-                return tuple(response.text.splitlines()[-20:])
+            lines = await self._log_tail(pod["metadata"]["name"], app.name)
+            if lines:
+                return lines
         return ()
 
     def _selector(self, app: AppSpec | None) -> str:
