@@ -208,6 +208,17 @@ class Router:
             self._retire(backend)
         return removed
 
+    def add_backend(
+        self, app: str, host: str, port: int, instance: str, keep: set[tuple[str, int]] | None = None
+    ) -> None:
+        """Put one more instance in rotation (the others stay, or only those at `keep` addresses)."""
+        kept = [b for b in self.backends(app) if keep is None or b[:2] in keep]
+        self.set_backends(app, [*kept, (host, port, instance)])
+
+    def remove_backend(self, app: str, address: tuple[str, int]) -> None:
+        """Take one instance out of rotation (its in-flight requests finish)."""
+        self.set_backends(app, [b for b in self.backends(app) if b[:2] != address])
+
     def _retire(self, backend: Backend) -> None:
         backend.retired = True
         backend.close_idle()

@@ -455,10 +455,12 @@ class DockerProvider:
         if staying or not live:
             self._route(app, staying)
         # else: only restarted instances are left; requests wait for them rather than get a 503
+        waiting = (
+            in_rotation | self._admitting | self._sick.get(app.name, {}).keys()
+        )  # the monitor owns the sick
         for container in current:
             address = self._address(container, app)
-            sick = self._sick.get(app.name, {})  # the health monitor brings those back itself
-            if address is not None and address not in in_rotation | self._admitting | sick.keys():
+            if address is not None and address not in waiting:
                 self._admitting.add(address)
                 task = asyncio.create_task(self._admit_when_healthy(app, container, address))
                 self._stopping.add(task)
@@ -472,10 +474,10 @@ class DockerProvider:
             while time.monotonic() < deadline:
                 if app.health.type is HealthCheckType.PROCESS or await check(app.health, *address):
                     if generation == self._route_generation.get(app.name, 0):
-                        live = self._live.get(app.name, set())
-                        kept = [b for b in self.router.backends(app.name) if b[:2] in live]
                         index = container.labels.get(LABEL_INDEX, "?")
-                        self.router.set_backends(app.name, [*kept, (*address, index)])
+                        self.router.add_backend(
+                            app.name, *address, index, keep=self._live.get(app.name, set())
+                        )
                     return
                 await asyncio.sleep(HEALTH_POLL_S)  # polling the instance's health, as the deploy does
         finally:
@@ -499,13 +501,12 @@ class DockerProvider:
             for host, port, index in self.router.backends(app.name):
                 if (host, port) in live and not await check(app.health, host, port):
                     sick[(host, port)] = index
-                    kept = [b for b in self.router.backends(app.name) if b[:2] != (host, port)]
-                    self.router.set_backends(app.name, kept)
+                    self.router.remove_backend(app.name, (host, port))
                     self.router.notice(app.name, f"instance {index} failed its health check: out of rotation")
             for (host, port), index in list(sick.items()):
                 if await check(app.health, host, port):
                     del sick[(host, port)]
-                    self.router.set_backends(app.name, [*self.router.backends(app.name), (host, port, index)])
+                    self.router.add_backend(app.name, host, port, index)
                     self.router.notice(
                         app.name, f"instance {index} passes its health check again: back in rotation"
                     )
