@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from devloop.control import send
+from devloop.core.processes import process_summary
 from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import DevloopError, ProviderError, UsageError
 from devloop.providers.docker import project_id
@@ -46,15 +47,17 @@ def status_rows(project: ProjectSpec, provider: Any) -> list[dict[str, Any]]:
         try:
             for app in project.apps:
                 change = await provider.instances(app)
-                running = [i for i in change.instances if i.state == "running"]
+                running = [i for i in change.instances if i.is_web and i.state == "running"]
                 rows.append({
                     "name": app.name,
                     "state": "running" if running else "stopped",
                     "instances": {"running": len(running), "desired": app.instances},
+                    "processes": process_summary(app, change.instances),
                     "memory_mb": app.memory_mb,
                     "url": None,
                     "instance_list": [{"index": i.index, "state": i.state, "address": i.address,
-                                       "restarts": i.restarts} for i in change.instances],
+                                       "restarts": i.restarts, "process": i.process, "sidecar": i.sidecar}
+                                      for i in change.instances],
                 })  # fmt: skip
         finally:
             await provider.close()
@@ -79,6 +82,9 @@ def print_status(rows: list[dict[str, Any]], as_json: bool, unrouted: frozenset[
             or " ".join(f"http://{i['address']}" for i in row.get("instance_list", []) if i.get("address"))
         )
         click.echo(f"{row['name']:<16} {row['state']:<10} {count:<10} {memory:<8} {where}")
+        for process, counts in (row.get("processes") or {}).items():
+            shown = f"{counts['running']}/{counts['desired']}"
+            click.echo(f"  {process:<14} {counts['state']:<10} {shown:<10} {counts.get('memory') or '':<8}")
 
 
 def shell(provider: Any, app: AppSpec, index: int, command: str | None) -> None:
@@ -91,7 +97,9 @@ def shell(provider: Any, app: AppSpec, index: int, command: str | None) -> None:
             await provider.close()
 
     change = asyncio.run(current())
-    instance = next((i for i in change.instances if i.index == index and i.state == "running"), None)
+    instance = next(
+        (i for i in change.instances if i.is_web and i.index == index and i.state == "running"), None
+    )
     if instance is None:
         raise ProviderError(f"{app.name} has no running instance {index}", hint="start it with `devloop up`")
     argv = provider.shell_argv(instance, command, tty=sys.stdin.isatty() and sys.stdout.isatty())
@@ -134,7 +142,7 @@ def push(project: ProjectSpec, provider: Any) -> int:
     namespace = getattr(provider, "namespace", None)  # kind: pod addresses are inside the cluster
     for name in engine.state.order:
         app = engine.state.apps[name]
-        running = [i for i in app.instances if i.state == "running"]
+        running = [i for i in app.instances if i.is_web and i.state == "running"]
         addresses = [f"http://{i.address}" for i in running if i.address]
         if namespace and running:
             click.echo(f"{name}: {len(running)} instance(s) running in namespace {namespace}")

@@ -18,6 +18,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from devloop.core.processes import WEB, procfile_command
 from devloop.core.spec import AppSpec, Language
 from devloop.errors import BuildContextError
 
@@ -50,11 +51,7 @@ def procfile_web(view: SourceView) -> str | None:
     text = view.read("Procfile")
     if not text:
         return None
-    for line in text.splitlines():
-        match = re.match(r"^\s*web\s*:\s*(.+?)\s*$", line)
-        if match:
-            return match.group(1)
-    return None
+    return procfile_command(text, WEB)
 
 
 def start_command(app: AppSpec, view: SourceView) -> str:

@@ -18,6 +18,7 @@ from devloop.core import events as ev
 from devloop.core.buildlog import BuildOutput
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
+from devloop.core.processes import process_summary
 from devloop.core.spec import ProjectSpec
 from devloop.core.state import EngineState, reduce, why_not_serving
 from devloop.errors import BuildError, DevloopError, ToolMissingError, UsageError, describe_failure
@@ -122,13 +123,21 @@ class Engine:
             "name": name,
             "state": app.phase.value,
             "instances": {"running": app.running, "desired": app.spec.instances},
+            "processes": process_summary(app.spec, app.instances),
             "memory_mb": app.spec.memory_mb,
             "url": app.url,
             "image": app.deployed_image,
             "last_deploy_at": app.last_deploy_at,
             "last_error": app.last_error,
             "instance_list": [
-                {"index": i.index, "state": i.state, "address": i.address, "restarts": i.restarts}
+                {
+                    "index": i.index,
+                    "state": i.state,
+                    "address": i.address,
+                    "restarts": i.restarts,
+                    "process": i.process,
+                    "sidecar": i.sidecar,
+                }
                 for i in app.instances
             ],
         }
@@ -153,7 +162,7 @@ class Engine:
     def shell_argv(self, app: str, index: int) -> list[str] | None:
         """The command that opens a shell in one instance, for the TUI's `x`."""
         for instance in self.state.apps[app].instances:
-            if instance.index == index and instance.state == "running":
+            if instance.is_web and instance.index == index and instance.state == "running":
                 return self.provider.shell_argv(instance)
         return None
 

@@ -20,14 +20,14 @@ class LogMux:
     def __init__(self, provider: Provider, buffer: LogBuffer) -> None:
         self.provider = provider
         self.buffer = buffer
-        self.tails: dict[str, asyncio.Task[None]] = {}  # container id -> its tail
+        self.tails: dict[str, asyncio.Task[None]] = {}  # InstanceStatus.key -> its tail
         self.last_ns: dict[str, int] = {}
-        self.latest: dict[str, InstanceStatus] = {}  # container id -> last known status
+        self.latest: dict[str, InstanceStatus] = {}  # InstanceStatus.key -> last known status
         self._restarts: dict[str, int] = {}
         self._closed = False
 
     def on_instances(self, change: InstancesChanged) -> None:
-        present = {i.id for i in change.instances}
+        present = {i.key for i in change.instances}
         for cid, status in list(self.latest.items()):
             if status.app == change.app and cid not in present:
                 del self.latest[cid]
@@ -36,40 +36,41 @@ class LogMux:
                     task.cancel()
         for instance in change.instances:
             self._note_restart(instance)
-            self.latest[instance.id] = instance
-            if instance.state == "running" and instance.id not in self.tails:
+            self.latest[instance.key] = instance
+            if instance.state == "running" and instance.key not in self.tails:
                 self._start(instance)
 
     def _note_restart(self, instance: InstanceStatus) -> None:
-        seen = self._restarts.get(instance.id)
-        self._restarts[instance.id] = instance.restarts
+        seen = self._restarts.get(instance.key)
+        self._restarts[instance.key] = instance.restarts
         if seen is not None and instance.restarts > seen:
-            text = f"instance {instance.index} restarted ({instance.restarts} so far)"
-            self.buffer.add(LogLine(instance.app, "API", text, instance.index, instance.id))
+            text = f"instance {instance.label} restarted ({instance.restarts} so far)"
+            line = LogLine(instance.app, "API", text, instance.index, instance.id, process=instance.qualifier)
+            self.buffer.add(line)
 
     def _start(self, instance: InstanceStatus, delay: float = 0.0) -> None:
         if self._closed:
             return
-        task = asyncio.create_task(self._tail(instance, delay), name=f"tail {instance.app}/{instance.index}")
-        self.tails[instance.id] = task
+        task = asyncio.create_task(self._tail(instance, delay), name=f"tail {instance.app}/{instance.label}")
+        self.tails[instance.key] = task
 
     async def _tail(self, instance: InstanceStatus, delay: float = 0.0) -> None:
         delivered = 0
         try:
             if delay:
                 await asyncio.sleep(delay)  # backoff: the last tail delivered nothing
-            async for line in self.provider.tail(instance, self.last_ns.get(instance.id)):
+            async for line in self.provider.tail(instance, self.last_ns.get(instance.key)):
                 if line.timestamp_ns:
-                    self.last_ns[instance.id] = line.timestamp_ns
+                    self.last_ns[instance.key] = line.timestamp_ns
                 self.buffer.add(line)
                 delivered += 1
         finally:
             current = asyncio.current_task()
-            if self.tails.get(instance.id) is current:
-                del self.tails[instance.id]
+            if self.tails.get(instance.key) is current:
+                del self.tails[instance.key]
         # The stream ended; if the instance runs again (a restart, a dropped connection),
         # follow it from the last line we have, backing off while nothing comes.
-        latest = self.latest.get(instance.id)
+        latest = self.latest.get(instance.key)
         if latest is not None and latest.state == "running" and not self._closed:
             self._start(latest, 0.0 if delivered else min(2.0, max(0.1, delay * 2)))
 

@@ -86,7 +86,7 @@ class PlainPrinter:
                 for instance in instances:
                     if instance.state == "crashed":
                         code = f" (exit code {instance.exit_code})" if instance.exit_code is not None else ""
-                        self._api(app, self._style(f"instance {instance.index} crashed{code}", fg="red"))
+                        self._api(app, self._style(f"instance {instance.label} crashed{code}", fg="red"))
 
     def _api(self, app: str, text: str) -> None:
         click.echo(f"{self._style('[API]', bold=True)} {app} | {text}", color=self.colour)

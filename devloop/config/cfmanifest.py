@@ -6,8 +6,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from devloop.config.cfschema import CfApp, CfManifest, CfProcess, HealthType
-from devloop.config.common import resolve_build, resolve_dir, scalar_to_str
+from devloop.config.common import resolve_build, resolve_dir, resolve_processes, scalar_to_str
 from devloop.config.yamlpos import Positions, YamlPath
+from devloop.core.processes import WEB
 from devloop.core.services import ServiceSpec, known_types, type_for
 from devloop.core.spec import (
     DEFAULT_HEALTH_TIMEOUT_S,
@@ -123,7 +124,7 @@ def _app(app: CfApp, base: Path, positions: Positions, at: YamlPath, notices: li
         )
     env = tuple((k, scalar_to_str(v)) for k, v in (app.env or {}).items())
     processes = tuple(_process(p) for p in app.processes or ())
-    return AppSpec(
+    spec = AppSpec(
         name=app.name,
         source=source,
         build=build,
@@ -156,6 +157,15 @@ def _app(app: CfApp, base: Path, positions: Positions, at: YamlPath, notices: li
             for s in app.sidecars or ()
         ),
     )
+    web = next((p for p in app.processes or () if p.type == WEB), None)
+    given: frozenset[str] = frozenset()
+    if web is not None:
+        health = (web.health_check_type, web.health_check_http_endpoint, web.timeout,
+                  web.health_check_invocation_timeout, web.health_check_interval)  # fmt: skip
+        values = {"command": web.command, "instances": web.instances, "memory_mb": web.memory,
+                  "health": True if any(v is not None for v in health) else None}  # fmt: skip
+        given = frozenset(field for field, value in values.items() if value is not None)
+    return resolve_processes(spec, given, positions, at)
 
 
 def _process(p: CfProcess) -> ProcessSpec:
@@ -165,7 +175,7 @@ def _process(p: CfProcess) -> ProcessSpec:
         instances=p.instances if p.instances is not None else 1,
         memory_mb=parse_memory_mb(p.memory) if p.memory is not None else None,
         health=_health(
-            p.health_check_type,
+            p.health_check_type or ("port" if p.type == WEB else "process"),  # cf's defaults per type
             p.health_check_http_endpoint,
             p.timeout,
             p.health_check_invocation_timeout,

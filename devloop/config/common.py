@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from devloop.config.detect import detect_language
 from devloop.config.errors_map import to_config_error
 from devloop.config.yamlpos import Positions, YamlPath
-from devloop.core.spec import BuildSpec, Language
+from devloop.core.processes import WEB, fold_web, problems, procfile_command
+from devloop.core.spec import AppSpec, BuildSpec, Language
 from devloop.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -81,3 +83,23 @@ def scalar_to_str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def resolve_processes(app: AppSpec, given_web: frozenset[str], positions: Positions, at: YamlPath) -> AppSpec:
+    """The app with a `web` process entry folded in, each other process's command (its own, or the
+    Procfile's entry of its type), and its processes and sidecars checked."""
+    for path, message in problems(app):
+        raise ConfigError(positions.at((*at, *path)), message)
+    procfile = app.source / "Procfile"
+    text = procfile.read_text(encoding="utf-8", errors="replace") if procfile.is_file() else ""
+    processes = []
+    for index, process in enumerate(app.processes):
+        command = process.command or procfile_command(text, process.type)
+        if command is None and app.image is None and process.type != WEB:
+            raise ConfigError(
+                positions.at((*at, "processes", index)),
+                f"process type {process.type!r} has no command",
+                hint=f"set its `command:`, or add a line `{process.type}: COMMAND` to {procfile}",
+            )
+        processes.append(replace(process, command=command))
+    return fold_web(replace(app, processes=tuple(processes)), given_web)

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from devloop.config import cfmanifest
-from devloop.config.common import resolve_build, resolve_dir, str_pairs, validate
+from devloop.config.common import resolve_build, resolve_dir, resolve_processes, str_pairs, validate
 from devloop.config.dotenv import parse_dotenv
 from devloop.config.schema import AppConfig, DevloopConfig, HealthCheckConfig
 from devloop.config.yamlpos import Positions, YamlPath, load_yaml
+from devloop.core.processes import WEB, default_health
 from devloop.core.services import ServiceSpec, exact_type
 from devloop.core.spec import (
     AppSpec,
@@ -138,7 +139,7 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
         manifests = (source / app.manifests).resolve()
         if not manifests.exists():
             raise ConfigError(positions.at((*at, "manifests")), f"manifests {app.manifests!r} do not exist")
-    return AppSpec(
+    spec = AppSpec(
         name=app.name,
         source=source,
         build=build,
@@ -166,7 +167,7 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
                 command=p.command,
                 instances=p.instances,
                 memory_mb=parse_memory_mb(p.memory) if p.memory is not None else None,
-                health=health_from_config(p.health_check) if p.health_check else HealthCheck(),
+                health=default_health(p.type, health_from_config(p.health_check) if p.health_check else None),
             )
             for p in app.processes
         ),
@@ -180,6 +181,15 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
             for s in app.sidecars
         ),
     )
+    web = next((p for p in app.processes if p.type == WEB), None)
+    given = frozenset(_SPEC_FIELD[f] for f in (web.model_fields_set if web else ()) if f in _SPEC_FIELD)
+    return resolve_processes(spec, given, positions, at)
+
+
+# ProcessConfig field -> the AppSpec field a `web` entry overrides
+_SPEC_FIELD = {
+    "command": "command", "instances": "instances", "memory": "memory_mb", "health_check": "health"
+}  # fmt: skip
 
 
 def _services_from_config(config: DevloopConfig, positions: Positions) -> tuple[ServiceSpec, ...]:

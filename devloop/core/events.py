@@ -20,6 +20,30 @@ class InstanceStatus:
     restarts: int = 0
     address: str | None = None  # host:port where this instance answers, if published
     exit_code: int | None = None
+    process: str = "web"  # its cf process type
+    sidecar: str = ""  # set: a sidecar beside instance `index` of `process`, not the process itself
+
+    @property
+    def key(self) -> str:
+        """Unique per running thing: a pod holds a process and its sidecars under one id."""
+        return f"{self.id}/{self.sidecar}" if self.sidecar else self.id
+
+    @property
+    def is_web(self) -> bool:
+        """An instance of the routed `web` process (not a worker, not a sidecar)."""
+        return self.process == "web" and not self.sidecar
+
+    @property
+    def qualifier(self) -> str:
+        """`` for web, `worker`, `stats` (a web sidecar), `worker/stats`: the log tag's middle."""
+        return "/".join(
+            part for part in (self.process if self.process != "web" else "", self.sidecar) if part
+        )
+
+    @property
+    def label(self) -> str:
+        """`0`, `worker/0`, `stats/0`: how the user names this instance."""
+        return f"{self.qualifier}/{self.index}" if self.qualifier else str(self.index)
 
 
 @dataclass(frozen=True)

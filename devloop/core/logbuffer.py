@@ -22,10 +22,23 @@ class LogLine:
     instance: int | None = None
     container: str = ""
     timestamp_ns: int = 0  # from the platform when it gives one
+    process: str = ""  # a non-web process type or a sidecar (InstanceStatus.qualifier); "" for web
 
     @property
     def tag(self) -> str:
-        return f"{self.source}/{self.instance}" if self.instance is not None else self.source
+        """`APP/0`, `APP/worker/1`, `APP/stats/0`: source, process or sidecar, instance."""
+        if self.instance is None:
+            return self.source
+        return (
+            f"{self.source}/{self.process}/{self.instance}"
+            if self.process
+            else f"{self.source}/{self.instance}"
+        )
+
+    @property
+    def colour_key(self) -> str:
+        """One colour per instance (a web instance, a worker, a sidecar), stable across runs."""
+        return f"{self.app}/{self.process}/{self.instance}" if self.process else f"{self.app}/{self.instance}"
 
 
 def colour_for(key: str) -> str:

@@ -55,6 +55,7 @@ def format_line(line: LogLine, mode: str = "default", timestamps: bool = False, 
                 "app": line.app,
                 "source": line.source,
                 "instance": line.instance,
+                "process": line.process or ("web" if line.instance is not None else None),
                 "container": line.container,
                 "timestamp": timestamp(line.timestamp_ns) if line.timestamp_ns else None,
                 "text": click.unstyle(line.text),
@@ -64,7 +65,7 @@ def format_line(line: LogLine, mode: str = "default", timestamps: bool = False, 
         return line.text if colour else click.unstyle(line.text)
     tag = f"[{line.tag}]"
     if colour and line.source == "APP":
-        tag = click.style(tag, fg=colour_for(f"{line.app}/{line.instance}"))
+        tag = click.style(tag, fg=colour_for(line.colour_key))
     elif colour and line.source == "API":
         tag = click.style(tag, bold=True)
     text = line.text if colour else click.unstyle(line.text)

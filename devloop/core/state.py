@@ -47,8 +47,13 @@ class AppState:
     builds: int = 0
 
     @property
+    def web(self) -> tuple[ev.InstanceStatus, ...]:
+        """The instances of the routed process: what `running`, `crashed` and the 503 page count."""
+        return tuple(i for i in self.instances if i.is_web)
+
+    @property
     def running(self) -> int:
-        return sum(1 for i in self.instances if i.state == "running")
+        return sum(1 for i in self.web if i.state == "running")
 
     @property
     def healthy(self) -> bool:
@@ -167,7 +172,10 @@ def _reduce_app(app: AppState, event: ev.Event, manual: bool) -> AppState:
         case ev.InstancesChanged(instances=instances):
             phase = app.phase
             if app.deployed_image and not app.deploying and not app.building:
-                crashed = instances and all(i.state in ("crashed", "exited") for i in instances)
+                # The app is crashed when its web instances are (a crashing worker is its own
+                # instance's state); with no web instance, when every process's are.
+                counted = [i for i in instances if i.is_web] or [i for i in instances if not i.sidecar]
+                crashed = bool(counted) and all(i.state in ("crashed", "exited") for i in counted)
                 phase = Phase.CRASHED if crashed else (Phase.RUNNING if phase is Phase.CRASHED else phase)
             return replace(app, instances=instances, phase=phase)
     return app
@@ -177,7 +185,7 @@ def why_not_serving(app: AppState) -> str:
     """What an app with no instance in rotation is doing, for the router's 503 page."""
     error = (app.last_error or "").strip().splitlines()
     detail = f": {error[0][:200]}" if error else ""
-    crashed = [i for i in app.instances if i.state == "crashed"]
+    crashed = [i for i in app.web if i.state == "crashed"]
     if app.phase is Phase.CRASHED or (crashed and not app.running):
         codes = [f"instance {i.index} exited with code {i.exit_code}" for i in crashed if i.exit_code]
         return "crashed" + (f" ({'; '.join(codes)})" if codes else detail)

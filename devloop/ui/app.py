@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from devloop.core import events as ev
 from devloop.core.logbuffer import LogLine
+from devloop.core.processes import process_summary
 from devloop.core.state import AppState, EngineState, Phase
 from devloop.ui.logview import LogView
 from devloop.ui.screens import ConfirmQuitScreen, EnvScreen, HelpScreen, ScaleScreen
@@ -39,6 +40,14 @@ PHASE_MARK = {
     Phase.CRASHED: "✗",
     Phase.FAILED: "✗",
 }
+
+
+def process_counts(app: AppState) -> list[str]:
+    """`worker 1/2` for each process type besides web, after the web instances' count."""
+    return [
+        f"{name} {c['running']}/{c['desired']}"
+        for name, c in process_summary(app.spec, app.instances).items()
+    ]
 
 
 def short(text: str | None, limit: int = 48) -> str:
@@ -185,14 +194,14 @@ class DevloopApp(App[bool]):
                 phase += f" {time.monotonic() - began:.1f}s"
         failing = app.phase in (Phase.FAILED, Phase.CRASHED)
         style = f"bold {self.current_theme.error}" if failing else ""
-        running = sum(1 for i in app.instances if i.state == "running")
+        running = app.running
         build = f"{app.last_build_s:.1f}s" if app.last_build_s is not None else ""
         if app.last_build_s is not None and app.last_deploy_at:
             build = time.strftime("%H:%M:%S", time.localtime(app.last_deploy_at)) + f" ({build})"
         cells: list[str] = [
             app.spec.name,
             phase,
-            f"{running}/{app.spec.instances}",
+            " ".join([f"{running}/{app.spec.instances}", *process_counts(app)]),
             f"{app.spec.memory_mb}M" if app.spec.memory_mb else "",
             app.url or "",
             build,

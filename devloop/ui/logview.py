@@ -104,7 +104,7 @@ class LogView(ScrollView, can_focus=True):
 
     def _line_strip(self, line: LogLine) -> Strip:
         tag_style = (
-            Style(bold=True, color=colour_for(f"{line.app}/{line.instance}"))
+            Style(bold=True, color=colour_for(line.colour_key))
             if line.source == "APP"
             else (Style(bold=True))
         )

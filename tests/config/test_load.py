@@ -465,6 +465,40 @@ BAD = [
         5,
     ),
     (
+        "cf-sidecar-unknown-process",
+        "manifest.yml",
+        "applications:\n- name: web\n  processes:\n  - {type: worker, command: w}\n  sidecars:\n"
+        "  - name: s\n    command: x\n    process_types: [web, wroker]\n",
+        "names process type 'wroker', which 'web' does not have (did you mean 'worker'?)",
+        8,
+        26,
+    ),
+    (
+        "cf-duplicate-process",
+        "manifest.yml",
+        "applications:\n- name: web\n  processes:\n  - {type: worker, command: a}\n  - {type: worker, command: b}\n",
+        "duplicate process type 'worker'",
+        5,
+        12,
+    ),
+    (
+        "process-without-command",
+        "devloop.yaml",
+        "apps:\n  - name: web\n    processes:\n      - type: clock\n        instances: 1\n",
+        "process type 'clock' has no command",
+        4,
+        9,
+    ),
+    (
+        "sidecar-named-like-process",
+        "devloop.yaml",
+        "apps:\n  - name: web\n    processes: [{type: worker, command: w}]\n"
+        "    sidecars: [{name: worker, command: s}]\n",
+        "sidecar name 'worker' is already taken",
+        4,
+        23,
+    ),
+    (
         "cf-docker-no-image",
         "manifest.yml",
         "applications:\n- name: web\n  docker: {username: me}\n",
@@ -540,3 +574,49 @@ def test_bad_services_say_where_and_why(
     with pytest.raises(ConfigError) as info:
         load(app_dir, SERVICES_YAML.replace(*change))
     assert where in str(info.value) and message in str(info.value), str(info.value)
+
+
+def test_a_web_process_entry_overrides_the_apps_own_values_and_workers_default_to_process_checks(
+    app_dir: Path,
+) -> None:
+    (app_dir / "Procfile").write_text("web: python app.py\nclock: python clock.py\n")
+    project = load(app_dir, """
+        applications:
+        - name: shop
+          instances: 1
+          memory: 256M
+          command: python old.py
+          processes:
+          - type: web
+            instances: 3
+            health-check-type: http
+            health-check-http-endpoint: /ready
+          - type: worker
+            command: python worker.py
+            memory: 64M
+          - type: clock
+        """, name="manifest.yml")  # fmt: skip
+    (app,) = project.apps
+    # The web entry's values win where it sets them (cf); the rest stay the app's.
+    assert (app.instances, app.memory_mb, app.command) == (3, 256, "python old.py")
+    assert app.health.type is HealthCheckType.HTTP and app.health.endpoint == "/ready"
+    worker, clock = app.processes
+    assert (worker.type, worker.command, worker.memory_mb) == ("worker", "python worker.py", 64)
+    assert worker.health.type is HealthCheckType.PROCESS  # cf's default for a non-web process
+    assert clock.command == "python clock.py"  # from the Procfile
+
+
+def test_devloop_yaml_processes_and_sidecars(app_dir: Path) -> None:
+    project = load(app_dir, """
+        apps:
+          - name: web
+            processes:
+              - {type: web, instances: 2}
+              - {type: worker, command: python worker.py, instances: 2}
+            sidecars:
+              - {name: stats, command: python stats.py, process_types: [web, worker]}
+        """)  # fmt: skip
+    (app,) = project.apps
+    assert app.instances == 2 and [p.type for p in app.processes] == ["worker"]
+    assert app.processes[0].health.type is HealthCheckType.PROCESS
+    assert app.sidecars[0].process_types == ("web", "worker")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import os
 import re
 import subprocess
@@ -42,8 +43,17 @@ def test_formats() -> None:
     coloured = format_line(LINE, colour=True)
     assert "\x1b[" in coloured and "\x1b[32mGET /" in coloured
     data = json.loads(format_line(LINE, "json"))
-    assert data == {"app": "web", "source": "APP", "instance": 1, "container": "abc123",
+    assert data == {"app": "web", "source": "APP", "instance": 1, "process": "web", "container": "abc123",
                     "timestamp": "2025-11-21T17:00:00.123Z", "text": "GET / 200"}  # fmt: skip
+
+
+def test_a_worker_and_a_sidecar_are_tagged_and_coloured_apart_from_web() -> None:
+    worker = replace(LINE, process="worker")
+    sidecar = replace(LINE, process="stats")
+    assert format_line(worker) == "[APP/worker/1] web | GET / 200"
+    assert format_line(sidecar) == "[APP/stats/1] web | GET / 200"
+    assert json.loads(format_line(worker, "json"))["process"] == "worker"
+    assert len({LINE.colour_key, worker.colour_key, sidecar.colour_key}) == 3
 
 
 @pytest.mark.parametrize(
