@@ -19,7 +19,10 @@ APP = AppSpec(
     command="python app.py",
     routes=("shop.example.com",),
     processes=(ProcessSpec("worker", "python worker.py", 1, 64, HealthCheck(HealthCheckType.PROCESS)),),
-    sidecars=(SidecarSpec("stats", "python stats.py", ("web", "worker")), SidecarSpec("tap", "tap", ("web",))),
+    sidecars=(
+        SidecarSpec("stats", "python stats.py", ("web", "worker")),
+        SidecarSpec("tap", "tap", ("web",)),
+    ),
 )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
