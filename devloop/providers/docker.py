@@ -28,8 +28,9 @@ from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
-from devloop.core.services import binding_env
-from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec
+from devloop.core.processes import WEB, process_types, process_view, sidecars_of
+from devloop.core.services import ServiceSpec, binding_env
+from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec, SidecarSpec
 from devloop.errors import DockerUnavailableError
 from devloop.health import check
 from devloop.providers.base import Deployed, DeployError, Progress
@@ -42,10 +43,13 @@ LABEL_APP = "devloop.app"
 LABEL_INDEX = "devloop.index"
 LABEL_IMAGE = "devloop.image"
 LABEL_CONFIG = "devloop.config"  # hash of everything that shapes the container, for adoption
+LABEL_PROCESS = "devloop.process"  # the cf process type it runs (web, worker, ...)
+LABEL_SIDECAR = "devloop.sidecar"  # set on a sidecar: its name; it shares its instance's network
 STOP_TIMEOUT_S = 10  # Cloud Foundry gives an app 10 s to stop after SIGTERM
 HEALTH_POLL_S = 0.025  # a fresh instance is polled often: it usually answers within 100 ms
 MONITOR_MIN_S = 5  # steady-state checks at most this often: each one shows in the app's own log
 PROCESS_SETTLE_S = 0.5  # a `process` check passes once the process has stayed up this long
+RESTART_POLICY = {"Name": "unless-stopped"}  # once healthy: Docker's backoff, like CrashLoopBackOff
 
 
 def project_id(config_file: Path) -> str:
@@ -54,8 +58,9 @@ def project_id(config_file: Path) -> str:
     return f"{config_file.resolve().parent.name[:20]}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
 
 
-def config_hash(app: AppSpec, image: str) -> str:
-    """Containers started from the same image, command, env, memory and port are interchangeable."""
+def config_hash(app: AppSpec, image: str, process: str = WEB, sidecars: tuple[SidecarSpec, ...] = ()) -> str:
+    """Containers started from the same image, command, env, memory, port and sidecars are
+    interchangeable."""
     shape = {
         "image": image,
         "command": app.command,
@@ -63,6 +68,8 @@ def config_hash(app: AppSpec, image: str) -> str:
         "secret_env": hashlib.sha256(json.dumps(sorted(app.secret_env)).encode()).hexdigest(),
         "memory_mb": app.memory_mb,
         "port": app.port,
+        **({"process": process} if process != WEB else {}),
+        **({"sidecars": [[s.name, s.command, s.memory_mb] for s in sidecars]} if sidecars else {}),
     }
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -91,6 +98,7 @@ class DockerProvider:
         self._deploying: set[str] = set()  # apps whose routing a deploy is changing
         self._serving_config: dict[str, str] = {}  # app -> config hash of the version it serves
         self._route_generation: dict[str, int] = {}  # bumped by deploys, so stale snapshots do not route
+        self._sidecar_ids: dict[str, list[str]] = {}  # an instance this process started -> its sidecars
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -172,29 +180,48 @@ class DockerProvider:
         self._bump(app.name)
         try:
             deployed = await self._deploy(app, image, progress)
-            self._serving_config[app.name] = config_hash(app, image)
-            return deployed
+            self._serving_config[app.name] = config_hash(app, image, WEB, sidecars_of(app, WEB))
         finally:
             self._deploying.discard(app.name)
             self._bump(app.name)
+        # The other process types (cf `processes`) from the same image, unrouted, after web.
+        for process in process_types(app)[1:]:
+            await self._deploy(app, image, progress, process)
+        await self._retire_processes(app)
+        return deployed
+
+    async def _retire_processes(self, app: AppSpec) -> None:
+        """Stop the containers of process types the config no longer has."""
+        wanted = set(process_types(app))
+        gone = [s["Id"] for s in await self._call(self._summaries, app) if _process_of(s) not in wanted]
+        if gone:
+            self._retiring.update(gone)
+            await self._call(self._stop_and_remove, gone)
 
     def _bump(self, app: str) -> None:
         self._route_generation[app] = self._route_generation.get(app, 0) + 1
 
-    async def _deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
-        notice = await self.router.ensure(app)
-        old = await self._call(self._summaries, app)
-        config = config_hash(app, image)
+    async def _deploy(self, app: AppSpec, image: str, progress: Progress, process: str = WEB) -> Deployed:
+        """Start `process`'s new instances (and their sidecars) beside the old ones, wait until they
+        are healthy, route them (web only), then drain and stop the old ones."""
+        web = process == WEB
+        view = process_view(app, process)
+        sidecars = sidecars_of(app, process)
+        notice = await self.router.ensure(app) if web else None
+        old = [s for s in await self._call(self._summaries, app) if _process_of(s) == process]
+        config = config_hash(view, image, process, sidecars)
         current = [
             s for s in old if (s.get("Labels") or {}).get(LABEL_CONFIG) == config and s["State"] == "running"
         ]
-        if len(current) == app.instances and len(old) == len(current):
-            progress(f"adopting {len(current)} running instance(s) of {image}")
-            adopted = [await self._call(self.client.containers.get, s["Id"]) for s in current]
-            await self._wait_healthy(app, adopted, progress)
-            self._route(app, adopted)
-            return Deployed(self.router.url(app), notice)
-        progress(f"starting {app.instances} instance(s) of {image}")
+        mains = [s for s in current if not _sidecar_of(s)]
+        if len(mains) == view.instances and len(old) == len(current):
+            progress(f"adopting {len(mains)} running instance(s) of {image}{_as(process)}")
+            adopted = [await self._call(self.client.containers.get, s["Id"]) for s in mains]
+            await self._wait_healthy(view, adopted, progress)
+            if web:
+                self._route(app, adopted)
+            return Deployed(self.router.url(app) if web else None, notice)
+        progress(f"starting {view.instances} instance(s) of {image}{_as(process)}")
         generation = secrets.token_hex(3)
         previous = self.router.backends(app.name)
         healthy: list[Any] = []
@@ -205,12 +232,15 @@ class DockerProvider:
             # The new version takes the traffic from its first healthy instance on;
             # the old instances leave rotation now, finish their requests, and are stopped below.
             healthy.append(container)
-            retired.extend(self._route(app, healthy))
+            if web:
+                retired.extend(self._route(app, healthy))
 
         async def start(index: int) -> Any:
             # The engine call runs in a thread that a cancel (Ctrl-C) cannot stop: let it finish
             # and record its container, so the cleanup below removes it instead of orphaning it.
-            starting = asyncio.ensure_future(self._call(self._start_instance, app, image, index, generation))
+            starting = asyncio.ensure_future(
+                self._call(self._start_instance, view, image, index, generation, process, sidecars)
+            )
             try:
                 container = await asyncio.shield(starting)
             except asyncio.CancelledError:
@@ -222,30 +252,34 @@ class DockerProvider:
 
         rest: asyncio.Future[list[Any]] | None = None
         try:
-            if app.instances > 0:
+            if view.instances > 0:
                 # Instance 0 first, alone on the engine and the CPU, so the new version serves
                 # soonest; the others follow once it is healthy (cf's rolling deploy is serial).
                 first = await start(0)
-                await self._wait_healthy(app, [first], progress, on_healthy)
-                rest = asyncio.gather(*(start(i) for i in range(1, app.instances)))
-                await self._wait_healthy(app, list(await rest), progress, on_healthy)
+                await self._wait_healthy(view, [first], progress, on_healthy)
+                rest = asyncio.gather(*(start(i) for i in range(1, view.instances)))
+                await self._wait_healthy(view, list(await rest), progress, on_healthy)
             for container in new:
-                await self._call(container.update, restart_policy={"Name": "unless-stopped"})
+                for cid in (container.id, *self._sidecar_ids.get(container.id, ())):
+                    await self._call(self.client.api.update_container, cid, restart_policy=RESTART_POLICY)
         except BaseException:
-            self.router.set_backends(app.name, previous)
+            if web:
+                self.router.set_backends(app.name, previous)
             if rest is not None:
                 # Let starts already under way finish, so none of their containers is orphaned.
                 await asyncio.gather(asyncio.shield(rest), return_exceptions=True)
             await self._call(self._remove_now, list(new))
             raise
-        retired.extend(self._route(app, new))
+        if web:
+            retired.extend(self._route(app, new))
         if old:
-            progress(f"stopping {len(old)} old instance(s)")
-            self._retiring.update(o["Id"] for o in old)
-            task = asyncio.create_task(self._drain_and_stop(retired, [o["Id"] for o in old]))
+            progress(f"stopping {len(old)} old container(s){_as(process)}")
+            ids = [o["Id"] for o in sorted(old, key=lambda o: not _sidecar_of(o))]  # sidecars first
+            self._retiring.update(ids)
+            task = asyncio.create_task(self._drain_and_stop(retired, ids))
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
-        return Deployed(self.router.url(app), notice)
+        return Deployed(self.router.url(app) if web else None, notice)
 
     async def _drain_and_stop(self, retired: list[Backend], ids: list[str]) -> None:
         """In-flight requests on the old instances finish first; then they get SIGTERM."""
@@ -269,20 +303,26 @@ class DockerProvider:
                 return "127.0.0.1", int(binding["HostPort"])
         return None
 
-    def _start_instance(self, app: AppSpec, image: str, index: int, generation: str) -> Any:
+    def _start_instance(self, app: AppSpec, image: str, index: int, generation: str, process: str = WEB,
+                        sidecars: tuple[SidecarSpec, ...] = ()) -> Any:  # fmt: skip
+        """One instance of `process` (`app` is its view) and its sidecars, which share its network
+        namespace as containers in a pod do: they reach each other on 127.0.0.1."""
+        vcap = {"application_name": app.name, "instance_index": index, "process_type": process}
         env = {
             **dict(app.env),
             **dict(app.secret_env),
             "PORT": str(app.port),
             "CF_INSTANCE_INDEX": str(index),
             "INSTANCE_INDEX": str(index),
-            "VCAP_APPLICATION": json.dumps({"application_name": app.name, "instance_index": index}),
+            "VCAP_APPLICATION": json.dumps(vcap),
         }
+        # The web process is published for the router; another only for a port or http check.
+        published = process == WEB or app.health.type is not HealthCheckType.PROCESS
         api = self.client.api
         self._ensure_network()
         host_config = api.create_host_config(
             network_mode=self.network,
-            port_bindings={f"{app.port}/tcp": ("127.0.0.1", None)},  # loopback only, a free port
+            port_bindings={f"{app.port}/tcp": ("127.0.0.1", None)} if published else None,  # loopback only
             # No restarts until healthy, so a crash at start keeps its exit code and output;
             # `unless-stopped` (Docker's backoff, like CrashLoopBackOff) once it serves.
             restart_policy={"Name": "no"},
@@ -290,28 +330,64 @@ class DockerProvider:
             security_opt=["no-new-privileges"],  # setuid binaries cannot raise the app's privileges
             mem_limit=f"{app.memory_mb}m" if app.memory_mb else None,
         )
+        name = f"devloop-{app.name}-{generation}-{index}"
+        if process != WEB:
+            name = f"devloop-{app.name}-{process}-{generation}-{index}"
+        labels = {
+            LABEL_PROJECT: self.project_id,
+            LABEL_APP: app.name,
+            LABEL_INDEX: str(index),
+            LABEL_IMAGE: image,
+            LABEL_CONFIG: config_hash(app, image, process, sidecars),
+            LABEL_PROCESS: process,
+        }
         created = api.create_container(
             image,
-            name=f"devloop-{app.name}-{generation}-{index}",
+            name=name,
             environment=env,
-            labels={
-                LABEL_PROJECT: self.project_id,
-                LABEL_APP: app.name,
-                LABEL_INDEX: str(index),
-                LABEL_IMAGE: image,
-                LABEL_CONFIG: config_hash(app, image),
-            },
-            ports=[app.port],
+            labels=labels,
+            ports=[app.port] if published else None,
             host_config=host_config,
             networking_config=api.create_networking_config(
-                {self.network: api.create_endpoint_config(aliases=[app.name])}
+                {
+                    self.network: api.create_endpoint_config(
+                        aliases=[app.name if process == WEB else f"{app.name}-{process}"]
+                    )
+                }
             ),
             entrypoint=["/bin/sh", "-c", app.command] if app.command else None,
             command=[] if app.command else None,
             detach=True,
         )
-        api.start(created["Id"])
-        return self.client.containers.get(created["Id"])  # one inspect: ports are known now
+        main = created["Id"]
+        started: list[str] = []
+        try:
+            api.start(main)
+            for sidecar in sidecars:
+                sidecar_config = api.create_host_config(
+                    network_mode=f"container:{main}",
+                    restart_policy={"Name": "no"},
+                    init=True,
+                    security_opt=["no-new-privileges"],
+                    mem_limit=f"{sidecar.memory_mb}m" if sidecar.memory_mb else None,
+                )
+                one = api.create_container(
+                    image,
+                    name=f"{name}-{sidecar.name}",
+                    environment=env,
+                    labels={**labels, LABEL_SIDECAR: sidecar.name},
+                    host_config=sidecar_config,
+                    entrypoint=["/bin/sh", "-c", sidecar.command],
+                    command=[],
+                    detach=True,
+                )
+                started.append(one["Id"])
+                api.start(one["Id"])
+        except BaseException:
+            self._remove_ids([*started, main])
+            raise
+        self._sidecar_ids[main] = started
+        return self.client.containers.get(main)  # one inspect: ports are known now
 
     async def _wait_healthy(
         self,
@@ -327,7 +403,7 @@ class DockerProvider:
             for cid, container in list(pending.items()):
                 await self._call(container.reload)
                 state = container.attrs.get("State") or {}
-                index = container.labels.get(LABEL_INDEX, "?")
+                index = _label(container)
                 if (
                     state.get("Restarting")
                     or container.attrs.get("RestartCount", 0) > 0
@@ -361,8 +437,9 @@ class DockerProvider:
                     HealthCheckType.PORT: f"port check on {app.port}",
                     HealthCheckType.PROCESS: "process check",
                 }[app.health.type]
+                who = f"{app.name}{_as(_process_of(container))}"
                 raise DeployError(
-                    f"{app.name}: {what} did not pass within {app.health.timeout_s}s; "
+                    f"{who}: {what} did not pass within {app.health.timeout_s}s; "
                     "the previous version keeps serving",
                     lines,
                 )
@@ -383,6 +460,7 @@ class DockerProvider:
                 self.client.api.remove_container(cid, force=True)
 
     def _remove_now(self, containers: list[Any]) -> None:
+        self._remove_ids([sid for c in containers for sid in self._sidecar_ids.pop(c.id, [])])
         self._remove_ids([c.id for c in containers])
 
     def _remove_ids(self, ids: list[str]) -> None:
@@ -416,6 +494,8 @@ class DockerProvider:
             restarts=int(container.attrs.get("RestartCount", 0)),
             address=f"{address[0]}:{address[1]}" if address else None,
             exit_code=exit_code if shown != "running" else None,
+            process=_process_of(container),
+            sidecar=_sidecar_of(container),
         )
 
     def snapshot(self, app: AppSpec) -> tuple[InstancesChanged, list[Any] | None]:
@@ -424,22 +504,42 @@ class DockerProvider:
         serving = self._serving_config.get(app.name)
         statuses = []
         current = []
+        containers = []
         for summary in self._summaries(app):
             try:
-                container = self.client.containers.get(summary["Id"])
+                containers.append(self.client.containers.get(summary["Id"]))
             except docker.errors.NotFound:
                 continue  # removed between the list and the inspect
+        self._rejoin_sidecars(containers)
+        for container in containers:
             statuses.append(self._status(container, app))
             if (
                 container.status == "running"
                 and container.id not in self._retiring
                 and container.labels.get(LABEL_CONFIG) == serving
+                and not _sidecar_of(container)
             ):
                 current.append(container)
         unchanged = generation == self._route_generation.get(app.name, 0)
         routed = app.name in self.router.apps and app.name not in self._deploying
         follow = unchanged and routed and (current or app.name not in self._holding)
         return InstancesChanged(app.name, tuple(statuses)), (current if follow else None)
+
+    def _rejoin_sidecars(self, containers: list[Any]) -> None:
+        """Restart each sidecar whose instance restarted after it: a restarted container gets a new
+        network namespace, and the sidecar must share the current one (a pod's containers do)."""
+        started = {c.id: (c.attrs.get("State") or {}).get("StartedAt", "") for c in containers}
+        for sidecar in containers:
+            if not _sidecar_of(sidecar) or sidecar.id in self._retiring:
+                continue
+            main = _instance_of(sidecar)
+            instance = next((c for c in containers if c.id == main), None)
+            if instance is None or instance.status != "running" or main in self._retiring:
+                continue
+            if _started_ns(started[main]) > _started_ns(started[sidecar.id]):
+                with contextlib.suppress(docker.errors.APIError):
+                    self.client.api.restart(sidecar.id, timeout=2)
+                    sidecar.reload()
 
     async def _observe(self, app: AppSpec) -> InstancesChanged:
         """A snapshot, and the router following it: a crashed instance leaves rotation at once
@@ -618,18 +718,21 @@ class DockerProvider:
         try:
             ts = parse_rfc3339_ns(stamp)
         except ValueError:
-            return LogLine(instance.app, "APP", text, instance.index, instance.id)
-        return LogLine(instance.app, "APP", message, instance.index, instance.id, ts)
+            return LogLine(instance.app, "APP", text, instance.index, instance.id, process=instance.qualifier)
+        return LogLine(instance.app, "APP", message, instance.index, instance.id, ts, instance.qualifier)
 
     # --- sync -----------------------------------------------------------------------------------
 
     async def sync(self, app: AppSpec, copies: tuple[SyncCopy, ...]) -> int:
+        """The files into every running container of the app (web, other processes, sidecars: one
+        image); then the restart step in each process's instances, web's one at a time."""
         containers = [c for c in await self._call(self._containers, app, False) if c.status == "running"]
         present = [c for c in copies if (app.source / c.rel).is_file()]
         gone = [c.dest for c in copies if not (app.source / c.rel).exists()]
         for container in containers:
-            if app.sync_restart is None:
-                await self._call(self._sync_into, container, app, present, gone)
+            if app.sync_restart is None or _sidecar_of(container) or _process_of(container) != WEB:
+                restart = app.sync_restart is not None and not _sidecar_of(container)
+                await self._call(self._sync_into, container, app, present, gone, restart)
                 continue
             # One instance at a time, out of rotation: the next restarts only once this one serves.
             async with self._out_of_rotation(app, container):
@@ -660,32 +763,42 @@ class DockerProvider:
             if await check(app.health, host, port):
                 return
             if time.monotonic() > deadline:
-                index = container.labels.get(LABEL_INDEX, "?")
+                index = _label(container)
                 raise DeployError(
                     f"{app.name}/{index} did not serve again within {app.health.timeout_s}s after {after}"
                 )
             await asyncio.sleep(HEALTH_POLL_S)
 
-    def _sync_into(self, container: Any, app: AppSpec, present: list[SyncCopy], gone: list[str]) -> None:
+    def _sync_into(self, container: Any, app: AppSpec, present: list[SyncCopy], gone: list[str],
+                   restart_step: bool = True) -> None:  # fmt: skip
         uid, gid = _numeric_user(container.attrs.get("Config", {}).get("User", ""))
         if present:
             container.put_archive("/", sync_archive(app, present, uid, gid))
         if gone:
             container.exec_run(["rm", "-f", "--", *gone], user="0")
-        restart = app.sync_restart
+        restart = app.sync_restart if restart_step else None
         if restart is not None and restart.signal:
             container.kill(signal=f"SIG{restart.signal.upper().removeprefix('SIG')}")
         elif restart is not None and restart.command:
             container.exec_run(["/bin/sh", "-c", restart.command])
 
     async def restart(self, app: AppSpec, progress: Progress) -> int:
-        containers = [c for c in await self._call(self._containers, app, False) if c.status == "running"]
-        for container in containers:
-            progress(f"restarting instance {container.labels.get(LABEL_INDEX, '?')}")
-            async with self._out_of_rotation(app, container):
+        """Every instance of every process, one at a time (web's out of rotation until it serves
+        again), each followed by its sidecars so they join its new network namespace."""
+        running = [c for c in await self._call(self._containers, app, False) if c.status == "running"]
+        instances = [c for c in running if not _sidecar_of(c)]
+        for container in sorted(instances, key=lambda c: _process_of(c) != WEB):
+            progress(f"restarting instance {_label(container)}")
+            if _process_of(container) == WEB:
+                async with self._out_of_rotation(app, container):
+                    await self._call(self.client.api.restart, container.id, timeout=STOP_TIMEOUT_S)
+                    await self._wait_serving(app, container, "a restart")
+            else:
                 await self._call(self.client.api.restart, container.id, timeout=STOP_TIMEOUT_S)
-                await self._wait_serving(app, container, "a restart")
-        return len(containers)
+            for sidecar in running:
+                if _sidecar_of(sidecar) and _instance_of(sidecar) == container.id:
+                    await self._call(self.client.api.restart, sidecar.id, timeout=STOP_TIMEOUT_S)
+        return len(instances)
 
     def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
         from devloop.adapters import dockercli
@@ -693,6 +806,26 @@ class DockerProvider:
         client = dockercli.detect()
         shell = ["/bin/sh", "-c", command] if command else ["/bin/sh"]
         return [client.path, "exec", "-it" if tty else "-i", instance.id, *shell]
+
+    # --- backing services: the cf service commands -----------------------------------------------
+
+    async def service_states(self) -> dict[str, str]:
+        return await self._call(self.services.states)  # type: ignore[no-any-return]
+
+    async def service_password(self, service: ServiceSpec) -> str | None:
+        return self.services.password(service, create=False)
+
+    def service_shell_argv(self, service: ServiceSpec, args: tuple[str, ...], tty: bool) -> list[str]:
+        """The service's own client (psql, redis-cli) inside its container, as `devloop ssh` does."""
+        from devloop.adapters import dockercli
+
+        argv = [
+            dockercli.detect().path,
+            "exec",
+            "-it" if tty else "-i",
+            self.services.container_name(service),
+        ]
+        return [*argv, *service.type.shell_command, *args]
 
     # --- teardown -------------------------------------------------------------------------------
 
@@ -706,6 +839,7 @@ class DockerProvider:
         else:
             for app in apps:
                 targets += await self._call(self._summaries, app)
+        targets.sort(key=lambda t: not _sidecar_of(t))  # sidecars before the instances they join
         await self._call(self._remove_ids, [t["Id"] for t in targets])
         if not await self._call(self._summaries, None):
             await self._call(self._remove_network)  # the project's last instance went: no empty network stays
@@ -770,6 +904,44 @@ class _Handover:
     async def batches(self) -> AsyncIterator[list[LogLine]]:
         while (batch := await self._queue.get()) is not None:
             yield batch
+
+
+def _labels_of(item: Any) -> dict[str, str]:
+    """Labels of a container summary (the list endpoint) or a container object."""
+    labels = item.get("Labels") if isinstance(item, dict) else item.labels
+    return labels or {}
+
+
+def _process_of(item: Any) -> str:
+    """The process type a container runs; containers from before process types ran web."""
+    return _labels_of(item).get(LABEL_PROCESS, WEB)
+
+
+def _sidecar_of(item: Any) -> str:
+    return _labels_of(item).get(LABEL_SIDECAR, "")
+
+
+def _label(container: Any) -> str:
+    """`0`, `worker/1`: an instance as messages name it."""
+    process, index = _process_of(container), _labels_of(container).get(LABEL_INDEX, "?")
+    return index if process == WEB else f"{process}/{index}"
+
+
+def _instance_of(sidecar: Any) -> str:
+    """The id of the instance whose network a sidecar shares."""
+    mode = (sidecar.attrs.get("HostConfig") or {}).get("NetworkMode", "")
+    return str(mode).removeprefix("container:")
+
+
+def _started_ns(stamp: str) -> int:
+    try:
+        return parse_rfc3339_ns(stamp)
+    except ValueError:
+        return 0
+
+
+def _as(process: str) -> str:
+    return "" if process == WEB else f" as process {process}"
 
 
 def _numeric_user(user: str) -> tuple[int, int]:

@@ -101,7 +101,9 @@ def test_services_export_as_statefulsets_with_a_managed_service_note(tmp_path: P
     for name in ("db", "queue"):
         assert ("StatefulSet", name) in by_kind and ("Service", name) in by_kind
         assert ("Secret", f"{name}-credentials") in by_kind
-    assert ("Secret", "web-bindings") in by_kind and ("Secret", "worker-bindings") in by_kind
+    assert ("Secret", "web-bindings") in by_kind
+    # The worker process type is its own Deployment from the same image, reading the same bindings.
+    assert ("Deployment", "web") in by_kind and ("Deployment", "web-worker") in by_kind
     for text, obj in documents.values():
         is_service = obj["metadata"]["labels"].get("app.kubernetes.io/component") == "backing-service"
         assert ("In production, use a managed service" in text) == is_service

@@ -1,9 +1,10 @@
 """Backing services on the docker provider: real PostgreSQL and Redis, bound through VCAP_SERVICES.
 
-`devloop up` runs samples/services-app (a web app and a worker, both bound to a
-postgres `db` and a redis `queue`) as a user would. The web app counts visits in
-the database and queues jobs; the worker takes them. Then: the cf-style commands,
-a restart that finds the data still there, and `down --purge` that deletes it.
+`devloop up` runs samples/services-app (one app bound to a postgres `db` and a
+redis `queue`, run as two process types from one image, with a sidecar beside each
+web instance) as a user would. The web process counts visits in the database and
+queues jobs; the worker process takes them. Then: the cf-style commands, a restart
+that finds the data still there, and `down --purge` that deletes it.
 """
 
 from __future__ import annotations
@@ -44,22 +45,58 @@ def volumes_of(folder: Path) -> list[str]:
         client.close()
 
 
+def published_ports(folder: Path, process: str) -> list[str]:
+    client = docker.from_env()
+    try:
+        label = [f"devloop.project={project_id(folder / 'devloop.yaml')}", f"devloop.process={process}"]
+        return [
+            p
+            for c in client.api.containers(filters={"label": label})
+            for p in c["Ports"]
+            if "PublicPort" in p
+        ]
+    finally:
+        client.close()
+
+
 def test_services_are_provisioned_bound_kept_and_purged(tmp_path: Path) -> None:
     folder = copy_sample("services-app", tmp_path)
     env = {"XDG_STATE_HOME": str(tmp_path / "state")}
     devloop = DevloopProcess("up", "--no-tui", "--no-router-logs", cwd=folder, env=env)
     try:
         url = devloop.wait_for(URL, timeout=300).group(1)
-        devloop.wait_for(r"^\[API\] (web|worker) \| service db is ready$")
+        devloop.wait_for(r"^\[API\] web \| service db is ready$")
         assert [http_get(url) for _ in range(3)] == ["visit 1\n", "visit 2\n", "visit 3\n"]
-        # The worker, bound to the same queue, took every job the web app queued.
+        # The worker process (the Procfile's command, same image and bindings) took every job.
         wait_until(lambda: http_get(f"{url}/done") == "done 3\n", timeout=30, what="the worker's jobs")
-        devloop.wait_for(r"^\[APP/0\] worker \| worker: visit 3 done")
+        devloop.wait_for(r"^\[APP/worker/0\] web \| worker: visit 3 done")
+        # The sidecar shares the web instance's network: web reaches it on 127.0.0.1.
+        assert http_get(f"{url}/stats") == "stats sidecar of web instance 0\n"
+        devloop.wait_for(r"^\[APP/stats/0\] web \| stats: GET /$")
+
+        apps = run(folder, env, "status").stdout.splitlines()
+        assert apps[1].split()[:3] == ["web", "running", "1/1"]
+        assert apps[2].split() == ["worker", "running", "1/1", "96M"]
+        # `cf scale --process worker -i 2`: a second worker, web untouched.
+        scaled = run(folder, env, "scale", "web", "--process", "worker", "-i", "2")
+        assert scaled.returncode == 0, scaled.stderr
+        wait_until(lambda: run(folder, env, "status").stdout.splitlines()[2].split()[:3] == ["worker", "running", "2/2"],
+                   timeout=60, what="two workers")  # fmt: skip
+        assert (
+            "no process type 'wroker'"
+            in run(folder, env, "scale", "web", "--process", "wroker", "-i", "2").stderr
+        )
+        vcap = run(
+            folder, env, "ssh", "web", "--process", "worker", "-i", "1", "-c", "echo $VCAP_APPLICATION"
+        ).stdout
+        assert json.loads(vcap) == {"application_name": "web", "instance_index": 1, "process_type": "worker"}
+        assert published_ports(folder, "worker") == []  # only web is routed; the worker has no port
+        assert len(published_ports(folder, "web")) == 1
 
         listing = run(folder, env, "services").stdout.splitlines()
         assert listing[0].split() == ["name", "type", "plan", "state", "bound", "apps"]
-        assert listing[1].split() == ["db", "postgres", "local", "running", "web,", "worker"]
-        assert listing[2].split() == ["queue", "redis", "local", "running", "web,", "worker"]
+        assert listing[1].split() == ["db", "postgres", "local", "running", "web"]
+        assert listing[2].split() == ["queue", "redis", "local", "running", "web"]
 
         password = json.loads((tmp_path / "state" / "devloop" / project_id(folder / "devloop.yaml")
                                / "services.json").read_text())["db"]  # fmt: skip

@@ -1,12 +1,14 @@
 """Counts visits in PostgreSQL and queues one job per visit in Redis, bound through VCAP_SERVICES.
 
 GET /        -> "visit N" (N from the database: it survives restarts)
-GET /done    -> how many jobs the worker has finished
+GET /done    -> how many jobs the worker process has finished
+GET /stats   -> what the stats sidecar beside this instance says (over 127.0.0.1)
 GET /health  -> "ok"
 """
 
 import json
 import os
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
@@ -37,6 +39,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer("ok")
         if path == "/done":
             return self.answer(f"done {int(queue().get('done') or 0)}")
+        if path == "/stats":
+            with urllib.request.urlopen("http://127.0.0.1:9100/", timeout=5) as sidecar:
+                return self.answer(sidecar.read().decode().strip())
         db = database()
         try:
             db.run("CREATE TABLE IF NOT EXISTS visits (id SERIAL PRIMARY KEY, at TIMESTAMP DEFAULT now())")

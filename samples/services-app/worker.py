@@ -1,4 +1,4 @@
-"""Takes the jobs the web app queues in Redis and counts them done (credentials from VCAP_SERVICES)."""
+"""The worker process: takes the jobs web queues in Redis and counts them (credentials from VCAP_SERVICES)."""
 
 import json
 import os
