@@ -380,7 +380,8 @@ def status(config: ConfigOptions, as_json: bool) -> None:
 @click.argument("app")
 @click.option("-i", "--instances", type=click.IntRange(0, 100), help="Number of instances.")
 @click.option("-m", "--memory", help="Memory per instance, e.g. 512M.")
-def scale(config: ConfigOptions, app: str, instances: int | None, memory: str | None) -> None:
+@click.option("--process", default="web", show_default=True, help="The process type to scale.")
+def scale(config: ConfigOptions, app: str, instances: int | None, memory: str | None, process: str) -> None:
     """Change an app's instances or memory in the running `devloop up` (like `cf scale`)."""
     from devloop.commands import ask
     from devloop.core.spec import parse_memory_mb
@@ -393,8 +394,9 @@ def scale(config: ConfigOptions, app: str, instances: int | None, memory: str | 
         memory_mb = parse_memory_mb(memory) if memory else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    ask(project, {"cmd": "scale", "app": app, "instances": instances, "memory_mb": memory_mb})
-    click.echo(f"scaling {app}")
+    ask(project, {"cmd": "scale", "app": app, "instances": instances, "memory_mb": memory_mb,
+                  "process": process})  # fmt: skip
+    click.echo(f"scaling {app}" + (f" process {process}" if process != "web" else ""))
 
 
 @cli.command()
@@ -471,14 +473,18 @@ def unset_env(config: ConfigOptions, app: str, key: str) -> None:
 @config_options
 @click.argument("app")
 @click.option("-i", "--instance", "index", type=int, default=0, show_default=True)
+@click.option("--process", default="web", show_default=True, help="The process type (cf `processes`).")
 @click.option("-c", "--command", help="Run this command instead of an interactive shell.")
-def ssh(config: ConfigOptions, app: str, index: int, command: str | None) -> None:
+def ssh(config: ConfigOptions, app: str, index: int, process: str, command: str | None) -> None:
     """A shell in one instance of an app (like `cf ssh`)."""
     from devloop.commands import shell
+    from devloop.core.processes import process_types
 
     project = config.load()
     (spec,) = select_apps(project, (app,))
-    shell(make_provider(project), spec, index, command)
+    if process not in process_types(spec):
+        raise UsageError(f"{app} has no process type {process!r}; it has: {', '.join(process_types(spec))}")
+    shell(make_provider(project), spec, index, command, process)
 
 
 @cli.command()

@@ -87,8 +87,8 @@ def print_status(rows: list[dict[str, Any]], as_json: bool, unrouted: frozenset[
             click.echo(f"  {process:<14} {counts['state']:<10} {shown:<10} {counts.get('memory') or '':<8}")
 
 
-def shell(provider: Any, app: AppSpec, index: int, command: str | None) -> None:
-    """A shell (or one command) in instance `index`, as `cf ssh APP -i N [-c CMD]`."""
+def shell(provider: Any, app: AppSpec, index: int, command: str | None, process: str = "web") -> None:
+    """A shell (or one command) in instance `index` of `process`, as `cf ssh APP -i N [-c CMD]`."""
 
     async def current() -> Any:
         try:
@@ -98,10 +98,16 @@ def shell(provider: Any, app: AppSpec, index: int, command: str | None) -> None:
 
     change = asyncio.run(current())
     instance = next(
-        (i for i in change.instances if i.is_web and i.index == index and i.state == "running"), None
+        (
+            i
+            for i in change.instances
+            if i.process == process and not i.sidecar and i.index == index and i.state == "running"
+        ),
+        None,
     )
     if instance is None:
-        raise ProviderError(f"{app.name} has no running instance {index}", hint="start it with `devloop up`")
+        which = str(index) if process == "web" else f"{process}/{index}"
+        raise ProviderError(f"{app.name} has no running instance {which}", hint="start it with `devloop up`")
     argv = provider.shell_argv(instance, command, tty=sys.stdin.isatty() and sys.stdout.isatty())
     sys.stdout.flush()
     os.execvp(argv[0], argv)  # the shell takes over this process, as cf ssh does

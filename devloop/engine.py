@@ -18,7 +18,7 @@ from devloop.core import events as ev
 from devloop.core.buildlog import BuildOutput
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
-from devloop.core.processes import process_summary
+from devloop.core.processes import WEB, process_summary, process_types, process_view
 from devloop.core.spec import ProjectSpec
 from devloop.core.state import EngineState, reduce, why_not_serving
 from devloop.errors import BuildError, DevloopError, ToolMissingError, UsageError, describe_failure
@@ -91,11 +91,17 @@ class Engine:
             app, count, memory = request.get("app"), request.get("instances"), request.get("memory_mb")
             if app not in self.state.apps:
                 return {"error": f"unknown app {app!r}"}
-            current = self.state.apps[str(app)].spec
+            process = str(request.get("process") or WEB)
+            spec = self.state.apps[str(app)].spec
+            if process not in process_types(spec):
+                known = ", ".join(process_types(spec))
+                return {"error": f"{app} has no process type {process!r}; it has: {known}"}
+            current = process_view(spec, process)
             count = current.instances if count is None else count
             if not isinstance(count, int) or not 0 <= count <= 100:
                 return {"error": "instances must be 0 to 100"}
-            self.post(ev.ScaleRequested(str(app), count, memory if isinstance(memory, int) else None))
+            memory_mb = memory if isinstance(memory, int) else None
+            self.post(ev.ScaleRequested(str(app), count, memory_mb, process))
             return {"ok": True}
         if request.get("cmd") == "status":
             return {"ok": True, "apps": [self._status(name) for name in self.state.order]}

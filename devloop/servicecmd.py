@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import click
 
@@ -13,14 +15,15 @@ from devloop.core.services import ServiceSpec, credentials_for, masked
 from devloop.core.spec import ProjectSpec
 from devloop.errors import ProviderError, UsageError
 
+T = TypeVar("T")
 
-def _docker_services(provider: Any) -> Any:
-    services = getattr(provider, "services", None)
-    if services is None:
-        raise ProviderError(
-            "backing services run on the docker provider so far", hint="use `--provider docker`"
-        )
-    return services
+
+async def _closing(provider: Any, work: Coroutine[Any, Any, T]) -> T:
+    """One provider call from a command, then the provider's connections closed."""
+    try:
+        return await work
+    finally:
+        await provider.close()
 
 
 def find_service(project: ProjectSpec, name: str) -> ServiceSpec:
@@ -33,7 +36,7 @@ def find_service(project: ProjectSpec, name: str) -> ServiceSpec:
 
 def list_services(project: ProjectSpec, provider: Any) -> None:
     """Like `cf services`: name, type, plan, state, bound apps."""
-    states = _docker_services(provider).states() if project.services else {}
+    states = asyncio.run(_closing(provider, provider.service_states())) if project.services else {}
     rows = [("name", "type", "plan", "state", "bound apps")]
     for service in project.services:
         bound = ", ".join(a.name for a in project.apps if service.name in a.services) or "-"
@@ -48,7 +51,7 @@ def list_services(project: ProjectSpec, provider: Any) -> None:
 def service_key(project: ProjectSpec, provider: Any, name: str, show_secrets: bool) -> None:
     """Like `cf service-key`: the credentials a bound app gets, as JSON; the password masked."""
     service = find_service(project, name)
-    password = _docker_services(provider).password(service, create=False)
+    password = asyncio.run(_closing(provider, provider.service_password(service)))
     if password is None:
         raise ProviderError(f"service {name} has not been started yet", hint="`devloop up` starts it")
     credentials = credentials_for(service, password).as_dict(service.type.scheme)
@@ -70,13 +73,8 @@ def service_shell(
     service = find_service(project, name)
     if expect is not None and service.type.name != expect:
         raise UsageError(f"{name} is a {service.type.name} service, not {expect}")
-    services = _docker_services(provider)
-    if services.states().get(service.name) != "running":
+    if asyncio.run(_closing(provider, provider.service_states())).get(service.name) != "running":
         raise ProviderError(f"service {name} is not running", hint="`devloop up` starts it")
-    from devloop.adapters import dockercli
-
-    tty = sys.stdin.isatty() and sys.stdout.isatty()
-    argv = [dockercli.detect().path, "exec", "-it" if tty else "-i", services.container_name(service)]
-    argv += [*service.type.shell_command, *args]
+    argv = provider.service_shell_argv(service, args, sys.stdin.isatty() and sys.stdout.isatty())
     sys.stdout.flush()
     os.execvp(argv[0], argv)

@@ -62,6 +62,7 @@ class ScaleRequested:
     app: str
     instances: int
     memory_mb: int | None = None
+    process: str = "web"  # cf `scale --process`: another process type's own count
 
 
 @dataclass(frozen=True)

@@ -129,3 +129,14 @@ def process_summary(app: AppSpec, instances: tuple[InstanceStatus, ...]) -> dict
             "memory": f"{view.memory_mb}M" if view.memory_mb else None,
         }
     return summary
+
+
+def scaled(app: AppSpec, process: str, instances: int, memory_mb: int | None) -> AppSpec:
+    """The app with `process` at `instances` (and `memory_mb`, when given), as `cf scale --process`."""
+    if process == WEB:
+        return replace(app, instances=instances, memory_mb=memory_mb or app.memory_mb)
+    processes = tuple(
+        replace(p, instances=instances, memory_mb=memory_mb or p.memory_mb) if p.type == process else p
+        for p in app.processes
+    )
+    return replace(app, processes=processes)

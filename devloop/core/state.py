@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from devloop.core import events as ev
 from devloop.core.changes import Action, SyncCopy, plan_changes
+from devloop.core.processes import scaled
 from devloop.core.spec import AppSpec
 
 
@@ -106,8 +107,8 @@ def _reduce_app(app: AppState, event: ev.Event, manual: bool) -> AppState:
             if app.pending_files:
                 return _take_pending(app)
             return replace(app, build_wanted=app.spec.build is not None)
-        case ev.ScaleRequested(instances=instances, memory_mb=memory_mb):
-            spec = replace(app.spec, instances=max(0, instances), memory_mb=memory_mb or app.spec.memory_mb)
+        case ev.ScaleRequested(instances=instances, memory_mb=memory_mb, process=process):
+            spec = scaled(app.spec, process, max(0, instances), memory_mb)
             return replace(app, spec=spec, redeploy=app.deployed_image is not None, failed_image=None)
         case ev.SpecChanged(spec=spec):
             if spec.build != app.spec.build or spec.image != app.spec.image:

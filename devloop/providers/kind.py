@@ -35,6 +35,7 @@ from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
+from devloop.core.processes import WEB, process_types, process_view
 from devloop.core.services import ServiceSpec, new_password
 from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import DevloopError, ProviderError, ToolMissingError
@@ -93,19 +94,32 @@ def container_of(pod: Obj, app: str) -> str:
     return app if app in names or not names else names[0]
 
 
-def _pod_state(pod: Obj, app: str) -> tuple[str, bool, int, int | None]:
-    """(state, ready, restarts, exit code) of the app's container in `pod`."""
+def process_of(pod: Obj) -> str:
+    """The cf process type a pod runs (devloop's component label); a user's YAML runs web."""
+    return str((pod["metadata"].get("labels") or {}).get(LABEL_COMPONENT) or WEB)
+
+
+def sidecars_in(pod: Obj, app: str) -> list[str]:
+    """The names of the pod's other containers: its sidecars."""
+    main = container_of(pod, app)
+    return [
+        c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") != main
+    ]
+
+
+def _pod_state(pod: Obj, app: str, container: str | None = None) -> tuple[str, bool, int, int | None]:
+    """(state, ready, restarts, exit code) of the app's container (or `container`) in `pod`."""
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}
-    name = container_of(pod, app)
+    name = container or container_of(pod, app)
     statuses = [c for c in status.get("containerStatuses") or [] if c.get("name") == name]
-    container = statuses[0] if statuses else {}
-    restarts = int(container.get("restartCount", 0))
-    state = container.get("state") or {}
-    last = (container.get("lastState") or {}).get("terminated") or {}
+    found = statuses[0] if statuses else {}
+    restarts = int(found.get("restartCount", 0))
+    state = found.get("state") or {}
+    last = (found.get("lastState") or {}).get("terminated") or {}
     if meta.get("deletionTimestamp"):
         return "stopping", False, restarts, None
     if "running" in state:
-        ready = bool(container.get("ready"))
+        ready = bool(found.get("ready"))
         return ("running" if ready else "starting"), ready, restarts, None
     if "terminated" in state:
         code = state["terminated"].get("exitCode")
@@ -304,12 +318,18 @@ class KindProvider:
         for obj in objects:
             await self.kube.apply(_labelled(obj, self.project_label, app.name), self.namespace)
         await self._prune(app, {(o["kind"], o["metadata"]["name"]) for o in objects})
-        deployments = [o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"]
-        for name in deployments:
-            await self._wait_rollout(app, name, image, progress)
+        for obj in objects:
+            if obj["kind"] == "Deployment":
+                await self._wait_rollout(self._view(app, obj), obj["metadata"]["name"], image, progress)
         notice = await self.router.ensure(app)
         await self._refresh_forwards(app)
         return Deployed(self.router.url(app), notice)
+
+    @staticmethod
+    def _view(app: AppSpec, deployment: Obj) -> AppSpec:
+        """The app as the Deployment's process runs it (its health check, its timeout)."""
+        process = str((deployment["metadata"].get("labels") or {}).get(LABEL_COMPONENT) or WEB)
+        return process_view(app, process) if process in process_types(app) else app
 
     async def _prune(self, app: AppSpec | None, keep: set[tuple[str, str]]) -> None:
         """Delete objects devloop made for `app` (all apps: None) that are not in `keep`."""
@@ -373,7 +393,8 @@ class KindProvider:
             for p in pods.get("items") or []
             if app_of(p) is not None
             and any(c.get("image") == image for c in p["spec"].get("containers", []))
-            and p["metadata"]["name"].startswith(f"{name}-")
+            # `NAME-HASH-RANDOM`: not the pods of `NAME-worker`, which also start with `NAME-`
+            and re.fullmatch(rf"{re.escape(name)}-[a-z0-9]+-[a-z0-9]+", p["metadata"]["name"])
         ]
 
     async def _raise_if_stalled(self, app: AppSpec, name: str, image: str) -> None:
@@ -414,7 +435,7 @@ class KindProvider:
 
     async def _last_lines_of_new(self, app: AppSpec, name: str, image: str) -> tuple[str, ...]:
         for pod in await self._new_pods(name, image):
-            lines = await self._log_tail(pod["metadata"]["name"], app.name)
+            lines = await self._log_tail(pod["metadata"]["name"], container_of(pod, app.name))
             if lines:
                 return lines
         return ()
@@ -477,28 +498,37 @@ class KindProvider:
         return [p for p in self._pods.values() if app_of(p) == app]
 
     def _statuses(self, app: AppSpec) -> InstancesChanged:
+        """One status per pod's process container, and one per sidecar beside it, indexed per
+        process type (web/0, worker/0, ...)."""
         pods = sorted(
             self._cached_pods(app.name),
             key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]),
         )
-        live = {p["metadata"]["name"] for p in pods}
         statuses = []
-        for pod in pods:
-            name = pod["metadata"]["name"]
-            state, ready, restarts, code = _pod_state(pod, app.name)
-            ip = (pod.get("status") or {}).get("podIP")
-            statuses.append(
-                InstanceStatus(
-                    app=app.name,
-                    index=self._index(app.name, name, live),
-                    id=name,
-                    state=state,
-                    healthy=ready,
-                    restarts=restarts,
-                    address=f"{ip}:{app.port}" if ip else None,
-                    exit_code=code,
-                )
-            )
+        for process in sorted({process_of(p) for p in pods}):
+            mine = [p for p in pods if process_of(p) == process]
+            live = {p["metadata"]["name"] for p in mine}
+            for pod in mine:
+                name = pod["metadata"]["name"]
+                index = self._index(app.name if process == WEB else f"{app.name}/{process}", name, live)
+                ip = (pod.get("status") or {}).get("podIP")
+                for sidecar in ["", *sidecars_in(pod, app.name)]:
+                    state, ready, restarts, code = _pod_state(pod, app.name, sidecar or None)
+                    statuses.append(
+                        InstanceStatus(
+                            app=app.name,
+                            index=index,
+                            id=name,
+                            state=state,
+                            healthy=ready,
+                            restarts=restarts,
+                            address=f"{ip}:{app.port}" if ip and not sidecar else None,
+                            exit_code=code,
+                            process=process,
+                            sidecar=sidecar,
+                        )
+                    )
+        statuses.sort(key=lambda i: (i.process != WEB, i.process, i.index, i.sidecar))
         return InstancesChanged(app.name, tuple(statuses))
 
     def snapshot(self, app: AppSpec) -> InstancesChanged:
@@ -543,13 +573,14 @@ class KindProvider:
         self, instance: InstanceStatus, since_ns: int | None, *, follow: bool = True, last: int | None = None
     ) -> AsyncIterator[LogLine]:
         since = None
+        process = instance.qualifier
         if since_ns:
             since = datetime.fromtimestamp(since_ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with contextlib.suppress(ProviderError, OSError):
             async for raw in self.kube.logs(
                 self.namespace,
                 instance.id,
-                container_of(self._pods.get(instance.id) or {}, instance.app),
+                instance.sidecar or container_of(self._pods.get(instance.id) or {}, instance.app),
                 follow=follow,
                 since_time=since,
                 tail_lines=last,
@@ -558,10 +589,10 @@ class KindProvider:
                 try:
                     ts = parse_rfc3339_ns(stamp)
                 except ValueError:
-                    yield LogLine(instance.app, "APP", raw, instance.index, instance.id)
+                    yield LogLine(instance.app, "APP", raw, instance.index, instance.id, process=process)
                     continue
                 if since_ns is None or ts > since_ns:  # sinceTime has whole seconds only
-                    yield LogLine(instance.app, "APP", message, instance.index, instance.id, ts)
+                    yield LogLine(instance.app, "APP", message, instance.index, instance.id, ts, process)
 
     # --- sync and restart -----------------------------------------------------------------------
 
@@ -570,8 +601,7 @@ class KindProvider:
         running = [
             p
             for p in listing.get("items") or []
-            if p["metadata"].get("labels", {}).get(LABEL_COMPONENT) == "web"
-            and _pod_state(p, app.name)[0] == "running"
+            if process_of(p) in process_types(app) and _pod_state(p, app.name)[0] == "running"
         ]
         self._pods.update((p["metadata"]["name"], p) for p in running)
         return running
@@ -583,8 +613,8 @@ class KindProvider:
         archive = sync_archive(app, present) if present else None
         for pod in pods:
             name = pod["metadata"]["name"]
-            if app.sync_restart is None:
-                await self._sync_into(app, name, archive, gone)
+            if app.sync_restart is None or process_of(pod) != WEB:
+                await self._sync_into(app, name, archive, gone)  # a worker restarts in place
                 continue
             # One pod at a time, out of rotation: the next restarts only once this one serves.
             forward = self.forwards.get(app.name, {}).get(name)
@@ -636,24 +666,32 @@ class KindProvider:
             await asyncio.sleep(POLL_S)
 
     async def restart(self, app: AppSpec, progress: Progress) -> int:
-        """A rolling restart, as `kubectl rollout restart` does: a new template annotation."""
+        """A rolling restart of each process type's Deployment, as `kubectl rollout restart` does:
+        a new template annotation."""
+        count = 0
+        for process in process_types(app):
+            name = app.name if process == WEB else f"{app.name}-{process}"
+            count += await self._restart_deployment(process_view(app, process), name, progress)
+        await self._refresh_forwards(app)
+        return count
+
+    async def _restart_deployment(self, app: AppSpec, name: str, progress: Progress) -> int:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        deployment = await self.kube.get("apps/v1", f"deployments/{app.name}", self.namespace)
+        deployment = await self.kube.get("apps/v1", f"deployments/{name}", self.namespace)
         if deployment is None:
-            raise ProviderError(f"{app.name} is not deployed in namespace {self.namespace}")
+            raise ProviderError(f"{app.name} ({name}) is not deployed in namespace {self.namespace}")
         count = int((deployment.get("spec") or {}).get("replicas", 1))
         response = await self.kube.request(
-            "PATCH", "apps/v1", f"deployments/{app.name}", self.namespace,
+            "PATCH", "apps/v1", f"deployments/{name}", self.namespace,
             headers={"Content-Type": "application/strategic-merge-patch+json"},
             content=json.dumps(
                 {"spec": {"template": {"metadata": {"annotations": {"devloop.dev/restartedAt": stamp}}}}}
             ).encode(),
         )  # fmt: skip
         if response.status_code != 200:
-            raise ProviderError(f"restarting {app.name}: the API server answered {response.status_code}")
+            raise ProviderError(f"restarting {name}: the API server answered {response.status_code}")
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-        await self._wait_rollout(app, app.name, image, progress)
-        await self._refresh_forwards(app)
+        await self._wait_rollout(app, name, image, progress)
         return count
 
     def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
@@ -663,7 +701,43 @@ class KindProvider:
             sys.executable, "-m", "devloop.kubeshell",
             "--kubeconfig", str(self.kubeconfig or ""), "--context", self.context or "",
             "--namespace", self.namespace, "--pod", instance.id,
-            "--container", container_of(self._pods.get(instance.id) or {}, instance.app), "--", *shell,
+            "--container", instance.sidecar or container_of(self._pods.get(instance.id) or {}, instance.app),
+            "--", *shell,
+        ]  # fmt: skip
+
+    # --- backing services: the cf service commands -----------------------------------------------
+
+    async def service_states(self) -> dict[str, str]:
+        """Service name -> `running` (its pod is ready) or `starting`; none without a cluster."""
+        try:
+            await self.connect(lambda _text: None, create=False)
+        except (ProviderError, ToolMissingError):
+            return {}
+        listing = await self.kube.list_objects(
+            "apps/v1", "statefulsets", self.namespace, self._selector(None)
+        )
+        return {
+            sts["metadata"]["name"]: "running"
+            if int((sts.get("status") or {}).get("readyReplicas") or 0) >= 1
+            else "starting"
+            for sts in listing.get("items") or []
+        }
+
+    async def service_password(self, service: ServiceSpec) -> str | None:
+        """The password kept in the service's credentials Secret (made by the first deploy)."""
+        if not await self.service_states():
+            return None
+        secret = await self.kube.get("v1", f"secrets/{service.name}-credentials", self.namespace)
+        saved = ((secret or {}).get("data") or {}).get(service.type.password_variable)
+        return base64.b64decode(saved).decode() if saved else None
+
+    def service_shell_argv(self, service: ServiceSpec, args: tuple[str, ...], tty: bool) -> list[str]:
+        """The service's own client in its pod, over the API server's exec WebSocket."""
+        return [
+            sys.executable, "-m", "devloop.kubeshell",
+            "--kubeconfig", str(self.kubeconfig or ""), "--context", self.context or "",
+            "--namespace", self.namespace, "--pod", f"{service.name}-0", "--container", service.name,
+            "--", *service.type.shell_command, *args,  # a tty when both ends are terminals
         ]  # fmt: skip
 
     # --- teardown -------------------------------------------------------------------------------

@@ -82,3 +82,13 @@ def test_instance_labels_name_the_process_and_the_sidecar() -> None:
     assert status("web", 0, "running", sidecar="stats").label == "stats/0"
     assert status("worker", 2, "running", sidecar="stats").label == "worker/stats/2"
     assert status("web", 0, "running", sidecar="stats").key != status("web", 0, "running").key
+
+
+def test_scaling_a_process_type_changes_only_its_count_and_redeploys() -> None:
+    state = reduce(running_app(), ev.ScaleRequested("shop", 3, None, "worker"))
+    app = state.apps["shop"]
+    assert app.redeploy and app.spec.instances == 2  # web unchanged
+    assert [(p.type, p.instances, p.memory_mb) for p in app.spec.processes] == [("worker", 3, 64)]
+    state = reduce(state, ev.ScaleRequested("shop", 1, 512))
+    assert (state.apps["shop"].spec.instances, state.apps["shop"].spec.memory_mb) == (1, 512)
+    assert state.apps["shop"].spec.processes[0].instances == 3

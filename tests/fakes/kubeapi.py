@@ -101,7 +101,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.docker = docker.from_env()
         self.rv = itertools.count(1)
         self.watchers: list[tuple[str, str | None, str, asyncio.Queue[Obj]]] = []
-        self.containers: dict[str, str] = {}  # pod key -> docker container id
+        self.containers: dict[str, str] = {}  # pod key -> docker container id (the pod's first container)
+        self.sidecars: dict[str, dict[str, str]] = {}  # pod key -> its other containers' name -> id
         self.probed: dict[str, float] = {}  # pod key -> when its readiness was last probed
         self.restarting: set[str] = set()
         self.log_streams: dict[
@@ -485,7 +486,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
     def key(pod: Obj) -> str:
         return f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
 
-    def set_pod_status(self, pod: Obj, container_status: Obj, ready: bool, phase: str = "Running") -> None:
+    def set_pod_status(self, pod: Obj, container_status: Obj, ready: bool, phase: str = "Running",
+                       others: list[Obj] | None = None) -> None:  # fmt: skip
         current = self.fetch("v1", "pods", pod["metadata"].get("namespace"), pod["metadata"]["name"])
         if current is None or current["metadata"].get("deletionTimestamp"):
             return  # deleted or terminating meanwhile: the kubelet reports no more
@@ -497,7 +499,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             "conditions": [{"type": "PodScheduled", "status": "True"},
                            {"type": "ContainersReady", "status": str(ready)},
                            {"type": "Ready", "status": str(ready)}],
-            "containerStatuses": [container_status],
+            "containerStatuses": [container_status, *(others or [])],
         }  # fmt: skip
         if pod.get("status") != status_now:
             pod["status"] = status_now
@@ -552,7 +554,35 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                    "state": {"running": {"startedAt": state.get("StartedAt", now())}}}  # fmt: skip
         if "lastState" in previous:
             running["lastState"] = previous["lastState"]
-        self.set_pod_status(pod, running, ready)
+        others = await self.sync_sidecars(pod, cid)
+        pod_ready = ready and all(o["ready"] for o in others)
+        self.set_pod_status(pod, running, pod_ready, others=others)
+
+    async def sync_sidecars(self, pod: Obj, main: str) -> list[Obj]:
+        """The pod's other containers, run as the kubelet runs them: in the first one's network
+        namespace (localhost is shared), each with its own status."""
+        key = self.key(pod)
+        started = self.sidecars.setdefault(key, {})
+        statuses = []
+        for spec in pod["spec"]["containers"][1:]:
+            name = spec["name"]
+            if name not in started:
+                started[name] = await asyncio.to_thread(self.run_container, pod, spec, main)
+            try:
+                container = await asyncio.to_thread(self.docker.containers.get, started[name])
+            except docker.errors.NotFound:
+                continue
+            state = container.attrs["State"]
+            base = {"name": name, "image": spec["image"], "restartCount": 0, "started": True,
+                    "containerID": f"docker://{started[name]}"}  # fmt: skip
+            if state.get("Running"):
+                statuses.append(
+                    {**base, "ready": True, "state": {"running": {"startedAt": state["StartedAt"]}}}
+                )
+            else:
+                terminated = {"exitCode": state.get("ExitCode", 1), "reason": "Error"}
+                statuses.append({**base, "ready": False, "state": {"terminated": terminated}})
+        return statuses
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -602,7 +632,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         finally:
             writer.close()
 
-    def run_container(self, pod: Obj, spec: Obj) -> str:
+    def run_container(self, pod: Obj, spec: Obj, network_of: str | None = None) -> str:
         image = spec["image"]
         try:
             details = self.docker.images.get(image)
@@ -638,7 +668,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             command=args or None,
             entrypoint=command,
             environment=env,
-            ports=ports,
+            ports=ports if network_of is None else None,
+            network_mode=f"container:{network_of}" if network_of else None,
             mem_limit=memory.replace("Mi", "m") if memory else None,
             labels={KUBELET_LABEL: self.cluster_id, POD_LABEL: self.key(pod)},
             detach=True,
@@ -670,9 +701,11 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.spawn(self.finish_termination(current))
 
     async def finish_termination(self, pod: Obj) -> None:
+        grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+        for sidecar in self.sidecars.pop(self.key(pod), {}).values():
+            await asyncio.to_thread(self.stop_container, sidecar, grace)
         cid = self.containers.pop(self.key(pod), None)
         if cid is not None:
-            grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
             await asyncio.to_thread(self.stop_container, cid, grace)
         self.drop("v1", "pods", pod)
 
@@ -682,15 +715,19 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             self.docker.api.remove_container(cid, force=True)
 
-    def container_of(self, ns: str | None, name: str | None) -> str | None:
-        return self.containers.get(f"{ns}/{name}")
+    def container_of(self, ns: str | None, name: str | None, container: str | None = None) -> str | None:
+        """The docker container of a pod's `container` (the API's `container` parameter), else its first."""
+        key = f"{ns}/{name}"
+        if container and container in self.sidecars.get(key, {}):
+            return self.sidecars[key][container]
+        return self.containers.get(key)
 
     # --- streams: logs, exec, port-forward ----------------------------------------------------
 
     async def serve_logs(
         self, raw: aiohttp.web.BaseRequest, ns: str | None, name: str | None
     ) -> aiohttp.web.StreamResponse:
-        cid = self.container_of(ns, name)
+        cid = self.container_of(ns, name, raw.query.get("container"))
         if cid is None:
             return status(400, "BadRequest", f'container is not running in pod "{name}"')
         query = raw.query
@@ -741,7 +778,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
     async def serve_exec(
         self, raw: aiohttp.web.BaseRequest, ns: str | None, name: str | None
     ) -> aiohttp.web.StreamResponse:
-        cid = self.container_of(ns, name)
+        cid = self.container_of(ns, name, raw.query.get("container"))
         ws = aiohttp.web.WebSocketResponse(protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"))
         await ws.prepare(raw)
         if cid is None:

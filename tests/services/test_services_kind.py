@@ -7,8 +7,10 @@ its exec probe; the bound app's pods read VCAP_SERVICES from their binding Secre
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import subprocess
 from pathlib import Path
 
 import docker
@@ -18,6 +20,7 @@ import pytest
 from devloop.core.services import CATALOG, ServiceSpec
 from devloop.core.spec import ProjectSpec
 from devloop.providers.kind import KindProvider
+from devloop.servicecmd import list_services
 from tests.conftest import FakeKind
 from tests.helpers import wait_until
 from tests.providers.test_kind_provider import web_app, web_image  # noqa: F401 (a fixture)
@@ -29,6 +32,7 @@ async def test_a_bound_service_runs_as_a_statefulset_and_its_app_reads_vcap_serv
     tmp_path: Path,
     fake_kind: FakeKind,
     web_image: str,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     queue = ServiceSpec("queue", CATALOG["redis"], ready_timeout_s=30)
     app = web_app(tmp_path, services=("queue",), instances=1)
@@ -88,6 +92,22 @@ async def test_a_bound_service_runs_as_a_statefulset_and_its_app_reads_vcap_serv
             await again.close()
         credentials = fetch("v1", "secrets", "queue-credentials")
         assert base64.b64decode(credentials["data"]["REDISCLI_AUTH"]).decode() == password  # type: ignore[index]
+
+        # The cf service commands, from a devloop that did not deploy: the state from the
+        # StatefulSet, the password from the Secret, the client inside the pod over exec.
+        project = ProjectSpec(tmp_path / "devloop.yaml", (app,), services=(queue,))
+        await asyncio.to_thread(list_services, project, KindProvider(project))
+        assert capsys.readouterr().out.splitlines()[1].split() == [
+            "queue",
+            "redis",
+            "local",
+            "running",
+            "web",
+        ]
+        assert await provider.service_password(queue) == password
+        argv = provider.service_shell_argv(queue, ("ping",), tty=False)
+        pong = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=60)
+        assert pong.stdout.strip() == "PONG", pong.stderr  # authenticated by the pod's REDISCLI_AUTH
 
         await provider.remove(None, purge=True)
         assert fetch("apps/v1", "statefulsets", "queue") is None
