@@ -192,3 +192,29 @@ async def test_quit(confirm: bool, answer: str | None, result: bool) -> None:
             assert isinstance(app.screen, ConfirmQuitScreen)
             await pilot.press(answer)
     assert app.return_value is result
+
+
+async def test_process_types_show_their_counts_and_their_lines_their_tags() -> None:
+    from dataclasses import replace
+
+    from devloop.core.logbuffer import LogLine
+    from devloop.core.spec import HealthCheck, HealthCheckType, ProcessSpec
+
+    worker = ProcessSpec("worker", "python worker.py", 2, None, HealthCheck(HealthCheckType.PROCESS))
+    engine = FakeEngine((replace(spec("web", instances=1), processes=(worker,)),))
+    engine.running("web")
+    engine.feed(ev.InstancesChanged("web", (
+        ev.InstanceStatus("web", 0, "w0", "running", True),
+        ev.InstanceStatus("web", 0, "k0", "running", True, process="worker"),
+        ev.InstanceStatus("web", 1, "k1", "crashed", exit_code=1, process="worker"),
+    )))  # fmt: skip
+    app = DevloopApp(engine)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        assert cell(app, "web", "State") == "● running"  # a crashed worker is not a crashed app
+        assert cell(app, "web", "Instances") == "1/1 worker 1/2"
+        engine.logs.add(LogLine("web", "APP", "took job 7", 1, "k1", process="worker"))
+        await pilot.pause(0.2)
+        view = app.query_one("#logs", LogView)
+        shown = view._line_strip(list(view.lines())[-1]).text  # the row as the pane draws it
+        assert shown == "[APP/worker/1] web | took job 7"
