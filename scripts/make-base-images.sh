@@ -113,4 +113,11 @@ ENV PGDATA=/var/lib/postgresql/data
 USER postgres
 EXPOSE 5432
 ENTRYPOINT [\"sh\", \"/usr/local/bin/docker-entrypoint.sh\"]" "$HERE/base-images/postgres-entrypoint.sh"
+# A stand-in for the official mariadb image, the same way (MARIADB_ROOT_PASSWORD/DATABASE/USER).
+derive_stamped mariadb:11 "$APT mariadb-server mariadb-client $CLEAN \
+ && rm -rf /var/lib/mysql && mkdir -p /var/lib/mysql /run/mysqld && chown -R mysql:mysql /var/lib/mysql /run/mysqld
+COPY mariadb-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+USER mysql
+EXPOSE 3306
+ENTRYPOINT [\"sh\", \"/usr/local/bin/docker-entrypoint.sh\"]" "$HERE/base-images/mariadb-entrypoint.sh"
 echo "base images ready"

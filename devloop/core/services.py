@@ -70,7 +70,7 @@ CATALOG: dict[str, ServiceType] = {
                     ("psql", "-h", "127.0.0.1", "-U", "postgres", "app"),
                     ("postgresql", "pg", "elephantsql")),
         ServiceType("mysql", "mysql", "mariadb:11", 3306, "/var/lib/mysql", "mysql", "DATABASE_URL", "app",
-                    "app", ("mariadb-admin", "ping", "-h", "127.0.0.1", "--silent"),
+                    "app", ("mariadb-admin", "ping", "-h", "127.0.0.1", "-u", "root", "--silent"),
                     ("mariadb", "-h", "127.0.0.1", "-u", "root", "app"), ("mariadb", "cleardb")),
         ServiceType("redis", "redis", "redis:7", 6379, "/data", "redis", "REDIS_URL", "", None,
                     ("sh", "-c", "redis-cli ping | grep -q PONG"),

@@ -9,6 +9,7 @@ that finds the data still there, and `down --purge` that deletes it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -154,3 +155,34 @@ async def test_a_service_that_never_gets_ready_holds_its_apps_back_with_its_last
     finally:
         await provider.remove(None, purge=True)
         await provider.close()
+
+
+async def test_mysql_takes_the_credentials_a_bound_app_gets_and_keeps_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    db = ServiceSpec("shop-mysql", CATALOG["mysql"], ready_timeout_s=120)
+    app = AppSpec("shop", tmp_path, image="mariadb:11", services=("shop-mysql",))
+    provider = DockerProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,), services=(db,)))
+    client = docker.from_env()
+
+    def sql(statement: str) -> str:
+        """A client in another container on the project network, with what VCAP_SERVICES says."""
+        c = credentials
+        argv = ["mariadb", "-h", c.hostname, "-P", str(c.port), "-u", c.username, f"-p{c.password}",
+                c.name, "-N", "-e", statement]  # fmt: skip
+        output = client.containers.run("mariadb:11", entrypoint=argv, network=provider.network, remove=True)
+        return bytes(output).decode().strip()
+
+    try:
+        await provider.ensure_platform(lambda _text: None)
+        credentials = await provider.services.ensure(db, lambda _text: None)
+        assert (credentials.hostname, credentials.port, credentials.username) == ("shop-mysql", 3306, "app")
+        await asyncio.to_thread(sql, "CREATE TABLE orders (id INT); INSERT INTO orders VALUES (1), (2)")
+        await asyncio.to_thread(provider.services.remove, False)  # `devloop down`: the data stays
+        credentials = await provider.services.ensure(db, lambda _text: None)
+        assert await asyncio.to_thread(sql, "SELECT count(*) FROM orders") == "2"
+    finally:
+        await provider.remove(None, purge=True)
+        await provider.close()
+        client.close()
