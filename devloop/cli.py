@@ -141,6 +141,13 @@ def validate(config: ConfigOptions) -> None:
             how = "?"
         memory = f"{app.memory_mb}M" if app.memory_mb else "default memory"
         click.echo(f"  {app.name}: {app.instances} instance(s), {memory}, port {app.port}, {how}")
+        for process in app.processes:
+            command = process.command or "the image's default"
+            click.echo(f"    process {process.type}: {process.instances} instance(s), `{command}`")
+        for sidecar in app.sidecars:
+            click.echo(
+                f"    sidecar {sidecar.name} beside {', '.join(sidecar.process_types)}: `{sidecar.command}`"
+            )
 
 
 @cli.command()

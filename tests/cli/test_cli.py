@@ -61,6 +61,19 @@ def test_validate_lists_apps_and_cf_notices(tmp_path: Path) -> None:
     assert "warning: manifest.yml:4:3: stack is not honoured locally" in result.stderr
 
 
+def test_validate_lists_process_types_and_sidecars(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("")
+    (tmp_path / "Procfile").write_text("web: python app.py\nworker: python worker.py\n")
+    (tmp_path / "manifest.yml").write_text(
+        "applications:\n- name: shop\n  processes:\n  - {type: worker, instances: 2}\n"
+        "  sidecars:\n  - {name: tap, command: ./tap, process_types: [web, worker]}\n"
+    )
+    result = devloop("validate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "    process worker: 2 instance(s), `python worker.py`" in result.stdout  # from the Procfile
+    assert "    sidecar tap beside web, worker: `./tap`" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("files", "expected"),
     [
