@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from devloop.core.processes import process_name
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProcessSpec
 
 Obj = dict[str, Any]
@@ -211,7 +212,7 @@ def app_objects(
 
 def _process_deployment(app: AppSpec, process: ProcessSpec, image: str, project: str,
                         namespace: str | None) -> Obj:  # fmt: skip
-    name = f"{app.name}-{process.type}"
+    name = process_name(app.name, process.type)
     main = _container(
         app, process.type, image, process.command, process.memory_mb or app.memory_mb, None, None
     )

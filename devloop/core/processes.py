@@ -48,6 +48,11 @@ def process_view(app: AppSpec, process: str) -> AppSpec:
     raise KeyError(process)
 
 
+def process_name(app: str, process: str) -> str:
+    """`web` for the web process, `web-worker` for another: its Deployment and network alias."""
+    return app if process == WEB else f"{app}-{process}"
+
+
 def sidecars_of(app: AppSpec, process: str) -> tuple[SidecarSpec, ...]:
     """The sidecars that run beside each instance of `process`."""
     return tuple(s for s in app.sidecars if process in s.process_types)

@@ -28,7 +28,7 @@ from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
-from devloop.core.processes import WEB, process_types, process_view, sidecars_of
+from devloop.core.processes import WEB, process_name, process_types, process_view, sidecars_of
 from devloop.core.services import ServiceSpec, binding_env
 from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec, SidecarSpec
 from devloop.errors import DockerUnavailableError
@@ -98,7 +98,7 @@ class DockerProvider:
         self._deploying: set[str] = set()  # apps whose routing a deploy is changing
         self._serving_config: dict[str, str] = {}  # app -> config hash of the version it serves
         self._route_generation: dict[str, int] = {}  # bumped by deploys, so stale snapshots do not route
-        self._sidecar_ids: dict[str, list[str]] = {}  # an instance this process started -> its sidecars
+        self._sidecar_ids: dict[str, list[str]] = {}  # instances a deploy is starting -> their sidecars
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -262,6 +262,8 @@ class DockerProvider:
             for container in new:
                 for cid in (container.id, *self._sidecar_ids.get(container.id, ())):
                     await self._call(self.client.api.update_container, cid, restart_policy=RESTART_POLICY)
+            for container in new:
+                self._sidecar_ids.pop(container.id, None)  # kept: later steps find its sidecars by label
         except BaseException:
             if web:
                 self.router.set_backends(app.name, previous)
@@ -349,11 +351,7 @@ class DockerProvider:
             ports=[app.port] if published else None,
             host_config=host_config,
             networking_config=api.create_networking_config(
-                {
-                    self.network: api.create_endpoint_config(
-                        aliases=[app.name if process == WEB else f"{app.name}-{process}"]
-                    )
-                }
+                {self.network: api.create_endpoint_config(aliases=[process_name(app.name, process)])}
             ),
             entrypoint=["/bin/sh", "-c", app.command] if app.command else None,
             command=[] if app.command else None,
@@ -801,11 +799,8 @@ class DockerProvider:
         return len(instances)
 
     def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
-        from devloop.adapters import dockercli
-
-        client = dockercli.detect()
         shell = ["/bin/sh", "-c", command] if command else ["/bin/sh"]
-        return [client.path, "exec", "-it" if tty else "-i", instance.id, *shell]
+        return _exec_argv(instance.id, shell, tty)
 
     # --- backing services: the cf service commands -----------------------------------------------
 
@@ -817,15 +812,7 @@ class DockerProvider:
 
     def service_shell_argv(self, service: ServiceSpec, args: tuple[str, ...], tty: bool) -> list[str]:
         """The service's own client (psql, redis-cli) inside its container, as `devloop ssh` does."""
-        from devloop.adapters import dockercli
-
-        argv = [
-            dockercli.detect().path,
-            "exec",
-            "-it" if tty else "-i",
-            self.services.container_name(service),
-        ]
-        return [*argv, *service.type.shell_command, *args]
+        return _exec_argv(self.services.container_name(service), [*service.type.shell_command, *args], tty)
 
     # --- teardown -------------------------------------------------------------------------------
 
@@ -904,6 +891,13 @@ class _Handover:
     async def batches(self) -> AsyncIterator[list[LogLine]]:
         while (batch := await self._queue.get()) is not None:
             yield batch
+
+
+def _exec_argv(container: str, command: list[str], tty: bool) -> list[str]:
+    """`docker exec` of `command` in `container`, with the Docker CLI this machine has."""
+    from devloop.adapters import dockercli
+
+    return [dockercli.detect().path, "exec", "-it" if tty else "-i", container, *command]
 
 
 def _labels_of(item: Any) -> dict[str, str]:

@@ -35,7 +35,7 @@ from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
-from devloop.core.processes import WEB, process_types, process_view
+from devloop.core.processes import WEB, process_name, process_types, process_view
 from devloop.core.services import ServiceSpec, new_password
 from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import DevloopError, ProviderError, ToolMissingError
@@ -94,9 +94,9 @@ def container_of(pod: Obj, app: str) -> str:
     return app if app in names or not names else names[0]
 
 
-def process_of(pod: Obj) -> str:
-    """The cf process type a pod runs (devloop's component label); a user's YAML runs web."""
-    return str((pod["metadata"].get("labels") or {}).get(LABEL_COMPONENT) or WEB)
+def process_of(obj: Obj) -> str:
+    """The cf process type a pod or Deployment runs (devloop's component label); a user's YAML runs web."""
+    return str((obj["metadata"].get("labels") or {}).get(LABEL_COMPONENT) or WEB)
 
 
 def sidecars_in(pod: Obj, app: str) -> list[str]:
@@ -328,7 +328,7 @@ class KindProvider:
     @staticmethod
     def _view(app: AppSpec, deployment: Obj) -> AppSpec:
         """The app as the Deployment's process runs it (its health check, its timeout)."""
-        process = str((deployment["metadata"].get("labels") or {}).get(LABEL_COMPONENT) or WEB)
+        process = process_of(deployment)  # the pod template's label is on the Deployment too
         return process_view(app, process) if process in process_types(app) else app
 
     async def _prune(self, app: AppSpec | None, keep: set[tuple[str, str]]) -> None:
@@ -454,9 +454,7 @@ class KindProvider:
             listing = await self.kube.list_objects("v1", "pods", self.namespace, self._selector(app))
             pods = listing.get("items") or []
         ready = {
-            p["metadata"]["name"]: p
-            for p in pods
-            if p["metadata"].get("labels", {}).get(LABEL_COMPONENT) == "web" and _pod_state(p, app.name)[1]
+            p["metadata"]["name"]: p for p in pods if process_of(p) == WEB and _pod_state(p, app.name)[1]
         }
         forwards = self.forwards.setdefault(app.name, {})
         leaving = {name: forwards.pop(name) for name in [n for n in forwards if n not in ready]}
@@ -670,7 +668,7 @@ class KindProvider:
         a new template annotation."""
         count = 0
         for process in process_types(app):
-            name = app.name if process == WEB else f"{app.name}-{process}"
+            name = process_name(app.name, process)
             count += await self._restart_deployment(process_view(app, process), name, progress)
         await self._refresh_forwards(app)
         return count
@@ -697,12 +695,16 @@ class KindProvider:
     def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
         """A shell in the pod over the API server's exec WebSocket (devloop.kubeshell): no kubectl."""
         shell = ["/bin/sh", "-c", command] if command else ["/bin/sh"]
+        container = instance.sidecar or container_of(self._pods.get(instance.id) or {}, instance.app)
+        return self._exec_argv(instance.id, container, shell)
+
+    def _exec_argv(self, pod: str, container: str, command: list[str]) -> list[str]:
+        """`command` in a pod's container over the API server's exec WebSocket; a tty when both
+        ends are terminals (devloop.kubeshell decides)."""
         return [
             sys.executable, "-m", "devloop.kubeshell",
             "--kubeconfig", str(self.kubeconfig or ""), "--context", self.context or "",
-            "--namespace", self.namespace, "--pod", instance.id,
-            "--container", instance.sidecar or container_of(self._pods.get(instance.id) or {}, instance.app),
-            "--", *shell,
+            "--namespace", self.namespace, "--pod", pod, "--container", container, "--", *command,
         ]  # fmt: skip
 
     # --- backing services: the cf service commands -----------------------------------------------
@@ -733,12 +735,7 @@ class KindProvider:
 
     def service_shell_argv(self, service: ServiceSpec, args: tuple[str, ...], tty: bool) -> list[str]:
         """The service's own client in its pod, over the API server's exec WebSocket."""
-        return [
-            sys.executable, "-m", "devloop.kubeshell",
-            "--kubeconfig", str(self.kubeconfig or ""), "--context", self.context or "",
-            "--namespace", self.namespace, "--pod", f"{service.name}-0", "--container", service.name,
-            "--", *service.type.shell_command, *args,  # a tty when both ends are terminals
-        ]  # fmt: skip
+        return self._exec_argv(f"{service.name}-0", service.name, [*service.type.shell_command, *args])
 
     # --- teardown -------------------------------------------------------------------------------
 
