@@ -100,6 +100,7 @@ class _AppRoutes:
     turn: itertools.count[int] = field(default_factory=itertools.count)
     dedicated: asyncio.Server | None = None
     dedicated_port: int | None = None
+    held_until: float = 0.0  # no instance in rotation, but some are coming back: requests wait
 
 
 @dataclass
@@ -204,9 +205,19 @@ class Router:
             wanted.append(backend)
         removed = [b for b in entry.backends if b not in wanted]
         entry.backends = wanted
+        entry.held_until = 0.0
         for backend in removed:
             self._retire(backend)
         return removed
+
+    def hold(self, app: str) -> None:
+        """Take every instance out of rotation while they come back (restarts by the platform):
+        requests wait for one to be added, up to RETRY_FOR_S, then get the 503 page. A hold ends
+        when an instance is added, or RETRY_FOR_S after it began (a crash loop: 503 at once)."""
+        entry = self.apps.get(app)
+        if entry is not None:
+            self.set_backends(app, [])
+            entry.held_until = asyncio.get_running_loop().time() + RETRY_FOR_S
 
     def add_backend(
         self, app: str, host: str, port: int, instance: str, keep: set[tuple[str, int]] | None = None
@@ -344,12 +355,13 @@ class Router:
         backend: Backend | None = None
         while True:
             entry = self.apps.get(app)
-            if entry is None or not entry.backends:
+            held = entry is not None and loop.time() < min(entry.held_until, deadline)
+            if (entry is None or not entry.backends) and not held:
                 page = unavailable_page(app, self.state_of(app))
                 await self._refuse(app, request, client_r, client_w, page)
                 self._log(app, request, 503, started, "-")
                 return request.keep_alive
-            backend = self._pick(entry)
+            backend = self._pick(entry) if entry is not None and entry.backends else None
             if backend is None:
                 self.waiting += 1  # a request held for a paused instance (shown by tests, status)
                 try:
@@ -373,9 +385,9 @@ class Router:
             attempt += 1
             if loop.time() >= deadline:
                 if backend is None:  # still restarting: unavailable, as with no instance at all
-                    status, page = 503, unavailable_page(app, "restarting")
-                else:
-                    status, page = 502, bad_gateway_page(app, reason)
+                    status, page = 503, unavailable_page(app, self.state_of(app))
+                else:  # every instance refused for the whole hold: none can serve
+                    status, page = 503, unavailable_page(app, f"{self.state_of(app)} ({reason})")
                 await self._refuse(app, request, client_r, client_w, page)
                 self._log(app, request, status, started, "-")
                 return request.keep_alive

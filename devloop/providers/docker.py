@@ -552,7 +552,10 @@ class DockerProvider:
         staying = [c for c in current if self._address(c, app) in in_rotation]
         if staying or not live:
             self._route(app, staying)
-        # else: only restarted instances are left; requests wait for them rather than get a 503
+        elif in_rotation:
+            # Only restarted instances are left (new host ports): the dead addresses leave rotation,
+            # and requests wait for the restarted ones' health checks rather than get a 503 at once.
+            self.router.hold(app.name)
         waiting = (
             in_rotation | self._admitting | self._sick.get(app.name, {}).keys()
         )  # the monitor owns the sick
@@ -722,21 +725,50 @@ class DockerProvider:
     # --- sync -----------------------------------------------------------------------------------
 
     async def sync(self, app: AppSpec, copies: tuple[SyncCopy, ...]) -> int:
-        """The files into every running container of the app (web, other processes, sidecars: one
-        image); then the restart step in each process's instances, web's one at a time."""
-        containers = [c for c in await self._call(self._containers, app, False) if c.status == "running"]
+        """The files into every container of the app (web, other processes, sidecars: one image);
+        then the restart step in each running instance, web's one at a time. An instance that is
+        down (a synced crash) gets the files and is started again: the next good save heals it."""
+        containers = await self._call(self._own_containers, app)
+        running = [c for c in containers if c.status == "running"]
         present = [c for c in copies if (app.source / c.rel).is_file()]
         gone = [c.dest for c in copies if not (app.source / c.rel).exists()]
-        for container in containers:
-            if app.sync_restart is None or _sidecar_of(container) or _process_of(container) != WEB:
-                restart = app.sync_restart is not None and not _sidecar_of(container)
-                await self._call(self._sync_into, container, app, present, gone, restart)
-                continue
-            # One instance at a time, out of rotation: the next restarts only once this one serves.
-            async with self._out_of_rotation(app, container):
-                await self._call(self._sync_into, container, app, present, gone)
-                await self._wait_serving(app, container, "a sync")
-        return len(containers)
+        down = [c for c in containers if _is_down(c)]
+        for container in running:
+            try:
+                await self._sync_running(app, container, present, gone)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # 409: it crashed since the list; it is down now
+                    raise
+                down.append(container)
+        for container in down:
+            await self._call(self._copy_into, container, app, present)
+        await self._start_again(app, down, containers)
+        return len({c.id for c in running + down if not _sidecar_of(c)})
+
+    async def _sync_running(
+        self, app: AppSpec, container: Any, present: list[SyncCopy], gone: list[str]
+    ) -> None:
+        if app.sync_restart is None or _sidecar_of(container) or _process_of(container) != WEB:
+            restart = app.sync_restart is not None and not _sidecar_of(container)
+            await self._call(self._sync_into, container, app, present, gone, restart)
+            return
+        # One instance at a time, out of rotation: the next restarts only once this one serves.
+        async with self._out_of_rotation(app, container):
+            await self._call(self._sync_into, container, app, present, gone)
+            await self._wait_serving(app, container, "a sync")
+
+    def _own_containers(self, app: AppSpec) -> list[Any]:
+        """The app's containers in any state, less those devloop is retiring."""
+        return [c for c in self._containers(app, True) if c.id not in self._retiring]
+
+    async def _start_again(self, app: AppSpec, down: list[Any], containers: list[Any]) -> None:
+        """Start instances that are down (crashed, or held by Docker's restart backoff) and then
+        their sidecars, so they share the new network namespace; routing follows by events."""
+        for container in (c for c in down if not _sidecar_of(c)):
+            await self._call(self.client.api.restart, container.id, timeout=0)
+            for sidecar in containers:
+                if _sidecar_of(sidecar) and _instance_of(sidecar) == container.id:
+                    await self._call(self.client.api.restart, sidecar.id, timeout=0)
 
     @contextlib.asynccontextmanager
     async def _out_of_rotation(self, app: AppSpec, container: Any) -> AsyncIterator[None]:
@@ -767,24 +799,37 @@ class DockerProvider:
                 )
             await asyncio.sleep(HEALTH_POLL_S)
 
+    def _copy_into(self, container: Any, app: AppSpec, present: list[SyncCopy]) -> None:
+        """The files into a container in any state (the archive endpoint needs no process)."""
+        if present:
+            uid, gid = _numeric_user(container.attrs.get("Config", {}).get("User", ""))
+            container.put_archive("/", sync_archive(app, present, uid, gid))
+
     def _sync_into(self, container: Any, app: AppSpec, present: list[SyncCopy], gone: list[str],
                    restart_step: bool = True) -> None:  # fmt: skip
-        uid, gid = _numeric_user(container.attrs.get("Config", {}).get("User", ""))
-        if present:
-            container.put_archive("/", sync_archive(app, present, uid, gid))
+        self._copy_into(container, app, present)
         if gone:
             container.exec_run(["rm", "-f", "--", *gone], user="0")
         restart = app.sync_restart if restart_step else None
         if restart is not None and restart.signal:
-            container.kill(signal=f"SIG{restart.signal.upper().removeprefix('SIG')}")
+            self._signal(container, restart.signal.upper().removeprefix("SIG"))
         elif restart is not None and restart.command:
             container.exec_run(["/bin/sh", "-c", restart.command])
 
+    def _signal(self, container: Any, name: str) -> None:
+        """Send SIG`name` to the app's process from inside the container (`kill` on PID 1, the init
+        that passes it on). Docker's kill endpoint would do it too, but Docker 20.10 then counts the
+        container as stopped by hand and never restarts it after a later crash."""
+        result = container.exec_run(["/bin/sh", "-c", f"kill -{name} 1"], user="0")
+        if result.exit_code != 0:  # no shell in the image: the endpoint, and a sync heals a crash
+            container.kill(signal=f"SIG{name}")
+
     async def restart(self, app: AppSpec, progress: Progress) -> int:
         """Every instance of every process, one at a time (web's out of rotation until it serves
-        again), each followed by its sidecars so they join its new network namespace."""
-        running = [c for c in await self._call(self._containers, app, False) if c.status == "running"]
-        instances = [c for c in running if not _sidecar_of(c)]
+        again), each followed by its sidecars so they join its new network namespace. Instances
+        that are down (crashed, in Docker's restart backoff) are started again too."""
+        containers = await self._call(self._own_containers, app)
+        instances = [c for c in containers if not _sidecar_of(c) and (c.status == "running" or _is_down(c))]
         for container in sorted(instances, key=lambda c: _process_of(c) != WEB):
             progress(f"restarting instance {_label(container)}")
             if _process_of(container) == WEB:
@@ -793,7 +838,7 @@ class DockerProvider:
                     await self._wait_serving(app, container, "a restart")
             else:
                 await self._call(self.client.api.restart, container.id, timeout=STOP_TIMEOUT_S)
-            for sidecar in running:
+            for sidecar in containers:
                 if _sidecar_of(sidecar) and _instance_of(sidecar) == container.id:
                     await self._call(self.client.api.restart, sidecar.id, timeout=STOP_TIMEOUT_S)
         return len(instances)
@@ -891,6 +936,11 @@ class _Handover:
     async def batches(self) -> AsyncIterator[list[LogLine]]:
         while (batch := await self._queue.get()) is not None:
             yield batch
+
+
+def _is_down(container: Any) -> bool:
+    """Not serving and not on its way out: exited (crashed) or waiting in Docker's backoff."""
+    return container.status in ("exited", "restarting")
 
 
 def _exec_argv(container: str, command: list[str], tty: bool) -> list[str]:

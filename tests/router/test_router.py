@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from devloop import router as router_module
 from devloop.core.spec import AppSpec
 from devloop.router import Router
 
@@ -218,6 +219,47 @@ async def test_a_paused_sole_instance_makes_requests_wait_instead_of_failing(
     router.resume("web", ("127.0.0.1", backend.port))
     assert await asyncio.wait_for(waiting, 5) == (200, "web /during-restart")
     await backend.stop()
+
+
+async def test_a_held_app_serves_the_waiting_request_from_the_instance_that_comes_back(
+    router: Router, session: aiohttp.ClientSession
+) -> None:
+    gone = ("127.0.0.1", free_loopback_port(), "0")  # the crashed instance's old address
+    await router.ensure(app_spec("web"))
+    router.set_backends("web", [gone])
+    router.hold("web")  # restarted by the platform: its address is dead, the new one not healthy yet
+    assert router.backends("web") == []
+    waiting = asyncio.create_task(get(session, router, "web", "/after-restart"))
+    await asyncio.wait_for(_until(lambda: router.waiting > 0), 5)  # held, neither refused nor sent
+    back = await Backend("web").start()
+    router.add_backend("web", *back.address("0"))
+    assert await asyncio.wait_for(waiting, 5) == (200, "web /after-restart")
+    await back.stop()
+
+
+async def test_a_hold_nobody_ends_answers_the_503_page_at_the_routers_limit(
+    router: Router, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(router_module, "RETRY_FOR_S", 0.3)
+    router.state_of = lambda app: "crashed (instance 0 exited with code 3)"
+    await router.ensure(app_spec("web"))
+    router.hold("web")
+    status, text = await get(session, router, "web")
+    assert status == 503
+    assert "web has no healthy instance: crashed (instance 0 exited with code 3)." in text
+    assert router.waiting == 0
+
+
+async def test_instances_refusing_for_the_whole_hold_give_the_503_page_not_a_hang(
+    router: Router, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(router_module, "RETRY_FOR_S", 0.3)
+    router.state_of = lambda app: "crashed"
+    await router.ensure(app_spec("web"))
+    router.set_backends("web", [("127.0.0.1", free_loopback_port(), "0")])
+    status, text = await get(session, router, "web")
+    assert status == 503
+    assert "web has no healthy instance: crashed (connection refused or closed before an answer)." in text
 
 
 async def _until(check: Callable[[], bool]) -> None:
