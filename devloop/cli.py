@@ -278,6 +278,7 @@ def up(
         tui=tui,
         router_logs=not no_router_logs,
         reloader=lambda: config.load(quiet=True),
+        config_files=config.vars_files,
     )
     sys.exit(code)
 
@@ -404,6 +405,10 @@ def scale(config: ConfigOptions, app: str, instances: int | None, memory: str | 
     ask(project, {"cmd": "scale", "app": app, "instances": instances, "memory_mb": memory_mb,
                   "process": process})  # fmt: skip
     click.echo(f"scaling {app}" + (f" process {process}" if process != "web" else ""))
+    click.echo(
+        f"kept while this devloop up runs (config edits keep it too); to keep it after, set it in "
+        f"{project.file.name}"
+    )
 
 
 @cli.command()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from devloop.build import ImageBuilder
 from devloop.core import events as ev
@@ -20,6 +22,7 @@ from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
 from devloop.core.processes import WEB, process_summary, process_types, process_view
 from devloop.core.spec import ProjectSpec
+from devloop.core.specdiff import describe_fields, diff_projects
 from devloop.core.state import EngineState, reduce, why_not_serving
 from devloop.errors import BuildError, DevloopError, ToolMissingError, UsageError, describe_failure
 from devloop.logs import LogMux
@@ -43,15 +46,19 @@ class Engine:
         logs: LogBuffer | None = None,
         max_parallel_builds: int = 2,
         reloader: Callable[[], ProjectSpec] | None = None,
+        config_files: tuple[Path, ...] | None = None,
     ) -> None:
-        self.project = project
+        self.project = project  # as the config says (`devloop scale` overrides live in the state)
         self.reloader = reloader
+        if config_files is None:
+            config_files = (project.file,) if reloader is not None else ()
         self.provider = provider
         self.builder = builder
         self.state = EngineState.initial(project.apps, manual)
         self.logs = logs or LogBuffer()
         self.mux = LogMux(provider, self.logs)
-        self.watcher = Watcher(project.apps, quiet_s=quiet_s) if watch else None
+        self.watcher = Watcher(project.apps, quiet_s=quiet_s, config_files=config_files) if watch else None
+        self._instances_task: asyncio.Task[None] | None = None
         self.max_parallel_builds = max_parallel_builds
         self._queue: asyncio.Queue[ev.Event | None] = asyncio.Queue()
         self._listeners: list[Listener] = []
@@ -149,21 +156,40 @@ class Engine:
         }
 
     def _reload(self) -> dict[str, object]:
-        """Read the config again (after set-env and friends) and move each changed app."""
+        """Read the config again (a saved devloop.yaml, set-env and friends) and move each changed
+        app; say what changed and what only a new `devloop up` can apply."""
         if self.reloader is None:
             return {"error": "this devloop cannot reload its config"}
         try:
             project = self.reloader()
         except DevloopError as exc:
             return {"error": exc.render()}
-        changed = []
-        for spec in project.apps:
-            current = self.state.apps.get(spec.name)
-            if current is not None and spec != current.spec:
-                self.post(ev.SpecChanged(spec.name, spec))
-                changed.append(spec.name)
-        self.project = project
-        return {"ok": True, "changed": changed}
+        edit = diff_projects(self.project, project)
+        for spec, fields in edit.changed:
+            self.post(ev.SpecChanged(spec.name, spec))
+            self.api(spec.name, f"config changed ({describe_fields(fields)}): applying")
+        if edit.needs_restart:
+            self.api("devloop", f"config changed ({', '.join(edit.needs_restart)}): "
+                     "stop and start `devloop up` to apply it")  # fmt: skip
+        kept = {app.name for app in self.project.apps}
+        # Apps added or removed wait for a restart; the others follow the file from now on.
+        apps = tuple(a for a in project.apps if a.name in kept)
+        apps += tuple(a for a in self.project.apps if a.name not in {b.name for b in apps})
+        self.project = dataclasses.replace(self.project, apps=apps, notices=project.notices)
+        if edit.changed and self._instances_task is not None:
+            self._instances_task.cancel()  # watch again with the new specs (health checks, ports)
+            self._instances_task = asyncio.create_task(self._instances(), name="instances")
+            self._inputs.append(self._instances_task)
+        return {"ok": True, "changed": [spec.name for spec, _fields in edit.changed]}
+
+    async def _config_edits(self) -> None:
+        """A saved config file: reload it, as `devloop reload` would."""
+        assert self.watcher is not None
+        while True:
+            await self.watcher.config_changes.get()
+            answer = self._reload()
+            if "error" in answer:
+                self.api("devloop", f"config not applied: {answer['error']}")
 
     def shell_argv(self, app: str, index: int) -> list[str] | None:
         """The command that opens a shell in one instance, for the TUI's `x`."""
@@ -204,6 +230,8 @@ class Engine:
                 await self.watcher.start()
                 self._inputs.append(asyncio.create_task(self._files(), name="files"))
                 self._inputs.append(asyncio.create_task(self._watch_notices(), name="watch notices"))
+                if self.reloader is not None:
+                    self._inputs.append(asyncio.create_task(self._config_edits(), name="config edits"))
             self._act()
             while True:
                 event = await self._queue.get()
@@ -260,7 +288,8 @@ class Engine:
                 await asyncio.sleep(RETRY_DELAYS_S[attempt])  # backoff between attempts
                 continue
             self.post(ev.PlatformReady(description))
-            self._inputs.append(asyncio.create_task(self._instances(), name="instances"))
+            self._instances_task = asyncio.create_task(self._instances(), name="instances")
+            self._inputs.append(self._instances_task)
             return
 
     async def _instances(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -30,12 +31,16 @@ def run_up(
     tui: bool = False,
     router_logs: bool = True,
     reloader: Callable[[], ProjectSpec] | None = None,
+    config_files: tuple[Path, ...] = (),
 ) -> int:
     client = dockercli.detect()
     if not client.buildkit:
         click.echo("warning: this docker client has no BuildKit; builds use the legacy builder", err=True)
     builder = ImageBuilder(client, dockerapi.connect())
-    engine = Engine(project, provider, builder, watch=watch, manual=manual, reloader=reloader)
+    engine = Engine(
+        project, provider, builder, watch=watch, manual=manual, reloader=reloader,
+        config_files=(project.file, *config_files),
+    )  # fmt: skip
     if tui:
         return asyncio.run(_run_tui(engine, down_on_exit=down_on_exit, router_logs=router_logs))
     return asyncio.run(_run(engine, down_on_exit=down_on_exit, router_logs=router_logs))

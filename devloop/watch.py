@@ -58,6 +58,7 @@ EVENT_FILTER: list[type[FileSystemEvent]] = [
 RULE_FILES = frozenset({".gitignore", ".dockerignore"})
 SYSCTL_FIX = "sudo sysctl fs.inotify.max_user_watches=524288"
 ROOT_POLL_S = 0.25  # how often the path of a removed app folder is checked
+CONFIG_WATCH = "\0config"  # the key of the config files' own watch (no app has this name)
 
 
 class WatchRules:
@@ -327,8 +328,20 @@ class _Handler(FileSystemEventHandler):
 class Watcher:
     """Watches every app's folder and puts one ChangeBatch per app and burst on `batches`."""
 
-    def __init__(self, apps: Iterable[AppSpec], quiet_s: float = 0.2, max_wait_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        apps: Iterable[AppSpec],
+        quiet_s: float = 0.2,
+        max_wait_s: float = 2.0,
+        config_files: Iterable[Path] = (),
+    ) -> None:
         self.apps = list(apps)
+        # The project's config (devloop.yaml or manifest.yml, vars files): a save of one is put
+        # on `config_changes`, never in an app's batch, so it reloads the config, not the code.
+        self.config_files = frozenset(p.parent.resolve() / p.name for p in config_files)
+        self.config_changes: asyncio.Queue[frozenset[str]] = asyncio.Queue()
+        self._config_names = frozenset(p.name for p in self.config_files)
+        self._config_debouncer = Debouncer(self.config_changes.put_nowait, quiet_s, max_wait_s)
         self.quiet_s = quiet_s
         self.max_wait_s = max_wait_s
         self.batches: asyncio.Queue[ChangeBatch] = asyncio.Queue()
@@ -351,6 +364,13 @@ class Watcher:
         observer.start()
         for app in self.apps:
             self._schedule(app)
+        roots = {str(app.source) for app in self.apps}
+        for folder in sorted({str(p.parent) for p in self.config_files} - roots):
+            # A config outside every app folder: its folder alone, not recursively.
+            observer.pruners[folder] = (lambda _path: True, lambda _path: None)  # type: ignore[attr-defined]
+            handler = _Handler(lambda path, is_dir, kind: self._from_thread(CONFIG_WATCH, path, is_dir, kind))
+            with contextlib.suppress(OSError):
+                observer.schedule(handler, folder, recursive=False, event_filter=EVENT_FILTER)
 
     def _schedule(self, app: AppSpec) -> None:
         assert self._observer is not None and self._loop is not None
@@ -419,6 +439,10 @@ class Watcher:
             self._on_path(app, path, is_dir, kind)
 
     def _on_path(self, app: str, path: str, is_dir: bool, kind: str) -> None:
+        config = not is_dir and os.path.basename(path) in self._config_names
+        if config and Path(path) in self.config_files:
+            self._config_debouncer.add(path, kind)
+            return
         entry = self._watches.get(app)
         if entry is None:
             return
@@ -467,6 +491,7 @@ class Watcher:
         return lambda files: self.batches.put_nowait(ChangeBatch(app, files))
 
     async def stop(self) -> None:
+        self._config_debouncer.cancel()
         for entry in self._watches.values():
             entry.debouncer.cancel()
             if entry.returning is not None:

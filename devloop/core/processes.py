@@ -145,3 +145,36 @@ def scaled(app: AppSpec, process: str, instances: int, memory_mb: int | None) ->
         for p in app.processes
     )
     return replace(app, processes=processes)
+
+
+Scale = tuple[str, int | None, int | None]  # (process, instances, memory_mb) set by `devloop scale`
+
+
+def record_scale(
+    scales: tuple[Scale, ...], process: str, instances: int, memory_mb: int | None
+) -> tuple[Scale, ...]:
+    """The session's scale overrides with this `devloop scale` folded in (memory kept if not given)."""
+    previous = next((s for s in scales if s[0] == process), None)
+    memory = memory_mb if memory_mb is not None else (previous[2] if previous else None)
+    return (*(s for s in scales if s[0] != process), (process, instances, memory))
+
+
+def rescale(
+    old_config: AppSpec, new_config: AppSpec, scales: tuple[Scale, ...]
+) -> tuple[AppSpec, tuple[Scale, ...]]:
+    """The edited config's spec with the session's scale overrides still applied, as `cf scale`
+    sticks; a value the edit itself changed wins over the override (the user said it last)."""
+    kept: list[Scale] = []
+    spec = new_config
+    for process, instances, memory in scales:
+        if process not in process_types(new_config):
+            continue
+        before, after = process_view(old_config, process), process_view(new_config, process)
+        instances = instances if before.instances == after.instances else None
+        memory = memory if before.memory_mb == after.memory_mb else None
+        if instances is None and memory is None:
+            continue
+        kept.append((process, instances, memory))
+        count = instances if instances is not None else process_view(spec, process).instances
+        spec = scaled(spec, process, count, memory)
+    return spec, tuple(kept)

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from devloop.core import events as ev
 from devloop.core.changes import Action, SyncCopy, plan_changes
-from devloop.core.processes import scaled
+from devloop.core.processes import Scale, record_scale, rescale, scaled
 from devloop.core.spec import AppSpec
 
 
@@ -46,6 +46,8 @@ class AppState:
     url: str | None = None
     instances: tuple[ev.InstanceStatus, ...] = ()
     builds: int = 0
+    config_spec: AppSpec | None = None  # the spec as the config file says, once `devloop scale` moved it
+    scales: tuple[Scale, ...] = ()  # this session's `devloop scale` overrides, kept across config edits
 
     @property
     def web(self) -> tuple[ev.InstanceStatus, ...]:
@@ -109,8 +111,20 @@ def _reduce_app(app: AppState, event: ev.Event, manual: bool) -> AppState:
             return replace(app, build_wanted=app.spec.build is not None)
         case ev.ScaleRequested(instances=instances, memory_mb=memory_mb, process=process):
             spec = scaled(app.spec, process, max(0, instances), memory_mb)
-            return replace(app, spec=spec, redeploy=app.deployed_image is not None, failed_image=None)
-        case ev.SpecChanged(spec=spec):
+            scales = record_scale(app.scales, process, max(0, instances), memory_mb)
+            return replace(
+                app,
+                spec=spec,
+                config_spec=app.config_spec or app.spec,
+                scales=scales,
+                redeploy=app.deployed_image is not None,
+                failed_image=None,
+            )
+        case ev.SpecChanged(spec=config):
+            spec, scales = rescale(app.config_spec or app.spec, config, app.scales)
+            app = replace(app, config_spec=config if scales else None, scales=scales)
+            if spec == app.spec:
+                return app
             if spec.build != app.spec.build or spec.image != app.spec.image:
                 return replace(
                     app, spec=spec, build_wanted=spec.build is not None, image=spec.image or app.image

@@ -221,6 +221,9 @@ class DockerProvider:
             if web:
                 self._route(app, adopted)
             return Deployed(self.router.url(app) if web else None, notice)
+        if mains and len(old) == len(current):
+            await self._rescale(app, view, image, process, current, progress)
+            return Deployed(self.router.url(app) if web else None, notice)
         progress(f"starting {view.instances} instance(s) of {image}{_as(process)}")
         generation = secrets.token_hex(3)
         previous = self.router.backends(app.name)
@@ -236,19 +239,7 @@ class DockerProvider:
                 retired.extend(self._route(app, healthy))
 
         async def start(index: int) -> Any:
-            # The engine call runs in a thread that a cancel (Ctrl-C) cannot stop: let it finish
-            # and record its container, so the cleanup below removes it instead of orphaning it.
-            starting = asyncio.ensure_future(
-                self._call(self._start_instance, view, image, index, generation, process, sidecars)
-            )
-            try:
-                container = await asyncio.shield(starting)
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    new.append(await starting)
-                raise
-            new.append(container)
-            return container
+            return await self._start_tracked(new, view, image, index, generation, process, sidecars)
 
         rest: asyncio.Future[list[Any]] | None = None
         try:
@@ -259,11 +250,7 @@ class DockerProvider:
                 await self._wait_healthy(view, [first], progress, on_healthy)
                 rest = asyncio.gather(*(start(i) for i in range(1, view.instances)))
                 await self._wait_healthy(view, list(await rest), progress, on_healthy)
-            for container in new:
-                for cid in (container.id, *self._sidecar_ids.get(container.id, ())):
-                    await self._call(self.client.api.update_container, cid, restart_policy=RESTART_POLICY)
-            for container in new:
-                self._sidecar_ids.pop(container.id, None)  # kept: later steps find its sidecars by label
+            await self._keep_restarting(new)
         except BaseException:
             if web:
                 self.router.set_backends(app.name, previous)
@@ -282,6 +269,74 @@ class DockerProvider:
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
         return Deployed(self.router.url(app) if web else None, notice)
+
+    async def _start_tracked(
+        self, new: list[Any], view: AppSpec, image: str, index: int, generation: str, process: str,
+        sidecars: tuple[SidecarSpec, ...],
+    ) -> Any:  # fmt: skip
+        """Start one instance and record it in `new`. The engine call runs in a thread that a cancel
+        (Ctrl-C) cannot stop: let it finish and record its container, so the caller's cleanup
+        removes it instead of orphaning it."""
+        starting = asyncio.ensure_future(
+            self._call(self._start_instance, view, image, index, generation, process, sidecars)
+        )
+        try:
+            container = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                new.append(await starting)
+            raise
+        new.append(container)
+        return container
+
+    async def _keep_restarting(self, new: list[Any]) -> None:
+        """Healthy now: Docker restarts them (and their sidecars) from here on."""
+        for container in new:
+            for cid in (container.id, *self._sidecar_ids.get(container.id, ())):
+                await self._call(self.client.api.update_container, cid, restart_policy=RESTART_POLICY)
+        for container in new:
+            self._sidecar_ids.pop(container.id, None)  # kept: later steps find its sidecars by label
+
+    async def _rescale(
+        self, app: AppSpec, view: AppSpec, image: str, process: str, current: list[dict[str, Any]],
+        progress: Progress,
+    ) -> None:  # fmt: skip
+        """`cf scale -i N`: start the missing instances or stop the extra ones; the others keep
+        running untouched (same image and config: nothing about them changed)."""
+        web = process == WEB
+        mains = [s for s in current if not _sidecar_of(s)]
+        keep: dict[int, dict[str, Any]] = {}
+        for summary in sorted(mains, key=lambda s: int(_labels_of(s).get(LABEL_INDEX, "0"))):
+            index = int(_labels_of(summary).get(LABEL_INDEX, "0"))
+            if index < view.instances:
+                keep.setdefault(index, summary)
+        extra = [s for s in mains if s not in keep.values()]
+        missing = [i for i in range(view.instances) if i not in keep]
+        progress(f"scaling to {view.instances} instance(s){_as(process)}: "
+                 f"{len(keep)} keep running, {len(missing)} to start, {len(extra)} to stop")  # fmt: skip
+        kept = [await self._call(self.client.containers.get, s["Id"]) for s in keep.values()]
+        generation = secrets.token_hex(3)
+        new: list[Any] = []
+        sidecars = sidecars_of(app, process)
+        try:
+            for index in missing:
+                await self._start_tracked(new, view, image, index, generation, process, sidecars)
+            await self._wait_healthy(view, new, progress)
+            await self._keep_restarting(new)
+        except BaseException:
+            await self._call(self._remove_now, list(new))
+            raise
+        retired = self._route(app, [*kept, *new]) if web else []
+        if extra:
+            gone = {s["Id"] for s in extra}
+            ids = [
+                s["Id"] for s in current
+                if _sidecar_of(s) and _network_owner(s) in gone
+            ] + sorted(gone)  # fmt: skip
+            self._retiring.update(ids)
+            task = asyncio.create_task(self._drain_and_stop(retired, ids))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
     async def _drain_and_stop(self, retired: list[Backend], ids: list[str]) -> None:
         """In-flight requests on the old instances finish first; then they get SIGTERM."""
@@ -975,6 +1030,11 @@ def _instance_of(sidecar: Any) -> str:
     """The id of the instance whose network a sidecar shares."""
     mode = (sidecar.attrs.get("HostConfig") or {}).get("NetworkMode", "")
     return str(mode).removeprefix("container:")
+
+
+def _network_owner(summary: dict[str, Any]) -> str:
+    """The id of the container whose network a sidecar's summary (the list endpoint) joins."""
+    return str((summary.get("HostConfig") or {}).get("NetworkMode", "")).removeprefix("container:")
 
 
 def _started_ns(stamp: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from devloop.core import events as ev
@@ -164,3 +165,30 @@ def test_prebuilt_images_are_deployed_without_a_build() -> None:
 def test_events_for_unknown_apps_are_ignored() -> None:
     state = EngineState.initial((spec(),))
     assert reduce(state, ev.FilesChanged("nope", frozenset({"a"}))) is state
+
+
+def test_a_scale_sticks_across_a_config_edit_that_leaves_instances_alone() -> None:
+    state = deployed(EngineState.initial((spec(),)))
+    state = reduce(state, ev.ScaleRequested("web", 3))
+    edited = replace(spec(), env=(("A", "1"),))  # the file changed something else
+    state = reduce(state, ev.SpecChanged("web", edited))
+    app = state.apps["web"]
+    assert app.spec.instances == 3 and app.spec.env == (("A", "1"),)
+    assert app.redeploy and decide(state) == [StartDeploy("web", "img:1")]
+
+
+def test_a_config_edit_of_the_scaled_value_wins_over_the_scale() -> None:
+    state = deployed(EngineState.initial((spec(),)))
+    state = reduce(state, ev.ScaleRequested("web", 3, memory_mb=256))
+    state = reduce(state, ev.SpecChanged("web", replace(spec(), instances=5)))
+    app = state.apps["web"]
+    assert (app.spec.instances, app.spec.memory_mb) == (5, 256)  # memory was not edited: kept
+    assert app.scales == (("web", None, 256),)
+
+
+def test_a_config_edit_identical_to_the_scaled_spec_redeploys_nothing() -> None:
+    state = run(deployed(EngineState.initial((spec(),))), ev.ScaleRequested("web", 3))
+    state = run(state, ev.DeployStarted("web", "img:1"), ev.DeploySucceeded("web", "img:1", "u", 1.0))
+    state = reduce(state, ev.SpecChanged("web", spec()))  # the file as it was: only the scale differs
+    assert state.apps["web"].spec.instances == 3 and not state.apps["web"].redeploy
+    assert decide(state) == []

@@ -182,3 +182,24 @@ def test_generated_builds_ignore_secrets_and_vcs(tmp_path: Path) -> None:
     assert rules.ignored_file(".env") and rules.ignored_file("config/.env.local")
     assert rules.ignored_dir(".git") and rules.ignored_dir("node_modules")
     assert not rules.ignored_file("app.py")
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["config-in-the-app-folder", "config-beside-apps"])
+async def test_a_saved_config_file_is_a_config_change_not_an_app_batch(
+    tmp_path: Path, started: list[Watcher], inside: bool
+) -> None:
+    folder = tmp_path / "web"
+    folder.mkdir()
+    app = python_app(folder)
+    config = (folder if inside else tmp_path) / "devloop.yaml"
+    config.write_text("version: 1\n")
+    watcher = Watcher([app], quiet_s=0.1, config_files=[config])
+    await watcher.start()
+    started.append(watcher)
+    saved = tmp_path / "devloop.yaml.tmp"  # an editor's safe write: a temp file renamed over it
+    saved.write_text("version: 1\napps: []\n")
+    saved.rename(config)
+    changed = await asyncio.wait_for(watcher.config_changes.get(), BATCH_TIMEOUT)
+    assert changed == frozenset({str(config.parent.resolve() / "devloop.yaml")})
+    batch = await settle(watcher, folder)
+    assert batch.files == {"sentinel.txt"}  # the config file reached no app's batch
