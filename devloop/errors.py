@@ -11,7 +11,8 @@ else escaping is a bug.
     │   └── BuildContextError    exit 4   context/Dockerfile missing or excluded
     ├── ToolMissingError         exit 5   an external tool (kind, docker) is not installed
     ├── ProviderError            exit 6   the platform refused: container, cluster or API trouble
-    │   └── DeployError          exit 6   a new version never became healthy (its last lines kept)
+    │   ├── DeployError          exit 6   a new version never became healthy (its last lines kept)
+    │   └── ImagePullError       exit 6   an image is missing and could not be pulled (name, registry, reason)
     └── WatchError               exit 7   file watching could not start
 """
 
@@ -108,6 +109,10 @@ class DeployError(ProviderError):
     def __init__(self, message: str, lines: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.lines = lines
+
+
+class ImagePullError(ProviderError):
+    """An image that is not on this machine and could not be pulled."""
 
 
 class WatchError(DevloopError):

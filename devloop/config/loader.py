@@ -14,6 +14,7 @@ from devloop.config.dotenv import parse_dotenv
 from devloop.config.schema import AppConfig, DevloopConfig, HealthCheckConfig
 from devloop.config.yamlpos import Positions, YamlPath, load_yaml
 from devloop.core.processes import WEB, default_health
+from devloop.core.pull import PullPolicy
 from devloop.core.services import ServiceSpec, exact_type
 from devloop.core.spec import (
     AppSpec,
@@ -144,6 +145,7 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
         source=source,
         build=build,
         image=app.image,
+        pull=PullPolicy(app.pull),
         instances=app.instances,
         memory_mb=parse_memory_mb(app.memory) if app.memory is not None else None,
         disk_mb=parse_memory_mb(app.disk_quota) if app.disk_quota is not None else None,
@@ -210,7 +212,15 @@ def _services_from_config(config: DevloopConfig, positions: Positions) -> tuple[
         kind = exact_type(service.type)
         assert kind is not None  # the schema checked it
         services.append(
-            ServiceSpec(service.name, kind, service.plan, service.port, service.timeout, service.image)
+            ServiceSpec(
+                service.name,
+                kind,
+                service.plan,
+                service.port,
+                service.timeout,
+                service.image,
+                PullPolicy(service.pull),
+            )
         )
     return tuple(services)
 

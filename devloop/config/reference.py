@@ -24,6 +24,7 @@ DESCRIPTIONS: dict[str, str] = {
     "AppConfig.target": "Build stage to stop at (`docker build --target`).",
     "AppConfig.build_args": "Build arguments (visible in the image history: never secrets).",
     "AppConfig.image": "A prebuilt image to run instead of building one.",
+    "AppConfig.pull": "When `image` is pulled: when missing here, before every start, or never.",
     "AppConfig.instances": "Number of instances (cf `instances`).",
     "AppConfig.memory": "Memory per instance, e.g. `256M` or `1G` (cf `memory`); the container's limit.",
     "AppConfig.disk_quota": "Disk per instance (cf `disk_quota`); recorded.",
@@ -69,6 +70,7 @@ DESCRIPTIONS: dict[str, str] = {
     "ServiceConfig.port": "Also publish the service on 127.0.0.1:PORT, for local tools.",
     "ServiceConfig.timeout": "Seconds it may take to become ready; its bound apps wait that long.",
     "ServiceConfig.image": "Another image of the same kind (default: the official one, e.g. `postgres:16`).",
+    "ServiceConfig.pull": "When the service's image is pulled: when missing here, before every start, or never.",
 }
 
 MODELS: list[type[BaseModel]] = [

@@ -100,6 +100,7 @@ class AppConfig(StrictModel):
     target: str | None = None
     build_args: dict[str, Scalar] = Field(default_factory=dict)
     image: str | None = None
+    pull: Literal["missing", "always", "never"] = "missing"
     instances: int = Field(default=1, ge=0, le=100)
     memory: Size | None = None
     disk_quota: Size | None = None
@@ -138,6 +139,7 @@ class ServiceConfig(StrictModel):
     port: int | None = Field(default=None, ge=1, le=65535)
     timeout: int = Field(default=90, ge=1, le=3600)
     image: str | None = None
+    pull: Literal["missing", "always", "never"] = "missing"
 
     _names = field_validator("name")(check_app_name)
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from devloop.core.pull import PullPolicy
+
 
 @dataclass(frozen=True)
 class ServiceType:
@@ -114,6 +116,7 @@ class ServiceSpec:
     host_port: int | None = None  # also published on 127.0.0.1 for local tools
     ready_timeout_s: int = 90
     image_override: str | None = None  # another image of the same kind (postgres:15, ...)
+    pull: PullPolicy = PullPolicy.MISSING
 
     @property
     def image(self) -> str:

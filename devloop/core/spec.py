@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from devloop.core.pull import PullPolicy
 from devloop.core.services import ServiceSpec
 
 DEFAULT_PORT = 8080  # Cloud Foundry's $PORT default
@@ -98,6 +99,7 @@ class AppSpec:
     source: Path
     build: BuildSpec | None = None
     image: str | None = None
+    pull: PullPolicy = PullPolicy.MISSING  # for `image`; a build's base images: the builder's own rules
     instances: int = 1
     memory_mb: int | None = None
     disk_mb: int | None = None

@@ -24,6 +24,7 @@ import docker
 import docker.errors
 
 from devloop.adapters.dockerapi import CONNECTION_ERRORS, describe, engine_address
+from devloop.adapters.images import ensure_image_off_loop
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
@@ -153,7 +154,10 @@ class DockerProvider:
             )
 
     async def deliver(self, app: AppSpec, image: str, progress: Progress) -> str:
-        return image  # built on this very engine
+        """Built on this very engine; a prebuilt `image:` is pulled when missing (or always)."""
+        if app.build is None:
+            await ensure_image_off_loop(self.client, image, app.pull, progress)
+        return image
 
     # --- deploy ---------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import docker.errors
 
+from devloop.adapters.images import ensure_image_off_loop
 from devloop.core.services import Credentials, ServiceSpec, credentials_for, new_password
 from devloop.errors import DeployError
 from devloop.private import write_private
@@ -89,6 +90,7 @@ class DockerServices:
             assert password is not None
             container = await self._call(self._running, service, password)
             if container is None:
+                await ensure_image_off_loop(self.client, service.image, service.pull, progress)
                 progress(f"starting service {service.name} ({service.type.name}, {service.image})")
                 container = await self._call(self._start, service, password)
             await self._wait_ready(service, container)
