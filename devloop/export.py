@@ -53,8 +53,15 @@ def file_name(index: int, obj: Obj) -> str:
     return f"{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Every block written out in full: an object shared by two probes is no `&id001`/`*id001`."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump(obj: Any) -> str:
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+    return yaml.dump(obj, Dumper=_NoAliases, sort_keys=False, default_flow_style=False)
 
 
 def write(project: ProjectSpec, images: dict[str, str], project_id: str, out: Path, fmt: str) -> list[Path]:
