@@ -295,7 +295,7 @@ def _v6_routes(
     return routes
 
 
-_LABEL_BAD = re.compile(r"[^a-z0-9-]+")
+_LABEL_BAD = re.compile(r"-*[^a-z0-9-]+-*")
 
 
 def dns_route(route: str) -> str:

@@ -71,7 +71,15 @@ def drop_unresolved(data: Any, key: str | None = None) -> Any:
             k: drop_unresolved(v, k) for k, v in data.items() if not isinstance(v, Unresolved) or k == "name"
         }
     if isinstance(data, list):
-        return [drop_unresolved(v) for v in data if not isinstance(v, Unresolved)]
+        out = []
+        for item in data:
+            if isinstance(item, Unresolved):
+                continue
+            kept = drop_unresolved(item)
+            if kept == {} and item != {}:
+                continue  # an entry made of unknown values only (`- route: ((route))`)
+            out.append(kept)
+        return out
     return str(data) if isinstance(data, Unresolved) else data
 
 
