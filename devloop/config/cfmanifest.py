@@ -40,6 +40,42 @@ __all__ = ["CfManifest", "load", "to_project"]
 
 INTERNAL_DOMAIN = "apps.internal"
 
+# attribute -> what devloop does with it, as cf does (the config reference and README list these)
+HONOURED = {
+    "name": "the app's name; a DNS-safe form of it names containers, objects and hosts",
+    "path": "the app folder (built with its Dockerfile or a generated one); a .jar/.war/.zip is loaded",
+    "instances": "instances of the web process",
+    "memory": "each instance's memory limit",
+    "command": "the start command",
+    "env": "environment variables",
+    "routes": "local routes (host label and path kept; TCP routes get a port; `*.apps.internal` internal)",
+    "no-route": "no route",
+    "timeout": "how long an instance may take to become healthy",
+    "health-check-type": "port, http or process (none means process)",
+    "health-check-http-endpoint": "the http check's path",
+    "health-check-invocation-timeout": "how long one check may take",
+    "health-check-interval": "seconds between checks",
+    "docker": "a prebuilt image (docker.image)",
+    "processes": "process types, each with its own command, instances, memory and health check",
+    "sidecars": "extra processes beside the app's",
+    "services": "bound services (provisioned when their name says their type)",
+    "version": "the manifest format version",
+}
+# attribute -> what devloop maps it to (one notice per attribute and file says so)
+MAPPED = {
+    "buildpacks": "decide the language of the generated Dockerfile when the folder has none",
+    "buildpack": "as buildpacks (cf v6)",
+    "random-route": "the app's stable local route",
+    "default-route": "false and no routes: no route",
+    "host": "routes: HOST.DOMAIN for every domain (cf v6)",
+    "hosts": "routes: each host on every domain (cf v6)",
+    "domain": "routes: every host on DOMAIN (cf v6)",
+    "domains": "routes: every host on each domain (cf v6)",
+    "no-hostname": "routes: the domains alone (cf v6)",
+    "inherit": "the parent manifest merged in (cf v6)",
+    "top-level attributes": "applied to every app, app values winning, env merged (cf v6)",
+    "((vars))": "values from --vars-file and --var (YAML-typed, nested a.b.c)",
+}
 # attribute -> why devloop records it without acting on it (one notice per attribute and file)
 NOT_HONOURED = {
     "stack": "the stack is the base image of cf's containers; devloop's image comes from the build",

@@ -316,7 +316,14 @@ BAD = [
         3,
         14,
     ),
-    ("env-not-mapping", "devloop.yaml", "apps:\n  - name: web\n    env: [A=1]\n", "expected a mapping", 3, 10),
+    (
+        "env-not-mapping",
+        "devloop.yaml",
+        "apps:\n  - name: web\n    env: [A=1]\n",
+        "expected a mapping",
+        3,
+        10,
+    ),
     (
         "image-and-dockerfile",
         "devloop.yaml",
