@@ -43,3 +43,18 @@ def test_written_yaml_has_no_anchors_or_aliases() -> None:
     text = dump({"startupProbe": shared, "readinessProbe": shared})
     assert "&" not in text and "*" not in text
     assert text.count("path: /health") == 2
+
+
+def test_export_to_a_file_or_an_unwritable_place_is_one_message(tmp_path: Path) -> None:
+    from devloop.core.spec import ProjectSpec
+    from devloop.errors import UsageError
+    from devloop.export import write
+
+    project = ProjectSpec(tmp_path / "manifest.yml", (AppSpec("web", SRC),))
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(UsageError, match=r"^-o .*taken is a file; export writes a folder of YAML files$"):
+        write(project, {"web": "i"}, "p", tmp_path / "taken", "yaml")
+    with pytest.raises(
+        UsageError, match=r"^cannot write the export to .*taken/k8s: .*taken/k8s: Not a directory$"
+    ):
+        write(project, {"web": "i"}, "p", tmp_path / "taken" / "k8s", "yaml")
