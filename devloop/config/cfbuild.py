@@ -74,7 +74,11 @@ def cf_build(base: Path, path: str | None, buildpacks: tuple[str, ...]) -> CfBui
     runtimes = [r for r in (buildpack_runtime(b) for b in buildpacks) if r is not None]
     runtime = runtimes[-1] if runtimes else None  # the last buildpack is the one that starts the app
     if target.suffix.lower() in ARCHIVES and not target.is_dir():
-        return _archive(target, written, runtime)
+        if (base / "Dockerfile").is_file():  # the project's own build, which COPYs the archive
+            return CfBuild(
+                base.resolve(), BuildSpec(base.resolve(), base.resolve() / "Dockerfile", artifact=target)
+            )
+        return _archive(target, written, runtime, base.resolve())
     if not target.exists():
         reason = f"app folder {written!r} does not exist yet (looked for {target})"
         return CfBuild(target, BuildSpec(target, missing=reason), _later(reason))
@@ -97,19 +101,21 @@ def cf_build(base: Path, path: str | None, buildpacks: tuple[str, ...]) -> CfBui
     return CfBuild(target, BuildSpec(target, missing=reason + "; add a Dockerfile"), _later(reason))
 
 
-def _archive(target: Path, written: str, runtime: Language | str | None) -> CfBuild:
+def _archive(target: Path, written: str, runtime: Language | str | None, base: Path) -> CfBuild:
     folder = target.parent
     if target.suffix.lower() in (".jar", ".war") or runtime == "java":
-        return _unsupported(folder, "java", f"path {written}", artifact=target)
+        return _unsupported(folder, "java", f"path {written}", artifact=target, dockerfile_in=base)
     reason = f"path {written!r} is a zip archive; devloop builds from a folder"
     build = BuildSpec(folder, artifact=target, missing=reason + ": unzip it and point `path:` at the folder")
     return CfBuild(folder, build, _later(reason))
 
 
-def _unsupported(folder: Path, runtime: str, why: str, artifact: Path | None = None) -> CfBuild:
+def _unsupported(
+    folder: Path, runtime: str, why: str, artifact: Path | None = None, dockerfile_in: Path | None = None
+) -> CfBuild:
     reason = (
         f"a {runtime} app ({why}): devloop generates no {runtime} image yet; "
-        f"add a Dockerfile to {folder} ({_DOCKERFILE_HINT[runtime]})"
+        f"add a Dockerfile to {dockerfile_in or folder} ({_DOCKERFILE_HINT[runtime]})"
     )
     return CfBuild(folder, BuildSpec(folder, artifact=artifact, missing=reason), _later(reason))
 

@@ -349,6 +349,18 @@ def test_jar_path_loads_with_a_notice(tmp_path: Path) -> None:
         "a java app (path target/api.jar): devloop generates no java image yet"
     )
     assert str(project.notices[-1]).startswith(f"{tmp_path / 'manifest.yml'}:3:9: a java app")
+    assert f"add a Dockerfile to {tmp_path.resolve()} (FROM eclipse-temurin:21-jre" in app.build.missing
+
+
+def test_jar_with_the_projects_dockerfile_builds_with_it(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM eclipse-temurin:21-jre\nCOPY target/api.jar /app/app.jar\n")
+    (app,) = load(tmp_path, "applications:\n- name: api\n  path: target/api.jar\n").apps
+    assert app.build is not None and app.build.missing is None
+    assert (app.build.dockerfile, app.build.artifact, app.source) == (
+        tmp_path.resolve() / "Dockerfile",
+        (tmp_path / "target" / "api.jar").resolve(),
+        tmp_path.resolve(),
+    )
 
 
 def test_zip_path_says_to_unzip(tmp_path: Path) -> None:
