@@ -92,6 +92,8 @@ def build_of(app: AppSpec) -> BuildSpec:
     """How the app is built, or a BuildContextError when it runs a prebuilt image."""
     if app.build is None:
         raise BuildContextError(f"{app.name} uses the prebuilt image {app.image}; nothing is built")
+    if app.build.missing is not None:  # loaded (validate, export work) but not buildable yet
+        raise BuildContextError(f"{app.name}: {app.build.missing}")
     return app.build
 
 

@@ -41,12 +41,17 @@ class ConfigOptions:
             return False
         return True
 
-    def load(self, quiet: bool = False) -> ProjectSpec:
-        """The project, with a warning line for each setting devloop cannot honour."""
+    def load(self, quiet: bool = False, names_only: bool = False) -> ProjectSpec:
+        """The project, with a warning line for each setting devloop cannot honour.
+
+        `names_only`: for commands that need the apps' names only (down, status, logs...):
+        ((vars)) without a value are no error there, and no warnings are printed."""
         from devloop.config.loader import find_config, load_project, load_vars
 
         path = find_config(self.file, Path.cwd())
-        project = load_project(_display_path(path), load_vars(self.vars_files, self.var_pairs), self.provider)
+        variables = load_vars(self.vars_files, self.var_pairs)
+        project = load_project(_display_path(path), variables, self.provider, lenient=names_only)
+        quiet = quiet or names_only
         if self.context:  # an existing cluster instead of the kind one: the kind provider's job
             project = dataclasses.replace(project, context=self.context, provider=Provider.KIND)
         for notice in () if quiet else project.notices:
@@ -138,9 +143,10 @@ def validate(config: ConfigOptions) -> None:
         elif app.build and app.build.language:
             how = f"generated {app.build.language.value} Dockerfile"
         else:
-            how = "?"
+            how = "not buildable yet (see the warning above)"
         memory = f"{app.memory_mb}M" if app.memory_mb else "default memory"
-        click.echo(f"  {app.name}: {app.instances} instance(s), {memory}, port {app.port}, {how}")
+        name = f"{app.display_name} ({app.name})" if app.display_name else app.name
+        click.echo(f"  {name}: {app.instances} instance(s), {memory}, port {app.port}, {how}")
         for process in app.processes:
             command = process.command or "the image's default"
             click.echo(f"    process {process.type}: {process.instances} instance(s), `{command}`")
@@ -229,6 +235,7 @@ def select_apps(project: Any, names: tuple[str, ...]) -> list[Any]:
     if not names:
         return list(project.apps)
     known = {a.name: a for a in project.apps}
+    known.update({a.display_name: a for a in project.apps if a.display_name and a.display_name not in known})
     unknown = [n for n in names if n not in known]
     if unknown:
         from devloop.errors import UsageError
@@ -297,7 +304,7 @@ def down(
     """Remove the apps' instances (all apps, or APPS) and the services; --purge their data too."""
     import asyncio
 
-    project = config.load()
+    project = config.load(names_only=True)
     selected = select_apps(project, apps) if apps else None
     target = make_provider(project)
     if purge and apps:
@@ -354,9 +361,22 @@ def export(config: ConfigOptions, output: Path, fmt: str) -> None:
 
     project = config.load()
     planner = ImageBuilder(None)
-    images = {app.name: app.image or pinned(planner.plan(app).image) for app in project.apps}
+    images = {app.name: app.image or _export_image(planner, app) for app in project.apps}
     written = write(project, images, project_id(project.file), output, fmt)
     click.echo(f"wrote {len(written)} file(s) to {output} ({fmt}); secret values are placeholders")
+
+
+def _export_image(planner: Any, app: Any) -> str:
+    """The image an app's objects name: its content tag, or a placeholder while it cannot be built yet."""
+    from devloop.build import image_repository
+    from devloop.errors import BuildContextError
+
+    try:
+        return pinned(planner.plan(app).image)
+    except BuildContextError:
+        click.echo(f"warning: {app.name} cannot be built yet; its objects name the image "
+                   f"{image_repository(app.name)}:unbuilt (see `devloop validate`)", err=True)  # fmt: skip
+        return f"{image_repository(app.name)}:unbuilt"
 
 
 def pinned(image: str) -> str:
@@ -378,7 +398,7 @@ def status(config: ConfigOptions, as_json: bool) -> None:
     """Apps, state, instances, memory and URL (like `cf apps`)."""
     from devloop.commands import print_status, status_rows
 
-    project = config.load()
+    project = config.load(names_only=True)
     unrouted = frozenset(a.name for a in project.apps if a.no_route)
     print_status(status_rows(project, make_provider(project)), as_json, unrouted)
 
@@ -418,7 +438,7 @@ def restart(config: ConfigOptions, app: str) -> None:
     """Restart an app's instances one at a time (like `cf restart`)."""
     from devloop.commands import ask
 
-    project = config.load()
+    project = config.load(names_only=True)
     select_apps(project, (app,))
     ask(project, {"cmd": "restart", "app": app})
     click.echo(f"restarting {app}")
@@ -492,7 +512,7 @@ def ssh(config: ConfigOptions, app: str, index: int, process: str, command: str 
     from devloop.commands import shell
     from devloop.core.processes import process_types
 
-    project = config.load()
+    project = config.load(names_only=True)
     (spec,) = select_apps(project, (app,))
     if process not in process_types(spec):
         raise UsageError(f"{app} has no process type {process!r}; it has: {', '.join(process_types(spec))}")
@@ -549,7 +569,7 @@ def open_app(config: ConfigOptions, app: str) -> None:
 
     from devloop.commands import ask
 
-    project = config.load()
+    project = config.load(names_only=True)
     select_apps(project, (app,))
     rows = {row["name"]: row for row in ask(project, {"cmd": "status"})["apps"]}
     url = rows[app].get("url")
@@ -602,7 +622,7 @@ def logs(
     from devloop.core.logformat import LogFilter, parse_duration
     from devloop.logcmd import show_logs
 
-    project = config.load()
+    project = config.load(names_only=True)
     select_apps(project, apps)
     try:
         since_s = parse_duration(since) if since else None

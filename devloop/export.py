@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from devloop.core.spec import AppSpec, ProjectSpec
+from devloop.errors import UsageError
 from devloop.manifests import SECRET_PLACEHOLDER, Obj, app_objects
 from devloop.servicemanifests import (
     PRODUCTION_NOTE,
@@ -53,19 +54,32 @@ def file_name(index: int, obj: Obj) -> str:
     return f"{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Every block written out in full: an object shared by two probes is no `&id001`/`*id001`."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump(obj: Any) -> str:
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+    return yaml.dump(obj, Dumper=_NoAliases, sort_keys=False, default_flow_style=False)
 
 
 def write(project: ProjectSpec, images: dict[str, str], project_id: str, out: Path, fmt: str) -> list[Path]:
     items = objects_for(project, images, project_id)
-    out.mkdir(parents=True, exist_ok=True)
-    if fmt == "yaml":
-        return _write_files(out, items)
-    if fmt == "kustomize":
-        return _write_kustomize(out, items, images)
-    if fmt == "helm":
-        return _write_helm(project, out, items, images)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o {out} is a file; export writes a folder of YAML files", hint="name a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if fmt == "yaml":
+            return _write_files(out, items)
+        if fmt == "kustomize":
+            return _write_kustomize(out, items, images)
+        if fmt == "helm":
+            return _write_helm(project, out, items, images)
+    except OSError as exc:  # a read-only or full disk, a parent that is a file
+        where = exc.filename or out
+        raise UsageError(f"cannot write the export to {out}: {where}: {exc.strerror}") from None
     raise ValueError(fmt)
 
 

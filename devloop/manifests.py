@@ -150,8 +150,28 @@ def _sidecars(app: AppSpec, process: str, image: str) -> list[Obj]:
 
 def hosts(app: AppSpec) -> list[str]:
     """Ingress hosts: the app's routes (host part), else APP.localhost."""
-    found = [route.split("/", 1)[0].split(":", 1)[0] for route in app.routes]
-    return found or [f"{app.name}.localhost"]
+    return list(dict.fromkeys(host for host, _ in ingress_rules(app)))
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def ingress_rules(app: AppSpec) -> list[tuple[str, str]]:
+    """(host, path prefix) of each HTTP route the Ingress serves, else (APP.localhost, /).
+
+    Hosts are lower case and DNS-valid (a route that is not is left out), paths kept;
+    routes with a port are TCP routes, which an Ingress does not carry."""
+    rules: list[tuple[str, str]] = []
+    for route in app.routes:
+        host_port, slash, path = route.split("://", 1)[-1].partition("/")
+        host, _, port = host_port.partition(":")
+        host = host.lower().rstrip(".")
+        if port or not all(_DNS_LABEL.match(label) for label in host.split(".")):
+            continue
+        rule = (host, "/" + path.rstrip("/") if slash and path.strip("/") else "/")
+        if rule not in rules:
+            rules.append(rule)
+    return rules or [(f"{app.name}.localhost", "/")]
 
 
 def app_objects(
@@ -183,6 +203,8 @@ def app_objects(
             "stringData": {k: (v if secret_values else SECRET_PLACEHOLDER) for k, v in app.secret_env},
         })  # fmt: skip
     web = _container(app, app.name, image, app.command, app.memory_mb, app.health, app.port)
+    if app.disk_mb:  # cf's disk_quota: the instance's scratch space
+        web["resources"].setdefault("limits", {})["ephemeral-storage"] = f"{app.disk_mb}Mi"
     objects.append(
         _deployment(
             app,
@@ -238,17 +260,15 @@ def _service(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
 
 
 def _ingress(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
-    backend = {"service": {"name": app.name, "port": {"name": "http"}}}
+    by_host: dict[str, list[Obj]] = {}
+    for host, path in ingress_rules(app):
+        backend = {"service": {"name": app.name, "port": {"name": "http"}}}
+        by_host.setdefault(host, []).append({"path": path, "pathType": "Prefix", "backend": backend})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": _meta(app.name, lbls, namespace),
-        "spec": {
-            "rules": [
-                {"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
-                for host in hosts(app)
-            ]
-        },
+        "spec": {"rules": [{"host": host, "http": {"paths": paths}} for host, paths in by_host.items()]},
     }
 
 

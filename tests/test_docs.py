@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devloop.config.reference import render, undocumented
+from devloop.config.reference import readme_with_cf_attributes, render, undocumented, unlisted_cf_attributes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,6 +16,15 @@ def test_config_reference_is_up_to_date() -> None:
 
 def test_every_config_key_is_described() -> None:
     assert undocumented() == []
+
+
+def test_readme_cf_attributes_are_the_loaders() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert readme == readme_with_cf_attributes(readme), "run: python -m devloop.config.reference --readme"
+
+
+def test_every_cf_attribute_is_listed_as_honoured_mapped_or_noticed() -> None:
+    assert unlisted_cf_attributes() == []
 
 
 def test_readme_screenshot_is_the_running_snapshot() -> None:

@@ -13,7 +13,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from devloop.config.schema import Scalar, Size, _check_size
-from devloop.core.spec import check_app_name
 
 
 def _kebab(name: str) -> str:
@@ -80,10 +79,19 @@ class CfMetadata(CfModel):
     annotations: dict[str, Scalar | None] | None = None
 
 
+def _cf_name(name: str) -> str:
+    """cf takes any app name (mixed case, spaces, `_`, non-ASCII); devloop derives a DNS-safe one."""
+    if not name.strip():
+        raise ValueError("an app name cannot be empty")
+    if any(ord(ch) < 32 for ch in name):
+        raise ValueError(f"app name {name!r} contains a control character")
+    return name
+
+
 class CfApp(CfModel):
     name: str
     path: str | None = None
-    instances: int | None = Field(default=None, ge=0, le=100)
+    instances: int | None = Field(default=None, ge=0)
     memory: Size | None = None
     disk_quota: Size | None = Field(default=None, alias="disk_quota")
     command: str | None = None
@@ -112,8 +120,9 @@ class CfApp(CfModel):
     sidecars: list[CfSidecar] | None = None
     metadata: CfMetadata | None = None
     log_rate_limit_per_second: Size | None = None
+    features: dict[str, bool] | None = None
 
-    _names = field_validator("name")(check_app_name)
+    _names = field_validator("name")(_cf_name)
     _sizes = field_validator("memory", "disk_quota")(_check_size)
 
 

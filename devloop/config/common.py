@@ -13,7 +13,7 @@ from devloop.config.detect import detect_language
 from devloop.config.errors_map import to_config_error
 from devloop.config.yamlpos import Positions, YamlPath
 from devloop.core.processes import WEB, fold_web, problems, procfile_command
-from devloop.core.spec import AppSpec, BuildSpec, Language
+from devloop.core.spec import AppSpec, BuildSpec, Language, Notice
 from devloop.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -85,9 +85,16 @@ def scalar_to_str(value: Any) -> str:
     return str(value)
 
 
-def resolve_processes(app: AppSpec, given_web: frozenset[str], positions: Positions, at: YamlPath) -> AppSpec:
+def resolve_processes(
+    app: AppSpec,
+    given_web: frozenset[str],
+    positions: Positions,
+    at: YamlPath,
+    notices: list[Notice] | None = None,
+) -> AppSpec:
     """The app with a `web` process entry folded in, each other process's command (its own, or the
-    Procfile's entry of its type), and its processes and sidecars checked."""
+    Procfile's entry of its type), and its processes and sidecars checked. With `notices`, a process
+    without a command is noticed instead of refused (cf takes it from a Procfile found at staging)."""
     for path, message in problems(app):
         raise ConfigError(positions.at((*at, *path)), message)
     procfile = app.source / "Procfile"
@@ -96,6 +103,14 @@ def resolve_processes(app: AppSpec, given_web: frozenset[str], positions: Positi
     for index, process in enumerate(app.processes):
         command = process.command or procfile_command(text, process.type)
         if command is None and app.image is None and process.type != WEB:
+            if notices is not None:
+                notices.append(Notice(
+                    str(positions.at((*at, "processes", index))),
+                    f"process type {process.type!r} has no command here and no `{process.type}:` line in "
+                    f"{procfile}; `devloop up` needs one of them",
+                ))  # fmt: skip
+                processes.append(process)
+                continue
             raise ConfigError(
                 positions.at((*at, "processes", index)),
                 f"process type {process.type!r} has no command",

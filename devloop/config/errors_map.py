@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from devloop.config.yamlpos import Positions, YamlPath
 from devloop.errors import ConfigError
+
+_CLASS_NAME = re.compile(r",? or (an )?instance of \w+")
 
 
 def _describe(path: YamlPath) -> str:
@@ -112,7 +115,9 @@ def to_config_error(exc: ValidationError, positions: Positions, root: type[BaseM
     if kind == "missing":
         parent = path[:-1]
         return ConfigError(positions.at(parent), f"missing required key {path[-1]!r} in {_describe(parent)}")
-    message = str(err["msg"])
+    message = _CLASS_NAME.sub("", str(err["msg"]))  # "... or instance of CfRoute": our class, not theirs
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        message = "Expected a mapping (key: value lines)"
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     value = err.get("input")

@@ -8,11 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from devloop.config import cfmanifest
 from devloop.config.common import resolve_build, resolve_dir, resolve_processes, str_pairs, validate
 from devloop.config.dotenv import parse_dotenv
 from devloop.config.schema import AppConfig, DevloopConfig, HealthCheckConfig
-from devloop.config.yamlpos import Positions, YamlPath, load_yaml
+from devloop.config.yamlpos import Positions, YamlPath, drop_unresolved, load_yaml
 from devloop.core.processes import WEB, default_health
 from devloop.core.pull import PullPolicy
 from devloop.core.services import ServiceSpec, exact_type
@@ -31,6 +33,16 @@ from devloop.core.spec import (
 from devloop.errors import ConfigError, Location, UsageError
 
 CONFIG_NAMES = ("devloop.yaml", "devloop.yml", "manifest.yml", "manifest.yaml")
+LOOKED_FOR = (
+    "devloop looked for `applications:` (a Cloud Foundry manifest, or `inherit:` of one) "
+    "or `apps:` (a devloop.yaml)"
+)
+
+
+def _kind(value: object) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), "value"
+    )
 
 
 def find_config(explicit: Path | None, cwd: Path) -> Path:
@@ -69,30 +81,50 @@ def load_vars(vars_files: Iterable[Path] = (), pairs: Iterable[str] = ()) -> dic
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise UsageError(f"--var takes NAME=VALUE, got {pair!r}")
-        variables[name] = value
+        variables[name] = var_value(value)
     return variables
+
+
+def var_value(text: str) -> Any:
+    """A `--var` value as cf reads it: YAML (`2` is a number, `true` a boolean), else the text."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if value is None:
+        return text  # `--var a=` and `--var a=~` keep their text, as cf passes it on
+    return value if isinstance(value, str | int | float | bool | list | dict) else text
 
 
 def load_project(
     path: Path,
     variables: Mapping[str, Any] | None = None,
     provider_override: str | None = None,
+    *,
+    lenient: bool = False,
 ) -> ProjectSpec:
+    """The project in `path`. `lenient`: ((vars)) without a value are left out instead of refused."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(Location(str(path)), "not a UTF-8 text file") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    data, positions = load_yaml(text, str(path), variables if variables is not None else {})
+    variables = variables if variables is not None else {}
+    data, positions = load_yaml(text, str(path), variables, lenient=lenient)
+    if lenient:
+        data = drop_unresolved(data)
     if data is None:
-        raise ConfigError(Location(str(path), 1, 1), "the file is empty; it needs an 'apps:' list")
+        raise ConfigError(Location(str(path), 1, 1), f"the file is empty; {LOOKED_FOR}")
     if not isinstance(data, dict):
-        raise ConfigError(positions.at(()), f"the top level must be a mapping, not a {type(data).__name__}")
+        raise ConfigError(positions.at(()), f"the top level must be a mapping, not a {_kind(data)}")
     base = path.parent.resolve()
-    if "applications" in data:
-        project = cfmanifest.to_project(
-            validate(cfmanifest.CfManifest, data, positions), base, path, positions
+    if cfmanifest.looks_like_cf(data):
+        project = cfmanifest.load(data, positions, path, variables, lenient=lenient)
+    elif "apps" not in data:
+        keys = ", ".join(str(k) for k in data) or "none"
+        raise ConfigError(
+            positions.at(()), f"no list of apps here: {LOOKED_FOR}; this file's top-level keys: {keys}"
         )
     else:
         config = validate(DevloopConfig, data, positions)

@@ -8,6 +8,8 @@ setting came from.
 from __future__ import annotations
 
 import re
+import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -56,6 +58,11 @@ class BuildSpec:
     language: Language | None = None
     target: str | None = None
     args: tuple[tuple[str, str], ...] = ()
+    # A cf `path:` naming a file (.jar, .war, .zip): what a generated build would start from.
+    artifact: Path | None = None
+    # Why this app cannot be built yet (an app folder not there, no language devloop can generate
+    # for); `validate` and `export` still work, `build` and `up` stop with this reason.
+    missing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,16 @@ class AppSpec:
     buildpacks: tuple[str, ...] = ()
     processes: tuple[ProcessSpec, ...] = ()
     sidecars: tuple[SidecarSpec, ...] = ()
+    # The name as the user wrote it (cf accepts `My App`, `my_app`, `东 程`); `name` is the
+    # DNS-safe name containers, Kubernetes objects and hosts use. Empty when they are the same.
+    display_name: str = ""
+    # cf internal routes (`*.apps.internal`): reachable from the project's other apps only.
+    internal_routes: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The name to show a person: the one written in the config."""
+        return self.display_name or self.name
 
     @property
     def env_dict(self) -> dict[str, str]:
@@ -159,19 +176,25 @@ class ProjectSpec:
         raise KeyError(name)
 
     def app(self, name: str) -> AppSpec:
+        """The app called `name`: its DNS-safe name or the name written in the config."""
         for app in self.apps:
             if app.name == name:
+                return app
+        for app in self.apps:
+            if app.display_name and app.display_name == name:
                 return app
         raise KeyError(name)
 
 
-_MEMORY_RE = re.compile(r"^\s*(\d+)\s*(M|MB|MI|MIB|G|GB|GI|GIB)?\s*$", re.IGNORECASE)
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(K|KB|KI|KIB|M|MB|MI|MIB|G|GB|GI|GIB|T|TB)?\s*$", re.I)
+_UNIT_MB = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 
 
 def parse_memory_mb(value: str | int) -> int:
-    """Cloud Foundry memory/disk sizes (`256M`, `1G`, `512MB`) in megabytes.
+    """Cloud Foundry memory/disk sizes (`256M`, `1G`, `512MB`, `1.2G`, `2g`) in whole megabytes.
 
-    A bare number is megabytes, as in cf. Raises ValueError with the accepted forms.
+    A bare number is megabytes, as in cf; fractions are rounded down as cf does (`1.2G` is 1228).
+    Raises ValueError with the accepted forms.
     """
     if isinstance(value, bool):
         raise ValueError(f"invalid size {value!r}: use a number with M or G, e.g. 256M or 1G")
@@ -181,12 +204,12 @@ def parse_memory_mb(value: str | int) -> int:
         return value
     match = _MEMORY_RE.match(value)
     if not match:
-        raise ValueError(f"invalid size {value!r}: use a number with M or G, e.g. 256M or 1G")
-    number = int(match.group(1))
-    unit = (match.group(2) or "M").upper()
-    mb = number * 1024 if unit.startswith("G") else number
+        raise ValueError(f"invalid size {value!r}: use a number with M or G, e.g. 256M, 1G or 1.5G")
+    number = float(match.group(1))
+    unit = (match.group(2) or "M")[0].upper()
+    mb = int(number * _UNIT_MB[unit])
     if mb <= 0:
-        raise ValueError(f"invalid size {value!r}: must be positive")
+        raise ValueError(f"invalid size {value!r}: must be at least 1M")
     return mb
 
 
@@ -201,3 +224,46 @@ def check_app_name(name: str) -> str:
             "starting and ending with a letter or digit, at most 50 characters"
         )
     return name
+
+
+_DNS_MAX = 50  # leaves room for the suffixes devloop adds (`-worker`, `-db-0`) within 63
+_NOT_DNS = re.compile(r"[^a-z0-9]+")
+
+
+def _short_hash(text: str) -> str:
+    return f"{zlib.crc32(text.encode('utf-8')):08x}"[:6]
+
+
+def dns_name(name: str) -> str:
+    """A DNS-1035 label (lowercase letter first, letters, digits, '-') for a cf app name.
+
+    Lower case, accents dropped (`Café` -> `cafe`), every other run of characters a '-'.
+    A name that keeps no letter or digit (`东 程`) becomes `app-HASH`; one starting with a digit
+    gets `app-` in front. The same name always gives the same result.
+    """
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    slug = _NOT_DNS.sub("-", folded).strip("-")
+    lost = any(not ch.isascii() and unicodedata.category(ch).startswith(("L", "N")) and
+               not unicodedata.normalize("NFKD", ch).encode("ascii", "ignore") for ch in name)  # fmt: skip
+    if not slug or lost:
+        slug = f"{slug}-{_short_hash(name)}".strip("-") if slug else _short_hash(name)
+    if not slug[0].isalpha():
+        slug = f"app-{slug}"
+    if len(slug) > _DNS_MAX:
+        slug = f"{slug[: _DNS_MAX - 7].rstrip('-')}-{_short_hash(name)}"
+    return slug
+
+
+def dns_names(names: list[str]) -> list[str]:
+    """`dns_name` of each name, collision-free: names that fold to the same label get a hash.
+
+    A name that is already its own label keeps it; the others of a colliding group get
+    `-HASH` of the name as written, so the result depends on no order.
+    """
+    slugs = [dns_name(n) for n in names]
+    out = []
+    for name, slug in zip(names, slugs, strict=True):
+        if slugs.count(slug) > 1 and name != slug:
+            slug = f"{slug[: _DNS_MAX - 7].rstrip('-')}-{_short_hash(name)}"
+        out.append(slug)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -18,12 +19,22 @@ APP_KEYS = ["name", "path", "instances", "memory", "disk_quota", "command", "env
             "build_args", "env_file", "processes", "sidecars", "instnces", "bogus"]  # fmt: skip
 CF_KEYS = ["name", "path", "instances", "memory", "disk_quota", "command", "env", "routes", "no-route",
            "random-route", "health-check-type", "health-check-http-endpoint", "timeout", "docker", "buildpacks",
-           "stack", "services", "processes", "sidecars", "metadata", "instance", "health_check_type"]  # fmt: skip
+           "stack", "services", "processes", "sidecars", "metadata", "instance", "health_check_type",
+           # cf v6 and newer attributes real manifests use
+           "host", "hosts", "domain", "domains", "no-hostname", "buildpack", "health-check-interval",
+           "health-check-invocation-timeout", "readiness-health-check-type", "log-rate-limit-per-second",
+           "default-route", "lifecycle", "features"]  # fmt: skip
+CF_TOP = ["memory", "instances", "env", "host", "domain", "buildpack", "path", "services", "inherit",
+          "declared-services", "timeout"]  # fmt: skip
+DNS_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 70000), st.floats(allow_nan=False, allow_infinity=False),
     st.sampled_from(["web", "256M", "1G", "256X", "http", "port", "process", "/health", ".", "..", "((v))",
-                     "*.py", "/app", "docker", "kind", "python", "", "web-2", "Web_App"]),
+                     "*.py", "/app", "docker", "kind", "python", "", "web-2", "Web_App", "1.2G", "2g", "1024MB",
+                     "((a.b))", "((missing))", "x-((v))", "Shop API", "東京", "1st", "target/app.jar", "site.zip",
+                     "parent.yml", "nope.yml", "python_buildpack", "https://github.com/cloudfoundry/go-buildpack",
+                     "a.apps.internal", "tcp.example.com:1234", "Web.Example.com/api", "${random-word}"]),
     st.text(max_size=12),
 )  # fmt: skip
 values = st.recursive(scalars, lambda inner: st.one_of(
@@ -46,21 +57,56 @@ devloop_docs = st.fixed_dictionaries(
         "router_port": values,
     },
 )
-cf_docs = st.fixed_dictionaries({"applications": apps(CF_KEYS)}, optional={"version": values})
+cf_docs = st.fixed_dictionaries(
+    {"applications": apps(CF_KEYS)}, optional={"version": values, **{k: values for k in CF_TOP}}
+)
+
+
+@st.composite
+def cf_texts_with_anchors(draw: st.DrawFn) -> str:
+    """A manifest written as people write them: a top-level anchor merged into apps, then overrides."""
+    defaults = draw(st.dictionaries(st.sampled_from(CF_KEYS), values, max_size=4))
+    lines = [
+        yaml.safe_dump({"defaults": defaults}, sort_keys=False).replace("defaults:", "defaults: &defaults", 1)
+    ]
+    lines.append("applications:\n")
+    for app in draw(st.lists(st.dictionaries(st.sampled_from(CF_KEYS), values, max_size=4), max_size=3)):
+        body = yaml.safe_dump(app, sort_keys=False) if app else ""
+        lines.append("- <<: *defaults\n" + "".join(f"  {line}\n" for line in body.splitlines()))
+    return "".join(lines)
+
+
 FOLDER = Path(tempfile.mkdtemp(prefix="devloop-fuzz-"))
 (FOLDER / "requirements.txt").write_text("")
 (FOLDER / "app.py").write_text("")
+(FOLDER / "parent.yml").write_text(
+    "memory: 256M\nenv: {FROM_PARENT: '1'}\napplications:\n- name: parent-app\n"
+)
+VARIABLES = {"v": "1", "a": {"b": 2}}
 
 
 def check(document: object, name: str) -> None:
+    check_text(yaml.safe_dump(document, sort_keys=False), name)
+
+
+def check_text(text: str, name: str) -> None:
     path = FOLDER / name
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    path.write_text(text)
     try:
-        load_project(path, {"v": "1"})
+        project = load_project(path, VARIABLES)
     except ConfigError as exc:
-        assert exc.location.file == str(path) and exc.location.line is not None, str(exc)
+        assert exc.location.file in (str(path), str(FOLDER / "parent.yml")), str(exc)
+        assert exc.location.line is not None, str(exc)
+        assert not re.search(r"\bCf[A-Z]\w*|\w+Config\b|instance of", exc.message), exc.message
     except UsageError:
         pass  # e.g. a file that cannot be read: also one clear message
+    else:
+        names = [app.name for app in project.apps]
+        assert len(set(names)) == len(names) and all(DNS_1035.fullmatch(n) and len(n) <= 50 for n in names)
+        assert not any(re.search(r"\bCf[A-Z]\w*", n.message) for n in project.notices)
+        if name == "manifest.yml":
+            # every manifest also loads leniently, as `down` and `status` read it
+            load_project(path, {}, lenient=True)
 
 
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,6 +122,12 @@ def test_devloop_yaml_documents(document: dict[str, object]) -> None:
 @given(cf_docs)
 def test_cf_manifest_documents(document: dict[str, object]) -> None:
     check(document, "manifest.yml")
+
+
+@FUZZ
+@given(cf_texts_with_anchors())
+def test_cf_manifests_with_merge_keys(text: str) -> None:
+    check_text(text, "manifest.yml")
 
 
 @settings(max_examples=300, deadline=None)
