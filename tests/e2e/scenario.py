@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.devloop_process import DevloopProcess
@@ -49,3 +51,15 @@ def up_edit_interrupt(
     assert devloop.proc.poll() is not None
     assert processes_matching(str(sample)) == []  # no build or helper process outlived devloop
     return devloop
+
+
+@contextlib.contextmanager
+def up_serving(folder: Path) -> Iterator[tuple[DevloopProcess, str]]:
+    """`devloop up --no-tui` in `folder` until its web URL is printed; Ctrl-C must end it with 130."""
+    devloop = DevloopProcess("up", "--no-tui", cwd=folder)
+    try:
+        url = devloop.wait_for(r"^web: (http://web\.localhost:\d+)$", timeout=300).group(1)
+        yield devloop, url
+        assert devloop.interrupt() == 130
+    finally:
+        devloop.kill()

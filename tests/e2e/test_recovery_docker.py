@@ -9,30 +9,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
 from devloop.providers.docker import project_id
-from tests.devloop_process import DevloopProcess
-from tests.e2e.scenario import edit_greeting, serves
-from tests.helpers import copy_sample, http_get, http_request, wait_until
+from tests.e2e.scenario import edit_greeting, serves, up_serving
+from tests.helpers import http_get, http_request, wait_until
 
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture
-def sample(tmp_path: Path) -> Iterator[Path]:
-    folder = copy_sample("python-web", tmp_path)
-    yield folder
-    subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=folder, capture_output=True, timeout=60)
-
-
 def crashed_page(url: str) -> bool:
     try:
-        status, body = http_request(url, timeout=15)  # the router holds a request up to 5 s
+        status, body = http_request(url, timeout=15)  # the router may hold a request up to 5 s
     except OSError:
         return False
     return status == 503 and b"crashed" in body
@@ -46,15 +37,13 @@ def break_app(folder: Path) -> str:
     return good
 
 
-def test_a_synced_crash_recovers_on_the_next_good_save(sample: Path) -> None:
-    devloop = DevloopProcess("up", "--no-tui", cwd=sample)
-    try:
-        url = devloop.wait_for(r"^web: (http://web\.localhost:\d+)$", timeout=300).group(1)
-        good = break_app(sample)
+def test_a_synced_crash_recovers_on_the_next_good_save(python_web: Path) -> None:
+    with up_serving(python_web) as (devloop, url):
+        good = break_app(python_web)
         wait_until(lambda: crashed_page(url), timeout=90, what="every instance crashed: the 503 page")
         mark = len(devloop.lines)
-        (sample / "app.py").write_text(good)
-        edit_greeting(sample, "healed")
+        (python_web / "app.py").write_text(good)
+        edit_greeting(python_web, "healed")
         devloop.wait_for(r"^\[API\] web \| synced into 2 instance\(s\)$", start=mark)
         both = {"healed (instance 0)", "healed (instance 1)"}
         answers: set[str] = set()
@@ -65,28 +54,20 @@ def test_a_synced_crash_recovers_on_the_next_good_save(sample: Path) -> None:
 
         wait_until(both_serve, timeout=90, what="both instances to serve the fixed app")
         assert answers == both
-        assert devloop.interrupt() == 130
-    finally:
-        devloop.kill()
 
 
-def test_restart_restarts_instances_that_are_down(sample: Path) -> None:
-    devloop = DevloopProcess("up", "--no-tui", cwd=sample)
-    try:
-        url = devloop.wait_for(r"^web: (http://web\.localhost:\d+)$", timeout=300).group(1)
+def test_restart_restarts_instances_that_are_down(python_web: Path) -> None:
+    with up_serving(python_web) as (devloop, url):
         client = docker.from_env()
-        label = f"devloop.project={project_id(sample / 'devloop.yaml')}"
+        label = f"devloop.project={project_id(python_web / 'devloop.yaml')}"
         try:
             for container in client.containers.list(filters={"label": label}):
                 container.stop(timeout=1)  # down, and Docker's restart policy leaves it down
         finally:
             client.close()
         wait_until(lambda: not serves(url, "hello from python-web"), timeout=60, what="the app down")
-        restart = subprocess.run([sys.executable, "-m", "devloop", "restart", "web"], cwd=sample,
+        restart = subprocess.run([sys.executable, "-m", "devloop", "restart", "web"], cwd=python_web,
                                  capture_output=True, text=True, timeout=120)  # fmt: skip
         assert restart.returncode == 0, restart.stderr
         devloop.wait_for(r"^\[API\] web \| restarted 2 instance\(s\)$")
         wait_until(lambda: serves(url, "hello from python-web"), timeout=60, what="serving again")
-        assert devloop.interrupt() == 130
-    finally:
-        devloop.kill()
