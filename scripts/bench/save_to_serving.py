@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import docker
@@ -27,6 +26,7 @@ from devloop.ports import free_port
 from devloop.providers.docker import project_id
 from scripts.bench.common import emit, summary
 from tests.devloop_process import DevloopProcess
+from tests.helpers import http_get
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "python-web"
 # Every poll of devloop's URL is a real request served by the old version until the new one
@@ -35,11 +35,9 @@ POLL_S = 0.01
 
 
 def fetch(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return str(response.read().decode())
-    except OSError:
-        return ""
+    """The body at `url`; names under .localhost go to 127.0.0.1 with their Host header, as
+    browsers and curl send them (the system resolver here does not know *.localhost)."""
+    return http_get(url, timeout=1) or ""
 
 
 def edit(folder: Path, greeting: str) -> None:
