@@ -138,6 +138,8 @@ def validate(config: ConfigOptions) -> None:
     for app in project.apps:
         if app.image:
             how = f"image {app.image}"
+        elif app.build and app.build.missing:
+            how = "not buildable yet (see the warning above)"
         elif app.build and app.build.dockerfile:
             how = f"Dockerfile {app.build.dockerfile.name}"
         elif app.build and app.build.language:

@@ -28,6 +28,10 @@ NODE_IMAGE = "node:22-slim"
 GO_IMAGE = "golang:1.23"
 GO_RUNTIME_IMAGE = "gcr.io/distroless/static-debian12:nonroot"
 STATIC_IMAGE = "busybox:1.36"
+JAVA_RUNTIME_IMAGE = "eclipse-temurin:{version}-jre"
+JAVA_DEFAULT_VERSION = "17"
+# The cf Java buildpack's JRE choice, e.g. JBP_CONFIG_OPEN_JDK_JRE: '{ jre: { version: 21.+ } }'
+_JBP_JRE_VERSION = re.compile(r"version:\s*['\"]?(\d+)")
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ def generate(app: AppSpec, view: SourceView) -> str:
         Language.NODE: _node,
         Language.GO: _go,
         Language.STATIC: _static,
+        Language.JAVA: _java,
     }[language](app, view)
     return header + body
 
@@ -223,6 +228,31 @@ def _static(app: AppSpec, view: SourceView) -> str:
 FROM {STATIC_IMAGE}
 COPY --chown=65534:65534 . /www
 USER 65534:65534
+EXPOSE {app.port}
+{cmd}
+"""
+
+
+def java_version(app: AppSpec) -> str:
+    """The JRE's major version: the cf Java buildpack's JBP_CONFIG_OPEN_JDK_JRE, else 17."""
+    config = dict(app.env).get("JBP_CONFIG_OPEN_JDK_JRE", "")
+    match = _JBP_JRE_VERSION.search(config)
+    return match.group(1) if match else JAVA_DEFAULT_VERSION
+
+
+def _java(app: AppSpec, view: SourceView) -> str:
+    """A built jar on a JRE, as the cf Java buildpack runs one: `java -jar`, JAVA_OPTS honoured,
+    most of the container's memory for the heap (the buildpack's memory calculator does the same)."""
+    assert app.build is not None and app.build.artifact is not None
+    jar = app.build.artifact.name
+    start = 'exec java -XX:MaxRAMPercentage=75 $JAVA_OPTS -jar /app/app.jar'
+    cmd = _shell_cmd(app.command) if app.command else _cmd(["/bin/sh", "-c", start])
+    return f"""\
+FROM {JAVA_RUNTIME_IMAGE.format(version=java_version(app))}
+ENV PORT={app.port}
+WORKDIR /app
+COPY --chown={APP_UID}:{APP_UID} {json.dumps(jar)} /app/app.jar
+USER {APP_UID}:{APP_UID}
 EXPOSE {app.port}
 {cmd}
 """

@@ -94,6 +94,9 @@ derive node:22-slim "$APT nodejs npm $CLEAN
 CMD [\"node\"]"
 derive golang:1.23 "$APT golang-go $CLEAN
 ENV GOFLAGS=-mod=mod GOTOOLCHAIN=local"
+# A stand-in for the official JRE image, for cf apps whose `path:` is a built jar.
+derive eclipse-temurin:17-jre "$APT openjdk-17-jre-headless $CLEAN
+CMD [\"java\", \"-version\"]"
 derive busybox:1.36 "$APT busybox $CLEAN && ln -s /bin/busybox /bin/httpd
 CMD [\"busybox\", \"sh\"]"
 # A stand-in for the official redis image: Debian's redis-server, listening on all

@@ -103,6 +103,15 @@ def cf_build(base: Path, path: str | None, buildpacks: tuple[str, ...]) -> CfBui
 
 def _archive(target: Path, written: str, runtime: Language | str | None, base: Path) -> CfBuild:
     folder = target.parent
+    if target.suffix.lower() == ".jar":  # a built jar runs on a JRE, as the Java buildpack runs it
+        if target.is_file():
+            return CfBuild(folder, BuildSpec(folder, None, Language.JAVA, artifact=target))
+        reason = (
+            f"a java app (path {written}): the jar is not built yet; build it (`mvn package`, "
+            "`gradle build`) and devloop runs it on a JRE"
+        )
+        build = BuildSpec(folder, None, Language.JAVA, artifact=target, missing=reason)
+        return CfBuild(folder, build, _later(reason))
     if target.suffix.lower() in (".jar", ".war") or runtime == "java":
         return _unsupported(folder, "java", f"path {written}", artifact=target, dockerfile_in=base)
     reason = f"path {written!r} is a zip archive; devloop builds from a folder"

@@ -43,7 +43,8 @@ INTERNAL_DOMAIN = "apps.internal"
 # attribute -> what devloop does with it, as cf does (the config reference and README list these)
 HONOURED = {
     "name": "the app's name; a DNS-safe form of it names containers, objects and hosts",
-    "path": "the app folder (built with its Dockerfile or a generated one); a .jar/.war/.zip is loaded",
+    "path": "the app folder (built with its Dockerfile or a generated one); a built .jar runs on a "
+    "generated JRE image (JAVA_OPTS, JBP_CONFIG_OPEN_JDK_JRE version); a .war or .zip loads with a notice",
     "instances": "instances of the web process",
     "memory": "each instance's memory limit",
     "command": "the start command",

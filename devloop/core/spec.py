@@ -38,6 +38,7 @@ class Language(StrEnum):
     NODE = "node"
     GO = "go"
     STATIC = "static"
+    JAVA = "java"  # a built .jar (cf `path: app.jar`), run on a JRE: devloop does not compile Java
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import pytest
 from devloop.config.loader import load_project, load_vars
 from devloop.core.routes import Route, routes_for
 from devloop.core.spec import Language, ProjectSpec, dns_name, dns_names, parse_memory_mb
+from devloop.dockerfiles import SourceView, generate
 from devloop.errors import ConfigError
 
 
@@ -345,11 +346,26 @@ def test_jar_path_loads_with_a_notice(tmp_path: Path) -> None:
     (app,) = project.apps
     assert app.build is not None and app.build.artifact == (tmp_path / "target" / "api.jar").resolve()
     assert app.source == (tmp_path / "target").resolve()
-    assert app.build.missing is not None and app.build.missing.startswith(
-        "a java app (path target/api.jar): devloop generates no java image yet"
+    assert app.build.language is Language.JAVA
+    assert app.build.missing == (
+        "a java app (path target/api.jar): the jar is not built yet; build it (`mvn package`, "
+        "`gradle build`) and devloop runs it on a JRE"
     )
     assert str(project.notices[-1]).startswith(f"{tmp_path / 'manifest.yml'}:3:9: a java app")
-    assert f"add a Dockerfile to {tmp_path.resolve()} (FROM eclipse-temurin:21-jre" in app.build.missing
+
+
+@pytest.mark.parametrize(("jbp_config", "base"), [(None, "eclipse-temurin:17-jre"),
+                         ("{ jre: { version: 21.+ } }", "eclipse-temurin:21-jre")])  # fmt: skip
+def test_a_built_jar_runs_on_a_generated_jre_image(tmp_path: Path, jbp_config: str | None, base: str) -> None:
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "api.jar").write_bytes(b"PK\x03\x04")
+    env = f"  env: {{JBP_CONFIG_OPEN_JDK_JRE: '{jbp_config}'}}\n" if jbp_config else ""
+    (app,) = load(tmp_path, f"applications:\n- name: api\n  path: target/api.jar\n{env}").apps
+    assert app.build is not None and app.build.missing is None and app.build.language is Language.JAVA
+    dockerfile = generate(app, SourceView(frozenset({"api.jar"}), lambda _name: None))
+    assert f"\nFROM {base}\n" in dockerfile
+    assert '\nCOPY --chown=10001:10001 "api.jar" /app/app.jar\n' in dockerfile
+    assert "$JAVA_OPTS -jar /app/app.jar" in dockerfile and "\nUSER 10001:10001\n" in dockerfile
 
 
 def test_jar_with_the_projects_dockerfile_builds_with_it(tmp_path: Path) -> None:
