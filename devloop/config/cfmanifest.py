@@ -49,7 +49,8 @@ HONOURED = {
     "memory": "each instance's memory limit",
     "command": "the start command",
     "env": "environment variables",
-    "routes": "local routes (host label and path kept; TCP routes get a port; `*.apps.internal` internal)",
+    "routes": "local routes (host label and path kept; a route with a port gets that port on 127.0.0.1; "
+    "`*.apps.internal` reached by the other apps by name on docker, by Service name on kind)",
     "no-route": "no route",
     "timeout": "how long an instance may take to become healthy",
     "health-check-type": "port, http or process (none means process)",
@@ -193,8 +194,9 @@ def _routes(
         if host == INTERNAL_DOMAIN or host.endswith("." + INTERNAL_DOMAIN):
             internal.append(route)
             book.add("route:internal", where,
-                     f"internal route {route!r}: reachable by the other apps of this project only "
-                     "(no public URL, no Ingress)")  # fmt: skip
+                     f"internal route {route!r}: the project's other apps reach it by that name "
+                     "on the docker provider (on kind, by its Service name); no public URL, "
+                     "no Ingress")  # fmt: skip
             continue
         port = route.split("://", 1)[-1].split("/", 1)[0].partition(":")[2]
         if port or r.protocol == "tcp":

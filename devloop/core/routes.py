@@ -59,6 +59,12 @@ def routes_for(app: AppSpec) -> tuple[Route, ...]:
     return tuple(routes)
 
 
+def internal_hosts(app: AppSpec) -> tuple[str, ...]:
+    """The host names of the app's internal routes (cf `NAME.apps.internal`): other apps of the
+    project reach its instances by them on the app's own port, as cf's container networking."""
+    return tuple(dict.fromkeys(_split_route(route)[0] for route in app.internal_routes))
+
+
 def dedicated_port(app: AppSpec) -> int | None:
     """A port the app has to itself: `host_port`, or the first route that names a port."""
     if app.no_route:

@@ -30,6 +30,7 @@ from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
 from devloop.core.processes import WEB, process_name, process_types, process_view, sidecars_of
+from devloop.core.routes import internal_hosts
 from devloop.core.services import ServiceSpec, binding_env
 from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec, SidecarSpec
 from devloop.errors import DockerUnavailableError
@@ -410,7 +411,7 @@ class DockerProvider:
             ports=[app.port] if published else None,
             host_config=host_config,
             networking_config=api.create_networking_config(
-                {self.network: api.create_endpoint_config(aliases=[process_name(app.name, process)])}
+                {self.network: api.create_endpoint_config(aliases=self._aliases(app, process))}
             ),
             entrypoint=["/bin/sh", "-c", app.command] if app.command else None,
             command=[] if app.command else None,
@@ -445,6 +446,12 @@ class DockerProvider:
             raise
         self._sidecar_ids[main] = started
         return self.client.containers.get(main)  # one inspect: ports are known now
+
+    def _aliases(self, app: AppSpec, process: str) -> list[str]:
+        """Names other containers of the project reach this one by: its process name, and for web
+        its cf internal routes (`api.apps.internal`), served on the app's own port."""
+        internal = list(internal_hosts(app)) if process == WEB else []
+        return [process_name(app.name, process), *internal]
 
     async def _wait_healthy(
         self,

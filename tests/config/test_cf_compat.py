@@ -431,8 +431,8 @@ def test_route_kinds_are_kept(cf_dir: Path) -> None:
         "TCP route 'tcp.example.com:1234': the app gets its own port 1234 on 127.0.0.1, "
         "served through devloop's HTTP router (raw TCP is not proxied)",
         "route 'My_Shop.Example.com' is not a lowercase DNS name; devloop uses 'my-shop.example.com'",
-        "internal route 'backend.apps.internal': reachable by the other apps of this project only "
-        "(no public URL, no Ingress)",
+        "internal route 'backend.apps.internal': the project's other apps reach it by that name on "
+        "the docker provider (on kind, by its Service name); no public URL, no Ingress",
     ]
 
 

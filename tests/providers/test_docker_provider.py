@@ -170,3 +170,22 @@ async def test_tail_resumes_after_the_last_line_without_duplicates(built) -> Non
     await async_wait_until(lambda: "line two" in resumed, what="the resumed tail")
     task.cancel()
     assert resumed[0] == "line two" and "line one" not in resumed
+
+
+async def test_an_internal_route_reaches_the_app_from_another_container_only(built) -> None:  # type: ignore[no-untyped-def]
+    provider, app, image = built
+    app = replace(app, instances=1, internal_routes=(f"{app.name}.apps.internal",))
+    deployed = await provider.deploy(app, image, progress)
+    client = docker.from_env()
+    url = f"http://{app.name}.apps.internal:{app.port}/"
+    # Another container of the project (a second app, say) reaches it by the cf internal name.
+    other = client.containers.run("busybox:1.36", ["busybox", "wget", "-qO-", url],
+                                  network=provider.network, detach=True)  # fmt: skip
+    try:
+        result = await asyncio.to_thread(other.wait, timeout=60)
+        answer = other.logs().decode()
+    finally:
+        other.remove(force=True)
+        client.close()
+    assert (result["StatusCode"], answer) == (0, "v1 0")
+    assert deployed.url is not None and "apps.internal" not in deployed.url  # no public route for it
