@@ -449,11 +449,13 @@ def restart(config: ConfigOptions, app: str) -> None:
 @click.argument("app")
 @click.option("--show-secrets", is_flag=True, help="Show secret values instead of masking them.")
 def env(config: ConfigOptions, app: str, show_secrets: bool) -> None:
-    """An app's environment; secret values masked (like `cf env`)."""
-    from devloop.ui.screens import env_lines
+    """An app's system- and user-provided environment, read from a running instance; secret values
+    masked (like `cf env`)."""
+    from devloop.commands import env_lines
 
-    (spec,) = select_apps(config.load(), (app,))
-    for line in env_lines(spec, show_secrets):
+    project = config.load()
+    (spec,) = select_apps(project, (app,))
+    for line in env_lines(make_provider(project), spec, show_secrets):
         click.echo(line)
 
 
