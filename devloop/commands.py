@@ -70,24 +70,13 @@ def status_rows(project: ProjectSpec, provider: Any) -> list[dict[str, Any]]:
 
 
 def print_status(rows: list[dict[str, Any]], as_json: bool, unrouted: frozenset[str] = frozenset()) -> None:
+    from devloop.core.status import table, with_shown_state
+
     if as_json:
-        click.echo(json.dumps({"apps": rows}, indent=2))
+        click.echo(json.dumps({"apps": [with_shown_state(r) for r in rows]}, indent=2))
         return
-    header = f"{'name':<16} {'state':<10} {'instances':<10} {'memory':<8} url"
-    click.echo(header)
-    for row in rows:
-        count = f"{row['instances']['running']}/{row['instances']['desired']}"
-        memory = f"{row['memory_mb']}M" if row.get("memory_mb") else ""
-        where = (
-            ""
-            if row["name"] in unrouted
-            else row.get("url")
-            or " ".join(f"http://{i['address']}" for i in row.get("instance_list", []) if i.get("address"))
-        )
-        click.echo(f"{row['name']:<16} {row['state']:<10} {count:<10} {memory:<8} {where}")
-        for process, counts in (row.get("processes") or {}).items():
-            shown = f"{counts['running']}/{counts['desired']}"
-            click.echo(f"  {process:<14} {counts['state']:<10} {shown:<10} {counts.get('memory') or '':<8}")
+    for line in table(rows, time.time(), unrouted):
+        click.echo(line)
 
 
 def shell(provider: Any, app: AppSpec, index: int, command: str | None, process: str = "web") -> None:
@@ -110,6 +99,17 @@ def shell(provider: Any, app: AppSpec, index: int, command: str | None, process:
     )
     if instance is None:
         which = str(index) if process == "web" else f"{process}/{index}"
+        others = sorted(
+            i.index
+            for i in change.instances
+            if i.process == process and not i.sidecar and i.state == "running"
+        )
+        if others:  # it runs, just not with that index
+            kind = "instance" if process == "web" else f"{process} instance"
+            raise UsageError(
+                f"{app.name} has no {kind} {index}; running: {', '.join(map(str, others))}",
+                hint=f"pick one with -i (e.g. `devloop ssh {app.name} -i {others[0]}`)",
+            )
         raise ProviderError(f"{app.name} has no running instance {which}", hint="start it with `devloop up`")
     argv = provider.shell_argv(instance, command, tty=sys.stdin.isatty() and sys.stdout.isatty())
     sys.stdout.flush()

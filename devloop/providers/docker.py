@@ -30,6 +30,7 @@ from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
 from devloop.core.processes import WEB, process_name, process_types, process_view, sidecars_of
+from devloop.core.removal import Removed
 from devloop.core.services import ServiceSpec, binding_env
 from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec, SidecarSpec
 from devloop.errors import DockerUnavailableError
@@ -933,13 +934,15 @@ class DockerProvider:
 
     # --- teardown -------------------------------------------------------------------------------
 
-    async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> int:
+    async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> Removed:
         targets: list[dict[str, Any]] = []
+        services: tuple[str, ...] = ()
+        volumes: tuple[str, ...] = ()
         if apps is None:
             summaries = await self._call(self._summaries, None)
             targets = [t for t in summaries if LABEL_SERVICE not in (t.get("Labels") or {})]
             # The whole project goes: its services too (their data stays unless `purge`).
-            await self._call(self.services.remove, purge)
+            services, volumes = await self._call(self.services.remove, purge)
         else:
             for app in apps:
                 targets += await self._call(self._summaries, app)
@@ -947,7 +950,8 @@ class DockerProvider:
         await self._call(self._remove_ids, [t["Id"] for t in targets])
         if not await self._call(self._summaries, None):
             await self._call(self._remove_network)  # the project's last instance went: no empty network stays
-        return len(targets)
+        instances = [t for t in targets if not _sidecar_of(t)]  # a sidecar is part of its instance
+        return Removed(len(instances), services, volumes)
 
     def _remove_network(self) -> None:
         for network in self.client.api.networks(names=[self.network]):
