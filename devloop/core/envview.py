@@ -39,7 +39,7 @@ def _system_value(name: str, value: str, show_secrets: bool) -> list[str]:
             tree = None
         if tree is not None:
             shown = tree if show_secrets else _mask_credentials(tree)
-            return f"{name}: {json.dumps(shown, indent=2, sort_keys=True)}".splitlines()
+            return f"{name}: {json.dumps(shown, indent=2, sort_keys=True, ensure_ascii=False)}".splitlines()
     return [f"{name}: {value if show_secrets else mask_url(value)}"]
 
 
