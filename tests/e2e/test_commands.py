@@ -117,9 +117,9 @@ def test_push_ssh_env_and_status_without_up(sample: Path) -> None:
     assert ssh.returncode == 0 and ssh.stdout.split() == ["10001", "index=1"]
 
     env = devloop(sample, "env", "web")
-    assert "API_TOKEN=••••••  (secret)" in env.stdout and "planted-secret-31" not in env.stdout
+    assert "API_TOKEN: ••••••  (secret)" in env.stdout and "planted-secret-31" not in env.stdout
     shown = devloop(sample, "env", "web", "--show-secrets")
-    assert "API_TOKEN=planted-secret-31  (secret)" in shown.stdout
+    assert "API_TOKEN: planted-secret-31  (secret)" in shown.stdout
 
     no_up = devloop(sample, "scale", "web", "-i", "1")
     assert no_up.returncode == 2 and "no devloop up is running for this project" in no_up.stderr
