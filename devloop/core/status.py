@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from devloop.core.wording import without_serving_claim
+
 HEADER = ("name", "state", "instances", "memory limit", "last deploy", "url", "last error")
 WIDTHS = (16, 10, 10, 13, 12)
 
@@ -36,7 +38,7 @@ def last_error(row: Mapping[str, Any], width: int = 70) -> str:
     text = str(row.get("last_error") or "").strip().splitlines()
     if not text:
         return "-"
-    first = text[0]
+    first = without_serving_claim(text[0])  # the state column says what serves
     return first if len(first) <= width else first[: width - 1] + "…"
 
 

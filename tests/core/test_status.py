@@ -43,3 +43,8 @@ def test_ago() -> None:
     assert [ago(None, 5), ago(0.0, 5), ago(100, 161), ago(0.5, 7300), ago(1, 3 * 86400)] == [
         "-", "-", "1m ago", "2h ago", "2d ago",
     ]  # fmt: skip
+
+
+def test_the_last_error_column_leaves_out_a_providers_claim_about_what_serves() -> None:
+    failed = row(state="failed", last_error="web: check did not pass; the previous version keeps serving")
+    assert table([failed], now=1000.0)[1].endswith("web: check did not pass")

@@ -72,6 +72,13 @@ def test_commands_against_a_running_up(
             and web["url"] == url
         )
 
+        # `devloop env` reads the running instance (kind: over exec), system- then user-provided.
+        shown = devloop(sample, "env", "web")
+        assert shown.returncode == 0, shown.stderr
+        system, user = shown.stdout.split("User-Provided:")
+        assert system.startswith("System-Provided: (read from instance ") and "PORT: 8080" in system
+        assert "API_TOKEN: ••••••  (secret)" in user and "planted-secret-31" not in shown.stdout
+
         before = (sample / "devloop.yaml").read_text()
         result = devloop(sample, "set-env", "web", "SUFFIX", " set live")
         # The save itself may reach the running up first (it watches its config): either way it is applied.
