@@ -126,7 +126,9 @@ def init(path: Path, force: bool) -> None:
     target, found = do_init(path, force)
     for app in found:
         click.echo(f"found {app.name} in {app.path} ({app.how or 'prebuilt image'})")
-    click.echo(f"wrote {target}")
+    provider = "kind" if "\nprovider: kind\n" in target.read_text() else "docker"
+    why = "" if provider == "kind" else ", as kind is not installed"
+    click.echo(f"wrote {target} (provider: {provider}{why})")
 
 
 @cli.command()
@@ -161,10 +163,10 @@ def validate(config: ConfigOptions) -> None:
 @cli.command()
 @config_options
 def doctor(config: ConfigOptions) -> None:
-    """Check Docker, kind, disk, inotify, ports and kubeconfig; exit 1 if `up` cannot work."""
+    """Check Docker, kind, disk, inotify, ports and kubeconfig; exit 3, 5 or 6 if `up` cannot work."""
     from devloop.core.routes import dedicated_port
     from devloop.core.spec import DEFAULT_ROUTER_PORT
-    from devloop.doctor import Verdict, run_checks
+    from devloop.doctor import Verdict, exit_code, run_checks
 
     chosen = config.provider or "kind"
     ports = [DEFAULT_ROUTER_PORT]
@@ -183,7 +185,7 @@ def doctor(config: ConfigOptions) -> None:
     blocking = [c.name for c in checks if c.blocks]
     if blocking:
         click.echo(f"devloop up cannot work yet: {', '.join(blocking)}", err=True)
-        sys.exit(1)
+        sys.exit(exit_code(checks))
     click.echo(f"ready for devloop up (provider {chosen})")
 
 
@@ -314,20 +316,22 @@ def down(
     if delete_cluster and (project.provider is not Provider.KIND or project.context):
         raise UsageError("--cluster deletes the kind cluster devloop made; this project uses none")
 
-    async def remove() -> int:
+    from devloop.core.removal import Removed, describe_removal
+
+    async def remove() -> int | Removed:
         try:
             if delete_cluster:
                 await target.delete_cluster()
                 return 0
-            return int(await target.remove(selected, purge=purge))
+            return await target.remove(selected, purge=purge)  # type: ignore[no-any-return]
         finally:
             await target.close()
 
-    count = asyncio.run(remove())
+    removed = asyncio.run(remove())
     if delete_cluster:
         click.echo(f"deleted kind cluster {project.cluster}")
     else:
-        click.echo(f"removed {count} instance(s)")
+        click.echo(describe_removal(removed))
 
 
 @cli.command()
@@ -358,13 +362,15 @@ def trigger(
 def export(config: ConfigOptions, output: Path, fmt: str) -> None:
     """Write the Kubernetes objects devloop would apply (yaml, kustomize or helm)."""
     from devloop.build import ImageBuilder
-    from devloop.export import write
+    from devloop.export import credential_notices, write
     from devloop.providers.docker import project_id
 
     project = config.load()
     planner = ImageBuilder(None)
     images = {app.name: app.image or _export_image(planner, app) for app in project.apps}
     written = write(project, images, project_id(project.file), output, fmt)
+    for notice in credential_notices(project):
+        click.echo(f"warning: {notice}", err=True)
     click.echo(f"wrote {len(written)} file(s) to {output} ({fmt}); secret values are placeholders")
 
 
@@ -451,11 +457,13 @@ def restart(config: ConfigOptions, app: str) -> None:
 @click.argument("app")
 @click.option("--show-secrets", is_flag=True, help="Show secret values instead of masking them.")
 def env(config: ConfigOptions, app: str, show_secrets: bool) -> None:
-    """An app's environment; secret values masked (like `cf env`)."""
-    from devloop.ui.screens import env_lines
+    """An app's system- and user-provided environment, read from a running instance; secret values
+    masked (like `cf env`)."""
+    from devloop.commands import env_lines
 
-    (spec,) = select_apps(config.load(), (app,))
-    for line in env_lines(spec, show_secrets):
+    project = config.load()
+    (spec,) = select_apps(project, (app,))
+    for line in env_lines(make_provider(project), spec, show_secrets):
         click.echo(line)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import time
 from typing import Any
@@ -16,9 +17,11 @@ from typing import Any
 import click
 
 from devloop.control import send
+from devloop.core import events as ev
 from devloop.core.processes import process_summary
 from devloop.core.spec import AppSpec, ProjectSpec
-from devloop.errors import DevloopError, ProviderError, UsageError
+from devloop.core.wording import without_serving_claim
+from devloop.errors import BuildError, DeployError, ProviderError, UsageError
 from devloop.providers.docker import project_id
 
 
@@ -67,24 +70,13 @@ def status_rows(project: ProjectSpec, provider: Any) -> list[dict[str, Any]]:
 
 
 def print_status(rows: list[dict[str, Any]], as_json: bool, unrouted: frozenset[str] = frozenset()) -> None:
+    from devloop.core.status import table, with_shown_state
+
     if as_json:
-        click.echo(json.dumps({"apps": rows}, indent=2))
+        click.echo(json.dumps({"apps": [with_shown_state(r) for r in rows]}, indent=2))
         return
-    header = f"{'name':<16} {'state':<10} {'instances':<10} {'memory':<8} url"
-    click.echo(header)
-    for row in rows:
-        count = f"{row['instances']['running']}/{row['instances']['desired']}"
-        memory = f"{row['memory_mb']}M" if row.get("memory_mb") else ""
-        where = (
-            ""
-            if row["name"] in unrouted
-            else row.get("url")
-            or " ".join(f"http://{i['address']}" for i in row.get("instance_list", []) if i.get("address"))
-        )
-        click.echo(f"{row['name']:<16} {row['state']:<10} {count:<10} {memory:<8} {where}")
-        for process, counts in (row.get("processes") or {}).items():
-            shown = f"{counts['running']}/{counts['desired']}"
-            click.echo(f"  {process:<14} {counts['state']:<10} {shown:<10} {counts.get('memory') or '':<8}")
+    for line in table(rows, time.time(), unrouted):
+        click.echo(line)
 
 
 def shell(provider: Any, app: AppSpec, index: int, command: str | None, process: str = "web") -> None:
@@ -107,10 +99,50 @@ def shell(provider: Any, app: AppSpec, index: int, command: str | None, process:
     )
     if instance is None:
         which = str(index) if process == "web" else f"{process}/{index}"
+        others = sorted(
+            i.index
+            for i in change.instances
+            if i.process == process and not i.sidecar and i.state == "running"
+        )
+        if others:  # it runs, just not with that index
+            kind = "instance" if process == "web" else f"{process} instance"
+            raise UsageError(
+                f"{app.name} has no {kind} {index}; running: {', '.join(map(str, others))}",
+                hint=f"pick one with -i (e.g. `devloop ssh {app.name} -i {others[0]}`)",
+            )
         raise ProviderError(f"{app.name} has no running instance {which}", hint="start it with `devloop up`")
     argv = provider.shell_argv(instance, command, tty=sys.stdin.isatty() and sys.stdout.isatty())
     sys.stdout.flush()
     os.execvp(argv[0], argv)  # the shell takes over this process, as cf ssh does
+
+
+def env_lines(provider: Any, app: AppSpec, show_secrets: bool) -> list[str]:
+    """`cf env`: what the running instance has (system- and user-provided), else the config's."""
+    from devloop.core.envview import env_report, parse_env_list, parse_environ
+    from devloop.errors import ToolMissingError
+
+    async def read() -> tuple[dict[str, str] | None, str]:
+        try:
+            change = await provider.instances(app)
+            running = [i for i in change.instances if i.state == "running" and not i.sidecar]
+            instance = min(running, key=lambda i: (not i.is_web, i.process, i.index), default=None)
+            if instance is None:
+                return None, ""
+            reader = getattr(provider, "instance_env", None)
+            if reader is not None:
+                return parse_env_list(await reader(instance)), f"instance {instance.label}"
+            argv = provider.shell_argv(instance, "cat /proc/self/environ", tty=False)
+            found = await asyncio.to_thread(subprocess.run, argv, capture_output=True, timeout=30)
+            if found.returncode != 0:
+                return None, ""
+            return parse_environ(found.stdout), f"instance {instance.label}"
+        except (ProviderError, ToolMissingError):  # no cluster yet: the config is all there is
+            return None, ""
+        finally:
+            await provider.close()
+
+    running, source = asyncio.run(read())
+    return env_report(app.env, app.secret_env, running, show_secrets=show_secrets, source=source)
 
 
 def push(project: ProjectSpec, provider: Any) -> int:
@@ -135,6 +167,23 @@ def push(project: ProjectSpec, provider: Any) -> int:
             engine.stop()
 
     engine.subscribe(on_event)
+    build_failed: dict[str, str] = {}  # app -> why, for the exit code `devloop build` gives too
+    deploy_failed: dict[str, str] = {}
+    platform_code: list[int] = []  # the platform's own error code (5: a tool is missing)
+
+    def on_failure(_state: Any, event: Any) -> None:
+        if isinstance(event, ev.BuildFailed):
+            build_failed[event.app] = event.message
+        elif isinstance(event, ev.DeployFailed):
+            deploy_failed[event.app] = without_serving_claim(event.message)
+        elif isinstance(event, ev.BuildSucceeded):
+            build_failed.pop(event.app, None)
+        elif isinstance(event, ev.DeploySucceeded):
+            deploy_failed.pop(event.app, None)
+        elif isinstance(event, ev.PlatformFailed):
+            platform_code.append(event.exit_code)
+
+    engine.subscribe(on_failure)
 
     async def run() -> None:
         try:
@@ -148,13 +197,21 @@ def push(project: ProjectSpec, provider: Any) -> int:
     namespace = getattr(provider, "namespace", None)  # kind: pod addresses are inside the cluster
     for name in engine.state.order:
         app = engine.state.apps[name]
+        if name in failed:
+            continue  # no address line for an app whose push failed: scripts read these
         running = [i for i in app.instances if i.is_web and i.state == "running"]
         addresses = [f"http://{i.address}" for i in running if i.address]
         if namespace and running:
             click.echo(f"{name}: {len(running)} instance(s) running in namespace {namespace}")
         elif addresses and not app.spec.no_route:
             click.echo(f"{name}: {' '.join(addresses)}")
-    click.echo(f"pushed in {time.monotonic() - started:.1f}s; `devloop up` gives each app one stable URL")
+    took = f"{time.monotonic() - started:.1f}s"
     if engine.state.platform_error:
-        raise DevloopError(engine.state.platform_error)
-    return 1 if failed else 0
+        return platform_code[0] if platform_code else ProviderError.exit_code  # the printer said why
+    if build_failed:
+        raise BuildError(f"push failed after {took}: the build of {', '.join(build_failed)} failed")
+    if deploy_failed or failed:
+        names = ", ".join(deploy_failed or failed)
+        raise DeployError(f"push failed after {took}: {names} did not become healthy")
+    click.echo(f"pushed in {took}; `devloop up` gives each app one stable URL")
+    return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from devloop.adapters import dockerapi, dockercli
-from devloop.errors import DevloopError
+from devloop.errors import DevloopError, DockerUnavailableError, ProviderError, ToolMissingError
 
 MIN_KIND = (0, 20, 0)
 MIN_FREE_DISK_GB = 2.0
@@ -38,6 +38,24 @@ class Check:
     @property
     def blocks(self) -> bool:
         return self.verdict is Verdict.FAIL
+
+    @property
+    def exit_code(self) -> int:
+        """The documented code of what blocks (devloop/errors.py): 3 Docker unreachable, 5 a tool
+        missing or too old, 6 anything else on the platform (a full disk)."""
+        return EXIT_CODES.get(self.name, ProviderError.exit_code)
+
+
+EXIT_CODES = {
+    "docker client": ToolMissingError.exit_code,
+    "docker engine": DockerUnavailableError.exit_code,
+    "kind": ToolMissingError.exit_code,
+}
+
+
+def exit_code(checks: Iterable[Check]) -> int:
+    """0 when nothing blocks `devloop up`, else the code of the first check that does."""
+    return next((c.exit_code for c in checks if c.blocks), 0)
 
 
 def check_docker() -> list[Check]:

@@ -19,6 +19,7 @@ else escaping is a bug.
 from __future__ import annotations
 
 import errno
+import os
 from dataclasses import dataclass
 
 
@@ -72,7 +73,23 @@ class UsageError(DevloopError):
 
 class DockerUnavailableError(DevloopError):
     exit_code = 3
-    hint = "start the Docker engine (e.g. `sudo systemctl start docker` or Docker Desktop)"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or docker_hint())
+
+
+def docker_hint() -> str:
+    """The fix for an engine that does not answer, naming DOCKER_HOST (set or not)."""
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return (
+            f"start the Docker engine at DOCKER_HOST={host}, or point DOCKER_HOST at one that runs"
+            " (unset it for the default socket)"
+        )
+    return (
+        "start the Docker engine (e.g. `sudo systemctl start docker` or Docker Desktop),"
+        " or set DOCKER_HOST to one that runs"
+    )
 
 
 class BuildError(DevloopError):

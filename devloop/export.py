@@ -9,11 +9,13 @@ real ones.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from devloop.core.credentials import split_credentials
 from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import UsageError
 from devloop.manifests import SECRET_PLACEHOLDER, Obj, app_objects
@@ -33,11 +35,35 @@ def image_for(app: AppSpec, planned: dict[str, str]) -> str:
     return app.image or planned[app.name]
 
 
+def credentials_moved(app: AppSpec) -> tuple[AppSpec, tuple[str, ...]]:
+    """The app with the `env:` values that carry credentials (a URL with a password, names like
+    `*_PASSWORD`, `*_TOKEN`) moved to its secret env, so the export puts them in the Secret as
+    placeholders, never in the ConfigMap in clear; and their names. The dev loop is unchanged."""
+    plain, names = split_credentials(app.env)
+    if not names:
+        return app, ()
+    moved = tuple((k, v) for k, v in app.env if k in names and k not in dict(app.secret_env))
+    return replace(app, env=plain, secret_env=(*app.secret_env, *moved)), names
+
+
+def credential_notices(project: ProjectSpec) -> list[str]:
+    """One notice per app whose `env:` holds credentials, naming them."""
+    notices = []
+    for app in project.apps:
+        _moved, names = credentials_moved(app)
+        if names:
+            notices.append(
+                f"{app.name}: {', '.join(names)} look like credentials: exported into the Secret "
+                f"{app.name}-secrets with placeholders, not the ConfigMap; set them before applying"
+            )
+    return notices
+
+
 def objects_for(project: ProjectSpec, images: dict[str, str], project_id: str) -> list[tuple[AppSpec, Obj]]:
     """Each app's objects (with its binding Secret), then each backing service's."""
     placeholders = {s.name: SECRET_PLACEHOLDER for s in project.services}
     items: list[tuple[AppSpec, Obj]] = []
-    for app in project.apps:
+    for app in (credentials_moved(a)[0] for a in project.apps):
         objects = app_objects(app, images[app.name], project=project_id, secret_values=False)
         bound = [project.service(name) for name in app.services]
         if bound:

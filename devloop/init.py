@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,13 +69,33 @@ def _quote(value: str) -> str:
     return value if re.fullmatch(r"[A-Za-z0-9_./:-]+", value) and not value[0].isdigit() else repr(value)
 
 
-def render(apps: list[FoundApp], origin: str | None = None, specs: list[AppSpec] | None = None) -> str:
+def provider_lines(kind_installed: bool) -> list[str]:
+    """`provider:` as this machine can run it: kind when it is installed, else docker, said why."""
+    if kind_installed:
+        return [
+            "# Where apps run: kind (a local Kubernetes cluster, the default) or docker (plain containers).",
+            "provider: kind",
+        ]
+    return [
+        "# Where apps run: docker (plain containers), since kind is not installed on this machine.",
+        "# With kind installed (https://kind.sigs.k8s.io), `provider: kind` runs them on a local Kubernetes.",
+        "provider: docker",
+    ]
+
+
+def render(
+    apps: list[FoundApp],
+    origin: str | None = None,
+    specs: list[AppSpec] | None = None,
+    kind_installed: bool | None = None,
+) -> str:
+    if kind_installed is None:
+        kind_installed = shutil.which("kind") is not None
     lines = [
         "# devloop.yaml, written by `devloop init`. Check it with `devloop validate`.",
         *([f"# Converted from {origin}; that file is left as it was."] if origin else []),
         "version: 1",
-        "# Where apps run: kind (a local Kubernetes cluster, the default) or docker (plain containers).",
-        "provider: kind",
+        *provider_lines(kind_installed),
         "apps:",
     ]
     for i, found in enumerate(apps):

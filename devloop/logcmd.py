@@ -33,27 +33,35 @@ async def show_logs(
     started_ns = time.time_ns()
     since_ns = started_ns - int(since_s * 1e9) if since_s else None
 
+    names: dict[str, str] = {}  # instance id -> its platform name, for `--container NAME`
+
     def emit(line: LogLine) -> None:
-        if flt.matches(line):
+        if flt.matches(line, names.get(line.container, "")):
             out(format_line(line, mode, timestamps, colour))
+
+    def learn(change: InstancesChanged) -> None:
+        names.update({i.id: i.name for i in change.instances if i.name})
 
     changes = provider.watch_instances(apps)
     first: list[InstancesChanged] = [await anext(changes) for _ in apps]
+    for change in first:
+        learn(change)
     backlog: list[LogLine] = []
     newest: dict[str, int] = {}
 
     async def recent_of(instance: InstanceStatus) -> None:
-        async for line in provider.tail(instance, since_ns, follow=False, last=last if last else None):
+        async for line in provider.tail(instance, since_ns, follow=False, last=last):
             backlog.append(line)
             newest[instance.id] = max(newest.get(instance.id, 0), line.timestamp_ns)
 
     # Every instance's recent lines at once, then one write: a terminal takes one big write far
-    # faster than a write per line.
-    await asyncio.gather(*(recent_of(i) for change in first for i in change.instances))
+    # faster than a write per line. `--tail 0`: none of them, only what comes from now on.
+    if last != 0:
+        await asyncio.gather(*(recent_of(i) for change in first for i in change.instances))
     texts = [
         format_line(line, mode, timestamps, colour)
         for line in sorted(backlog, key=lambda item: item.timestamp_ns)
-        if flt.matches(line)
+        if flt.matches(line, names.get(line.container, ""))
     ]
     if texts:
         out("\n".join(texts))
@@ -77,6 +85,7 @@ async def show_logs(
 
     async def watch() -> None:
         async for change in changes:
+            learn(change)
             mux.on_instances(change)
 
     watcher = asyncio.create_task(watch())

@@ -13,6 +13,7 @@ import contextlib
 
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogBuffer, LogLine
+from devloop.core.wording import instance_notes
 from devloop.providers.base import Provider
 
 
@@ -23,7 +24,6 @@ class LogMux:
         self.tails: dict[str, asyncio.Task[None]] = {}  # InstanceStatus.key -> its tail
         self.last_ns: dict[str, int] = {}
         self.latest: dict[str, InstanceStatus] = {}  # InstanceStatus.key -> last known status
-        self._restarts: dict[str, int] = {}
         self._closed = False
 
     def on_instances(self, change: InstancesChanged) -> None:
@@ -41,10 +41,9 @@ class LogMux:
                 self._start(instance)
 
     def _note_restart(self, instance: InstanceStatus) -> None:
-        seen = self._restarts.get(instance.key)
-        self._restarts[instance.key] = instance.restarts
-        if seen is not None and instance.restarts > seen:
-            text = f"instance {instance.label} restarted ({instance.restarts} so far)"
+        """Its crash (an OOM kill with the limit) and then its restart, each said once."""
+        before = self.latest.get(instance.key)
+        for text in instance_notes(before, instance):
             line = LogLine(instance.app, "API", text, instance.index, instance.id, process=instance.qualifier)
             self.buffer.add(line)
 

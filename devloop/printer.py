@@ -2,7 +2,8 @@
 
 Lines look like Cloud Foundry's `cf logs`: `[STG]` build output, `[API]`
 devloop's own events, `[APP/0]` instance 0's output, `[RTR]` the router's
-access lines. Each app's URL is printed alone on a line
+access lines. Instance crashes and restarts come through the log stream (devloop.logs).
+Each app's URL is printed alone on a line
 (`web: http://web.localhost:8080`) as soon as it is healthy, so scripts can find it.
 """
 
@@ -18,6 +19,7 @@ from devloop.core.buildlog import BuildOutput
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import format_line
 from devloop.core.state import EngineState
+from devloop.core.wording import KEEPS_SERVING, after_failure, without_serving_claim
 
 
 def use_colour() -> bool:
@@ -61,11 +63,12 @@ class PlainPrinter:
             case ev.BuildFailed(app=app, message=message):
                 self._api(app, self._style(f"build failed: {message}", fg="red"))
                 if state.apps[app].deployed_image:
-                    self._api(app, "the previous version keeps serving")
+                    self._api(app, KEEPS_SERVING)
             case ev.DeployFailed(app=app, message=message, lines=lines):
-                self._api(app, self._style(f"deploy failed: {message}", fg="red"))
+                self._api(app, self._style(f"deploy failed: {without_serving_claim(message)}", fg="red"))
                 for text in lines[-10:]:
                     self._api(app, f"  {text}")
+                self._api(app, after_failure(state.apps[app].deployed_image is not None))
             case ev.DeploySucceeded(app=app, image=image, url=url):
                 spec = state.apps[app].spec
                 self._api(app, f"running {image} ({spec.instances} instance(s))")
@@ -82,11 +85,6 @@ class PlainPrinter:
             case ev.FilesChanged(app=app) if state.manual and state.apps[app].pending_files:
                 pending = sorted(state.apps[app].pending_files)
                 self._api(app, f"{len(pending)} change(s) queued (manual mode): run `devloop trigger {app}`")
-            case ev.InstancesChanged(app=app, instances=instances):
-                for instance in instances:
-                    if instance.state == "crashed":
-                        code = f" (exit code {instance.exit_code})" if instance.exit_code is not None else ""
-                        self._api(app, self._style(f"instance {instance.label} crashed{code}", fg="red"))
 
     def _api(self, app: str, text: str) -> None:
         click.echo(f"{self._style('[API]', bold=True)} {app} | {text}", color=self.colour)

@@ -14,6 +14,7 @@ from devloop.adapters import dockerapi, dockercli
 from devloop.build import ImageBuilder
 from devloop.control import ControlServer, socket_path
 from devloop.core.events import PlatformFailed
+from devloop.core.removal import describe_removal
 from devloop.core.spec import ProjectSpec
 from devloop.engine import Engine
 from devloop.printer import PlainPrinter
@@ -66,8 +67,8 @@ async def _run_tui(engine: Engine, *, down_on_exit: bool, router_logs: bool) -> 
         engine.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await runner
-        if remove:
-            click.echo(f"removed {await provider.remove(list(project.apps))} instance(s)")
+        if remove:  # the whole project, services too, as `devloop down` does
+            click.echo(describe_removal(await provider.remove(None)))
         await control.close()
         await provider.close()
     if not remove:
@@ -117,9 +118,8 @@ async def _run(engine: Engine, *, down_on_exit: bool, router_logs: bool) -> int:
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await runner
-        if down_on_exit:
-            removed = await provider.remove(list(project.apps))
-            click.echo(f"removed {removed} instance(s)")
+        if down_on_exit:  # the whole project, services too, as `devloop down` does
+            click.echo(describe_removal(await provider.remove(None)))
         else:
             print_left_running(engine)
     finally:

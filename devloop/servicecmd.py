@@ -51,7 +51,12 @@ def list_services(project: ProjectSpec, provider: Any) -> None:
 def service_key(project: ProjectSpec, provider: Any, name: str, show_secrets: bool) -> None:
     """Like `cf service-key`: the credentials a bound app gets, as JSON; the password masked."""
     service = find_service(project, name)
-    password = asyncio.run(_closing(provider, provider.service_password(service)))
+
+    async def read() -> str | None:
+        await provider.service_states()  # the engine (or cluster) must answer: an error says why
+        return await provider.service_password(service)  # type: ignore[no-any-return]
+
+    password = asyncio.run(_closing(provider, read()))
     if password is None:
         raise ProviderError(f"service {name} has not been started yet", hint="`devloop up` starts it")
     credentials = credentials_for(service, password).as_dict(service.type.scheme)

@@ -15,7 +15,10 @@ from devloop.adapters import proc
 from devloop.errors import ProviderError, ToolMissingError
 
 MIN_KIND = (0, 20, 0)  # containerd `config_path` registry support (hosts.toml) needs kind >= 0.20
-INSTALL_HINT = "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
+INSTALL_HINT = (
+    "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation;"
+    " or run on plain Docker with `--provider docker` (or `provider: docker` in devloop.yaml)"
+)
 _VERSION_RE = re.compile(r"kind v(\d+)\.(\d+)\.(\d+)")
 
 

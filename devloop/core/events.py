@@ -22,6 +22,9 @@ class InstanceStatus:
     exit_code: int | None = None
     process: str = "web"  # its cf process type
     sidecar: str = ""  # set: a sidecar beside instance `index` of `process`, not the process itself
+    oom_killed: bool = False  # its last exit was the kernel's out-of-memory kill
+    memory_limit_mb: int | None = None  # the limit it runs with, when the platform says
+    name: str = ""  # the platform's name for it (container name, pod name), for `logs --container`
 
     @property
     def key(self) -> str:

@@ -22,13 +22,15 @@ class LogFilter:
     container: str | None = None
     sources: frozenset[str] = frozenset()  # empty: every source (APP, STG, API, RTR)
 
-    def matches(self, line: LogLine) -> bool:
+    def matches(self, line: LogLine, container_name: str = "") -> bool:
+        """Whether to show `line`; `container_name` is its container's (or pod's) name, which
+        `container` may prefix as well as the id."""
         if self.apps and line.app not in self.apps:
             return False
         if self.sources and line.source not in self.sources:
             return False
-        if self.container and not (
-            line.container == self.container or line.container.startswith(self.container)
+        if self.container and not any(
+            known.startswith(self.container) for known in (line.container, container_name) if known
         ):
             return False
         if self.include and not any(p.search(line.text) for p in self.include):

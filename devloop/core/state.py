@@ -12,6 +12,7 @@ from devloop.core import events as ev
 from devloop.core.changes import Action, SyncCopy, plan_changes
 from devloop.core.processes import Scale, record_scale, rescale, scaled
 from devloop.core.spec import AppSpec
+from devloop.core.wording import without_serving_claim
 
 
 class Phase(StrEnum):
@@ -199,7 +200,7 @@ def _reduce_app(app: AppState, event: ev.Event, manual: bool) -> AppState:
 def why_not_serving(app: AppState) -> str:
     """What an app with no instance in rotation is doing, for the router's 503 page."""
     error = (app.last_error or "").strip().splitlines()
-    detail = f": {error[0][:200]}" if error else ""
+    detail = f": {without_serving_claim(error[0])[:200]}" if error else ""  # nothing serves: no such claim
     crashed = [i for i in app.web if i.state == "crashed"]
     if app.phase is Phase.CRASHED or (crashed and not app.running):
         codes = [f"instance {i.index} exited with code {i.exit_code}" for i in crashed if i.exit_code]

@@ -13,6 +13,7 @@ from typing import Protocol
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
+from devloop.core.removal import Removed
 from devloop.core.spec import AppSpec
 from devloop.errors import DeployError
 from devloop.router import Router
@@ -70,9 +71,9 @@ class Provider(Protocol):
         """A command that opens a shell in `instance` (or runs `command` there)."""
         ...
 
-    async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> int:
+    async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> int | Removed:
         """Remove the apps' instances (all of this project's when None, with its services; their
-        data too with `purge`); return how many instances."""
+        data too with `purge`); return how many instances (or, in full, what went)."""
         ...
 
     async def close(self) -> None:

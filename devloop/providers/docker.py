@@ -30,6 +30,7 @@ from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
 from devloop.core.processes import WEB, process_name, process_types, process_view, sidecars_of
+from devloop.core.removal import Removed
 from devloop.core.routes import internal_hosts
 from devloop.core.services import ServiceSpec, binding_env
 from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec, SidecarSpec
@@ -97,6 +98,7 @@ class DockerProvider:
         self._sick: dict[str, dict[tuple[str, int], str]] = {}  # app -> failing its health check
         self._stopping: set[asyncio.Task[None]] = set()
         self._retiring: set[str] = set()  # containers devloop is stopping on purpose
+        self._restarting: set[str] = set()  # containers `devloop restart` is restarting: no crash
         self._deploying: set[str] = set()  # apps whose routing a deploy is changing
         self._serving_config: dict[str, str] = {}  # app -> config hash of the version it serves
         self._route_generation: dict[str, int] = {}  # bumped by deploys, so stale snapshots do not route
@@ -503,8 +505,7 @@ class DockerProvider:
                 }[app.health.type]
                 who = f"{app.name}{_as(_process_of(container))}"
                 raise DeployError(
-                    f"{who}: {what} did not pass within {app.health.timeout_s}s; "
-                    "the previous version keeps serving",
+                    f"{who}: {what} did not pass within {app.health.timeout_s}s",
                     lines,
                 )
             await asyncio.sleep(HEALTH_POLL_S)
@@ -538,8 +539,8 @@ class DockerProvider:
         state = container.attrs.get("State") or {}
         status = container.status
         exit_code = state.get("ExitCode")
-        if container.id in self._retiring:
-            shown = "stopping"  # devloop replaced it: its exit is no crash
+        if container.id in self._retiring or (container.id in self._restarting and status != "running"):
+            shown = "stopping"  # devloop replaced or restarts it: its exit is no crash
         elif status == "running":
             shown = "running"
         elif status == "restarting":
@@ -560,6 +561,9 @@ class DockerProvider:
             exit_code=exit_code if shown != "running" else None,
             process=_process_of(container),
             sidecar=_sidecar_of(container),
+            oom_killed=bool(state.get("OOMKilled")) and shown != "stopping",
+            memory_limit_mb=_memory_limit_mb(container),
+            name=str(container.name or ""),
         )
 
     def snapshot(self, app: AppSpec) -> tuple[InstancesChanged, list[Any] | None]:
@@ -898,20 +902,30 @@ class DockerProvider:
         instances = [c for c in containers if not _sidecar_of(c) and (c.status == "running" or _is_down(c))]
         for container in sorted(instances, key=lambda c: _process_of(c) != WEB):
             progress(f"restarting instance {_label(container)}")
-            if _process_of(container) == WEB:
-                async with self._out_of_rotation(app, container):
+            sidecars = [s for s in containers if _sidecar_of(s) and _instance_of(s) == container.id]
+            ids = {container.id, *(s.id for s in sidecars)}
+            self._restarting.update(ids)  # their SIGTERM exit (143) is asked for, not a crash
+            try:
+                if _process_of(container) == WEB:
+                    async with self._out_of_rotation(app, container):
+                        await self._call(self.client.api.restart, container.id, timeout=STOP_TIMEOUT_S)
+                        await self._wait_serving(app, container, "a restart")
+                else:
                     await self._call(self.client.api.restart, container.id, timeout=STOP_TIMEOUT_S)
-                    await self._wait_serving(app, container, "a restart")
-            else:
-                await self._call(self.client.api.restart, container.id, timeout=STOP_TIMEOUT_S)
-            for sidecar in containers:
-                if _sidecar_of(sidecar) and _instance_of(sidecar) == container.id:
+                for sidecar in sidecars:
                     await self._call(self.client.api.restart, sidecar.id, timeout=STOP_TIMEOUT_S)
+            finally:
+                self._restarting.difference_update(ids)
         return len(instances)
 
     def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
         shell = ["/bin/sh", "-c", command] if command else ["/bin/sh"]
         return _exec_argv(instance.id, shell, tty)
+
+    async def instance_env(self, instance: InstanceStatus) -> list[str]:
+        """The environment the instance's container runs with (`NAME=value`), for `devloop env`."""
+        container = await self._call(self.client.containers.get, instance.id)
+        return list((container.attrs.get("Config") or {}).get("Env") or [])
 
     # --- backing services: the cf service commands -----------------------------------------------
 
@@ -927,13 +941,15 @@ class DockerProvider:
 
     # --- teardown -------------------------------------------------------------------------------
 
-    async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> int:
+    async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> Removed:
         targets: list[dict[str, Any]] = []
+        services: tuple[str, ...] = ()
+        volumes: tuple[str, ...] = ()
         if apps is None:
             summaries = await self._call(self._summaries, None)
             targets = [t for t in summaries if LABEL_SERVICE not in (t.get("Labels") or {})]
             # The whole project goes: its services too (their data stays unless `purge`).
-            await self._call(self.services.remove, purge)
+            services, volumes = await self._call(self.services.remove, purge)
         else:
             for app in apps:
                 targets += await self._call(self._summaries, app)
@@ -941,7 +957,8 @@ class DockerProvider:
         await self._call(self._remove_ids, [t["Id"] for t in targets])
         if not await self._call(self._summaries, None):
             await self._call(self._remove_network)  # the project's last instance went: no empty network stays
-        return len(targets)
+        instances = [t for t in targets if not _sidecar_of(t)]  # a sidecar is part of its instance
+        return Removed(len(instances), services, volumes)
 
     def _remove_network(self) -> None:
         for network in self.client.api.networks(names=[self.network]):
@@ -1046,6 +1063,11 @@ def _instance_of(sidecar: Any) -> str:
 def _network_owner(summary: dict[str, Any]) -> str:
     """The id of the container whose network a sidecar's summary (the list endpoint) joins."""
     return str((summary.get("HostConfig") or {}).get("NetworkMode", "")).removeprefix("container:")
+
+
+def _memory_limit_mb(container: Any) -> int | None:
+    limit = (container.attrs.get("HostConfig") or {}).get("Memory") or 0
+    return int(limit) // (1024 * 1024) if limit else None
 
 
 def _started_ns(stamp: str) -> int:

@@ -184,22 +184,27 @@ class DockerServices:
                                                                            LABEL_SERVICE]})  # fmt: skip
         return {c.labels[LABEL_SERVICE]: c.status for c in found}
 
-    def remove(self, purge: bool) -> int:
-        """Remove the service containers; with `purge`, their data and passwords too."""
+    def remove(self, purge: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Remove the service containers; with `purge`, their data and passwords too. Returns the
+        names of the services and of the volumes removed."""
         label = [f"devloop.project={self.project_id}", LABEL_SERVICE]
         found = self.client.containers.list(all=True, filters={"label": label})
+        services = []
         for container in found:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 container.stop(timeout=STOP_TIMEOUT_S)  # a database deserves a clean shutdown
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 container.remove(force=True)
+                services.append(container.labels.get(LABEL_SERVICE) or container.name)
+        volumes = []
         if purge:
             for volume in self.client.volumes.list(filters={"label": label}):
                 with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                     volume.remove(force=True)
+                    volumes.append(volume.name)
             self.passwords_file.unlink(missing_ok=True)
         self._ready.clear()
-        return len(found)
+        return tuple(sorted(services)), tuple(sorted(volumes))
 
 
 def _last_lines(container: Any, count: int = 20) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from devloop.core.envview import user_lines
 from devloop.core.spec import AppSpec
 
 SECRET_MASK = "••••••"
@@ -27,10 +28,8 @@ class HelpScreen(ModalScreen[None]):
 
 
 def env_lines(app: AppSpec, show_secrets: bool = False) -> list[str]:
-    """The app's environment as `cf env` shows it; secret values masked."""
-    lines = [f"{key}={value}" for key, value in app.env]
-    lines += [f"{key}={value if show_secrets else SECRET_MASK}  (secret)" for key, value in app.secret_env]
-    return lines or ["(no environment variables set)"]
+    """The app's user-provided environment as `cf env` shows it; secret values masked."""
+    return user_lines(app.env, app.secret_env, show_secrets=show_secrets)
 
 
 class EnvScreen(ModalScreen[None]):

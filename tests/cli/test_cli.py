@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,27 @@ def test_init_converts_a_cf_manifest_keeping_placeholders(tmp_path: Path) -> Non
     assert devloop("validate", "--var", "key=v", cwd=tmp_path).returncode == 0
 
 
+FAKE_KIND_BIN = REPO / "tests" / "fakes" / "bin"
+
+
+@pytest.mark.parametrize("kind_on_path", [False, True])
+def test_init_writes_the_provider_this_machine_can_run(tmp_path: Path, kind_on_path: bool) -> None:
+    """kind only where kind is installed; else docker, and the file says why."""
+    (tmp_path / "requirements.txt").write_text("")
+    path = os.pathsep.join([*([str(FAKE_KIND_BIN)] if kind_on_path else []), "/usr/bin", "/bin"])
+    assert (shutil.which("kind", path=path) is not None) is kind_on_path
+    result = devloop("init", cwd=tmp_path, env={"PATH": path})
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "devloop.yaml").read_text()
+    if kind_on_path:
+        assert "\nprovider: kind\n" in text and result.stdout.rstrip().endswith("(provider: kind)")
+    else:
+        assert "\nprovider: docker\n" in text and "\nprovider: kind\n" not in text
+        assert "since kind is not installed on this machine" in text
+        assert result.stdout.rstrip().endswith("(provider: docker, as kind is not installed)")
+    assert devloop("validate", cwd=tmp_path).returncode == 0
+
+
 def test_init_never_overwrites_without_force(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("")
     (tmp_path / "devloop.yaml").write_text("# mine\n")
@@ -146,9 +168,9 @@ def test_doctor_with_docker_up(tmp_path: Path) -> None:
 def test_doctor_with_docker_down(tmp_path: Path) -> None:
     dead = tmp_path / "dead.sock"
     result = devloop("doctor", "--provider", "docker", cwd=tmp_path, env={"DOCKER_HOST": f"unix://{dead}"})
-    assert result.returncode == 1
+    assert result.returncode == 3  # the documented code for an unreachable engine, not an undocumented 1
     assert f"[FAIL] docker engine: cannot reach the Docker engine at unix://{dead}" in result.stdout
-    assert "fix: start the Docker engine" in result.stdout
+    assert f"fix: start the Docker engine at DOCKER_HOST=unix://{dead}" in result.stdout
     assert "devloop up cannot work yet: docker engine" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -157,7 +179,7 @@ def test_doctor_requires_kind_for_the_kind_provider(tmp_path: Path) -> None:
     result = devloop(
         "doctor", "--provider", "kind", cwd=tmp_path, env={"PATH": os.path.dirname(sys.executable)}
     )
-    assert result.returncode == 1
+    assert result.returncode == 5  # a tool is missing (devloop/errors.py)
     assert "[FAIL] kind: not installed" in result.stdout
 
 

@@ -72,6 +72,13 @@ def test_commands_against_a_running_up(
             and web["url"] == url
         )
 
+        # `devloop env` reads the running instance (kind: over exec), system- then user-provided.
+        shown = devloop(sample, "env", "web")
+        assert shown.returncode == 0, shown.stderr
+        system, user = shown.stdout.split("User-Provided:")
+        assert system.startswith("System-Provided: (read from instance ") and "PORT: 8080" in system
+        assert "API_TOKEN: ••••••  (secret)" in user and "planted-secret-31" not in shown.stdout
+
         before = (sample / "devloop.yaml").read_text()
         result = devloop(sample, "set-env", "web", "SUFFIX", " set live")
         # The save itself may reach the running up first (it watches its config): either way it is applied.
@@ -117,9 +124,9 @@ def test_push_ssh_env_and_status_without_up(sample: Path) -> None:
     assert ssh.returncode == 0 and ssh.stdout.split() == ["10001", "index=1"]
 
     env = devloop(sample, "env", "web")
-    assert "API_TOKEN=••••••  (secret)" in env.stdout and "planted-secret-31" not in env.stdout
+    assert "API_TOKEN: ••••••  (secret)" in env.stdout and "planted-secret-31" not in env.stdout
     shown = devloop(sample, "env", "web", "--show-secrets")
-    assert "API_TOKEN=planted-secret-31  (secret)" in shown.stdout
+    assert "API_TOKEN: planted-secret-31  (secret)" in shown.stdout
 
     no_up = devloop(sample, "scale", "web", "-i", "1")
     assert no_up.returncode == 2 and "no devloop up is running for this project" in no_up.stderr

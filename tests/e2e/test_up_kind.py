@@ -97,4 +97,5 @@ def test_kind_missing_is_one_message_and_exit_5(tmp_path: Path) -> None:
         devloop.kill()
     devloop.wait_for(r"^error: kind is not installed or not on PATH$")
     devloop.wait_for(r"fix: install kind: https://kind\.sigs\.k8s\.io/docs/user/quick-start/#installation")
+    devloop.wait_for(r"or run on plain Docker with `--provider docker`")  # the way that works here
     assert "retrying" not in devloop.output and "Traceback" not in devloop.output

@@ -9,7 +9,7 @@ from devloop.core import events as ev
 from devloop.core.changes import SyncCopy
 from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
 from devloop.core.spec import AppSpec, BuildSpec, Language, SyncRule
-from devloop.core.state import EngineState, Phase, reduce
+from devloop.core.state import EngineState, Phase, reduce, why_not_serving
 
 SRC = Path("/src")
 
@@ -192,3 +192,13 @@ def test_a_config_edit_identical_to_the_scaled_spec_redeploys_nothing() -> None:
     state = reduce(state, ev.SpecChanged("web", spec()))  # the file as it was: only the scale differs
     assert state.apps["web"].spec.instances == 3 and not state.apps["web"].redeploy
     assert decide(state) == []
+
+
+def test_a_failed_first_deploy_claims_no_previous_version_on_the_503_page() -> None:
+    """A provider's "the previous version keeps serving" is untrue when nothing was deployed before."""
+    state = run(EngineState.initial((spec(sync=False),)), ev.BuildStarted("web"),
+                ev.BuildSucceeded("web", "img:1", 1, False), ev.DeployStarted("web", "img:1"),
+                ev.DeployFailed("web", "img:1", "web: port check on 8080 did not pass within 5s; "
+                                "the previous version keeps serving"))  # fmt: skip
+    assert state.apps["web"].phase is Phase.CRASHED and state.apps["web"].deployed_image is None
+    assert why_not_serving(state.apps["web"]) == "crashed: web: port check on 8080 did not pass within 5s"

@@ -125,3 +125,33 @@ def test_services_export_as_statefulsets_with_a_managed_service_note(tmp_path: P
     assert {"secretRef": {"name": "web-bindings"}} in web["spec"]["template"]["spec"]["containers"][0][
         "envFrom"
     ]
+
+
+def test_credentials_in_a_cf_manifest_env_go_into_the_secret_not_the_configmap(tmp_path: Path) -> None:
+    """A cf manifest's `env:` holding credentials: each in the Secret as a placeholder, one notice."""
+    (tmp_path / "requirements.txt").write_text("")
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    (tmp_path / "manifest.yml").write_text(
+        "applications:\n- name: orders\n  env:\n"
+        "    DATABASE_URL: postgres://orders:pw-in-url-5e1@db:5432/orders\n"
+        "    STRIPE_API_KEY: key-value-77c\n    SMTP_PASSWORD: smtp-pw-91\n    SESSION_SECRET: sess-4d\n"
+        "    GITHUB_TOKEN: tok-0b2\n    GREETING: hello\n    PLAIN_URL: https://example.com/x\n"
+    )
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "devloop", "export", "-o", str(out)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    planted = ("pw-in-url-5e1", "key-value-77c", "smtp-pw-91", "sess-4d", "tok-0b2")
+    assert not any(p in all_text(out) + result.stdout + result.stderr for p in planted)
+    docs = [yaml.safe_load(f.read_text()) for f in sorted(out.glob("*.yaml"))]
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap")
+    secret = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "orders-secrets")
+    assert config_map["data"] == {"GREETING": "hello", "PLAIN_URL": "https://example.com/x"}
+    moved = ["DATABASE_URL", "STRIPE_API_KEY", "SMTP_PASSWORD", "SESSION_SECRET", "GITHUB_TOKEN"]
+    assert sorted(secret["stringData"]) == sorted(moved)
+    assert set(secret["stringData"].values()) == {"REPLACE-ME"}
+    notices = [line for line in result.stderr.splitlines() if "look like credentials" in line]
+    assert notices == [
+        f"warning: orders: {', '.join(moved)} look like credentials: exported into the Secret "
+        "orders-secrets with placeholders, not the ConfigMap; set them before applying"
+    ]

@@ -85,3 +85,11 @@ def test_buffer_is_bounded_per_app() -> None:
         buffer.add(LogLine("api", "APP", str(i)))
     assert len(buffer) == 200
     assert [line.text for line in buffer.lines("web")][:2] == ["900", "901"]
+
+
+def test_container_matches_an_id_or_a_name_prefix() -> None:
+    """`--container NAME`: "Only this container (id or name prefix)", as its help says."""
+    flt = LogFilter(container="devloop-web-3f2a")
+    assert flt.matches(LINE, "devloop-web-3f2a1b-1") and not flt.matches(LINE, "devloop-web-99aa00-0")
+    assert not flt.matches(LINE)  # the id alone does not start with it
+    assert LogFilter(container="abc1").matches(LINE, "devloop-web-3f2a1b-1")  # an id prefix still works

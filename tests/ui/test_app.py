@@ -136,7 +136,11 @@ async def test_open_env_shell_clear_help() -> None:
         await pilot.press("e")
         assert isinstance(app.screen, EnvScreen)
         shown = str(app.screen.query_one("#env-text").render())
-        assert "GREETING=hi" in shown and "API_TOKEN=••••••" in shown and "planted-secret" not in shown
+        assert (
+            "GREETING: hi" in shown
+            and "API_TOKEN: ••••••  (secret)" in shown
+            and "planted-secret" not in shown
+        )
         await pilot.press("escape")
         await pilot.press("x")  # no terminal to hand over in a headless test: said, app stays up
         await pilot.pause()
