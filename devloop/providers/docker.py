@@ -374,7 +374,8 @@ class DockerProvider:
         # is an address of the instance's own network namespace (shared with its sidecars).
         system = cfenv.instance_env(
             app, project=self.project_id, process=process, index=index, generation=generation,
-            image=image, router_port=self.project.router_port, ip="127.0.0.1", started_at=time.time(),
+            image=image, router_port=self.router.port or self.project.router_port, ip="127.0.0.1",
+            started_at=time.time(),
         )  # fmt: skip
         env = {**dict(app.env), **dict(app.secret_env), **system}
         # The web process is published for the router; another only for a port or http check.
