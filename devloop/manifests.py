@@ -259,6 +259,7 @@ def _cf_env(app: AppSpec, deployment: Obj, image: str, project: str, local: bool
         view, project=project, process=process, image=image, app_uris=app_uris,
         cf_api=cfenv.CF_API if local else None,
     )  # fmt: skip
+    env += [{"name": k, "value": v} for k, v in cfenv.unbound_services(view).items()]
     names = {e["name"] for e in env}
     for container in deployment["spec"]["template"]["spec"]["containers"]:
         container["env"] = [*env, *(e for e in container.get("env") or [] if e["name"] not in names)]

@@ -139,6 +139,14 @@ def vcap_application(
     return dict(sorted(vcap.items()))
 
 
+def unbound_services(app: AppSpec) -> dict[str, str]:
+    """`VCAP_SERVICES={}` for an app bound to nothing, as cf sets it (apps parse it without
+    looking first). Empty when the app has bindings, which bring their own, or sets it itself."""
+    if app.services or any(k == "VCAP_SERVICES" for k, _ in (*app.env, *app.secret_env)):
+        return {}
+    return {"VCAP_SERVICES": "{}"}
+
+
 def _common(app: AppSpec, index: str, guid: str) -> dict[str, str]:
     port = str(app.port)
     return {

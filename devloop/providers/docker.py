@@ -377,7 +377,7 @@ class DockerProvider:
             image=image, router_port=self.router.port or self.project.router_port, ip="127.0.0.1",
             started_at=time.time(),
         )  # fmt: skip
-        env = {**dict(app.env), **dict(app.secret_env), **system}
+        env = {**cfenv.unbound_services(app), **dict(app.env), **dict(app.secret_env), **system}
         # The web process is published for the router; another only for a port or http check.
         published = process == WEB or app.health.type is not HealthCheckType.PROCESS
         api = self.client.api

@@ -227,3 +227,18 @@ def test_a_literal_dollar_paren_in_a_value_survives_expansion() -> None:
 def test_no_cf_api_when_asked_for_none() -> None:
     entries = pod(cf_api=None)
     assert "cf_api" not in json.loads(expand(entries, FIELDS)["VCAP_APPLICATION"])
+
+
+@pytest.mark.parametrize(
+    ("app", "expected"),
+    [
+        (APP, {"VCAP_SERVICES": "{}"}),  # cf sets it even when nothing is bound
+        (replace(APP, services=("db",)), {}),  # the bindings bring their own
+        (replace(APP, env=(("VCAP_SERVICES", '{"x": []}'),)), {}),
+        (replace(APP, secret_env=(("VCAP_SERVICES", '{"x": []}'),)), {}),
+    ],
+)
+def test_vcap_services_is_an_empty_object_for_an_app_bound_to_nothing(
+    app: AppSpec, expected: dict[str, str]
+) -> None:
+    assert cfenv.unbound_services(app) == expected

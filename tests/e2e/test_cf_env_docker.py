@@ -84,6 +84,7 @@ def test_cf_samples_environment_on_docker(project: Path) -> None:
             "disk_limit": 1024,  # cf's default disk quota
             "process_type": "web",
             "application_id": cfenv.application_id(space, "cf-env-python"),
+            "services": {},  # cf sets VCAP_SERVICES to {} for an app bound to nothing
         }
         assert str(uuid.UUID(env["CF_INSTANCE_GUID"])) == env["CF_INSTANCE_GUID"]
         assert {k: v for k, v in env.items() if k != "CF_INSTANCE_GUID"} == {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,15 @@ def test_system_values_win_over_the_apps_env_and_each_process_has_its_own() -> N
     assert vcap(web)["application_id"] == vcap(worker)["application_id"] == cfenv.application_id("proj-1", "shop")
     assert vcap(web)["name"] == "Shop"
     assert vcap(found[("shop", "proxy")]) == vcap(web)  # a sidecar sees its process's env, as in cf
+    assert env_of(web)["VCAP_SERVICES"]["value"] == "{}"  # bound to nothing
+
+
+def test_an_app_with_bindings_gets_vcap_services_from_them_only() -> None:
+    objects = app_objects(replace(SHOP, services=("db",)), "i", project="p", local=True)
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            for container in obj["spec"]["template"]["spec"]["containers"]:
+                assert "VCAP_SERVICES" not in env_of(container)  # `env` would hide the binding Secret
 
 
 def test_in_the_dev_loop_uris_are_the_routers_and_cf_api_is_local() -> None:

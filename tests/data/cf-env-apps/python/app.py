@@ -23,6 +23,7 @@ class Handler(BaseHTTPRequestHandler):
             "disk_limit": VCAP["limits"]["disk"],
             "process_type": VCAP["process_type"],
             "application_id": VCAP["application_id"],
+            "services": json.loads(os.environ["VCAP_SERVICES"]),  # parsed unguarded, as many samples do
             "env": {k: os.environ[k] for k in (
                 "PORT", "MEMORY_LIMIT", "CF_INSTANCE_INDEX", "CF_INSTANCE_GUID", "CF_INSTANCE_IP",
                 "CF_INSTANCE_INTERNAL_IP", "CF_INSTANCE_PORT", "CF_INSTANCE_ADDR", "CF_INSTANCE_PORTS",
