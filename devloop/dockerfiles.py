@@ -144,8 +144,30 @@ def generate(app: AppSpec, view: SourceView) -> str:
     return header + body
 
 
+_RUNTIME_TXT = re.compile(r"^python-(\d+)\.(\d+)(?:\.(?:\d+|x))?$", re.I)
+_NODE_ENGINE = re.compile(r"^[~^=v]*(\d+)(?:\.(?:\d+|x|\*))*$", re.I)
+
+
+def python_image(view: SourceView) -> str:
+    """The Python the app asks for in `runtime.txt` (`python-3.11.x`), as the cf buildpack reads
+    it; the default image otherwise. Only the minor version counts: the image tracks patches."""
+    first = (view.read("runtime.txt") or "").strip().splitlines()[:1]
+    match = _RUNTIME_TXT.match(first[0].strip()) if first else None
+    return f"python:{match.group(1)}.{match.group(2)}-slim" if match else PYTHON_IMAGE
+
+
+def node_image(app: AppSpec, view: SourceView) -> str:
+    """The Node major the app pins in package.json `engines.node` (`18.x`, `^20`, `22`), as the cf
+    buildpack honours it; a range without one major (`>=18`) keeps the default image."""
+    engines = _package_json(app, view).get("engines")
+    wanted = engines.get("node") if isinstance(engines, dict) else None
+    match = _NODE_ENGINE.match(wanted.strip()) if isinstance(wanted, str) else None
+    return f"node:{match.group(1)}-slim" if match else NODE_IMAGE
+
+
 def _python(app: AppSpec, view: SourceView) -> str:
     cmd = start_command(app, view)
+    image = python_image(view)
     if "requirements.txt" in view.files:
         deps = "COPY requirements.txt ./\nRUN /venv/bin/pip install --no-cache-dir -r requirements.txt\n"
     elif "pyproject.toml" in view.files:
@@ -159,11 +181,11 @@ def _python(app: AppSpec, view: SourceView) -> str:
     else:
         deps = ""
     return f"""\
-FROM {PYTHON_IMAGE} AS deps
+FROM {image} AS deps
 WORKDIR /app
 RUN python -m venv /venv
 {deps}
-FROM {PYTHON_IMAGE}
+FROM {image}
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/venv/bin:$PATH PORT={app.port}
 RUN useradd --uid {APP_UID} --no-create-home --shell /usr/sbin/nologin app
 COPY --from=deps /venv /venv
@@ -177,16 +199,17 @@ EXPOSE {app.port}
 
 def _node(app: AppSpec, view: SourceView) -> str:
     cmd = start_command(app, view)
+    image = node_image(app, view)
     lock = "package-lock.json" in view.files
     install = "npm ci --omit=dev" if lock else "npm install --omit=dev"
     copy_lock = " package-lock.json" if lock else ""
     return f"""\
-FROM {NODE_IMAGE} AS deps
+FROM {image} AS deps
 WORKDIR /app
 COPY package.json{copy_lock} ./
 RUN mkdir -p node_modules && {install} --no-audit --no-fund
 
-FROM {NODE_IMAGE}
+FROM {image}
 ENV NODE_ENV=production PORT={app.port}
 RUN useradd --uid {APP_UID} --no-create-home --shell /usr/sbin/nologin app
 WORKDIR /app

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from devloop.core.processes import process_name
-from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProcessSpec
+from devloop.core import cfenv
+from devloop.core.processes import WEB, process_name, process_view
+from devloop.core.spec import DEFAULT_ROUTER_PORT, AppSpec, HealthCheck, HealthCheckType, ProcessSpec
 
 Obj = dict[str, Any]
 MANAGED_BY = "devloop"
@@ -182,11 +183,14 @@ def app_objects(
     namespace: str | None = None,
     secret_values: bool = False,
     autoscale: bool = True,
+    local: bool = False,
+    router_port: int = DEFAULT_ROUTER_PORT,
 ) -> list[Obj]:
     """Every object for one app. Secret values are placeholders unless `secret_values`.
 
     `autoscale=False` leaves out the HorizontalPodAutoscaler: in the dev loop the
-    instance count is the user's to set, not a load-driven controller's.
+    instance count is the user's to set, not a load-driven controller's. `local`: the
+    pods run behind devloop's router on `router_port` (see `_cf_env`).
     """
     objects: list[Obj] = []
     web_labels = labels(app.name, project)
@@ -221,6 +225,9 @@ def app_objects(
         if process.type == "web":
             continue
         objects.append(_process_deployment(app, process, image, project, namespace))
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            _cf_env(app, obj, image, project, local, router_port)
     routed = not app.no_route
     if routed:
         objects.append(_service(app, web_labels, namespace))
@@ -230,6 +237,32 @@ def app_objects(
         if autoscale:
             objects.append(_hpa(app, web_labels, namespace))
     return objects
+
+
+def _cf_env(app: AppSpec, deployment: Obj, image: str, project: str, local: bool, router_port: int) -> None:
+    """Each container of the Deployment gets the environment Cloud Foundry gives an instance
+    (sidecars too, as in cf), ahead of any `env` entry it had.
+
+    In the dev loop the URIs are the router's and `cf_api` a local name; in exported files the
+    URIs are the routes the Ingress serves and there is no `cf_api`, which would point at
+    nothing outside devloop.
+    """
+    process = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+    view = process_view(app, process)
+    if local:
+        app_uris = cfenv.uris(view, router_port)
+    elif process == WEB and not app.no_route:
+        app_uris = [host + ("" if path == "/" else path) for host, path in ingress_rules(app)]
+    else:
+        app_uris = []
+    env = cfenv.pod_env(
+        view, project=project, process=process, image=image, app_uris=app_uris,
+        cf_api=cfenv.CF_API if local else None,
+    )  # fmt: skip
+    env += [{"name": k, "value": v} for k, v in cfenv.unbound_services(view).items()]
+    names = {e["name"] for e in env}
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        container["env"] = [*env, *(e for e in container.get("env") or [] if e["name"] not in names)]
 
 
 def _process_deployment(app: AppSpec, process: ProcessSpec, image: str, project: str,

@@ -25,6 +25,7 @@ import docker.errors
 
 from devloop.adapters.dockerapi import CONNECTION_ERRORS, describe, engine_address
 from devloop.adapters.images import ensure_image_off_loop
+from devloop.core import cfenv
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
@@ -371,15 +372,15 @@ class DockerProvider:
                         sidecars: tuple[SidecarSpec, ...] = ()) -> Any:  # fmt: skip
         """One instance of `process` (`app` is its view) and its sidecars, which share its network
         namespace as containers in a pod do: they reach each other on 127.0.0.1."""
-        vcap = {"application_name": app.name, "instance_index": index, "process_type": process}
-        env = {
-            **dict(app.env),
-            **dict(app.secret_env),
-            "PORT": str(app.port),
-            "CF_INSTANCE_INDEX": str(index),
-            "INSTANCE_INDEX": str(index),
-            "VCAP_APPLICATION": json.dumps(vcap),
-        }
+        # What Cloud Foundry sets wins over the app's own env, as cf reserves PORT and VCAP_*.
+        # Docker picks the instance's address when it starts, after its env is fixed: 127.0.0.1
+        # is an address of the instance's own network namespace (shared with its sidecars).
+        system = cfenv.instance_env(
+            app, project=self.project_id, process=process, index=index, generation=generation,
+            image=image, router_port=self.router.port or self.project.router_port, ip="127.0.0.1",
+            started_at=time.time(),
+        )  # fmt: skip
+        env = {**cfenv.unbound_services(app), **dict(app.env), **dict(app.secret_env), **system}
         # The web process is published for the router; another only for a port or http check.
         published = process == WEB or app.health.type is not HealthCheckType.PROCESS
         api = self.client.api

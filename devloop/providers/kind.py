@@ -244,6 +244,8 @@ class KindProvider:
             namespace=self.namespace,
             secret_values=True,
             autoscale=False,
+            local=True,  # the Cloud Foundry env of a pod behind devloop's router
+            router_port=self.project.router_port,
         )
         # Pods read env from the ConfigMap and Secret only at start: a hash of the values in the
         # pod template makes an env change roll the pods, as a new image does.

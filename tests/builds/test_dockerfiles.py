@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,44 @@ def test_root_detection(dockerfile: str, root: bool) -> None:
 )
 def test_generated_dockerfiles_never_run_as_root(language: Language, files: dict[str, str]) -> None:
     assert not runs_as_root(generate(app(language), view(files)))
+
+
+@pytest.mark.parametrize(
+    ("runtime_txt", "image"),
+    [
+        ("python-3.11.x\n", "python:3.11-slim"),  # the cf python buildpack's form
+        ("python-3.10.4", "python:3.10-slim"),
+        ("Python-3.9", "python:3.9-slim"),
+        ("  python-3.11.x  \n# a comment\n", "python:3.11-slim"),
+        ("3.11", "python:3.12-slim"),  # not the buildpack's form: the default
+        ("python-latest", "python:3.12-slim"),
+        (None, "python:3.12-slim"),
+    ],
+)
+def test_python_base_image_follows_runtime_txt(runtime_txt: str | None, image: str) -> None:
+    files = {"requirements.txt": "", "app.py": ""}
+    if runtime_txt is not None:
+        files["runtime.txt"] = runtime_txt
+    text = generate(app(Language.PYTHON), view(files))
+    assert [line for line in text.splitlines() if line.startswith("FROM")] == [f"FROM {image} AS deps",
+                                                                             f"FROM {image}"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("engines", "image"),
+    [
+        ({"node": "18.x"}, "node:18-slim"),
+        ({"node": "^20.11.0"}, "node:20-slim"),
+        ({"node": "~16"}, "node:16-slim"),
+        ({"node": "22"}, "node:22-slim"),
+        ({"node": ">=18"}, "node:22-slim"),  # a range, not one major: the default
+        ({"node": "18 || 20"}, "node:22-slim"),
+        ({"npm": "10.x"}, "node:22-slim"),
+        ("18", "node:22-slim"),  # not an object: ignored
+    ],
+)
+def test_node_base_image_follows_engines(engines: object, image: str) -> None:
+    package = json.dumps({"engines": engines, "scripts": {"start": "node s.js"}})
+    text = generate(app(Language.NODE), view({"package.json": package}))
+    assert [line for line in text.splitlines() if line.startswith("FROM")] == [f"FROM {image} AS deps",
+                                                                             f"FROM {image}"]  # fmt: skip
