@@ -29,6 +29,10 @@ def reach_sidecar(client: docker.DockerClient, main: str) -> str:
     return str(result.output.decode().strip()) if result.exit_code == 0 else f"failed: {result.output!r}"
 
 
+async def sidecar_answers(client: docker.DockerClient, main: str) -> bool:
+    return await asyncio.to_thread(reach_sidecar, client, main) == "stats ok"
+
+
 async def test_a_worker_runs_apart_and_a_sidecar_follows_its_instance_through_a_restart(
     tmp_path: Path,
 ) -> None:
@@ -58,7 +62,7 @@ async def test_a_worker_runs_apart_and_a_sidecar_follows_its_instance_through_a_
         ]  # fmt: skip
         web = next(i for i in statuses if i.is_web)
         assert len(provider.router.backends(app.name)) == 1  # the worker and the sidecar are not routed
-        assert await asyncio.to_thread(reach_sidecar, client, web.id) == "stats ok"
+        await async_poll(lambda: sidecar_answers(client, web.id), timeout=30, what="the sidecar on localhost")
 
         # The web process dies; Docker restarts it in a new network namespace.
         await asyncio.to_thread(
@@ -71,7 +75,10 @@ async def test_a_worker_runs_apart_and_a_sidecar_follows_its_instance_through_a_
 
         await async_poll(restarted, timeout=30, what="Docker restarting the web instance")
         await provider.instances(app)  # what the event stream triggers: the sidecar rejoins
-        assert await asyncio.to_thread(reach_sidecar, client, web.id) == "stats ok"
+        # Restarted, the sidecar takes a moment to listen again; without the rejoin it never
+        # answers inside the new network namespace.
+        await async_poll(lambda: sidecar_answers(client, web.id), timeout=30,
+                         what="the sidecar answering in the restarted instance's network")  # fmt: skip
     finally:
         await provider.remove(None)
         await provider.close()
