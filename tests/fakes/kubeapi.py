@@ -48,6 +48,8 @@ import docker.errors
 import kmock
 import yaml
 
+from tests.fakes import kubestrict
+
 Obj = dict[str, Any]
 KUBELET_LABEL = "devloop-fake-kubelet.cluster"
 POD_LABEL = "devloop-fake-kubelet.pod"
@@ -63,6 +65,21 @@ KINDS = {
     "Namespace": "namespaces", "ConfigMap": "configmaps", "Secret": "secrets", "Service": "services",
     "Pod": "pods", "Deployment": "deployments", "Ingress": "ingresses",
     "PodDisruptionBudget": "poddisruptionbudgets", "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+    "StatefulSet": "statefulsets", "PersistentVolumeClaim": "persistentvolumeclaims",
+    "ServiceAccount": "serviceaccounts", "Node": "nodes", "PersistentVolume": "persistentvolumes",
+    "DaemonSet": "daemonsets", "ReplicaSet": "replicasets", "Job": "jobs", "CronJob": "cronjobs",
+    "NetworkPolicy": "networkpolicies",
+}  # fmt: skip
+# The group versions served, as discovery lists them: (group/version) -> plurals.
+SERVED_VERSIONS = {
+    "v1": {"namespaces", "configmaps", "secrets", "services", "pods", "persistentvolumeclaims",
+           "serviceaccounts", "nodes", "persistentvolumes"},
+    "apps/v1": {"deployments", "statefulsets", "daemonsets", "replicasets"},
+    "networking.k8s.io/v1": {"ingresses", "networkpolicies"},
+    "policy/v1": {"poddisruptionbudgets"},
+    "autoscaling/v1": {"horizontalpodautoscalers"},
+    "autoscaling/v2": {"horizontalpodautoscalers"},
+    "batch/v1": {"jobs", "cronjobs"},
 }  # fmt: skip
 KIND_OF = {v: k for k, v in KINDS.items()}
 
@@ -112,6 +129,13 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.ip = itertools.count(10)
         self.requests_seen: list[tuple[str, str, str]] = []  # (method, path, content type)
         self.faults: list[InjectedFault] = []
+        self.owners: dict[tuple[str, str | None, str], kubestrict.Ownership] = {}  # SSA field ownership
+        self.appliers: dict[tuple[str, str | None, str], set[str]] = {}
+        for namespace in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.store("v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                            "metadata": {"name": namespace, "uid": secrets.token_hex(16),
+                                                         "creationTimestamp": now()},
+                                            "status": {"phase": "Active"}}, "ADDED")  # fmt: skip
 
     def inject(self, method: str, path: str, kind: str, status: int = 500, times: int = 1) -> InjectedFault:
         """The next `times` requests matching `method` and the `path` regex fail: with `status`
@@ -162,6 +186,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         key = (self.resource_of(api_version, plural), meta.get("namespace"), meta["name"])
         if key in self.objects and not self.objects[key].deleted:
             self.objects[key].delete()
+            self.owners.pop((plural, meta.get("namespace"), meta["name"]), None)
+            self.appliers.pop((plural, meta.get("namespace"), meta["name"]), None)
             meta["resourceVersion"] = str(next(self.rv))
             self.notify(plural, "DELETED", obj)
 
@@ -197,6 +223,16 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             return await super().__call__(raw)
         api_version = match["core"] or f"{match['group']}/{match['version']}"
         ns, plural, name, sub = match["ns"], match["plural"], match["name"], match["sub"]
+        kind = KIND_OF.get(plural)
+        if plural not in SERVED_VERSIONS.get(api_version, set()) or kind is None:
+            return status(404, "NotFound", "the server could not find the requested resource")
+        if (ns is not None) != kubestrict.SERVED[kind][1]:  # a namespaced kind outside one, or the reverse
+            return status(404, "NotFound", "the server could not find the requested resource")
+        if raw.method == "PATCH" and ns is not None and self.fetch("v1", "namespaces", None, ns) is None:
+            body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": f'namespaces "{ns}" not found', "reason": "NotFound",
+                    "details": {"name": ns, "kind": "namespaces"}, "code": 404}  # fmt: skip
+            return aiohttp.web.json_response(body, status=404)
         if sub == "log":
             return await self.serve_logs(raw, ns, name)
         if sub == "exec":
@@ -240,48 +276,76 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         content_type = raw.headers.get("Content-Type", "")
         body = await raw.read()
         current = self.fetch(api_version, plural, ns, name)
-        if content_type == "application/apply-patch+yaml":
-            if not raw.query.get("fieldManager"):
-                return status(422, "Invalid", "fieldManager is required for apply requests")
-            applied = yaml.safe_load(body)
-            if applied.get("metadata", {}).get("name") != name:
-                return status(400, "BadRequest", "the name of the object does not match the name on the URL")
-            if applied.get("kind") != KIND_OF.get(plural, applied.get("kind")):
-                return status(400, "BadRequest", f"kind {applied.get('kind')} does not match {plural}")
-            obj = self.applied(applied, current, raw.query["fieldManager"], ns)
-            event = "MODIFIED" if current else "ADDED"
-        elif content_type == "application/strategic-merge-patch+json" and current is not None:
-            obj = copy.deepcopy(current)
-            annotations = (
-                json.loads(body)
-                .get("spec", {})
-                .get("template", {})
-                .get("metadata", {})
-                .get("annotations", {})
-            )
-            template_meta = obj["spec"]["template"].setdefault("metadata", {})
-            template_meta.setdefault("annotations", {}).update(annotations)
-            obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
-            event = "MODIFIED"
-        elif current is None:
-            return status(404, "NotFound", f'{plural} "{name}" not found')
-        else:
-            return status(415, "UnsupportedMediaType", f"the fake does not serve {content_type}")
+        key = (plural, ns, name)
+        try:
+            if content_type == "application/apply-patch+yaml":
+                if not raw.query.get("fieldManager"):
+                    return status(422, "Invalid", "fieldManager is required for apply requests")
+                try:
+                    applied = yaml.safe_load(body)
+                except yaml.YAMLError as exc:
+                    return status(400, "BadRequest", f"error decoding YAML: {exc}")
+                if not isinstance(applied, dict):
+                    return status(400, "BadRequest", "the apply patch is not an object")
+                if applied.get("metadata", {}).get("name") != name:
+                    return status(
+                        400, "BadRequest", "the name of the object does not match the name on the URL"
+                    )
+                if applied.get("kind") != KIND_OF.get(plural, applied.get("kind")):
+                    return status(400, "BadRequest", f"kind {applied.get('kind')} does not match {plural}")
+                if ns and applied.get("metadata", {}).get("namespace") not in (None, ns):
+                    return status(400, "BadRequest", "the namespace of the provided object does not match "
+                                  "the namespace sent on the request")  # fmt: skip
+                kubestrict.check_schema(applied, f"{ns}/{name}" if ns else f"/{name}")
+                force = raw.query.get("force") == "true"
+                owners = self.owners.setdefault(key, kubestrict.Ownership())
+                trial = copy.deepcopy(owners)
+                merged = trial.apply(current, applied, raw.query["fieldManager"], force)
+                kubestrict.fold_string_data(merged)
+                obj = self.applied(merged, current, ns)
+                kubestrict.check_semantics(obj, current)
+                self.owners[key] = trial
+                self.appliers.setdefault(key, set()).add(raw.query["fieldManager"])
+                event = "MODIFIED" if current else "ADDED"
+            elif content_type == "application/strategic-merge-patch+json" and current is not None:
+                obj = copy.deepcopy(current)
+                annotations = (
+                    json.loads(body)
+                    .get("spec", {})
+                    .get("template", {})
+                    .get("metadata", {})
+                    .get("annotations", {})
+                )
+                template_meta = obj["spec"]["template"].setdefault("metadata", {})
+                template_meta.setdefault("annotations", {}).update(annotations)
+                obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
+                kubestrict.check_semantics(obj, current)
+                manager = (
+                    raw.query.get("fieldManager") or raw.headers.get("User-Agent", "unknown").split("/")[0]
+                )
+                self.owners.setdefault(key, kubestrict.Ownership()).update(current, obj, manager)
+                event = "MODIFIED"
+            elif current is None:
+                return status(404, "NotFound", f'{plural} "{name}" not found')
+            else:
+                return status(415, "UnsupportedMediaType", f"the fake does not serve {content_type}")
+        except kubestrict.Rejected as rejected:
+            return aiohttp.web.json_response(rejected.status(), status=rejected.code)
+        obj["metadata"]["managedFields"] = self.owners[key].managed_fields(
+            obj["apiVersion"], now(), self.appliers.get(key, set())
+        )
         self.store(api_version, plural, obj, event)
         if plural == "deployments":
             self.reconcile(obj)
         return aiohttp.web.json_response(obj, status=200 if current else 201)
 
-    def applied(self, applied: Obj, current: Obj | None, manager: str, ns: str | None) -> Obj:
-        """The object after an apply: the applied fields replace the manager's; status is the server's."""
-        obj = copy.deepcopy(applied)
-        meta = obj["metadata"]
+    def applied(self, obj: Obj, current: Obj | None, ns: str | None) -> Obj:
+        """The merged object with the server's metadata; status stays the server's."""
+        obj = copy.deepcopy(obj)
+        obj["apiVersion"] = (current or obj).get("apiVersion", obj.get("apiVersion"))
+        meta = obj.setdefault("metadata", {})
         if ns:
             meta["namespace"] = ns
-        if obj.get("kind") == "Secret" and "stringData" in obj:
-            data = obj.setdefault("data", {})
-            for key, value in obj.pop("stringData").items():
-                data[key] = base64.b64encode(str(value).encode()).decode()
         old_meta = (current or {}).get("metadata") or {}
         meta["uid"] = old_meta.get("uid") or secrets.token_hex(16)
         meta["creationTimestamp"] = old_meta.get("creationTimestamp") or now()
@@ -289,8 +353,6 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         if current is None or current.get("spec") != obj.get("spec"):
             generation += 1
         meta["generation"] = generation
-        meta["managedFields"] = [{"manager": manager, "operation": "Apply", "apiVersion": obj["apiVersion"],
-                                  "time": now(), "fieldsType": "FieldsV1"}]  # fmt: skip
         if current is not None and "status" in current:
             obj["status"] = current["status"]
         return obj
