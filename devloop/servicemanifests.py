@@ -36,6 +36,14 @@ def _meta(name: str, labels: dict[str, str], namespace: str | None) -> Obj:
     return meta
 
 
+def service_claims_selector(project: str) -> str:
+    """The label selector of a project's services' volume claims (the labels of their claim templates)."""
+    return (
+        "app.kubernetes.io/component=backing-service,app.kubernetes.io/managed-by=devloop,"
+        f"app.kubernetes.io/part-of={project}"
+    )
+
+
 def service_objects(
     service: ServiceSpec, password: str, project: str, namespace: str | None = None
 ) -> list[Obj]:

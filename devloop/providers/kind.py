@@ -43,7 +43,13 @@ from devloop.private import write_private
 from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.providers.docker import project_id
 from devloop.router import Backend, Router
-from devloop.servicemanifests import binding_secret, read_bindings, service_objects
+from devloop.servicemanifests import (
+    binding_secret,
+    is_backing_service,
+    read_bindings,
+    service_claims_selector,
+    service_objects,
+)
 from devloop.synctar import sync_archive
 
 LABEL_PROJECT = "devloop.dev/project"
@@ -331,14 +337,20 @@ class KindProvider:
         process = process_of(deployment)  # the pod template's label is on the Deployment too
         return process_view(app, process) if process in process_types(app) else app
 
-    async def _prune(self, app: AppSpec | None, keep: set[tuple[str, str]]) -> None:
-        """Delete objects devloop made for `app` (all apps: None) that are not in `keep`."""
+    async def _prune(
+        self, app: AppSpec | None, keep: set[tuple[str, str]], keep_credentials: bool = False
+    ) -> None:
+        """Delete objects devloop made for `app` (all apps: None) that are not in `keep`; with
+        `keep_credentials`, the services' credentials Secrets stay (their data, which holds the
+        password, outlives the StatefulSets)."""
         for version, kind in PRUNED_KINDS:
             listing = await self.kube.list_objects(
                 version, plural(kind)[0], self.namespace, self._selector(app)
             )
             for item in listing.get("items") or []:
                 name = item["metadata"]["name"]
+                if keep_credentials and kind == "Secret" and is_backing_service(item):
+                    continue
                 if (kind, name) not in keep:
                     await self.kube.delete(version, f"{plural(kind)[0]}/{name}", self.namespace)
 
@@ -748,10 +760,12 @@ class KindProvider:
         names = {a.name for a in apps} if apps is not None else None
         counted = [p for p in pods.get("items") or [] if names is None or app_of(p) in names]
         for target in list(apps) if apps is not None else [None]:
-            await self._prune(target, keep=set())
+            await self._prune(target, keep=set(), keep_credentials=not purge)
         if purge and apps is None:  # the services' data: their volume claims outlive the StatefulSets
+            # The StatefulSet controller labels a claim with its template's labels and the selector's,
+            # not with the StatefulSet's own: select by the template's.
             claims = await self.kube.list_objects(
-                "v1", "persistentvolumeclaims", self.namespace, self._selector(None)
+                "v1", "persistentvolumeclaims", self.namespace, service_claims_selector(self.project_label)
             )
             for claim in claims.get("items") or []:
                 await self.kube.delete(

@@ -395,6 +395,11 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         if plural == "pods":
             self.begin_termination(obj)
             return
+        if plural == "persistentvolumeclaims":  # kept until no pod uses it (release_claims)
+            if not obj["metadata"].get("deletionTimestamp"):
+                obj["metadata"]["deletionTimestamp"] = now()
+                self.store(api_version, plural, obj, "MODIFIED")
+            return
         self.drop(api_version, plural, obj)
         if plural == "deployments":  # the garbage collector removes what the Deployment owned
             for pod in self.pods_of(obj):
@@ -403,7 +408,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             for pod in self.stateful_pods(obj):
                 self.begin_termination(pod)
 
-    # --- the StatefulSet controller (pods NAME-0..N-1, one at a time; no PVCs are made) ----------
+    # --- the StatefulSet controller (pods NAME-0..N-1, one at a time; a claim each, kept) ------------
 
     def stateful_pods(self, sts: Obj) -> list[Obj]:
         name = sts["metadata"]["name"]
@@ -427,6 +432,12 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 if all(self.pod_ready(p) for p in pods.values()):  # ordered: the next once the last is ready
                     template = copy.deepcopy(sts["spec"]["template"])
                     meta = template.get("metadata") or {}
+                    template["spec"]["volumes"] = [
+                        *(template["spec"].get("volumes") or []),
+                        *({"name": claim["metadata"]["name"],
+                           "persistentVolumeClaim": {"claimName": self.ensure_claim(sts, claim, name)}}
+                          for claim in sts["spec"].get("volumeClaimTemplates") or []),
+                    ]  # fmt: skip
                     self.store("v1", "pods", {
                         "apiVersion": "v1", "kind": "Pod",
                         "metadata": {**meta, "name": name, "namespace": ns, "uid": secrets.token_hex(16),
@@ -445,6 +456,44 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         if current is not None and current.get("status") != status_now:
             current["status"] = status_now
             self.store("apps/v1", "statefulsets", current, "MODIFIED")
+
+    def ensure_claim(self, sts: Obj, template: Obj, pod: str) -> str:
+        """The claim of a StatefulSet pod, made once (as the controller does: NAME-POD, the template's
+        labels plus the selector's); it outlives the StatefulSet. Bound at once: a Docker volume backs it."""
+        ns = sts["metadata"].get("namespace")
+        name = f"{template['metadata']['name']}-{pod}"
+        if self.fetch("v1", "persistentvolumeclaims", ns, name) is None:
+            labels = {**(template["metadata"].get("labels") or {}),
+                      **((sts["spec"].get("selector") or {}).get("matchLabels") or {})}  # fmt: skip
+            self.store("v1", "persistentvolumeclaims", {
+                "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "namespace": ns, "labels": labels, "uid": secrets.token_hex(16),
+                             "creationTimestamp": now(), "finalizers": ["kubernetes.io/pvc-protection"]},
+                "spec": {**template.get("spec", {}), "volumeName": f"pvc-{secrets.token_hex(8)}",
+                         "storageClassName": "standard"},
+                "status": {"phase": "Bound"},
+            }, "ADDED")  # fmt: skip
+        return name
+
+    def volume_of(self, ns: str | None, claim: str) -> str:
+        """The Docker volume that backs a claim."""
+        return f"devloop-fake-{self.cluster_id}-{ns}-{claim}"
+
+    def release_claims(self) -> None:
+        """A deleted claim goes (with its volume) once no pod uses it: the pvc-protection finalizer."""
+        for _v, claim in self.items("persistentvolumeclaims", None):
+            if not claim["metadata"].get("deletionTimestamp"):
+                continue
+            ns, name = claim["metadata"].get("namespace"), claim["metadata"]["name"]
+            used = any(
+                (v.get("persistentVolumeClaim") or {}).get("claimName") == name
+                for _v2, pod in self.items("pods", ns)
+                for v in pod["spec"].get("volumes") or []
+            )
+            if not used:
+                self.drop("v1", "persistentvolumeclaims", claim)
+                with contextlib.suppress(docker.errors.APIError):
+                    self.docker.api.remove_volume(self.volume_of(ns, name), force=True)
 
     # --- the Deployment controller ------------------------------------------------------------
 
@@ -542,6 +591,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             for _v, pod in self.items("pods", None):
                 if not pod["metadata"].get("deletionTimestamp"):
                     await self.sync_pod(pod)
+            self.release_claims()
             await asyncio.sleep(PROBE_PERIOD_S)
 
     @staticmethod
@@ -733,10 +783,29 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             ports=ports if network_of is None else None,
             network_mode=f"container:{network_of}" if network_of else None,
             mem_limit=memory.replace("Mi", "m") if memory else None,
+            volumes=self.mounts(pod, spec),
             labels={KUBELET_LABEL: self.cluster_id, POD_LABEL: self.key(pod)},
             detach=True,
         )
         return str(container.id)
+
+    def mounts(self, pod: Obj, spec: Obj) -> dict[str, dict[str, str]]:
+        """The container's claim mounts, each a Docker volume (labelled, so stop() removes it)."""
+        ns = pod["metadata"].get("namespace")
+        claims = {
+            v["name"]: v["persistentVolumeClaim"]["claimName"]
+            for v in pod["spec"].get("volumes") or []
+            if "persistentVolumeClaim" in v
+        }
+        found = {}
+        for mount in spec.get("volumeMounts") or []:
+            claim = claims.get(mount["name"])
+            if claim is not None:
+                volume = self.volume_of(ns, claim)
+                with contextlib.suppress(docker.errors.APIError):
+                    self.docker.api.create_volume(volume, labels={KUBELET_LABEL: self.cluster_id})
+                found[volume] = {"bind": mount["mountPath"], "mode": "rw"}
+        return found
 
     def environment(self, pod: Obj, spec: Obj) -> dict[str, str]:
         ns = pod["metadata"].get("namespace")
@@ -968,6 +1037,10 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         for container in found:
             with contextlib.suppress(docker.errors.APIError):  # NotFound included: already gone
                 self.docker.api.remove_container(container["Id"], force=True)
+        volumes = self.docker.api.volumes(filters={"label": f"{KUBELET_LABEL}={self.cluster_id}"})
+        for volume in volumes.get("Volumes") or []:
+            with contextlib.suppress(docker.errors.APIError):
+                self.docker.api.remove_volume(volume["Name"], force=True)
         self.docker.close()
 
     def running_containers(self) -> list[str]:
