@@ -9,6 +9,7 @@ the `v5.channel.k8s.io` protocol so the far end sees stdin close.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import AsyncIterator
@@ -194,7 +195,7 @@ class KubeClient:
     async def apply(self, obj: Obj, namespace: str | None) -> Obj:
         """Server-side apply as field manager `devloop`, taking over fields others set (force)."""
         version, ns, url = object_url(obj, namespace)
-        body = dict(obj)
+        body = as_data(obj)
         if ns:
             body["metadata"] = {**obj["metadata"], "namespace": ns}
         response = await self.request(
@@ -314,6 +315,20 @@ class KubeClient:
     def port_forward(self, pod: Obj, port: int) -> PortForward:
         """A loopback listener on a free port whose connections reach `port` of `pod`."""
         return PortForward(Pod(pod, api=self.api), port, local_port="auto")
+
+
+def as_data(obj: Obj) -> Obj:
+    """A Secret's `stringData` as base64 `data`: under server-side apply a key applied as
+    `stringData` is stored in `data` but owned as `stringData`, so leaving it out later never
+    removes it (kubernetes/kubernetes#108008); keys applied as `data` are pruned as they should be."""
+    if obj.get("kind") != "Secret" or "stringData" not in obj:
+        return dict(obj)
+    body = {k: v for k, v in obj.items() if k != "stringData"}
+    data = dict(obj.get("data") or {})
+    for key, value in (obj.get("stringData") or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    body["data"] = data
+    return body
 
 
 def exit_code(status_json: bytes) -> int:

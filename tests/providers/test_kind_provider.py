@@ -423,3 +423,38 @@ async def test_redeploy_under_load_through_the_router_fails_no_request(
         await asyncio.gather(watcher, return_exceptions=True)
     assert load.result.failed == 0, load.result.failures
     assert {"v0", "v1", "v2"} <= set(load.result.bodies)
+
+
+def pod_env(cluster: object, app: str) -> dict[str, str] | None:
+    """The environment of the app's newest running container, as the fake kubelet started it."""
+    api = cluster.api  # type: ignore[attr-defined]
+    keys = [k for k, _c in cluster.call(lambda: list(api.containers.items())) if f"/{app}-" in k]  # type: ignore[attr-defined]
+    client = docker.from_env()
+    try:
+        found = [client.containers.get(cluster.call(lambda k=k: api.containers[k])) for k in keys]  # type: ignore[attr-defined]
+    except docker.errors.NotFound:
+        return None
+    finally:
+        client.close()
+    running = sorted((c for c in found if c.status == "running"), key=lambda c: c.attrs["Created"])
+    return dict(item.split("=", 1) for item in running[-1].attrs["Config"]["Env"]) if running else None
+
+
+async def test_an_unset_secret_variable_is_gone_from_the_new_pods(
+    provider: KindProvider, web_image: str, tmp_path: Path, fake_kind: FakeKind
+) -> None:
+    await provider.ensure_platform(lambda _text: None)
+    both = web_app(tmp_path, instances=1, secret_env=(("TOKEN", "t1"), ("OLD_KEY", "k1")))
+    await provider.deploy(both, web_image, lambda _text: None)
+    assert (pod_env(fake_kind.cluster, "web") or {}).get("OLD_KEY") == "k1"
+    await provider.deploy(
+        web_app(tmp_path, instances=1, secret_env=(("TOKEN", "t2"),)), web_image, lambda _t: None
+    )
+    secret = fake_kind.cluster.call(
+        fake_kind.cluster.api.fetch, "v1", "secrets", provider.namespace, "web-secrets"
+    )  # type: ignore[attr-defined]
+    assert set(secret["data"]) == {"TOKEN"}
+    env = await async_wait_until(
+        lambda: (e := pod_env(fake_kind.cluster, "web")) and e.get("TOKEN") == "t2" and e, timeout=30
+    )
+    assert "OLD_KEY" not in env
