@@ -374,7 +374,10 @@ class KindProvider:
             )
             if done:
                 return
-            for condition in status.get("conditions") or []:
+            # Until the controller has seen this generation, its conditions are the previous
+            # rollout's (a past ProgressDeadlineExceeded stays there): read them only after, as
+            # `kubectl rollout status` does.
+            for condition in status.get("conditions") or [] if observed else []:
                 if (
                     condition.get("type") == "Progressing"
                     and condition.get("reason") == "ProgressDeadlineExceeded"

@@ -131,6 +131,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.faults: list[InjectedFault] = []
         self.owners: dict[tuple[str, str | None, str], kubestrict.Ownership] = {}  # SSA field ownership
         self.appliers: dict[tuple[str, str | None, str], set[str]] = {}
+        self.progress: dict[str, tuple[tuple[int, ...], float]] = {}  # Deployment -> (progress, when)
         for namespace in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.store("v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                             "metadata": {"name": namespace, "uid": secrets.token_hex(16),
@@ -334,9 +335,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         obj["metadata"]["managedFields"] = self.owners[key].managed_fields(
             obj["apiVersion"], now(), self.appliers.get(key, set())
         )
-        self.store(api_version, plural, obj, event)
-        if plural == "deployments":
-            self.reconcile(obj)
+        self.store(api_version, plural, obj, event)  # controllers see it on their next tick, not now
         return aiohttp.web.json_response(obj, status=200 if current else 201)
 
     def applied(self, obj: Obj, current: Obj | None, ns: str | None) -> Obj:
@@ -543,13 +542,40 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             "availableReplicas": ready_count,
             "conditions": [
                 {"type": "Available", "status": "True" if ready_count >= wanted else "False"},
-                {"type": "Progressing", "status": "True",
-                 "reason": "NewReplicaSetAvailable" if new_ready == wanted else "ReplicaSetUpdated"},
+                self.progressing(deployment, current_hash, (len(new), new_ready, len(old)),
+                                 new_ready == wanted and not old),
             ],
         }  # fmt: skip
         if deployment.get("status") != status_now:
             deployment["status"] = status_now
             self.store("apps/v1", "deployments", deployment, "MODIFIED")
+
+    def progressing(
+        self, deployment: Obj, template_hash: str, progress: tuple[int, ...], complete: bool
+    ) -> Obj:
+        """The Progressing condition as the controller keeps it: reset by a new generation or any progress,
+        False with ProgressDeadlineExceeded after `progressDeadlineSeconds` without progress, and kept so
+        until the next generation."""
+        key = f"{deployment['metadata'].get('namespace')}/{deployment['metadata']['name']}"
+        status_was = deployment.get("status") or {}
+        was = next((c for c in status_was.get("conditions") or [] if c.get("type") == "Progressing"), None)
+        new_generation = status_was.get("observedGeneration") != deployment["metadata"].get("generation", 1)
+        loop_now = asyncio.get_running_loop().time()
+        seen = self.progress.get(key)
+        rs = f"{deployment['metadata']['name']}-{template_hash}"
+        if complete:
+            self.progress[key] = (progress, loop_now)
+            return {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                    "message": f'ReplicaSet "{rs}" has successfully progressed.'}  # fmt: skip
+        if new_generation or was is None or seen is None or seen[0] != progress:
+            self.progress[key] = (progress, loop_now)
+            return {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                    "message": f'ReplicaSet "{rs}" is progressing.'}  # fmt: skip
+        deadline = float(deployment["spec"].get("progressDeadlineSeconds", 600))
+        if was.get("reason") == "ProgressDeadlineExceeded" or loop_now - seen[1] > deadline:
+            return {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                    "message": f'ReplicaSet "{rs}" has timed out progressing.'}  # fmt: skip
+        return dict(was)
 
     def create_pod(self, deployment: Obj, template_hash: str) -> None:
         template = copy.deepcopy(deployment["spec"]["template"])
@@ -724,10 +750,21 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             container = await asyncio.to_thread(self.docker.containers.get, cid)
             result = await asyncio.to_thread(container.exec_run, probe["exec"]["command"])
             return bool(result.exit_code == 0)
-        if host_port is None:
+        action = probe.get("tcpSocket") or probe.get("httpGet") or {}
+        port = action.get("port")
+        for declared in spec.get("ports") or []:  # a named port is the container's port of that name
+            if port == declared.get("name"):
+                port = declared["containerPort"]
+        address = ("127.0.0.1", host_port)
+        if cid is not None:  # the pod's own address, as the kubelet dials it: any port, published or not
+            container = await asyncio.to_thread(self.docker.containers.get, cid)
+            ip = container.attrs["NetworkSettings"].get("IPAddress")
+            if ip and isinstance(port, int):
+                address = (ip, port)
+        if address[1] is None:
             return False
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", host_port), 1)
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), 1)
         except (OSError, TimeoutError):
             return False
         try:

@@ -458,3 +458,29 @@ async def test_an_unset_secret_variable_is_gone_from_the_new_pods(
         lambda: (e := pod_env(fake_kind.cluster, "web")) and e.get("TOKEN") == "t2" and e, timeout=30
     )
     assert "OLD_KEY" not in env
+
+
+async def test_a_past_rollouts_deadline_does_not_fail_the_next_one(
+    provider: KindProvider, web_image: str, tmp_path: Path
+) -> None:
+    """`ProgressDeadlineExceeded` of the previous generation stays on the Deployment until the
+    controller observes the new one: it is read only once observedGeneration caught up."""
+    manifest = tmp_path / "deployment.yaml"
+
+    def write(probe_port: int) -> None:
+        manifest.write_text(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  progressDeadlineSeconds: 2\n"
+            "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+            "    spec:\n      containers:\n      - name: main\n        image: web\n"
+            "        env: [{name: PORT, value: '8080'}]\n        ports: [{containerPort: 8080}]\n"
+            f"        readinessProbe: {{tcpSocket: {{port: {probe_port}}}, periodSeconds: 1}}\n"
+        )
+
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path, instances=1, manifests=manifest)
+    write(9999)  # nothing listens there: never ready
+    with pytest.raises(DeployError, match="has timed out progressing"):
+        await provider.deploy(app, web_image, lambda _text: None)
+    write(8080)
+    deployed = await provider.deploy(app, web_image, lambda _text: None)
+    assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
