@@ -131,6 +131,9 @@ def _deployment(app: AppSpec, name: str, process: str, image: str, replicas: int
             "template": {
                 "metadata": {"labels": lbls},
                 "spec": {
+                    # No service-link variables: a Service named `redis` would give every pod
+                    # REDIS_PORT=tcp://..., which apps reading REDIS_PORT take for a port number.
+                    "enableServiceLinks": False,
                     "securityContext": dict(POD_SECURITY),
                     "terminationGracePeriodSeconds": 10,  # cf gives an app 10 s to stop
                     "containers": pod_containers,

@@ -80,7 +80,8 @@ def service_objects(
          "spec": {
              "serviceName": service.name, "replicas": 1,
              "selector": {"matchLabels": {"app.kubernetes.io/name": service.name}},
-             "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+             "template": {"metadata": {"labels": labels},
+                          "spec": {"enableServiceLinks": False, "containers": [container]}},
              "volumeClaimTemplates": [{
                  "metadata": {"name": "data", "labels": labels},
                  "spec": {"accessModes": ["ReadWriteOnce"],

@@ -137,6 +137,11 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                                             "metadata": {"name": namespace, "uid": secrets.token_hex(16),
                                                          "creationTimestamp": now()},
                                             "status": {"phase": "Active"}}, "ADDED")  # fmt: skip
+        self.store("v1", "services", {"apiVersion": "v1", "kind": "Service",
+                                      "metadata": {"name": "kubernetes", "namespace": "default",
+                                                   "uid": secrets.token_hex(16), "creationTimestamp": now()},
+                                      "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443,
+                                                                                   "protocol": "TCP"}]}}, "ADDED")  # fmt: skip
 
     def inject(self, method: str, path: str, kind: str, status: int = 500, times: int = 1) -> InjectedFault:
         """The next `times` requests matching `method` and the `path` regex fail: with `status`
@@ -354,6 +359,11 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         meta["generation"] = generation
         if current is not None and "status" in current:
             obj["status"] = current["status"]
+        if obj.get("kind") == "Service":  # the allocator's address, kept for the Service's life
+            given = ((current or {}).get("spec") or {}).get("clusterIP")
+            obj.setdefault("spec", {})["clusterIP"] = (
+                given or f"10.96.{next(self.ip) // 250}.{next(self.ip) % 250 + 2}"
+            )
         return obj
 
     async def serve_watch(
@@ -856,8 +866,40 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 env.update({k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()})
         for item in spec.get("env") or []:
             env[item["name"]] = str(item.get("value", ""))
+        # The kubelet's service links: every Service of the namespace (unless enableServiceLinks is
+        # false) and the API server's own `kubernetes` Service, never over a variable the pod sets.
+        services = [o for _v, o in self.items("services", "default") if o["metadata"]["name"] == "kubernetes"]
+        if pod["spec"].get("enableServiceLinks", True):
+            services += [o for _v, o in self.items("services", ns) if ns != "default"]
+        for service in services:
+            for key, value in self.service_link(service).items():
+                env.setdefault(key, value)
         env["HOSTNAME"] = pod["metadata"]["name"]
         return env
+
+    @staticmethod
+    def service_link(service: Obj) -> dict[str, str]:
+        """The variables the kubelet makes of a Service (pkg/kubelet/envvars), e.g. REDIS_PORT=tcp://..."""
+        ip = (service.get("spec") or {}).get("clusterIP")
+        ports = (service.get("spec") or {}).get("ports") or []
+        if not ip or ip == "None" or not ports:
+            return {}
+        prefix = service["metadata"]["name"].upper().replace("-", "_")
+        first = ports[0]
+        out = {f"{prefix}_SERVICE_HOST": ip, f"{prefix}_SERVICE_PORT": str(first["port"]),
+               f"{prefix}_PORT": f"{first.get('protocol', 'TCP').lower()}://{ip}:{first['port']}"}  # fmt: skip
+        for port in ports:
+            protocol = port.get("protocol", "TCP")
+            if port.get("name"):
+                out[f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}"] = str(port["port"])
+            base = f"{prefix}_PORT_{port['port']}_{protocol}"
+            out[base] = f"{protocol.lower()}://{ip}:{port['port']}"
+            out[f"{base}_PROTO"], out[f"{base}_PORT"], out[f"{base}_ADDR"] = (
+                protocol.lower(),
+                str(port["port"]),
+                ip,
+            )
+        return out
 
     def begin_termination(self, pod: Obj) -> None:
         """Mark the pod terminating now; its container stops (SIGTERM, grace period) in the background."""

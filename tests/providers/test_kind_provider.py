@@ -484,3 +484,14 @@ async def test_a_past_rollouts_deadline_does_not_fail_the_next_one(
     write(8080)
     deployed = await provider.deploy(app, web_image, lambda _text: None)
     assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
+
+
+def test_exported_and_applied_pods_get_no_service_links(tmp_path: Path) -> None:
+    from devloop import manifests, servicemanifests
+    from devloop.core.services import CATALOG, ServiceSpec
+
+    app = web_app(tmp_path, processes=())
+    objects = [*manifests.app_objects(app, "web:1", project="p"),
+               *servicemanifests.service_objects(ServiceSpec("redis", CATALOG["redis"]), "pw", "p")]  # fmt: skip
+    templates = [o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Deployment", "StatefulSet")]
+    assert len(templates) == 2 and all(t["enableServiceLinks"] is False for t in templates)

@@ -170,3 +170,26 @@ async def test_down_keeps_a_services_data_and_its_password_and_purge_deletes_bot
         wait_until(lambda: left() == [], timeout=60, what="the claim released once its pod is gone")
     finally:
         await second.close()
+
+
+async def test_a_service_named_redis_puts_no_service_links_in_the_apps_pods(
+    tmp_path: Path,
+    fake_kind: FakeKind,
+    web_image: str,  # noqa: F811
+) -> None:
+    """Without enableServiceLinks: false the kubelet gives every pod REDIS_PORT=tcp://IP:6379, which
+    an app reading REDIS_PORT as a port number chokes on."""
+    from tests.providers.test_kind_provider import pod_env
+
+    redis = ServiceSpec("redis", CATALOG["redis"], ready_timeout_s=30)
+    app = web_app(tmp_path, services=("redis",), instances=1)
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,), services=(redis,)))
+    try:
+        await provider.ensure_platform(lambda _text: None)
+        await provider.deploy(app, await provider.deliver(app, web_image, lambda _t: None), lambda _t: None)
+        env = wait_until(lambda: pod_env(fake_kind.cluster, "web"), what="the app's pod")
+        assert "REDIS_PORT" not in env and "REDIS_SERVICE_HOST" not in env
+        assert env["KUBERNETES_SERVICE_HOST"] == "10.96.0.1"  # the API server's own, always there
+        assert env["REDIS_URL"].endswith("@redis:6379")
+    finally:
+        await provider.close()
