@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from devloop.core.names import dns_label
 from devloop.core.processes import process_name
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProcessSpec
 
@@ -250,11 +251,16 @@ def _web_pods(app: AppSpec) -> dict[str, str]:
     return {"app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "web"}
 
 
+def service_name(app: str) -> str:
+    """The app's Service: named after it, made a DNS-1035 label (`1web` -> `app-1web`)."""
+    return dns_label(app)
+
+
 def _service(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(app.name, lbls, namespace),
+        "metadata": _meta(service_name(app.name), lbls, namespace),
         "spec": {
             "selector": _web_pods(app),
             "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
@@ -265,7 +271,7 @@ def _service(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
 def _ingress(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
     by_host: dict[str, list[Obj]] = {}
     for host, path in ingress_rules(app):
-        backend = {"service": {"name": app.name, "port": {"name": "http"}}}
+        backend = {"service": {"name": service_name(app.name), "port": {"name": "http"}}}
         by_host.setdefault(host, []).append({"path": path, "pathType": "Prefix", "backend": backend})
     return {
         "apiVersion": "networking.k8s.io/v1",

@@ -495,3 +495,34 @@ def test_exported_and_applied_pods_get_no_service_links(tmp_path: Path) -> None:
                *servicemanifests.service_objects(ServiceSpec("redis", CATALOG["redis"]), "pw", "p")]  # fmt: skip
     templates = [o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Deployment", "StatefulSet")]
     assert len(templates) == 2 and all(t["enableServiceLinks"] is False for t in templates)
+
+
+async def test_an_app_whose_name_starts_with_a_digit_gets_a_valid_service_name(
+    tmp_path: Path, web_image: str, fake_kind: FakeKind
+) -> None:
+    """`1web` is a fine DNS-1123 label (Deployment, pods) but not a DNS-1035 one (Service)."""
+    app = web_app(tmp_path, name="1web", instances=1)
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,)))
+    try:
+        await provider.ensure_platform(lambda _text: None)
+        deployed = await provider.deploy(
+            app, await provider.deliver(app, web_image, lambda _t: None), lambda _t: None
+        )
+        assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
+        cluster = fake_kind.cluster
+        ingress = cluster.call(
+            cluster.api.fetch, "networking.k8s.io/v1", "ingresses", provider.namespace, "1web"
+        )  # type: ignore[attr-defined]
+        service = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+        assert service == "app-1web"
+        assert cluster.call(cluster.api.fetch, "v1", "services", provider.namespace, service) is not None  # type: ignore[attr-defined]
+    finally:
+        await provider.close()
+
+
+def test_dns_label_keeps_valid_names_and_fixes_the_rest() -> None:
+    from devloop.core.names import dns_label
+
+    assert dns_label("web") == "web" and dns_label("my-app2") == "my-app2"
+    assert dns_label("1web") == "app-1web" and dns_label("42") == "app-42"
+    assert dns_label("Web_API") == "web-api" and len(dns_label("9" * 80)) == 63
