@@ -56,6 +56,7 @@ POD_LABEL = "devloop-fake-kubelet.pod"
 PROBE_PERIOD_S = 0.1  # until ready; the control loop's tick
 READY_PROBE_PERIOD_S = 1.0  # the manifests' 5 s readiness period, scaled down
 CRASH_BACKOFF_S = 0.3
+SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no 0/1/3
 SERVER_VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.4", "platform": "linux/amd64"}
 _PATH = re.compile(
     r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
@@ -515,9 +516,11 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     @staticmethod
     def template_hash(deployment: Obj) -> str:
-        return hashlib.sha256(
-            json.dumps(deployment["spec"]["template"], sort_keys=True).encode()
-        ).hexdigest()[:10]
+        """As the controller makes it: a 32-bit hash's decimal digits, each mapped to a letter or digit of
+        apimachinery's safe alphabet (rand.SafeEncodeString), never plain hex."""
+        digest = hashlib.sha256(json.dumps(deployment["spec"]["template"], sort_keys=True).encode()).digest()
+        number = str(int.from_bytes(digest[:4], "big"))
+        return "".join(SAFE_ALPHABET[ord(c) % len(SAFE_ALPHABET)] for c in number)
 
     def reconcile(self, deployment: Obj) -> None:
         """One step of the rolling update (maxSurge 1, maxUnavailable 0), then the status fields."""
@@ -590,7 +593,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
     def create_pod(self, deployment: Obj, template_hash: str) -> None:
         template = copy.deepcopy(deployment["spec"]["template"])
         meta = template.get("metadata") or {}
-        name = f"{deployment['metadata']['name']}-{template_hash}-{secrets.token_hex(3)[:5]}"
+        suffix = "".join(secrets.choice(SAFE_ALPHABET) for _ in range(5))  # utilrand.String(5)
+        name = f"{deployment['metadata']['name']}-{template_hash}-{suffix}"
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
