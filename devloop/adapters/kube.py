@@ -83,6 +83,7 @@ class ExecResult:
     code: int
     stdout: bytes
     stderr: bytes
+    message: str = ""  # the final Status's message when the command could not run (no such binary)
 
 
 class KubeClient:
@@ -308,7 +309,9 @@ class KubeClient:
                     elif channel == 2:
                         err += payload
                     elif channel == 3:
-                        return ExecResult(exit_code(payload), bytes(out), bytes(err))
+                        return ExecResult(
+                            exit_code(payload), bytes(out), bytes(err), failure_message(payload) or ""
+                        )
         except (httpx_ws.HTTPXWSException, httpx.TransportError, OSError) as exc:
             raise ProviderError(f"exec in pod {pod} failed: {exc}") from None
 
@@ -342,6 +345,20 @@ def exit_code(status_json: bytes) -> int:
         if cause.get("reason") == "ExitCode":
             return int(cause.get("message", 1))
     return 1
+
+
+def failure_message(status_json: bytes) -> str | None:
+    """Why an exec failed when the command never ran (a missing `tar` or `/bin/sh`): the final
+    Status's message, which then comes with no exit code and nothing on stderr; None otherwise."""
+    if not status_json:
+        return None
+    try:
+        status = json.loads(status_json)
+    except ValueError:
+        return None
+    if status.get("status") == "Success" or status.get("reason") == "NonZeroExitCode":
+        return None
+    return str(status.get("message") or status.get("reason") or "the exec failed")
 
 
 def _failure(what: str, response: httpx.Response) -> str:

@@ -662,9 +662,10 @@ class KindProvider:
         result = await self.kube.exec(self.namespace, pod, container, command, stdin)
         if result.code != 0:
             detail = (result.stderr or result.stdout).decode(errors="replace").strip()[:300]
-            raise ProviderError(
-                f"{app.name}: `{' '.join(command[:3])}` in pod {pod} exited {result.code}: {detail}"
-            )
+            what = f"{app.name}: `{' '.join(command[:3])}` in pod {pod}"
+            if result.message and not detail:  # it never ran: the API server's Status says why
+                raise ProviderError(f"{what} could not run: {result.message[:300]}")
+            raise ProviderError(f"{what} exited {result.code}: {detail}")
 
     async def _wait_serving(self, app: AppSpec, pod: str) -> None:
         """The pod is ready again (its readiness probe passes) after a sync's restart step."""

@@ -1049,15 +1049,25 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
         reader = asyncio.ensure_future(asyncio.to_thread(read_frames))
         stdin_task = asyncio.ensure_future(relay_stdin()) if want_stdin else None
+        runtime_error = b""
         while (frame := await frames.get()) is not None:  # output streams as it comes
+            if frame[1].startswith(b"OCI runtime exec failed"):  # Docker's words for "could not start it"
+                runtime_error += frame[1]
+                continue
             await ws.send_bytes(bytes([frame[0]]) + frame[1])
         await reader
         if stdin_task is not None:
             stdin_task.cancel()
         code = (await asyncio.to_thread(self.docker.api.exec_inspect, exec_id["Id"]))["ExitCode"]
         raw_sock.close()
-        if code == 0:
-            result: Obj = {"metadata": {}, "status": "Success"}
+        if runtime_error:  # as the kubelet reports a CRI exec that never started: a Status, no exit code
+            message = runtime_error.decode(errors="replace").strip()
+            result: Obj = {"metadata": {}, "status": "Failure", "reason": "InternalError", "code": 500,
+                           "message": "Internal error occurred: error executing command in container: "
+                                      f"failed to exec in container: {message}",
+                           "details": {"causes": [{"message": f"error executing command in container: {message}"}]}}  # fmt: skip
+        elif code == 0:
+            result = {"metadata": {}, "status": "Success"}
         else:
             result = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
                       "message": f"command terminated with non-zero exit code: exit status {code}",

@@ -526,3 +526,18 @@ def test_dns_label_keeps_valid_names_and_fixes_the_rest() -> None:
     assert dns_label("web") == "web" and dns_label("my-app2") == "my-app2"
     assert dns_label("1web") == "app-1web" and dns_label("42") == "app-42"
     assert dns_label("Web_API") == "web-api" and len(dns_label("9" * 80)) == 63
+
+
+async def test_a_sync_into_an_image_without_tar_says_why(provider: KindProvider, tmp_path: Path) -> None:
+    """The exec of a missing binary never starts: the API server's Status says why, with no stderr."""
+    from devloop.core.changes import SyncCopy
+
+    image = build('FROM busybox:1.36\nRUN rm /bin/tar\nUSER 10001\nCMD ["sleep", "600"]\n')
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path, instances=1, no_route=True, health=HealthCheck(HealthCheckType.PROCESS))
+    await provider.deploy(app, image, lambda _text: None)
+    (tmp_path / "app.py").write_text("print('changed')\n")
+    with pytest.raises(ProviderError) as caught:
+        await provider.sync(app, (SyncCopy("app.py", "/app/app.py"),))
+    assert "`tar -x -m` in pod web-" in str(caught.value)
+    assert 'exec: "tar": executable file not found in $PATH' in str(caught.value)
