@@ -318,8 +318,11 @@ class KindProvider:
         if app.manifests is None and not await asyncio.to_thread(_runs_as_numeric_non_root, image):
             # The kubelet refuses runAsNonRoot for an image whose user is root or a name. The dev
             # loop runs what the user built (the build already warned); `devloop export` keeps it.
-            progress(f"{image} runs as root or a named user: its pods run without runAsNonRoot")
-            objects = [_without_run_as_non_root(o) for o in objects]
+            progress(
+                f"{image} runs as root or a named user: its pods run without runAsNonRoot, "
+                "with the container runtime's default capabilities (as on the docker provider)"
+            )
+            objects = [_for_root_image(o) for o in objects]
         progress(f"applying {len(objects)} object(s) to namespace {self.namespace}")
         for obj in objects:
             await self.kube.apply(_labelled(obj, self.project_label, app.name), self.namespace)
@@ -811,14 +814,19 @@ def _runs_as_numeric_non_root(image: str) -> bool:
     return uid.isdigit() and uid != "0"
 
 
-def _without_run_as_non_root(obj: Obj) -> Obj:
+def _for_root_image(obj: Obj) -> Obj:
+    """A Deployment that can run a root image's entrypoint: no runAsNonRoot, and the runtime's default
+    capabilities instead of none (nginx/httpd-style entrypoints chown and setgid before dropping to
+    their user), as the docker provider runs it; no privilege escalation stays."""
     if obj["kind"] != "Deployment":
         return obj
     obj = json.loads(json.dumps(obj))  # a deep copy: the caller's objects stay as built
     pod = obj["spec"]["template"]["spec"]
     pod.get("securityContext", {}).pop("runAsNonRoot", None)
     for container in pod.get("containers", []):
-        container.get("securityContext", {}).pop("runAsNonRoot", None)
+        context = container.get("securityContext", {})
+        context.pop("runAsNonRoot", None)
+        context.pop("capabilities", None)
     return obj
 
 

@@ -835,10 +835,33 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             network_mode=f"container:{network_of}" if network_of else None,
             mem_limit=memory.replace("Mi", "m") if memory else None,
             volumes=self.mounts(pod, spec),
+            **self.security(pod, spec),
             labels={KUBELET_LABEL: self.cluster_id, POD_LABEL: self.key(pod)},
             detach=True,
         )
         return str(container.id)
+
+    @staticmethod
+    def security(pod: Obj, spec: Obj) -> dict[str, Any]:
+        """What of the security contexts Docker can honour: capabilities, user and group, no new
+        privileges, a read-only root file system (the container's context over the pod's)."""
+        pod_context = pod["spec"].get("securityContext") or {}
+        context = {**pod_context, **(spec.get("securityContext") or {})}
+        found: dict[str, Any] = {}
+        capabilities = context.get("capabilities") or {}
+        if capabilities.get("drop"):
+            found["cap_drop"] = list(capabilities["drop"])
+        if capabilities.get("add"):
+            found["cap_add"] = list(capabilities["add"])
+        if context.get("allowPrivilegeEscalation") is False:
+            found["security_opt"] = ["no-new-privileges"]
+        if "runAsUser" in context:
+            found["user"] = str(context["runAsUser"]) + (
+                f":{context['runAsGroup']}" if "runAsGroup" in context else ""
+            )
+        if context.get("readOnlyRootFilesystem"):
+            found["read_only"] = True
+        return found
 
     def mounts(self, pod: Obj, spec: Obj) -> dict[str, dict[str, str]]:
         """The container's claim mounts, each a Docker volume (labelled, so stop() removes it)."""
