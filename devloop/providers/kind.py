@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -179,7 +180,9 @@ class KindProvider:
                 if not create:
                     raise ProviderError(f"there is no kind cluster {name}", hint="`devloop up` creates it")
                 progress(f"creating kind cluster {name} (this takes a minute the first time)")
-                config = write_private(kubeconfig_cache() / f"{name}-kind.yaml", kindconfig.cluster_config())
+                config = write_private(
+                    kubeconfig_cache() / f"{name}-kind.yaml", self._cluster_config(progress)
+                )
                 await kind.create(name, config, on_line=lambda line: progress(f"kind: {line.strip()}"))
                 created = True
             else:
@@ -190,6 +193,21 @@ class KindProvider:
         if created:
             await self._wire_registry(progress)
         return kube
+
+    def _cluster_config(self, progress: Progress) -> str:
+        """The kind config, its ingress ports checked free first (and never the router's): kind
+        itself would fail late with "port is already allocated"."""
+        try:
+            http, https = kindconfig.kind_ports(self.project.router_port, _port_is_free)
+        except ValueError as exc:
+            raise ProviderError(
+                f"cannot create kind cluster {self.project.cluster}: {exc}",
+                hint="free a port there, or stop what holds it (`ss -ltnp` shows who)",
+            ) from None
+        if (http, https) != (kindconfig.HTTP_HOST_PORT, kindconfig.HTTPS_HOST_PORT):
+            progress(f"ingress ports {kindconfig.HTTP_HOST_PORT}/{kindconfig.HTTPS_HOST_PORT} are taken; "
+                     f"the cluster maps 127.0.0.1:{http}/{https} instead")  # fmt: skip
+        return kindconfig.cluster_config(http, https)
 
     async def _kind_kubeconfig(self, kind: KindCli, name: str) -> Path:
         text = await kind.kubeconfig(name)
@@ -796,6 +814,16 @@ class KindProvider:
         await self.router.close()
         if self._kube is not None:
             await self._kube.close()
+
+
+def _port_is_free(port: int) -> bool:
+    """Whether 127.0.0.1:`port` can be bound now (as kind's node container will bind it)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _runs_as_numeric_non_root(image: str) -> bool:

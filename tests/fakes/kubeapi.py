@@ -133,6 +133,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.owners: dict[tuple[str, str | None, str], kubestrict.Ownership] = {}  # SSA field ownership
         self.appliers: dict[tuple[str, str | None, str], set[str]] = {}
         self.progress: dict[str, tuple[tuple[int, ...], float]] = {}  # Deployment -> (progress, when)
+        self.node_ready_at: dict[str, float] = {}  # NotReady nodes -> when they turn Ready
         for namespace in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.store("v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                             "metadata": {"name": namespace, "uid": secrets.token_hex(16),
@@ -225,6 +226,9 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             return await self.serve_cut_watch(raw)
         if raw.path in ("/version", "/version/"):
             return aiohttp.web.json_response(SERVER_VERSION)
+        if raw.path == "/fake/node-created" and raw.method == "POST":  # the fake kind's `create cluster`
+            self.add_node(raw.query["name"], float(raw.query.get("notReadyFor", "0")))
+            return aiohttp.web.json_response({})
         match = _PATH.match(raw.path)
         if match is None:
             return await super().__call__(raw)
@@ -455,7 +459,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                                      "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
                                                           "controller": True, "name": sts["metadata"]["name"],
                                                           "uid": "sts"}]},
-                        "spec": {**template["spec"], "hostname": name, "nodeName": "devloop-control-plane"},
+                        "spec": {**template["spec"], "hostname": name},
                         "status": {"phase": "Pending"},
                     }, "ADDED")  # fmt: skip
                 break
@@ -605,8 +609,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "controller": True,
                                      "name": f"{deployment['metadata']['name']}-{template_hash}", "uid": "rs"}],
             },
-            "spec": {**template["spec"], "nodeName": "devloop-control-plane"},
-            "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]},
+            "spec": dict(template["spec"]),
+            "status": {"phase": "Pending"},
         }  # fmt: skip
         self.store("v1", "pods", pod, "ADDED")
 
@@ -620,6 +624,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
     # --- the kubelet ----------------------------------------------------------------------------
 
     def start_controllers(self) -> None:
+        self.add_node("devloop-control-plane", 0)  # a cluster that exists already has a Ready node
         self.tasks.add(asyncio.get_running_loop().create_task(self.control_loop()))
 
     async def control_loop(self) -> None:
@@ -628,11 +633,66 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 self.reconcile(deployment)
             for _v, sts in self.items("statefulsets", None):
                 self.reconcile_stateful(sts)
+            self.update_nodes()
             for _v, pod in self.items("pods", None):
-                if not pod["metadata"].get("deletionTimestamp"):
+                if pod["metadata"].get("deletionTimestamp"):
+                    continue
+                if not pod["spec"].get("nodeName"):
+                    self.schedule(pod)
+                else:
                     await self.sync_pod(pod)
             self.release_claims()
             await asyncio.sleep(PROBE_PERIOD_S)
+
+    # --- nodes and the scheduler ------------------------------------------------------------------
+
+    def add_node(self, name: str, not_ready_for: float) -> None:
+        """A node as a new kind cluster has it: NotReady (with the not-ready taint) for a while."""
+        self.node_ready_at[name] = asyncio.get_running_loop().time() + not_ready_for
+        self.store("v1", "nodes", {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "uid": secrets.token_hex(16), "creationTimestamp": now(),
+                         "labels": {"kubernetes.io/hostname": name, "ingress-ready": "true",
+                                    "node-role.kubernetes.io/control-plane": ""}},
+            "spec": {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                                       "message": "container runtime network not ready: NetworkReady=false "
+                                                  "reason:NetworkPluginNotReady message:Network plugin returns "
+                                                  "error: cni plugin not initialized"}]},
+        }, "ADDED")  # fmt: skip
+        if not_ready_for <= 0:
+            self.update_nodes()
+
+    def update_nodes(self) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        for name, ready_at in list(self.node_ready_at.items()):
+            if loop_now >= ready_at:
+                del self.node_ready_at[name]
+                node = self.fetch("v1", "nodes", None, name)
+                if node is not None:
+                    node["spec"].pop("taints", None)
+                    node["status"]["conditions"] = [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                                     "message": "kubelet is posting ready status"}]  # fmt: skip
+                    self.store("v1", "nodes", node, "MODIFIED")
+
+    def schedule(self, pod: Obj) -> None:
+        """The scheduler: a Ready node without taints takes the pod; none, and the pod is Unschedulable."""
+        nodes = [n for _v, n in self.items("nodes", None)]
+        fit = [n for n in nodes if not n["spec"].get("taints")
+               and any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]  # fmt: skip
+        if fit:
+            pod["spec"]["nodeName"] = fit[0]["metadata"]["name"]
+            pod["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]}
+            self.store("v1", "pods", pod, "MODIFIED")
+            return
+        count = len(nodes)
+        message = (f"0/{count} nodes are available: {count} node(s) had untolerated taint "
+                   "{node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not "
+                   "helpful for scheduling.")  # fmt: skip
+        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}
+        if (pod.get("status") or {}).get("conditions") != [condition]:
+            pod["status"] = {"phase": "Pending", "conditions": [condition]}
+            self.store("v1", "pods", pod, "MODIFIED")
 
     @staticmethod
     def key(pod: Obj) -> str:

@@ -559,3 +559,54 @@ async def test_a_root_image_whose_entrypoint_chowns_runs_as_on_docker(
     instances = (await provider.instances(app)).instances
     assert [i.state for i in instances] == ["running"]
     assert "ALL" in json.dumps(provider.objects(app, image))  # export keeps the hardened default
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def mapped_ports(fake_kind: FakeKind) -> list[int]:
+    import yaml
+
+    create = next(c for c in fake_kind.calls() if c[:2] == ["create", "cluster"])
+    config = yaml.safe_load(Path(create[create.index("--config") + 1]).read_text())
+    return [m["hostPort"] for n in config["nodes"] for m in n.get("extraPortMappings") or []]
+
+
+async def test_the_new_clusters_ports_never_take_the_routers(
+    tmp_path: Path, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ingress mapping once took 8080, the router's default port too: one of them lost."""
+    from devloop import kindconfig
+
+    port = free_port()
+    monkeypatch.setattr(kindconfig, "HTTP_HOST_PORT", port)  # the preferred ingress port is the router's
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),), router_port=port))
+    try:
+        await provider.ensure_platform(lambda _text: None)
+    finally:
+        await provider.close()
+    assert port not in mapped_ports(fake_kind)
+
+
+async def test_a_taken_ingress_port_is_skipped_before_kind_create(
+    tmp_path: Path, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kind binds its host ports when it starts the node: a taken one fails the create late."""
+    from devloop import kindconfig
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(kindconfig, "HTTP_HOST_PORT", port)
+        provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),)))
+        lines: list[str] = []
+        try:
+            await provider.ensure_platform(lines.append)
+        finally:
+            await provider.close()
+    http = mapped_ports(fake_kind)[0]
+    assert http != port and f"the cluster maps 127.0.0.1:{http}/" in " ".join(lines)
