@@ -15,6 +15,7 @@ from devloop.adapters import proc
 from devloop.errors import ProviderError, ToolMissingError
 
 MIN_KIND = (0, 20, 0)  # containerd `config_path` registry support (hosts.toml) needs kind >= 0.20
+CREATE_WAIT = "120s"
 INSTALL_HINT = "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
 _VERSION_RE = re.compile(r"kind v(\d+)\.(\d+)\.(\d+)")
 
@@ -57,9 +58,12 @@ class KindCli:
 
     async def create(self, name: str, config: Path, on_line: proc.LineSink) -> None:
         """Create the cluster; on failure delete what kind left behind and report its output."""
+        # --wait: kind returns once the control plane is Ready (its default, 0, returns before,
+        # and the first pods meet the not-ready taint); on a timeout it only warns.
         result = await self._run(
-            "create", "cluster", "--name", name, "--config", str(config), on_line=on_line
-        )
+            "create", "cluster", "--name", name, "--config", str(config), "--wait", CREATE_WAIT,
+            on_line=on_line,
+        )  # fmt: skip
         if result.ok:
             return
         await self._run("delete", "cluster", "--name", name)  # no half-made cluster stays

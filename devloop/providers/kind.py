@@ -67,6 +67,9 @@ STALLED = {  # container waiting reasons that do not fix themselves
     "RunContainerError": "cannot start",
     "CrashLoopBackOff": "keeps crashing",
 }
+NODE_READY_S = 180.0  # a new kind node is Ready within a minute on a laptop
+UNSCHEDULABLE_S = 15.0  # a pod Unschedulable this long, for a reason that is not a starting node's, fails
+TRANSIENT_TAINTS = ("not-ready", "unreachable", "network-unavailable")
 # What devloop applies and therefore prunes: (apiVersion, kind).
 PRUNED_KINDS = (
     ("apps/v1", "Deployment"),
@@ -155,6 +158,7 @@ class KindProvider:
         self._indexes: dict[str, dict[str, int]] = {}  # app -> pod -> instance index
         self._pods: dict[str, Obj] = {}  # pod name -> last seen object, from the watch
         self._service_passwords: dict[str, str] = {}
+        self._unschedulable: dict[str, float] = {}  # pod -> when it was first seen Unschedulable
 
     # --- platform -------------------------------------------------------------------------------
 
@@ -192,7 +196,36 @@ class KindProvider:
         self._kube = kube
         if created:
             await self._wire_registry(progress)
+        if not self.context:
+            await self._wait_nodes_ready(progress)
         return kube
+
+    async def _wait_nodes_ready(self, progress: Progress, within_s: float = NODE_READY_S) -> None:
+        """Every node of the kind cluster Ready: kind's --wait only warns when it times out, and a
+        reused cluster's node may be starting again (after Docker restarted)."""
+        deadline = time.monotonic() + within_s
+        said = False
+        while True:
+            listing = await self.kube.list_objects("v1", "nodes", None, "")
+            waiting = [n["metadata"]["name"] for n in listing.get("items") or [] if not _node_ready(n)]
+            if not waiting and listing.get("items"):
+                return
+            if not said:
+                progress(f"waiting for node {', '.join(waiting) or '(none yet)'} to be Ready")
+                said = True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                nodes = ", ".join(waiting) or "(none)"
+                raise ProviderError(
+                    f"the kind cluster's node {nodes} was not Ready within {within_s:.0f}s",
+                    hint="`docker logs NODE` shows why; `devloop down --cluster`, then `devloop up`",
+                )
+            since = (listing.get("metadata") or {}).get("resourceVersion")
+            with contextlib.suppress(TimeoutError, ProviderError):
+                async with asyncio.timeout(min(left, 10.0)):  # a watch that ends is listed again
+                    async for kind, node in self.kube.watch("v1", "nodes", None, "", since):
+                        if kind in ("ADDED", "MODIFIED") and _node_ready(node):
+                            break
 
     def _cluster_config(self, progress: Progress) -> str:
         """The kind config, its ingress ports checked free first (and never the router's): kind
@@ -438,9 +471,12 @@ class KindProvider:
             pod_name = pod["metadata"]["name"]
             for condition in (pod.get("status") or {}).get("conditions") or []:
                 if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
-                    raise DeployError(
-                        f"{app.name}: pod {pod_name} cannot be scheduled: {condition.get('message', '')}"
-                    )
+                    # The scheduler retries: fatal only when it persists for a cause a node does not
+                    # clear by becoming Ready (too little memory, an untolerated taint of the user's).
+                    message = str(condition.get("message", ""))
+                    since = self._unschedulable.setdefault(pod_name, time.monotonic())
+                    if not _transient_unschedulable(message) and time.monotonic() - since >= UNSCHEDULABLE_S:
+                        raise DeployError(f"{app.name}: pod {pod_name} cannot be scheduled: {message}")
             for container in (pod.get("status") or {}).get("containerStatuses") or []:
                 waiting = (container.get("state") or {}).get("waiting") or {}
                 reason = waiting.get("reason", "")
@@ -814,6 +850,16 @@ class KindProvider:
         await self.router.close()
         if self._kube is not None:
             await self._kube.close()
+
+
+def _node_ready(node: Obj) -> bool:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _transient_unschedulable(message: str) -> bool:
+    """Whether an Unschedulable reason is one a starting node clears by itself (its taints)."""
+    return any(f"node.kubernetes.io/{taint}" in message for taint in TRANSIENT_TAINTS)
 
 
 def _port_is_free(port: int) -> bool:

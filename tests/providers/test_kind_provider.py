@@ -610,3 +610,33 @@ async def test_a_taken_ingress_port_is_skipped_before_kind_create(
             await provider.close()
     http = mapped_ports(fake_kind)[0]
     assert http != port and f"the cluster maps 127.0.0.1:{http}/" in " ".join(lines)
+
+
+async def test_a_brand_new_clusters_first_deploy_waits_for_its_node(
+    tmp_path: Path, fake_kind: FakeKind, web_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kind create returns before its node is Ready unless told to wait; pods meet the not-ready taint."""
+    monkeypatch.setenv("FAKE_KIND_NOT_READY_S", "3")
+    app = web_app(tmp_path, instances=1)
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,)))
+    try:
+        await provider.ensure_platform(lambda _text: None)
+        deployed = await provider.deploy(
+            app, await provider.deliver(app, web_image, lambda _t: None), lambda _t: None
+        )
+        assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
+    finally:
+        await provider.close()
+    create = next(c for c in fake_kind.calls() if c[:2] == ["create", "cluster"])
+    assert "--wait" in create
+
+
+async def test_a_starting_node_only_delays_a_rollout(
+    provider: KindProvider, tmp_path: Path, fake_kind: FakeKind, web_image: str
+) -> None:
+    """A reused cluster whose node turns NotReady (Docker restarted): its pods wait, they do not fail."""
+    await provider.ensure_platform(lambda _text: None)
+    cluster = fake_kind.cluster
+    cluster.call(cluster.api.add_node, "devloop-control-plane", 3.0)  # type: ignore[attr-defined]
+    deployed = await provider.deploy(web_app(tmp_path, instances=1), web_image, lambda _t: None)
+    assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
