@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devloop.adapters import proc
+from devloop.core.versions import MIN_KIND, kind_upgrade_hint, shown
 from devloop.errors import ProviderError, ToolMissingError
 
-MIN_KIND = (0, 20, 0)  # containerd `config_path` registry support (hosts.toml) needs kind >= 0.20
 CREATE_WAIT = "120s"
 INSTALL_HINT = "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
 _VERSION_RE = re.compile(r"kind v(\d+)\.(\d+)\.(\d+)")
@@ -42,10 +42,9 @@ class KindCli:
             raise ProviderError(f"`kind version` gave no version: {' '.join(result.output)[:200]}")
         found = (int(match[1]), int(match[2]), int(match[3]))
         if found < MIN_KIND:
-            wanted = ".".join(map(str, MIN_KIND))
             raise ProviderError(
-                f"kind v{'.'.join(map(str, found))} is too old; devloop needs kind v{wanted} or newer",
-                hint=INSTALL_HINT,
+                f"kind v{shown(found)} is too old; devloop needs kind v{shown(MIN_KIND)} or newer",
+                hint=f"{kind_upgrade_hint()}: {INSTALL_HINT.removeprefix('install kind: ')}",
             )
         return found
 

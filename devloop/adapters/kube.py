@@ -24,11 +24,11 @@ import kr8s.asyncio
 from kr8s.asyncio.objects import Pod
 from kr8s.asyncio.portforward import PortForward
 
+from devloop.core.versions import MIN_KUBERNETES, kubernetes_upgrade_hint, shown
 from devloop.errors import ProviderError
 
 Obj = dict[str, Any]
 FIELD_MANAGER = "devloop"
-MIN_KUBERNETES = (1, 30)  # the v5 exec protocol (stdin that closes) is served from 1.30
 CONNECT_FOR_S = 30.0  # an API server that just started (kind) may take a moment to answer
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})  # worth asking again after a moment
@@ -153,7 +153,7 @@ class KubeClient:
             await asyncio.sleep(BACKOFF_S[attempt])  # backoff before asking again
         raise AssertionError("unreachable")
 
-    async def wait_ready(self, within_s: float = CONNECT_FOR_S) -> Obj:
+    async def wait_ready(self, within_s: float = CONNECT_FOR_S, on_kind: bool = False) -> Obj:
         """The server's version, retried with backoff while it is unreachable; refuses one too old."""
         deadline = time.monotonic() + within_s
         attempt = 0
@@ -169,10 +169,10 @@ class KubeClient:
             if response.status_code == 200:
                 info: Obj = response.json()
                 if version_tuple(info) < MIN_KUBERNETES:
-                    wanted = ".".join(map(str, MIN_KUBERNETES))
                     raise ProviderError(
                         f"Kubernetes {info.get('gitVersion', '?')} at {self.server} is too old; "
-                        f"devloop needs {wanted} or newer"
+                        f"devloop needs {shown(MIN_KUBERNETES)} or newer",
+                        hint=kubernetes_upgrade_hint(on_kind),
                     )
                 return info
             raise ProviderError(_failure("GET /version", response))

@@ -260,7 +260,7 @@ class KindProvider:
 
     async def ensure_platform(self, progress: Progress) -> str:
         kube = await self.connect(progress)
-        info = await kube.wait_ready()
+        info = await kube.wait_ready(on_kind=self._kind is not None)
         hosting = await kube.get(
             "v1", f"configmaps/{kindconfig.REGISTRY_HOSTING_CONFIGMAP}", kindconfig.REGISTRY_HOSTING_NAMESPACE
         )

@@ -120,9 +120,42 @@ async def test_kind_missing_names_the_install_page(
 
 
 async def test_an_old_kind_is_refused(provider: KindProvider, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_KIND_VERSION", "kind v0.17.0 go1.19.2 linux/amd64")
-    with pytest.raises(ProviderError, match=r"kind v0\.17\.0 is too old; devloop needs kind v0\.20\.0"):
+    # kind v0.22 passed the old gate (>= 0.20) and made Kubernetes 1.29 clusters, which the API gate refused.
+    monkeypatch.setenv("FAKE_KIND_VERSION", "kind v0.22.0 go1.20.13 linux/amd64")
+    with pytest.raises(
+        ProviderError, match=r"kind v0\.22\.0 is too old; devloop needs kind v0\.23\.0"
+    ) as caught:
         await provider.ensure_platform(lambda _text: None)
+    assert "upgrade kind to v0.23.0 or newer (its clusters run Kubernetes 1.30+)" in caught.value.render()
+
+
+def test_every_kind_devloop_accepts_makes_a_kubernetes_it_accepts() -> None:
+    from devloop import doctor
+    from devloop.adapters import kindcli, kube
+    from devloop.core import versions
+
+    accepted = [k for k in versions.KIND_DEFAULT_KUBERNETES if k >= versions.MIN_KIND[:2]]
+    assert accepted and all(versions.KIND_DEFAULT_KUBERNETES[k] >= versions.MIN_KUBERNETES for k in accepted)
+    refused = [k for k in versions.KIND_DEFAULT_KUBERNETES if k < versions.MIN_KIND[:2]]
+    assert all(versions.KIND_DEFAULT_KUBERNETES[k] < versions.MIN_KUBERNETES for k in refused)
+    assert (
+        doctor.MIN_KIND == kindcli.MIN_KIND == versions.MIN_KIND
+        and kube.MIN_KUBERNETES == versions.MIN_KUBERNETES
+    )
+
+
+async def test_a_cluster_too_old_says_how_to_make_a_new_one(
+    provider: KindProvider, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes import kubeapi
+
+    monkeypatch.setitem(kubeapi.SERVER_VERSION, "minor", "29")
+    monkeypatch.setitem(kubeapi.SERVER_VERSION, "gitVersion", "v1.29.2")
+    with pytest.raises(
+        ProviderError, match=r"Kubernetes v1\.29\.2 at .* is too old; devloop needs 1\.30"
+    ) as caught:
+        await provider.ensure_platform(lambda _text: None)
+    assert "`devloop down --cluster` and `devloop up` make it anew" in caught.value.render()
 
 
 @pytest.mark.fault("kind create cluster fails", messages=1)
