@@ -33,7 +33,8 @@ CONNECT_FOR_S = 30.0  # an API server that just started (kind) may take a moment
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})  # worth asking again after a moment
 
-# The kinds devloop writes, and their REST names; other kinds (a user's YAML) use PLURAL_RULES.
+# The kinds devloop writes, and their REST names; other kinds (a user's YAML) are looked up in the
+# server's discovery documents (`GET /apis/GROUP/VERSION`), as kubectl does.
 RESOURCES: dict[str, tuple[str, bool]] = {  # kind -> (plural, namespaced)
     "Namespace": ("namespaces", False),
     "ConfigMap": ("configmaps", True),
@@ -54,22 +55,29 @@ RESOURCES: dict[str, tuple[str, bool]] = {  # kind -> (plural, namespaced)
 
 
 def plural(kind: str) -> tuple[str, bool]:
-    if kind in RESOURCES:
-        return RESOURCES[kind]
-    lower = kind.lower()
-    if lower.endswith("y"):
-        return lower[:-1] + "ies", True
-    if lower.endswith(("s", "x")):
-        return lower + "es", True
-    return lower + "s", True
+    """The REST name and scope of one of the kinds devloop writes itself."""
+    return RESOURCES[kind]
 
 
-def object_url(obj: Obj, namespace: str | None) -> tuple[str, str | None, str]:
-    """(apiVersion, namespace or None, "plural/name") for kr8s's call_api."""
-    name_plural, namespaced = plural(obj["kind"])
+def object_url(
+    obj: Obj, namespace: str | None, resource: tuple[str, bool] | None = None
+) -> tuple[str, str | None, str]:
+    """(apiVersion, namespace or None, "plural/name") for kr8s's call_api; `resource` (plural,
+    namespaced) as discovery gave it for a kind devloop does not know."""
+    name_plural, namespaced = resource or plural(obj["kind"])
     meta = obj.get("metadata") or {}
     ns = (meta.get("namespace") or namespace) if namespaced else None
     return obj["apiVersion"], ns, f"{name_plural}/{meta['name']}"
+
+
+# The group versions devloop itself writes its kinds in (any other goes through discovery).
+KNOWN_VERSIONS: dict[str, tuple[str, ...]] = {
+    "Namespace": ("v1",), "ConfigMap": ("v1",), "Secret": ("v1",), "Service": ("v1",), "Pod": ("v1",),
+    "Deployment": ("apps/v1",), "StatefulSet": ("apps/v1",), "Ingress": ("networking.k8s.io/v1",),
+    "PodDisruptionBudget": ("policy/v1",), "HorizontalPodAutoscaler": ("autoscaling/v2", "autoscaling/v1"),
+    "ServiceAccount": ("v1",), "PersistentVolumeClaim": ("v1",), "Job": ("batch/v1",),
+    "CronJob": ("batch/v1",), "NetworkPolicy": ("networking.k8s.io/v1",),
+}  # fmt: skip
 
 
 def version_tuple(info: Obj) -> tuple[int, int]:
@@ -92,6 +100,7 @@ class KubeClient:
     def __init__(self, api: Any, server: str) -> None:
         self.api = api
         self.server = server
+        self._discovered: dict[str, dict[str, tuple[str, bool]]] = {}  # apiVersion -> kind -> resource
 
     @classmethod
     async def connect(
@@ -193,9 +202,36 @@ class KubeClient:
             raise ProviderError(_failure(f"list {plural_name}", response))
         return response.json()  # type: ignore[no-any-return]
 
+    async def resource(self, api_version: str, kind: str) -> tuple[str, bool]:
+        """(plural, namespaced) of a kind, from the server's discovery document of its group version."""
+        if kind in RESOURCES and api_version in KNOWN_VERSIONS.get(kind, (api_version,)):
+            return RESOURCES[kind]
+        if api_version not in self._discovered:
+            base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            response = await self.request("GET", "", "", base=base)
+            if response.status_code == 404:
+                raise ProviderError(
+                    f"the cluster at {self.server} does not serve {api_version} (kind {kind})",
+                    hint="is its CustomResourceDefinition installed, or the apiVersion misspelt?",
+                )
+            if response.status_code != 200:
+                raise ProviderError(_failure(f"discovery of {api_version}", response))
+            self._discovered[api_version] = {
+                r["kind"]: (r["name"], bool(r.get("namespaced")))
+                for r in response.json().get("resources") or []
+                if "/" not in r.get("name", "")  # subresources (deployments/scale) are no kinds
+            }
+        found = self._discovered[api_version].get(kind)
+        if found is None:
+            raise ProviderError(
+                f"the cluster at {self.server} serves no kind {kind} in {api_version}",
+                hint="check the manifest's kind and apiVersion (`kubectl api-resources` lists them)",
+            )
+        return found
+
     async def apply(self, obj: Obj, namespace: str | None) -> Obj:
         """Server-side apply as field manager `devloop`, taking over fields others set (force)."""
-        version, ns, url = object_url(obj, namespace)
+        version, ns, url = object_url(obj, namespace, await self.resource(obj["apiVersion"], obj["kind"]))
         body = as_data(obj)
         if ns:
             body["metadata"] = {**obj["metadata"], "namespace": ns}

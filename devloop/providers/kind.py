@@ -913,6 +913,15 @@ def _labelled(obj: Obj, project: str, app: str) -> Obj:
     if obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet") and isinstance(template, dict):
         pod_meta = template.setdefault("metadata", {})
         pod_labels = pod_meta.get("labels") or {}
+        given = pod_labels.get(LABEL_APP)
+        if given is not None and given != app:
+            # Overwriting it would break the user's selector (422); devloop finds an app's pods by it.
+            raise ProviderError(
+                f"{obj['kind']}/{meta.get('name')}: its pods are labelled {LABEL_APP}={given}, and devloop "
+                f"finds app {app}'s pods by {LABEL_APP}={app}",
+                hint=f"set `{LABEL_APP}: {app}` in the pod template (and in the selector if it names it), "
+                "or leave the label out: devloop adds it",
+            )
         # A user's pods are the app's web instances unless they say otherwise.
         pod_meta["labels"] = {LABEL_COMPONENT: "web", **pod_labels, LABEL_PROJECT: project, LABEL_APP: app}
     return obj

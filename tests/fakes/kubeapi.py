@@ -69,7 +69,8 @@ KINDS = {
     "StatefulSet": "statefulsets", "PersistentVolumeClaim": "persistentvolumeclaims",
     "ServiceAccount": "serviceaccounts", "Node": "nodes", "PersistentVolume": "persistentvolumes",
     "DaemonSet": "daemonsets", "ReplicaSet": "replicasets", "Job": "jobs", "CronJob": "cronjobs",
-    "NetworkPolicy": "networkpolicies",
+    "NetworkPolicy": "networkpolicies", "Role": "roles", "RoleBinding": "rolebindings",
+    "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings", "PriorityClass": "priorityclasses",
 }  # fmt: skip
 # The group versions served, as discovery lists them: (group/version) -> plurals.
 SERVED_VERSIONS = {
@@ -81,6 +82,8 @@ SERVED_VERSIONS = {
     "autoscaling/v1": {"horizontalpodautoscalers"},
     "autoscaling/v2": {"horizontalpodautoscalers"},
     "batch/v1": {"jobs", "cronjobs"},
+    "rbac.authorization.k8s.io/v1": {"roles", "rolebindings", "clusterroles", "clusterrolebindings"},
+    "scheduling.k8s.io/v1": {"priorityclasses"},
 }  # fmt: skip
 KIND_OF = {v: k for k, v in KINDS.items()}
 
@@ -229,6 +232,22 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         if raw.path == "/fake/node-created" and raw.method == "POST":  # the fake kind's `create cluster`
             self.add_node(raw.query["name"], float(raw.query.get("notReadyFor", "0")))
             return aiohttp.web.json_response({})
+        discovery = re.fullmatch(r"/api/(v1)/?|/apis/([^/]+/[^/]+)/?", raw.path)
+        if discovery is not None and raw.method == "GET":  # APIResourceList, as kubectl reads it
+            version = discovery[1] or discovery[2]
+            if version not in SERVED_VERSIONS:
+                return status(404, "NotFound", "the server could not find the requested resource")
+            resources = [{"name": p, "singularName": "", "kind": KIND_OF[p], "namespaced": kubestrict.SERVED[KIND_OF[p]][1],
+                          "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}
+                         for p in sorted(SERVED_VERSIONS[version])]  # fmt: skip
+            return aiohttp.web.json_response(
+                {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": version,
+                    "resources": resources,
+                }
+            )
         match = _PATH.match(raw.path)
         if match is None:
             return await super().__call__(raw)

@@ -80,6 +80,11 @@ SERVED: dict[str, tuple[str, bool, str]] = {
     "HorizontalPodAutoscaler": ("autoscaling", True, "label"),
     "Job": ("batch", True, "subdomain"),
     "CronJob": ("batch", True, "subdomain"),
+    "Role": ("rbac.authorization.k8s.io", True, "path"),
+    "RoleBinding": ("rbac.authorization.k8s.io", True, "path"),
+    "ClusterRole": ("rbac.authorization.k8s.io", False, "path"),
+    "ClusterRoleBinding": ("rbac.authorization.k8s.io", False, "path"),
+    "PriorityClass": ("scheduling.k8s.io", False, "subdomain"),
 }
 STATEFULSET_MUTABLE = {
     "replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "minReadySeconds",
@@ -186,6 +191,13 @@ def check_schema(obj: Obj, where: str) -> None:
 
 def _name_causes(kind: str, name: str, where: str = "metadata.name") -> list[tuple[str, str, str]]:
     rule = SERVED.get(kind, ("", True, "subdomain"))[2]
+    if rule == "path":  # RBAC names are path segments (ValidatePathSegmentName): no '/', '%', '.' or '..'
+        bad = not name or name in (".", "..") or any(c in name for c in "/%")
+        return (
+            [(where, "FieldValueInvalid", f"Invalid value: \"{name}\": may not contain '/' or '%'")]
+            if bad
+            else []
+        )
     pattern, message, limit = {
         "label": (DNS1123_LABEL, DNS1123_LABEL_MSG, 63),
         "dns1035": (DNS1035_LABEL, DNS1035_LABEL_MSG, 63),

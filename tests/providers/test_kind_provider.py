@@ -673,3 +673,47 @@ async def test_a_starting_node_only_delays_a_rollout(
     cluster.call(cluster.api.add_node, "devloop-control-plane", 3.0)  # type: ignore[attr-defined]
     deployed = await provider.deploy(web_app(tmp_path, instances=1), web_image, lambda _t: None)
     assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
+
+
+async def test_a_user_manifests_own_app_label_is_never_overwritten(
+    provider: KindProvider, tmp_path: Path
+) -> None:
+    """Overwriting app.kubernetes.io/name in a pod template breaks a selector that names it (422)."""
+    manifest = tmp_path / "deployment.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+        "  selector: {matchLabels: {app.kubernetes.io/name: frontend}}\n"
+        "  template:\n    metadata: {labels: {app.kubernetes.io/name: frontend}}\n"
+        "    spec:\n      containers: [{name: web, image: web}]\n"
+    )
+    await provider.ensure_platform(lambda _text: None)
+    with pytest.raises(ProviderError) as caught:
+        await provider.deploy(
+            web_app(tmp_path, instances=1, manifests=manifest), "busybox:1.36", lambda _t: None
+        )
+    assert "its pods are labelled app.kubernetes.io/name=frontend, and devloop finds app web's pods" in str(
+        caught.value
+    )
+    assert "set `app.kubernetes.io/name: web` in the pod template" in caught.value.render()
+
+
+async def test_a_user_manifests_other_kinds_go_where_discovery_says(
+    provider: KindProvider, tmp_path: Path, web_image: str, fake_kind: FakeKind
+) -> None:
+    """A ClusterRole is cluster-scoped: guessing every unknown kind namespaced sent it to a 404."""
+    manifest = tmp_path / "k8s.yaml"
+    manifest.write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: web-reader}\n"
+        "rules: [{apiGroups: [''], resources: [pods], verbs: [get]}]\n---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec:\n      containers: [{name: main, image: web, env: [{name: PORT, value: '8080'}]}]\n"
+        "---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+    )
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path, instances=1, manifests=manifest, health=HealthCheck(HealthCheckType.PROCESS))
+    with pytest.raises(ProviderError, match=r"does not serve example\.com/v1 \(kind Widget\)"):
+        await provider.deploy(app, web_image, lambda _t: None)
+    cluster = fake_kind.cluster
+    role = cluster.call(cluster.api.fetch, "rbac.authorization.k8s.io/v1", "clusterroles", None, "web-reader")  # type: ignore[attr-defined]
+    assert role is not None and "namespace" not in role["metadata"]
