@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import json
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ import httpx
 import httpx_ws
 import kr8s
 import kr8s.asyncio
+from kr8s import _exceptions as kr8s_errors
 from kr8s.asyncio.objects import Pod
 from kr8s.asyncio.portforward import PortForward
 
@@ -30,6 +32,11 @@ from devloop.errors import ProviderError
 Obj = dict[str, Any]
 FIELD_MANAGER = "devloop"
 CONNECT_FOR_S = 30.0  # an API server that just started (kind) may take a moment to answer
+REQUEST_S = 30.0  # every plain request's deadline (a hung API server is one message, not a freeze)
+CONNECT_S = 10.0
+WATCH_S = 300  # the server ends each watch after this (timeoutSeconds); the caller lists and watches again
+MAX_STREAMS = 512  # open watches, log follows and WebSockets (each router connection to a pod is one)
+STREAM_POOL_S = 30.0  # how long a new stream waits for a free slot before it fails
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})  # worth asking again after a moment
 
@@ -98,8 +105,15 @@ class KubeClient:
     """One cluster, one namespace; every call raises ProviderError with a reason a user can act on."""
 
     def __init__(self, api: Any, server: str) -> None:
-        self.api = api
+        self.api = api  # plain requests: their own pool, each with a deadline
         self.server = server
+        api.timeout = httpx.Timeout(REQUEST_S, connect=CONNECT_S)
+        # Long-lived streams (watches, log follows, exec and port-forward WebSockets) get a client
+        # of their own: however many the router and the log pane hold open, API calls still go
+        # out. A shallow copy shares kr8s's auth; only the session differs.
+        self.streams = copy.copy(api)
+        self.streams._session = None
+        self.streams._timeout = httpx.Timeout(None, connect=CONNECT_S, write=REQUEST_S, pool=STREAM_POOL_S)
         self._discovered: dict[str, dict[str, tuple[str, bool]]] = {}  # apiVersion -> kind -> resource
 
     @classmethod
@@ -133,9 +147,22 @@ class KubeClient:
             return cls(api, str(api.auth.server))
 
     async def close(self) -> None:
-        session = getattr(self.api, "_session", None)
-        if session is not None:
-            await session.aclose()
+        for api in (self.api, self.streams):
+            session = getattr(api, "_session", None)
+            if session is not None:
+                await session.aclose()
+
+    async def _streams_session(self) -> None:
+        """The streams' own pool, bounded: past MAX_STREAMS a new stream waits STREAM_POOL_S, then fails."""
+        if self.streams._session is None or self.streams._session.is_closed:
+            await self.streams._create_session()
+            old = self.streams._session
+            self.streams._session = httpx.AsyncClient(
+                base_url=old.base_url, headers=old.headers, verify=await self.streams.auth.ssl_context(),
+                timeout=self.streams._timeout, follow_redirects=True,
+                limits=httpx.Limits(max_connections=MAX_STREAMS, max_keepalive_connections=8),
+            )  # fmt: skip
+            await old.aclose()
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -150,6 +177,11 @@ class KubeClient:
                     method, version=version, namespace=namespace, url=url, raise_for_status=False, **kwargs
                 ) as response:
                     pass
+            except (httpx.TimeoutException, kr8s_errors.APITimeoutError):
+                what = f"{method} {url or kwargs.get('base')}"
+                raise ProviderError(
+                    f"the Kubernetes API server at {self.server} did not answer {what} within {REQUEST_S:g}s"
+                ) from None
             except (httpx.TransportError, OSError) as exc:
                 raise ProviderError(
                     f"the Kubernetes API server at {self.server} is not answering: {exc}"
@@ -264,13 +296,17 @@ class KubeClient:
         self, version: str, plural_name: str, namespace: str | None, selector: str, since: str | None
     ) -> AsyncIterator[tuple[str, Obj]]:
         """Watch events after resourceVersion `since`; ends when the server closes the stream."""
-        params = {"watch": "true", "labelSelector": selector, "allowWatchBookmarks": "true"}
+        params = {"watch": "true", "labelSelector": selector, "allowWatchBookmarks": "true",
+                  "timeoutSeconds": str(WATCH_S)}  # fmt: skip
         if since:
             params["resourceVersion"] = since
+        await self._streams_session()
+        # The server ends the watch after WATCH_S; silence well past that is a dead connection.
+        timeout = httpx.Timeout(WATCH_S + 30, connect=CONNECT_S, pool=STREAM_POOL_S)
         try:
-            async with self.api.call_api(
+            async with self.streams.call_api(
                 "GET", version=version, namespace=namespace, url=plural_name, stream=True,
-                params=params, timeout=None,
+                params=params, timeout=timeout,
             ) as response:  # fmt: skip
                 async for line in response.aiter_lines():
                     if line.strip():
@@ -279,7 +315,7 @@ class KubeClient:
                         except json.JSONDecodeError:
                             return  # cut mid-event: like any ended watch, the caller lists again
                         yield event["type"], event["object"]
-        except (httpx.TransportError, OSError) as exc:
+        except (httpx.TransportError, OSError, kr8s_errors.APITimeoutError) as exc:
             raise ProviderError(f"the watch on {plural_name} at {self.server} broke: {exc}") from None
 
     async def logs(
@@ -300,16 +336,18 @@ class KubeClient:
             params["sinceTime"] = since_time
         if tail_lines is not None:
             params["tailLines"] = str(tail_lines)
+        await self._streams_session()
         try:
-            async with self.api.call_api(
+            async with self.streams.call_api(
                 "GET", version="v1", namespace=namespace, url=f"pods/{pod}/log", stream=True,
-                params=params, timeout=None, raise_for_status=False,
+                params=params, raise_for_status=False,
+                timeout=httpx.Timeout(None if follow else REQUEST_S, connect=CONNECT_S, pool=STREAM_POOL_S),
             ) as response:  # fmt: skip
                 if response.status_code != 200:
                     return
                 async for line in response.aiter_lines():
                     yield line
-        except (httpx.TransportError, OSError):
+        except (httpx.TransportError, OSError, kr8s_errors.APITimeoutError):
             return  # a dropped stream just ends; the caller resumes from its last timestamp
 
     async def exec(
@@ -320,8 +358,9 @@ class KubeClient:
         params += [("container", container), ("stdout", "true"), ("stderr", "true")]
         params.append(("stdin", "true" if stdin is not None else "false"))
         out, err = bytearray(), bytearray()
+        await self._streams_session()
         try:
-            async with self.api.open_websocket(
+            async with self.streams.open_websocket(
                 version="v1",
                 namespace=namespace,
                 url=f"pods/{pod}/exec",
@@ -351,9 +390,11 @@ class KubeClient:
         except (httpx_ws.HTTPXWSException, httpx.TransportError, OSError) as exc:
             raise ProviderError(f"exec in pod {pod} failed: {exc}") from None
 
-    def port_forward(self, pod: Obj, port: int) -> PortForward:
-        """A loopback listener on a free port whose connections reach `port` of `pod`."""
-        return PortForward(Pod(pod, api=self.api), port, local_port="auto")
+    async def port_forward(self, pod: Obj, port: int) -> PortForward:
+        """A loopback listener on a free port whose connections reach `port` of `pod` (each one a
+        WebSocket of the streams' pool, never the requests')."""
+        await self._streams_session()
+        return PortForward(Pod(pod, api=self.streams), port, local_port="auto")
 
 
 def as_data(obj: Obj) -> Obj:

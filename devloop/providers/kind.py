@@ -532,7 +532,7 @@ class KindProvider:
         leaving = {name: forwards.pop(name) for name in [n for n in forwards if n not in ready]}
         for name, pod in ready.items():
             if name not in forwards:
-                forward = self.kube.port_forward(pod, app.port)
+                forward = await self.kube.port_forward(pod, app.port)
                 await forward.start()
                 forwards[name] = forward
         live = {p["metadata"]["name"] for p in self._cached_pods(app.name)} | set(ready)
