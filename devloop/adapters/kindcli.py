@@ -86,6 +86,14 @@ class KindCli:
         if not result.ok:
             raise ProviderError(f"`kind load docker-image {image}` failed: " + " ".join(result.output[-5:]))
 
+    async def load_archive(self, name: str, archive: Path, on_line: proc.LineSink | None = None) -> None:
+        """`kind load image-archive`: the way in when `load docker-image` cannot be (containerd store)."""
+        result = await self._run("load", "image-archive", str(archive), "--name", name, on_line=on_line)
+        if not result.ok:
+            raise ProviderError(
+                f"`kind load image-archive {archive}` failed: " + " ".join(result.output[-5:])
+            )
+
     async def delete(self, name: str) -> None:
         result = await self._run("delete", "cluster", "--name", name)
         if not result.ok:

@@ -18,8 +18,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -29,7 +31,7 @@ import docker.errors
 from kr8s.asyncio.portforward import PortForward
 
 from devloop import kindconfig, manifests, usermanifests
-from devloop.adapters import dockerapi, registry
+from devloop.adapters import dockerapi, proc, registry
 from devloop.adapters.kindcli import KindCli
 from devloop.adapters.kube import KubeClient, Obj, plural
 from devloop.core.changes import SyncCopy
@@ -282,7 +284,17 @@ class KindProvider:
                 client.close()
         if self._kind is not None:
             progress(f"loading {image} into kind cluster {self.project.cluster}")
-            await self._kind.load_image(self.project.cluster, image)
+            store = await asyncio.to_thread(_engine_image_store)
+            if store is None:
+                await self._kind.load_image(self.project.cluster, image)
+                return image
+            # Docker's containerd image store saves an image index with every platform's manifest
+            # and only the local one's content: kind's `ctr import --all-platforms` then fails
+            # (kind issue 3795). One platform's archive goes in with `load image-archive`.
+            with tempfile.TemporaryDirectory(prefix="devloop-image-") as folder:
+                archive = Path(folder) / "image.tar"
+                await _save_image(image, store, archive)
+                await self._kind.load_archive(self.project.cluster, archive)
             return image
         raise ProviderError(
             f"context {self.context} has no local registry to push {image} to",
@@ -850,6 +862,48 @@ class KindProvider:
         await self.router.close()
         if self._kube is not None:
             await self._kube.close()
+
+
+def uses_containerd_store(info: Obj) -> bool:
+    """Whether `docker info` describes the containerd image store (its snapshotter as driver type)."""
+    return any(
+        isinstance(pair, list | tuple) and len(pair) == 2 and pair[0] == "driver-type"
+        and str(pair[1]).startswith("io.containerd.snapshotter")
+        for pair in info.get("DriverStatus") or []
+    )  # fmt: skip
+
+
+def node_platform(info: Obj) -> str:
+    """The engine's (and so kind's node's) platform, as `docker save --platform` names it."""
+    arch = str(info.get("Architecture") or "x86_64")
+    return "linux/" + {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7"}.get(arch, arch)
+
+
+def _engine_image_store() -> str | None:
+    """The node platform when the engine uses the containerd image store, else None."""
+    try:
+        client = dockerapi.connect()
+    except DevloopError:
+        return None
+    try:
+        info: Obj = client.info()
+    except Exception:
+        return None
+    finally:
+        client.close()
+    return node_platform(info) if uses_containerd_store(info) else None
+
+
+async def _save_image(image: str, platform: str, archive: Path) -> None:
+    """`docker image save` of one platform (engines before 28 know no --platform: all of it then)."""
+    docker_cli = shutil.which("docker") or "docker"
+    result = await proc.run([docker_cli, "image", "save", "--platform", platform, "-o", str(archive), image])
+    if not result.ok and any(
+        "unknown flag" in line or "requires API version" in line for line in result.output
+    ):
+        result = await proc.run([docker_cli, "image", "save", "-o", str(archive), image])
+    if not result.ok:
+        raise ProviderError(f"`docker image save {image}` failed: " + " ".join(result.output[-5:]))
 
 
 def _node_ready(node: Obj) -> bool:

@@ -717,3 +717,32 @@ async def test_a_user_manifests_other_kinds_go_where_discovery_says(
     cluster = fake_kind.cluster
     role = cluster.call(cluster.api.fetch, "rbac.authorization.k8s.io/v1", "clusterroles", None, "web-reader")  # type: ignore[attr-defined]
     assert role is not None and "namespace" not in role["metadata"]
+
+
+async def test_with_dockers_containerd_image_store_images_go_in_as_one_platforms_archive(
+    provider: KindProvider, web_image: str, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kind load docker-image` fails with the containerd image store (kind issue 3795)."""
+    from devloop.providers import kind
+
+    monkeypatch.setenv("FAKE_DOCKER_CONTAINERD_STORE", "1")
+    monkeypatch.setattr(kind, "_engine_image_store", lambda: "linux/amd64", raising=False)
+    await provider.ensure_platform(lambda _text: None)
+    assert await provider.deliver(web_app(Path(".")), web_image, lambda _t: None) == web_image
+    loads = [c for c in fake_kind.calls() if c[:1] == ["load"]]
+    assert [c[:2] for c in loads] == [["load", "image-archive"]]
+
+
+def test_the_containerd_image_store_is_told_from_docker_info() -> None:
+    from devloop.providers.kind import node_platform, uses_containerd_store
+
+    classic = {
+        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+        "Architecture": "x86_64",
+    }
+    containerd = {
+        "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]],
+        "Architecture": "aarch64",
+    }
+    assert not uses_containerd_store(classic) and uses_containerd_store(containerd)
+    assert node_platform(classic) == "linux/amd64" and node_platform(containerd) == "linux/arm64"
