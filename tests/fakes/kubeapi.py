@@ -56,6 +56,7 @@ POD_LABEL = "devloop-fake-kubelet.pod"
 PROBE_PERIOD_S = 0.1  # until ready; the control loop's tick
 READY_PROBE_PERIOD_S = 1.0  # the manifests' 5 s readiness period, scaled down
 CRASH_BACKOFF_S = 0.3
+BOOKMARK_S = 1.0  # a quiet watch gets a BOOKMARK this often (the API server: about a minute)
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no 0/1/3
 SERVER_VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.4", "platform": "linux/amd64"}
 _PATH = re.compile(
@@ -131,6 +132,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         ] = {}  # open `follow` log requests  # pod keys whose crashed container restarts after a back-off
         self.tasks: set[asyncio.Task[None]] = set()
         self.ip = itertools.count(10)
+        self.rv_now = 0
+        self.compacted = 0  # watches from a resourceVersion below this get ERROR 410 (tests raise it)
         self.requests_seen: list[tuple[str, str, str]] = []  # (method, path, content type)
         self.faults: list[InjectedFault] = []
         self.owners: dict[tuple[str, str | None, str], kubestrict.Ownership] = {}  # SSA field ownership
@@ -165,6 +168,11 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     # --- storage ------------------------------------------------------------------------------
 
+    def next_rv(self) -> str:
+        """The next resourceVersion: numbers inside the server, opaque strings to clients."""
+        self.rv_now = next(self.rv)
+        return str(self.rv_now)
+
     @staticmethod
     def resource_of(api_version: str, plural: str) -> kmock.resource:
         group, _, version = api_version.rpartition("/")
@@ -183,7 +191,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     def store(self, api_version: str, plural: str, obj: Obj, event: str) -> Obj:
         meta = obj["metadata"]
-        meta["resourceVersion"] = str(next(self.rv))
+        meta["resourceVersion"] = self.next_rv()
         key = (self.resource_of(api_version, plural), meta.get("namespace"), meta["name"])
         if key in self.objects:
             self.objects[key].create(copy.deepcopy(obj))
@@ -199,7 +207,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             self.objects[key].delete()
             self.owners.pop((plural, meta.get("namespace"), meta["name"]), None)
             self.appliers.pop((plural, meta.get("namespace"), meta["name"]), None)
-            meta["resourceVersion"] = str(next(self.rv))
+            meta["resourceVersion"] = self.next_rv()
             self.notify(plural, "DELETED", obj)
 
     def notify(self, plural: str, event: str, obj: Obj) -> None:
@@ -280,7 +288,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             ]
             kind = KIND_OF.get(plural, plural.capitalize())
             return aiohttp.web.json_response({"apiVersion": api_version, "kind": f"{kind}List",
-                                              "metadata": {"resourceVersion": str(next(self.rv))}, "items": items})  # fmt: skip
+                                              "metadata": {"resourceVersion": self.next_rv()}, "items": items})  # fmt: skip
         if name is None:
             return status(405, "MethodNotAllowed", f"{raw.method} on a collection is not served by this fake")
         if raw.method == "GET":
@@ -394,20 +402,43 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self, raw: aiohttp.web.BaseRequest, plural: str, ns: str | None
     ) -> aiohttp.web.StreamResponse:
         selector = raw.query.get("labelSelector", "")
-        since = int(raw.query.get("resourceVersion") or 0)
+        given = raw.query.get("resourceVersion") or "0"
+        if not given.isdigit():  # opaque to clients, but the server knows its own
+            return status(400, "BadRequest", f'invalid resource version "{given}"')
+        since = int(given)
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        if 0 < since < self.compacted:  # the history before it is gone: the client must list again
+            await response.prepare(raw)
+            gone = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 410,
+                    "reason": "Expired", "message": f"too old resource version: {since} ({self.compacted})"}  # fmt: skip
+            await response.write(json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n")
+            return response
         queue: asyncio.Queue[Obj] = asyncio.Queue()
         entry = (plural, ns, selector, queue)
         self.watchers.append(entry)
-        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(raw)
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + float(raw.query.get("timeoutSeconds") or 1800)
+        bookmarks = raw.query.get("allowWatchBookmarks") == "true"
         try:
             for _v, obj in self.items(plural, ns):
                 if int(obj["metadata"]["resourceVersion"]) > since and selector_matches(
                     selector, obj["metadata"].get("labels") or {}
                 ):
                     await response.write(json.dumps({"type": "ADDED", "object": obj}).encode() + b"\n")
-            while True:
-                event = await queue.get()
+            while (left := ends - loop.time()) > 0:  # the server ends each watch after timeoutSeconds
+                try:
+                    event = await asyncio.wait_for(queue.get(), min(left, BOOKMARK_S))
+                except TimeoutError:
+                    if bookmarks and ends - loop.time() > 0:  # a BOOKMARK carries the latest resourceVersion
+                        mark = {
+                            "kind": KIND_OF.get(plural, ""),
+                            "metadata": {"resourceVersion": str(self.rv_now)},
+                        }
+                        await response.write(
+                            json.dumps({"type": "BOOKMARK", "object": mark}).encode() + b"\n"
+                        )
+                    continue
                 await response.write(json.dumps(event).encode() + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass

@@ -146,3 +146,20 @@ def test_another_managers_field_is_a_conflict_unless_forced(cluster: Any) -> Non
     conflict = apply(cluster, secret(data={"A": "Mg=="}), force=False)
     assert conflict.status_code == 409 and 'conflict with "other"' in conflict.json()["message"]
     assert apply(cluster, secret(data={"A": "Mg=="})).status_code == 200  # force takes the field over
+
+
+def watch_lines(cluster: Any, **params: str) -> list[dict[str, Any]]:
+    with httpx.stream("GET", f"{cluster.url}/api/v1/namespaces/{NS}/configmaps", timeout=10,
+                      params={"watch": "true", **params}) as response:  # fmt: skip
+        return [json.loads(line) for line in response.iter_lines() if line.strip()]
+
+
+def test_watches_send_bookmarks_end_after_their_timeout_and_expire_old_versions(cluster: Any) -> None:
+    events = watch_lines(cluster, allowWatchBookmarks="true", timeoutSeconds="2")  # ends by itself
+    assert events and {e["type"] for e in events} == {"BOOKMARK"}
+    assert events[-1]["object"]["metadata"]["resourceVersion"].isdigit()
+    cluster.call(setattr, cluster.api, "compacted", 10**6)
+    expired = watch_lines(cluster, resourceVersion="5")
+    assert expired == [
+        {"type": "ERROR", "object": {**expired[0]["object"], "code": 410, "reason": "Expired"}}
+    ]
