@@ -492,7 +492,13 @@ class Ownership:
             self.managers[other].discard(path)
         before = self.managers.get(manager, set())
         others = set().union(*(p for m, p in self.managers.items() if m != manager))
-        for path in sorted(before - set(wanted) - others, key=len, reverse=True):
+
+        # Deepest first, and a keyed item's key after its other fields (it is how the item is found).
+        def order(path: Path_) -> tuple[int, bool]:
+            keyed = len(path) > 1 and path[-2].startswith("k:") and path[-2][2:].partition("=")[0] == path[-1]
+            return -len(path), keyed
+
+        for path in sorted(before - set(wanted) - others, key=order):
             _remove(result, path)
         for path, value in wanted.items():
             _set(result, path, value)

@@ -163,3 +163,14 @@ def test_watches_send_bookmarks_end_after_their_timeout_and_expire_old_versions(
     assert expired == [
         {"type": "ERROR", "object": {**expired[0]["object"], "code": 410, "reason": "Expired"}}
     ]
+
+
+def test_a_container_no_longer_applied_goes_whole(cluster: Any) -> None:
+    two = deployment()
+    two["spec"]["template"]["spec"]["containers"].append(
+        {"name": "stats", "image": "busybox:1.36", "imagePullPolicy": "IfNotPresent"}
+    )
+    assert apply(cluster, two).status_code == 201
+    assert apply(cluster, deployment()).status_code == 200
+    stored = cluster.call(cluster.api.fetch, "apps/v1", "deployments", NS, "web")
+    assert stored["spec"]["template"]["spec"]["containers"] == [{"name": "web", "image": "busybox:1.36"}]
