@@ -42,13 +42,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp.test_utils
 import aiohttp.web
 import docker
 import docker.errors
 import kmock
 import yaml
 
-from tests.fakes import kubestrict
+from tests.fakes import kubestrict, kubetls
 
 Obj = dict[str, Any]
 KUBELET_LABEL = "devloop-fake-kubelet.cluster"
@@ -224,6 +225,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         self.requests_seen.append((raw.method, raw.path, raw.headers.get("Content-Type", "")))
+        if raw.transport is not None and not raw.transport.get_extra_info("peercert"):
+            return status(401, "Unauthorized", "Unauthorized")  # no client certificate: anonymous is off
         watching = raw.query.get("watch") in ("true", "1")
         fault = self._take_fault("WATCH" if watching else raw.method, raw.path)
         if fault is not None and fault.kind == "status":
@@ -1291,6 +1294,13 @@ class PodError(Exception):
         self.reason = reason
 
 
+class TLSServer(aiohttp.test_utils.RawTestServer):
+    """kmock's server, serving HTTPS as an API server does."""
+
+    async def start_server(self, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any) -> None:
+        await super().start_server(loop=loop, ssl=kubetls.server_context(), **kwargs)
+
+
 class FakeCluster:
     """The fake API server on its own thread and loop, with a kubeconfig pointing at it."""
 
@@ -1312,19 +1322,32 @@ class FakeCluster:
         return self
 
     def kubeconfig_text(self, context: str = "kind-devloop") -> str:
+        """As kind writes it: HTTPS, the cluster CA and the admin's client certificate as *-data."""
+        c = kubetls.certs()
+
+        def data(pem: bytes) -> str:
+            return base64.b64encode(pem).decode()
+
         return yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": context,
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "clusters": [{"name": context, "cluster": {"server": self.url, "certificate-authority-data": data(c.ca)}}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
-            "users": [{"name": context, "user": {"token": "fake-token"}}],
+            "users": [{"name": context, "user": {"client-certificate-data": data(c.client_cert),
+                                                  "client-key-data": data(c.client_key)}}],
         })  # fmt: skip
+
+    def client(self, **kwargs: Any) -> Any:
+        """An httpx client that the fake trusts (the admin's certificate), for tests that call it directly."""
+        import httpx
+
+        return httpx.Client(base_url=self.url, verify=kubetls.client_context(), **kwargs)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
 
         async def main() -> None:
             self.api = FakeKubernetes()
-            self._server = kmock.Server(self.api)
+            self._server = kmock.Server(self.api, server_cls=TLSServer)
             await self._server.__aenter__()
             self.url = str(self._server.url).rstrip("/")
             self.api.start_controllers()

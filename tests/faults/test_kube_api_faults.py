@@ -94,7 +94,7 @@ async def test_a_watch_cut_mid_event_ends_and_a_new_watch_misses_nothing(
     # The engine reports this one line ("...; watching again in 0.5s") and watches again.
     with pytest.raises(ProviderError) as info:
         await asyncio.wait_for(watch_once(), 20)
-    fault.message(str(info.value), "the watch on pods at http://127.0.0.1:")
+    fault.message(str(info.value), "the watch on pods at https://127.0.0.1:")
     fault.message(str(info.value), "broke: peer closed connection")
     assert seen and len(seen[0].instances) == 2  # the listing before the watch was complete
     # Scale to 3 while nobody watches; the next watch (as the engine's loop starts it) sees it.

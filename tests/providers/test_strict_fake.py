@@ -22,10 +22,11 @@ def apply(
               "StatefulSet": "statefulsets", "ConfigMap": "configmaps", "Namespace": "namespaces"}[kind]  # fmt: skip
     base = "/apis/apps/v1" if kind in ("Deployment", "StatefulSet") else "/api/v1"
     ns = obj["metadata"].get("namespace")
-    url = f"{cluster.url}{base}{f'/namespaces/{ns}' if ns else ''}/{plural}/{obj['metadata']['name']}"
+    url = f"{base}{f'/namespaces/{ns}' if ns else ''}/{plural}/{obj['metadata']['name']}"
     params = {"fieldManager": manager, **({"force": "true"} if force else {})}
-    return httpx.patch(url, params=params, content=json.dumps(obj).encode(),
-                       headers={"Content-Type": "application/apply-patch+yaml"})  # fmt: skip
+    with cluster.client() as client:
+        return client.patch(url, params=params, content=json.dumps(obj).encode(),  # type: ignore[no-any-return]
+                            headers={"Content-Type": "application/apply-patch+yaml"})  # fmt: skip
 
 
 @pytest.fixture
@@ -102,12 +103,14 @@ def test_a_deployments_selector_and_a_statefulsets_claims_cannot_change(cluster:
 def test_a_missing_namespace_and_a_wrong_scope_are_404(cluster: Any) -> None:
     missing = apply(cluster, {**deployment(), "metadata": {"name": "web", "namespace": "nowhere"}})
     assert missing.status_code == 404 and missing.json()["message"] == 'namespaces "nowhere" not found'
-    unscoped = httpx.get(f"{cluster.url}/api/v1/configmaps/x")
+    with cluster.client() as client:
+        unscoped = client.get("/api/v1/configmaps/x")
+        other = client.get(f"/apis/example.com/v1/namespaces/{NS}/widgets/w")
     assert (
         unscoped.status_code == 404
         and unscoped.json()["message"] == "the server could not find the requested resource"
     )
-    assert httpx.get(f"{cluster.url}/apis/example.com/v1/namespaces/{NS}/widgets/w").status_code == 404
+    assert other.status_code == 404
 
 
 def secret(**sections: dict[str, str]) -> dict[str, Any]:
@@ -149,7 +152,7 @@ def test_another_managers_field_is_a_conflict_unless_forced(cluster: Any) -> Non
 
 
 def watch_lines(cluster: Any, **params: str) -> list[dict[str, Any]]:
-    with httpx.stream("GET", f"{cluster.url}/api/v1/namespaces/{NS}/configmaps", timeout=10,
+    with cluster.client() as client, client.stream("GET", f"/api/v1/namespaces/{NS}/configmaps", timeout=10,
                       params={"watch": "true", **params}) as response:  # fmt: skip
         return [json.loads(line) for line in response.iter_lines() if line.strip()]
 
@@ -174,3 +177,11 @@ def test_a_container_no_longer_applied_goes_whole(cluster: Any) -> None:
     assert apply(cluster, deployment()).status_code == 200
     stored = cluster.call(cluster.api.fetch, "apps/v1", "deployments", NS, "web")
     assert stored["spec"]["template"]["spec"]["containers"] == [{"name": "web", "image": "busybox:1.36"}]
+
+
+def test_the_fake_speaks_https_and_wants_a_client_certificate(cluster: Any) -> None:
+    assert cluster.url.startswith("https://127.0.0.1:")
+    anonymous = httpx.get(f"{cluster.url}/version", verify=False)
+    assert anonymous.status_code == 401 and anonymous.json()["reason"] == "Unauthorized"
+    with cluster.client() as client:
+        assert client.get("/version").json()["gitVersion"].startswith("v1.")
