@@ -159,7 +159,7 @@ class KubeClient:
             old = self.streams._session
             self.streams._session = httpx.AsyncClient(
                 base_url=old.base_url, headers=old.headers, verify=await self.streams.auth.ssl_context(),
-                timeout=self.streams._timeout, follow_redirects=True,
+                timeout=self.streams._timeout, follow_redirects=True, proxy=self.streams.auth.proxy,
                 limits=httpx.Limits(max_connections=MAX_STREAMS, max_keepalive_connections=8),
             )  # fmt: skip
             await old.aclose()

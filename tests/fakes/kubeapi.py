@@ -1,24 +1,37 @@
-"""A fake Kubernetes API server for tests: kmock, extended with what devloop uses and kmock lacks.
+"""A fake Kubernetes API server for tests, as strict as a real one where devloop can trip: kmock, extended.
 
-kmock (PyPI) serves the API over real HTTP on loopback and stores objects. On
-top of it, following the API reference (paths, verbs, content types, status
-codes and object shapes):
+kmock (PyPI) serves the API over real HTTPS on loopback and stores objects. On
+top of it, following the API reference and the API server's own validation:
 
-- `GET /version` and `/version/` (kr8s asks with the slash);
-- server-side apply (`PATCH` with `application/apply-patch+yaml`, creating
-  when missing, `metadata.generation` bumped on spec changes, `managedFields`)
-  and strategic-merge patches of pod-template annotations;
-- list and watch with `labelSelector` (equality terms) and `resourceVersion`;
-- a Deployment controller: pods named `<deployment>-<template hash>-<suffix>`,
-  a rolling update with maxSurge 1 / maxUnavailable 0, rollout status fields;
-- a kubelet that runs every pod as a real container on the local Docker
-  engine (port published on 127.0.0.1), runs readiness probes against it,
-  restarts crashed containers (CrashLoopBackOff), enforces `runAsNonRoot`,
-  pulls `localhost:PORT/...` images from a real registry;
-- pod logs (`follow`, `timestamps`, `sinceTime`, `tailLines`, `previous`),
-  exec (`v5.channel.k8s.io`, stdin with close) and port-forward over
+- HTTPS with a client certificate, as kind's kubeconfig has it (tests/fakes/kubetls.py); no
+  certificate is a 401;
+- discovery (`/api/v1`, `/apis/GROUP/VERSION`), `GET /version`; an unserved resource or the wrong
+  scope (a namespaced kind outside a namespace) is a 404, a write into a missing namespace too;
+- server-side apply (tests/fakes/kubestrict.py): the body validated against the served version's
+  OpenAPI schema (unknown field 400, wrong type 422), DNS-1123/1035 names, label syntax, selector
+  vs template labels, immutable Deployment selector and StatefulSet spec, real `Status` bodies;
+  field ownership per manager (fields a manager stops applying go, 409 without `force`, `stringData`
+  keys kept as upstream keeps them); strategic-merge patches of pod-template annotations;
+- list and watch with `labelSelector` and opaque `resourceVersion`s; watches end after
+  `timeoutSeconds`, send BOOKMARKs, and answer a compacted version with ERROR 410;
+- controllers on their own tick (a GET right after an apply sees the old status): Deployments
+  (pods `<name>-<hash>-<suffix>` in apimachinery's safe alphabet, maxSurge 1 / maxUnavailable 0,
+  Progressing with `progressDeadlineSeconds`), StatefulSets (one claim per pod, backed by a Docker
+  volume that outlives them, released once no pod uses it), a scheduler that leaves pods
+  Unschedulable while the node is NotReady (a new kind cluster's is, for a while);
+- a kubelet that runs every pod as a real container on the local Docker engine: readiness probes
+  on the pod's own address, `runAsNonRoot`, capabilities, runAsUser/Group, no-new-privileges,
+  read-only root, service-link variables and `KUBERNETES_SERVICE_*`, claims as volumes,
+  `localhost:PORT/...` images pulled from a real registry, crash restarts (CrashLoopBackOff);
+- pod logs (`follow`, `timestamps`, `sinceTime`, `tailLines`), exec (`v5.channel.k8s.io`, stdin
+  with close; a command that cannot start is an InternalError Status) and port-forward over
   WebSockets, as the API server relays them from the kubelet.
 
+Not modelled (real clusters differ here): liveness and startup probes, a crash back-off that
+grows, `previous=true` logs of an earlier container instance, ReplicaFailure while a new
+namespace's `default` ServiceAccount is missing, admission (quotas, LimitRanges, Pod Security),
+cluster DNS and Service routing (port-forward dials the published port), field ownership below
+the leaves devloop applies (no per-list-type SMD schema), and rate limiting (429 only by injection).
 Times are scaled down (probe period 0.1 s, crash backoff 0.3 s) so tests are fast.
 """
 
