@@ -233,6 +233,28 @@ def _label_causes(labels: Obj | None, where: str) -> list[tuple[str, str, str]]:
     return causes
 
 
+_SUFFIXES = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "m": 0.001,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+}
+
+
+def quantity(value: Any) -> float:
+    """A resource quantity (`100m`, `64Mi`, `1`) as a number, to compare requests with limits."""
+    text = str(value)
+    for suffix, factor in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
 def _pod_spec_causes(spec: Obj, where: str) -> list[tuple[str, str, str]]:
     causes = []
     names: set[str] = set()
@@ -258,6 +280,12 @@ def _pod_spec_causes(spec: Obj, where: str) -> list[tuple[str, str, str]]:
                     causes.append((f"{at}.ports[{j}].name", "FieldValueInvalid",
                                    f'Invalid value: "{port_name}": must be no more than 15 characters, '
                                    "contain only lowercase alphanumerics and '-', and at least one letter"))  # fmt: skip
+            resources = container.get("resources") or {}
+            for resource, request in ((resources.get("requests")) or {}).items():
+                limit = ((resources.get("limits")) or {}).get(resource)
+                if limit is not None and quantity(request) > quantity(limit):
+                    causes.append((f"{at}.resources.requests", "FieldValueInvalid", f'Invalid value: "{request}": '
+                                   f"must be less than or equal to {resource} limit of {limit}"))  # fmt: skip
             for j, env in enumerate(container.get("env") or []):
                 if not ENV_NAME.match(str(env.get("name", ""))):
                     causes.append((f"{at}.env[{j}].name", "FieldValueInvalid",
@@ -313,6 +341,35 @@ def check_semantics(obj: Obj, old: Obj | None) -> None:
         for i, port in enumerate(ports):
             if len(ports) > 1 and not port.get("name"):
                 causes.append((f"spec.ports[{i}].name", "FieldValueRequired", "Required value"))
+            target = port.get("targetPort")
+            if isinstance(target, str) and (len(target) > 15 or not IANA_SVC_NAME.match(target)):
+                causes.append((f"spec.ports[{i}].targetPort", "FieldValueInvalid", f'Invalid value: "{target}": '
+                               "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"))  # fmt: skip
+    if kind == "Ingress":
+        for i, rule in enumerate(spec.get("rules") or []):
+            host = str(rule.get("host") or "")
+            plain = host.removeprefix("*.")
+            if host and (not DNS1123_SUBDOMAIN.match(plain) or "*" in plain):
+                causes.append((f"spec.rules[{i}].host", "FieldValueInvalid", f'Invalid value: "{host}": '
+                               + DNS1123_SUBDOMAIN_MSG))  # fmt: skip
+            for j, path in enumerate(((rule.get("http") or {}).get("paths")) or []):
+                where = f"spec.rules[{i}].http.paths[{j}]"
+                if not str(path.get("path", "/")).startswith("/"):
+                    causes.append((f"{where}.path", "FieldValueInvalid", f'Invalid value: "{path.get("path")}": '
+                                   "must be an absolute path"))  # fmt: skip
+                if not path.get("pathType"):
+                    causes.append(
+                        (
+                            f"{where}.pathType",
+                            "FieldValueRequired",
+                            "Required value: pathType must be specified",
+                        )
+                    )
+    if kind == "HorizontalPodAutoscaler":
+        low, high = spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
+        if isinstance(low, int) and isinstance(high, int) and high < low:
+            causes.append(("spec.maxReplicas", "FieldValueInvalid",
+                           f"Invalid value: {high}: must be greater than or equal to `minReplicas`"))  # fmt: skip
     if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
         template = spec.get("template") or {}
         template_labels = (template.get("metadata") or {}).get("labels") or {}

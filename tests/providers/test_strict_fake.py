@@ -185,3 +185,26 @@ def test_the_fake_speaks_https_and_wants_a_client_certificate(cluster: Any) -> N
     assert anonymous.status_code == 401 and anonymous.json()["reason"] == "Unauthorized"
     with cluster.client() as client:
         assert client.get("/version").json()["gitVersion"].startswith("v1.")
+
+
+def test_requests_above_limits_and_bad_ingress_hosts_are_invalid(cluster: Any) -> None:
+    greedy = deployment()
+    greedy["spec"]["template"]["spec"]["containers"][0]["resources"] = {
+        "requests": {"memory": "1Gi"},
+        "limits": {"memory": "64Mi"},
+    }
+    answer = apply(cluster, greedy)
+    assert (
+        answer.status_code == 422
+        and "must be less than or equal to memory limit of 64Mi" in answer.json()["message"]
+    )
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": NS},
+               "spec": {"rules": [{"host": "Shop.Example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                        "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}  # fmt: skip
+    with cluster.client() as client:
+        bad = client.patch(f"/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/web", params={"fieldManager": "t"},
+                           content=json.dumps(ingress).encode(), headers={"Content-Type": "application/apply-patch+yaml"})  # fmt: skip
+    assert (
+        bad.status_code == 422
+        and 'spec.rules[0].host: Invalid value: "Shop.Example.com"' in bad.json()["message"]
+    )
