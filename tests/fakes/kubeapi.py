@@ -19,16 +19,17 @@ top of it, following the API reference and the API server's own validation:
   Progressing with `progressDeadlineSeconds`), StatefulSets (one claim per pod, backed by a Docker
   volume that outlives them, released once no pod uses it), a scheduler that leaves pods
   Unschedulable while the node is NotReady (a new kind cluster's is, for a while);
-- a kubelet that runs every pod as a real container on the local Docker engine: readiness probes
-  on the pod's own address, `runAsNonRoot`, capabilities, runAsUser/Group, no-new-privileges,
+- a kubelet that runs every pod as a real container on the local Docker engine: startup,
+  readiness and liveness probes on the pod's own address (a failed startup or liveness probe kills
+  the container, exit 137), `runAsNonRoot`, capabilities, runAsUser/Group, no-new-privileges,
   read-only root, service-link variables and `KUBERNETES_SERVICE_*`, claims as volumes,
   `localhost:PORT/...` images pulled from a real registry, crash restarts (CrashLoopBackOff);
 - pod logs (`follow`, `timestamps`, `sinceTime`, `tailLines`), exec (`v5.channel.k8s.io`, stdin
   with close; a command that cannot start is an InternalError Status) and port-forward over
   WebSockets, as the API server relays them from the kubelet.
 
-Not modelled (real clusters differ here): liveness and startup probes, a crash back-off that
-grows, `previous=true` logs of an earlier container instance, ReplicaFailure while a new
+Not modelled (real clusters differ here): a crash back-off that grows, probe timeouts beyond the
+connect and first line, `previous=true` logs of an earlier container instance, ReplicaFailure while a new
 namespace's `default` ServiceAccount is missing, admission (quotas, LimitRanges, Pod Security),
 cluster DNS and Service routing (port-forward dials the published port), field ownership below
 the leaves devloop applies (no per-list-type SMD schema), and rate limiting (429 only by injection).
@@ -154,6 +155,10 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.appliers: dict[tuple[str, str | None, str], set[str]] = {}
         self.progress: dict[str, tuple[tuple[int, ...], float]] = {}  # Deployment -> (progress, when)
         self.node_ready_at: dict[str, float] = {}  # NotReady nodes -> when they turn Ready
+        self.started_ok: set[str] = set()  # pods whose startup probe passed
+        self.probe_started: dict[str, float] = {}  # pod -> when its container was first seen running
+        self.probe_times: dict[tuple[str, str], float] = {}  # (pod, startup|liveness) -> last probed
+        self.probe_failures: dict[tuple[str, str], int] = {}  # (pod, startup|liveness) -> failures in a row
         for namespace in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.store("v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                             "metadata": {"name": namespace, "uid": secrets.token_hex(16),
@@ -816,6 +821,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 self.set_pod_status(pod, {**base, "lastState": {"terminated": terminated},
                                           "state": {"waiting": waiting}}, False)  # fmt: skip
                 self.restarting.add(key)
+                self.forget_probes(key)
                 asyncio.get_running_loop().call_later(
                     CRASH_BACKOFF_S, lambda: self.spawn(self.restart_container(key, cid))
                 )
@@ -823,18 +829,101 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         host_port = self.host_port(container, spec)
         was_ready = bool(previous.get("ready"))
         loop = asyncio.get_running_loop()
-        if was_ready and loop.time() - self.probed.get(key, 0.0) < READY_PROBE_PERIOD_S:
+        started = await self.startup_passed(pod, spec, host_port, cid, base)
+        if started is None:
+            return  # killed for failing its startup probe: it restarts
+        if started and not await self.still_alive(pod, spec, host_port, cid, base):
+            return  # killed for failing its liveness probe: it restarts
+        if not started:
+            ready = False  # readiness is not probed before the startup probe passed
+        elif was_ready and loop.time() - self.probed.get(key, 0.0) < READY_PROBE_PERIOD_S:
             ready = True  # a ready pod is probed once a period, as the kubelet does
         else:
             ready = await self.probe(spec, host_port, cid)
             self.probed[key] = loop.time()
-        running = {**base, "ready": ready, "started": True, "containerID": f"docker://{cid}",
+        running = {**base, "ready": ready, "started": started, "containerID": f"docker://{cid}",
                    "state": {"running": {"startedAt": state.get("StartedAt", now())}}}  # fmt: skip
         if "lastState" in previous:
             running["lastState"] = previous["lastState"]
         others = await self.sync_sidecars(pod, cid)
         pod_ready = ready and all(o["ready"] for o in others)
         self.set_pod_status(pod, running, pod_ready, others=others)
+
+    def probe_due(self, key: str, kind: str, probe: Obj) -> bool:
+        loop_now = asyncio.get_running_loop().time()
+        first = self.probe_started.setdefault(key, loop_now) + float(probe.get("initialDelaySeconds", 0))
+        last = self.probe_times.get((key, kind))
+        if loop_now < first or (last is not None and loop_now - last < float(probe.get("periodSeconds", 10))):
+            return False
+        self.probe_times[(key, kind)] = loop_now
+        return True
+
+    async def startup_passed(
+        self, pod: Obj, spec: Obj, host_port: int | None, cid: str, base: Obj
+    ) -> bool | None:
+        """Whether the startup probe has passed (True without one); None once it failed for good."""
+        key = self.key(pod)
+        probe = spec.get("startupProbe")
+        if probe is None or key in self.started_ok:
+            return True
+        if not self.probe_due(key, "startup", probe):
+            return False
+        if await self.probe({**spec, "readinessProbe": probe}, host_port, cid):
+            self.started_ok.add(key)
+            self.probe_failures.pop((key, "startup"), None)
+            return True
+        if self.count_failure(key, "startup", probe):
+            self.kill_for_probe(pod, cid, base, "startup")
+            return None
+        return False
+
+    async def still_alive(self, pod: Obj, spec: Obj, host_port: int | None, cid: str, base: Obj) -> bool:
+        """False once the liveness probe failed failureThreshold times in a row (the container is killed)."""
+        key = self.key(pod)
+        probe = spec.get("livenessProbe")
+        if probe is None or not self.probe_due(key, "liveness", probe):
+            return True
+        if await self.probe({**spec, "readinessProbe": probe}, host_port, cid):
+            self.probe_failures.pop((key, "liveness"), None)
+            return True
+        if self.count_failure(key, "liveness", probe):
+            self.kill_for_probe(pod, cid, base, "liveness")
+            return False
+        return True
+
+    def forget_probes(self, key: str) -> None:
+        """A container that starts again is probed from the start again."""
+        self.started_ok.discard(key)
+        self.probe_started.pop(key, None)
+        for probe_kind in ("startup", "liveness"):
+            self.probe_failures.pop((key, probe_kind), None)
+            self.probe_times.pop((key, probe_kind), None)
+
+    def count_failure(self, key: str, kind: str, probe: Obj) -> bool:
+        count = self.probe_failures[(key, kind)] = self.probe_failures.get((key, kind), 0) + 1
+        return count >= int(probe.get("failureThreshold", 3))
+
+    def kill_for_probe(self, pod: Obj, cid: str, base: Obj, kind: str) -> None:
+        """As the kubelet does on a failed startup or liveness probe: kill the container, start it again."""
+        key = self.key(pod)
+        self.forget_probes(key)
+        self.restarting.add(key)
+        terminated = {
+            "exitCode": 137,
+            "reason": "Error",
+            "message": f"{kind} probe failed; the container was killed",
+        }
+        waiting = {"reason": "CrashLoopBackOff", "message": "back-off restarting failed container"}
+        self.set_pod_status(pod, {**base, "restartCount": base["restartCount"] + 1,
+                                  "lastState": {"terminated": terminated}, "state": {"waiting": waiting}}, False)  # fmt: skip
+        grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+
+        async def restart() -> None:
+            with contextlib.suppress(docker.errors.APIError):
+                await asyncio.to_thread(self.docker.api.restart, cid, timeout=min(grace, 2))
+            self.restarting.discard(key)
+
+        self.spawn(restart())
 
     async def sync_sidecars(self, pod: Obj, main: str) -> list[Obj]:
         """The pod's other containers, run as the kubelet runs them: in the first one's network

@@ -746,3 +746,31 @@ def test_the_containerd_image_store_is_told_from_docker_info() -> None:
     }
     assert not uses_containerd_store(classic) and uses_containerd_store(containerd)
     assert node_platform(classic) == "linux/amd64" and node_platform(containerd) == "linux/arm64"
+
+
+async def test_a_failing_liveness_probe_restarts_the_container(
+    provider: KindProvider, web_image: str, tmp_path: Path, fake_kind: FakeKind
+) -> None:
+    """The fake kubelet kills a container whose liveness probe keeps failing, as the kubelet does."""
+    manifest = tmp_path / "deployment.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: main\n        image: web\n"
+        "        env: [{name: PORT, value: '8080'}]\n        ports: [{containerPort: 8080}]\n"
+        "        startupProbe: {tcpSocket: {port: 8080}, periodSeconds: 1, failureThreshold: 20}\n"
+        "        livenessProbe: {tcpSocket: {port: 9999}, periodSeconds: 1, failureThreshold: 2}\n"
+    )
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path, instances=1, manifests=manifest, health=HealthCheck(HealthCheckType.PROCESS))
+    await provider.deploy(app, web_image, lambda _t: None)  # ready once started: it has no readiness probe
+    cluster = fake_kind.cluster
+
+    def killed() -> dict[str, object] | None:
+        pods = cluster.call(lambda: [p for _v, p in cluster.api.items("pods", provider.namespace)])  # type: ignore[attr-defined]
+        statuses = [c for p in pods for c in (p.get("status") or {}).get("containerStatuses") or []]
+        last = [(c.get("lastState") or {}).get("terminated") for c in statuses]
+        return next((t for t in last if t), None)
+
+    last = await async_wait_until(killed, timeout=30, what="the liveness probe's kill")
+    assert last["exitCode"] == 137 and "liveness probe failed" in str(last["message"])
