@@ -23,14 +23,14 @@ top of it, following the API reference and the API server's own validation:
   readiness and liveness probes on the pod's own address (a failed startup or liveness probe kills
   the container, exit 137), `runAsNonRoot`, capabilities, runAsUser/Group, no-new-privileges,
   read-only root, service-link variables and `KUBERNETES_SERVICE_*`, claims as volumes,
-  `localhost:PORT/...` images pulled from a real registry, crash restarts (CrashLoopBackOff);
-- pod logs (`follow`, `timestamps`, `sinceTime`, `tailLines`), exec (`v5.channel.k8s.io`, stdin
-  with close; a command that cannot start is an InternalError Status) and port-forward over
-  WebSockets, as the API server relays them from the kubelet.
+  `localhost:PORT/...` images pulled from a real registry, crash restarts (CrashLoopBackOff, the
+  back-off doubling);
+- pod logs per container instance (`follow`, `timestamps`, `sinceTime`, `tailLines`, `previous`),
+  exec (`v5.channel.k8s.io`, stdin with close; a command that cannot start is an InternalError
+  Status) and port-forward over WebSockets, as the API server relays them from the kubelet.
 
-Not modelled (real clusters differ here): a crash back-off that grows, probe timeouts beyond the
-connect and first line, `previous=true` logs of an earlier container instance, ReplicaFailure while a new
-namespace's `default` ServiceAccount is missing, admission (quotas, LimitRanges, Pod Security),
+Not modelled (real clusters differ here): probe timeouts beyond the connect and first line,
+ReplicaFailure while a new namespace's `default` ServiceAccount is missing, admission (quotas, LimitRanges, Pod Security),
 cluster DNS and Service routing (port-forward dials the published port), field ownership below
 the leaves devloop applies (no per-list-type SMD schema), and rate limiting (429 only by injection).
 Times are scaled down (probe period 0.1 s, crash backoff 0.3 s) so tests are fast.
@@ -156,6 +156,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.progress: dict[str, tuple[tuple[int, ...], float]] = {}  # Deployment -> (progress, when)
         self.node_ready_at: dict[str, float] = {}  # NotReady nodes -> when they turn Ready
         self.started_ok: set[str] = set()  # pods whose startup probe passed
+        self.run_starts: dict[str, list[float]] = {}  # container -> where each of its runs begins in its log
+        self.run_seen: dict[str, list[float]] = {}  # container -> each run's StartedAt
         self.probe_started: dict[str, float] = {}  # pod -> when its container was first seen running
         self.probe_times: dict[tuple[str, str], float] = {}  # (pod, startup|liveness) -> last probed
         self.probe_failures: dict[tuple[str, str], int] = {}  # (pod, startup|liveness) -> failures in a row
@@ -812,18 +814,21 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         except docker.errors.NotFound:
             return
         state = container.attrs["State"]
+        self.note_run(cid, state)
         if not state.get("Running"):
             if key not in self.restarting:
                 code = state.get("ExitCode", 1)
                 terminated = {"exitCode": code, "reason": "OOMKilled" if state.get("OOMKilled") else "Error"}
                 base["restartCount"] += 1
+                # The back-off doubles with each restart (the kubelet: 10 s up to 5 min), scaled down.
+                backoff = CRASH_BACKOFF_S * 2 ** min(base["restartCount"] - 1, 5)
                 waiting = {"reason": "CrashLoopBackOff", "message": "back-off restarting failed container"}
                 self.set_pod_status(pod, {**base, "lastState": {"terminated": terminated},
                                           "state": {"waiting": waiting}}, False)  # fmt: skip
                 self.restarting.add(key)
                 self.forget_probes(key)
                 asyncio.get_running_loop().call_later(
-                    CRASH_BACKOFF_S, lambda: self.spawn(self.restart_container(key, cid))
+                    backoff, lambda: self.spawn(self.restart_container(key, cid))
                 )
             return
         host_port = self.host_port(container, spec)
@@ -890,6 +895,26 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             self.kill_for_probe(pod, cid, base, "liveness")
             return False
         return True
+
+    def note_run(self, cid: str, state: Obj) -> None:
+        """Where each run of a container (an instance, for logs) begins in its log, as a UNIX time:
+        the previous run's end (a process writes before Docker records its StartedAt)."""
+
+        def unix(stamp: object) -> float | None:
+            match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", str(stamp or ""))
+            if match is None or str(stamp).startswith("0001"):
+                return None
+            return datetime.fromisoformat(match[1] + "+00:00").timestamp() + float(match[2] or 0)
+
+        started, finished = unix(state.get("StartedAt")), unix(state.get("FinishedAt"))
+        if started is None:
+            return
+        runs = self.run_starts.setdefault(cid, [])
+        seen = self.run_seen.setdefault(cid, [])
+        if not seen or started > seen[-1]:
+            seen.append(started)
+            ended = finished if finished is not None and finished < started else None
+            runs.append(0.0 if len(seen) == 1 else (ended if ended is not None else started - 0.05))
 
     def forget_probes(self, key: str) -> None:
         """A container that starts again is probed from the start again."""
@@ -1187,8 +1212,29 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                                   "timestamps": query.get("timestamps") == "true"}  # fmt: skip
         if query.get("tailLines"):
             kwargs["tail"] = int(query["tailLines"])
+        # One container instance's lines, as the kubelet keeps a log per instance: Docker restarts
+        # the same container, so its runs are told apart by their start times.
+        state = (await asyncio.to_thread(self.docker.api.inspect_container, cid))["State"]
+        self.note_run(cid, state)  # a restart the kubelet's loop has not seen yet
+        running = state.get("Running")
+        starts = self.run_starts.get(cid) or [0.0]
+        if query.get("previous") == "true" and running:
+            if len(starts) < 2:
+                container = query.get("container") or "?"
+                return status(
+                    400,
+                    "BadRequest",
+                    f'previous terminated container "{container}" in pod "{name}" not found',
+                )
+            kwargs["since"], kwargs["until"] = starts[-2], starts[-1]
+            kwargs["follow"] = False
+        else:
+            kwargs["since"] = starts[-1]  # the current instance (or the one that just ended)
         if query.get("sinceTime"):
-            kwargs["since"] = datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00"))
+            wanted = datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00")).timestamp()
+            kwargs["since"] = max(kwargs["since"], wanted)
+        if not kwargs["since"]:
+            del kwargs["since"]
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "text/plain"})
         await response.prepare(raw)
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()

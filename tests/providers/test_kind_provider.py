@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -774,3 +775,31 @@ async def test_a_failing_liveness_probe_restarts_the_container(
 
     last = await async_wait_until(killed, timeout=30, what="the liveness probe's kill")
     assert last["exitCode"] == 137 and "liveness probe failed" in str(last["message"])
+
+
+async def test_logs_are_kept_per_container_instance(
+    provider: KindProvider, tmp_path: Path, fake_kind: FakeKind
+) -> None:
+    """As the kubelet keeps them: the current run's lines, and with previous=true the run before."""
+    image = build(
+        'FROM busybox:1.36\nUSER 10001\nCMD ["sh", "-c", "echo run-$(date +%s%N); sleep 1; exit 1"]\n'
+    )
+    await provider.ensure_platform(lambda _text: None)
+    app = web_app(tmp_path, instances=1, no_route=True, health=HealthCheck(HealthCheckType.PROCESS))
+    with contextlib.suppress(DeployError):  # it may pass as ready before its first exit, or not
+        await provider.deploy(app, image, lambda _t: None)
+    cluster = fake_kind.cluster
+
+    def restarted_and_running() -> str | None:
+        pods = cluster.call(lambda: [p for _v, p in cluster.api.items("pods", provider.namespace)])  # type: ignore[attr-defined]
+        for pod in pods:
+            for c in (pod.get("status") or {}).get("containerStatuses") or []:
+                if c.get("restartCount", 0) >= 1 and "running" in (c.get("state") or {}):
+                    return str(pod["metadata"]["name"])
+        return None
+
+    pod = await async_wait_until(restarted_and_running, timeout=30, what="a second run")
+    current = await provider._log_tail(pod, "web")
+    previous = await provider._log_tail(pod, "web", previous=True)
+    assert len(current) == 1 and len(previous) == 1 and current != previous, (current, previous)
+    assert all(line.startswith("run-") for line in current + previous)
