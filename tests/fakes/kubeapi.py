@@ -759,9 +759,12 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             self.store("v1", "pods", pod, "MODIFIED")
             return
         count = len(nodes)
-        message = (f"0/{count} nodes are available: {count} node(s) had untolerated taint "
-                   "{node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not "
-                   "helpful for scheduling.")  # fmt: skip
+        taints = [t for n in nodes for t in n["spec"].get("taints") or []] or [
+            {"key": "node.kubernetes.io/not-ready"}
+        ]
+        taint = f"{{{taints[0]['key']}: {taints[0].get('value', '')}}}"
+        message = (f"0/{count} nodes are available: {count} node(s) had untolerated taint {taint}. "
+                   f"preemption: 0/{count} nodes are available: {count} Preemption is not helpful for scheduling.")  # fmt: skip
         condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}
         if (pod.get("status") or {}).get("conditions") != [condition]:
             pod["status"] = {"phase": "Pending", "conditions": [condition]}

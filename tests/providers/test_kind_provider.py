@@ -803,3 +803,29 @@ async def test_logs_are_kept_per_container_instance(
     previous = await provider._log_tail(pod, "web", previous=True)
     assert len(current) == 1 and len(previous) == 1 and current != previous, (current, previous)
     assert all(line.startswith("run-") for line in current + previous)
+
+
+async def test_unschedulable_for_a_real_cause_fails_once_it_persists(
+    provider: KindProvider,
+    tmp_path: Path,
+    fake_kind: FakeKind,
+    web_image: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from devloop.providers import kind
+
+    monkeypatch.setattr(kind, "UNSCHEDULABLE_S", 1.0)
+    await provider.ensure_platform(lambda _text: None)
+    cluster = fake_kind.cluster
+
+    def taint() -> None:
+        node = cluster.api.fetch("v1", "nodes", None, "devloop-control-plane")  # type: ignore[attr-defined]
+        node["spec"]["taints"] = [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+        cluster.api.store("v1", "nodes", node, "MODIFIED")  # type: ignore[attr-defined]
+
+    cluster.call(taint)
+    with pytest.raises(
+        DeployError,
+        match=r"cannot be scheduled: 0/1 nodes are available: 1 node\(s\) had untolerated taint \{dedicated: gpu\}",
+    ):
+        await provider.deploy(web_app(tmp_path, instances=1), web_image, lambda _t: None)
