@@ -15,9 +15,9 @@ from pathlib import Path
 import yaml
 
 from devloop.adapters import dockerapi, dockercli
+from devloop.core.versions import MIN_KIND, kind_upgrade_hint
 from devloop.errors import DevloopError, DockerUnavailableError, ProviderError, ToolMissingError
 
-MIN_KIND = (0, 20, 0)
 MIN_FREE_DISK_GB = 2.0
 MIN_INOTIFY_WATCHES = 8192
 
@@ -120,7 +120,7 @@ def check_kind(required: bool) -> Check:
             "kind",
             missing,
             f"{path} v{shown} is too old",
-            f"upgrade kind to v{'.'.join(map(str, MIN_KIND))}+",
+            kind_upgrade_hint(),
         )
     return Check("kind", Verdict.PASS, f"{path} v{shown}")
 

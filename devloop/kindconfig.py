@@ -9,6 +9,7 @@ where to push.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -17,11 +18,28 @@ REGISTRY_NAME = "devloop-registry"
 REGISTRY_PORT = 5001  # on 127.0.0.1 of the host
 REGISTRY_HOSTING_NAMESPACE = "kube-public"
 REGISTRY_HOSTING_CONFIGMAP = "local-registry-hosting"
-HTTP_HOST_PORT = 8080  # ingress traffic: 127.0.0.1:8080 -> node port 80
+# Ingress traffic: 127.0.0.1:HTTP_HOST_PORT -> node port 80 (and 443). Not the router's 8080: both
+# would want it. The provider moves them to free ports when these are taken (kind_ports).
+HTTP_HOST_PORT = 8880
 HTTPS_HOST_PORT = 8443
+PORT_SEARCH = 100  # how far past a taken port the next free one is looked for
 
 
-def cluster_config() -> str:
+def kind_ports(router_port: int, is_free: Callable[[int], bool]) -> tuple[int, int]:
+    """The ingress host ports for a new cluster: the defaults, else the next free ones; never the
+    router's port. Raises ValueError when none is free (kind would fail "port is already allocated")."""
+    chosen: list[int] = []
+    for preferred in (HTTP_HOST_PORT, HTTPS_HOST_PORT):
+        for port in range(preferred, preferred + PORT_SEARCH):
+            if port != router_port and port not in chosen and is_free(port):
+                chosen.append(port)
+                break
+        else:
+            raise ValueError(f"no free port in 127.0.0.1:{preferred}-{preferred + PORT_SEARCH - 1}")
+    return chosen[0], chosen[1]
+
+
+def cluster_config(http_port: int = HTTP_HOST_PORT, https_port: int = HTTPS_HOST_PORT) -> str:
     """kind's Cluster config: API server and ingress ports on loopback only, registry mirrors on."""
     config: dict[str, Any] = {
         "kind": "Cluster",
@@ -35,8 +53,8 @@ def cluster_config() -> str:
                 "role": "control-plane",
                 "labels": {"ingress-ready": "true"},
                 "extraPortMappings": [
-                    {"containerPort": 80, "hostPort": HTTP_HOST_PORT, "listenAddress": "127.0.0.1"},
-                    {"containerPort": 443, "hostPort": HTTPS_HOST_PORT, "listenAddress": "127.0.0.1"},
+                    {"containerPort": 80, "hostPort": http_port, "listenAddress": "127.0.0.1"},
+                    {"containerPort": 443, "hostPort": https_port, "listenAddress": "127.0.0.1"},
                 ],
             }
         ],

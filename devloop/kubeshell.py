@@ -21,7 +21,7 @@ import tty
 from pathlib import Path
 from typing import Any
 
-from devloop.adapters.kube import KubeClient, exit_code
+from devloop.adapters.kube import KubeClient, exit_code, failure_message
 from devloop.errors import DevloopError
 
 
@@ -68,6 +68,9 @@ async def session(args: argparse.Namespace) -> int:
                         sys.stderr.buffer.write(payload)
                         sys.stderr.buffer.flush()
                     elif channel == 3:
+                        reason = failure_message(payload)
+                        if reason:  # the command never ran: say why, as kubectl does
+                            sys.stderr.write(f"error: {reason}\n")
                         return exit_code(payload)
             finally:
                 sender.cancel()

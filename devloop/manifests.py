@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from devloop.core import cfenv
+from devloop.core.names import dns_label
 from devloop.core.processes import WEB, process_name, process_view
 from devloop.core.spec import DEFAULT_ROUTER_PORT, AppSpec, HealthCheck, HealthCheckType, ProcessSpec
 
@@ -132,6 +133,9 @@ def _deployment(app: AppSpec, name: str, process: str, image: str, replicas: int
             "template": {
                 "metadata": {"labels": lbls},
                 "spec": {
+                    # No service-link variables: a Service named `redis` would give every pod
+                    # REDIS_PORT=tcp://..., which apps reading REDIS_PORT take for a port number.
+                    "enableServiceLinks": False,
                     "securityContext": dict(POD_SECURITY),
                     "terminationGracePeriodSeconds": 10,  # cf gives an app 10 s to stop
                     "containers": pod_containers,
@@ -280,11 +284,16 @@ def _web_pods(app: AppSpec) -> dict[str, str]:
     return {"app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "web"}
 
 
+def service_name(app: str) -> str:
+    """The app's Service: named after it, made a DNS-1035 label (`1web` -> `app-1web`)."""
+    return dns_label(app)
+
+
 def _service(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(app.name, lbls, namespace),
+        "metadata": _meta(service_name(app.name), lbls, namespace),
         "spec": {
             "selector": _web_pods(app),
             "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
@@ -295,7 +304,7 @@ def _service(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
 def _ingress(app: AppSpec, lbls: dict[str, str], namespace: str | None) -> Obj:
     by_host: dict[str, list[Obj]] = {}
     for host, path in ingress_rules(app):
-        backend = {"service": {"name": app.name, "port": {"name": "http"}}}
+        backend = {"service": {"name": service_name(app.name), "port": {"name": "http"}}}
         by_host.setdefault(host, []).append({"path": path, "pathType": "Prefix", "backend": backend})
     return {
         "apiVersion": "networking.k8s.io/v1",

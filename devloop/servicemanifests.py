@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from devloop.core.names import dns_label
 from devloop.core.services import ServiceSpec, binding_env, credentials_for
 
 Obj = dict[str, Any]
@@ -34,6 +35,14 @@ def _meta(name: str, labels: dict[str, str], namespace: str | None) -> Obj:
     if namespace:
         meta["namespace"] = namespace
     return meta
+
+
+def service_claims_selector(project: str) -> str:
+    """The label selector of a project's services' volume claims (the labels of their claim templates)."""
+    return (
+        "app.kubernetes.io/component=backing-service,app.kubernetes.io/managed-by=devloop,"
+        f"app.kubernetes.io/part-of={project}"
+    )
 
 
 def service_objects(
@@ -65,14 +74,15 @@ def service_objects(
     return [
         {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": _meta(secret, labels, namespace),
          "stringData": kind.environment(password, service.database)},
-        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(service.name, labels, namespace),
+        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(dns_label(service.name), labels, namespace),
          "spec": {"selector": {"app.kubernetes.io/name": service.name},
                   "ports": [{"name": kind.scheme[:15], "port": kind.port, "targetPort": kind.port}]}},
         {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(service.name, labels, namespace),
          "spec": {
-             "serviceName": service.name, "replicas": 1,
+             "serviceName": dns_label(service.name), "replicas": 1,
              "selector": {"matchLabels": {"app.kubernetes.io/name": service.name}},
-             "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+             "template": {"metadata": {"labels": labels},
+                          "spec": {"enableServiceLinks": False, "containers": [container]}},
              "volumeClaimTemplates": [{
                  "metadata": {"name": "data", "labels": labels},
                  "spec": {"accessModes": ["ReadWriteOnce"],
@@ -86,7 +96,8 @@ def binding_secret(
     app: str, bound: list[ServiceSpec], passwords: dict[str, str], project: str, namespace: str | None = None
 ) -> Obj:
     """The Secret an app's containers read VCAP_SERVICES and DATABASE_URL/... from."""
-    env = binding_env([(s, credentials_for(s, passwords[s.name])) for s in bound])
+    # Apps reach a service by its Service's name, which is a DNS-1035 label (`1db` -> `app-1db`).
+    env = binding_env([(s, credentials_for(s, passwords[s.name], dns_label(s.name))) for s in bound])
     labels = {"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": project,
               "app.kubernetes.io/managed-by": "devloop"}  # fmt: skip
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",

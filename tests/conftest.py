@@ -69,6 +69,7 @@ class FakeKind:
             "PATH": f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}",
             "FAKE_KIND_STATE": str(self.state),
             "XDG_CACHE_HOME": str(self.state / "cache"),
+            "FAKE_KIND_OWNER": str(os.getpid()),  # the fake's port holders end with the tests
         }
 
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devloop.adapters import proc
+from devloop.core.versions import MIN_KIND, kind_upgrade_hint, shown
 from devloop.errors import ProviderError, ToolMissingError
 
-MIN_KIND = (0, 20, 0)  # containerd `config_path` registry support (hosts.toml) needs kind >= 0.20
+CREATE_WAIT = "120s"
 INSTALL_HINT = (
     "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation;"
     " or run on plain Docker with `--provider docker` (or `provider: docker` in devloop.yaml)"
@@ -44,10 +45,9 @@ class KindCli:
             raise ProviderError(f"`kind version` gave no version: {' '.join(result.output)[:200]}")
         found = (int(match[1]), int(match[2]), int(match[3]))
         if found < MIN_KIND:
-            wanted = ".".join(map(str, MIN_KIND))
             raise ProviderError(
-                f"kind v{'.'.join(map(str, found))} is too old; devloop needs kind v{wanted} or newer",
-                hint=INSTALL_HINT,
+                f"kind v{shown(found)} is too old; devloop needs kind v{shown(MIN_KIND)} or newer",
+                hint=f"{kind_upgrade_hint()}: {INSTALL_HINT.removeprefix('install kind: ')}",
             )
         return found
 
@@ -60,9 +60,12 @@ class KindCli:
 
     async def create(self, name: str, config: Path, on_line: proc.LineSink) -> None:
         """Create the cluster; on failure delete what kind left behind and report its output."""
+        # --wait: kind returns once the control plane is Ready (its default, 0, returns before,
+        # and the first pods meet the not-ready taint); on a timeout it only warns.
         result = await self._run(
-            "create", "cluster", "--name", name, "--config", str(config), on_line=on_line
-        )
+            "create", "cluster", "--name", name, "--config", str(config), "--wait", CREATE_WAIT,
+            on_line=on_line,
+        )  # fmt: skip
         if result.ok:
             return
         await self._run("delete", "cluster", "--name", name)  # no half-made cluster stays
@@ -85,6 +88,14 @@ class KindCli:
         result = await self._run("load", "docker-image", image, "--name", name, on_line=on_line)
         if not result.ok:
             raise ProviderError(f"`kind load docker-image {image}` failed: " + " ".join(result.output[-5:]))
+
+    async def load_archive(self, name: str, archive: Path, on_line: proc.LineSink | None = None) -> None:
+        """`kind load image-archive`: the way in when `load docker-image` cannot be (containerd store)."""
+        result = await self._run("load", "image-archive", str(archive), "--name", name, on_line=on_line)
+        if not result.ok:
+            raise ProviderError(
+                f"`kind load image-archive {archive}` failed: " + " ".join(result.output[-5:])
+            )
 
     async def delete(self, name: str) -> None:
         result = await self._run("delete", "cluster", "--name", name)

@@ -9,6 +9,8 @@ the `v5.channel.k8s.io` protocol so the far end sees stdin close.
 from __future__ import annotations
 
 import asyncio
+import base64
+import copy
 import json
 import time
 from collections.abc import AsyncIterator
@@ -20,19 +22,26 @@ import httpx
 import httpx_ws
 import kr8s
 import kr8s.asyncio
+from kr8s import _exceptions as kr8s_errors
 from kr8s.asyncio.objects import Pod
 from kr8s.asyncio.portforward import PortForward
 
+from devloop.core.versions import MIN_KUBERNETES, kubernetes_upgrade_hint, shown
 from devloop.errors import ProviderError
 
 Obj = dict[str, Any]
 FIELD_MANAGER = "devloop"
-MIN_KUBERNETES = (1, 30)  # the v5 exec protocol (stdin that closes) is served from 1.30
 CONNECT_FOR_S = 30.0  # an API server that just started (kind) may take a moment to answer
+REQUEST_S = 30.0  # every plain request's deadline (a hung API server is one message, not a freeze)
+CONNECT_S = 10.0
+WATCH_S = 300  # the server ends each watch after this (timeoutSeconds); the caller lists and watches again
+MAX_STREAMS = 512  # open watches, log follows and WebSockets (each router connection to a pod is one)
+STREAM_POOL_S = 30.0  # how long a new stream waits for a free slot before it fails
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})  # worth asking again after a moment
 
-# The kinds devloop writes, and their REST names; other kinds (a user's YAML) use PLURAL_RULES.
+# The kinds devloop writes, and their REST names; other kinds (a user's YAML) are looked up in the
+# server's discovery documents (`GET /apis/GROUP/VERSION`), as kubectl does.
 RESOURCES: dict[str, tuple[str, bool]] = {  # kind -> (plural, namespaced)
     "Namespace": ("namespaces", False),
     "ConfigMap": ("configmaps", True),
@@ -53,22 +62,29 @@ RESOURCES: dict[str, tuple[str, bool]] = {  # kind -> (plural, namespaced)
 
 
 def plural(kind: str) -> tuple[str, bool]:
-    if kind in RESOURCES:
-        return RESOURCES[kind]
-    lower = kind.lower()
-    if lower.endswith("y"):
-        return lower[:-1] + "ies", True
-    if lower.endswith(("s", "x")):
-        return lower + "es", True
-    return lower + "s", True
+    """The REST name and scope of one of the kinds devloop writes itself."""
+    return RESOURCES[kind]
 
 
-def object_url(obj: Obj, namespace: str | None) -> tuple[str, str | None, str]:
-    """(apiVersion, namespace or None, "plural/name") for kr8s's call_api."""
-    name_plural, namespaced = plural(obj["kind"])
+def object_url(
+    obj: Obj, namespace: str | None, resource: tuple[str, bool] | None = None
+) -> tuple[str, str | None, str]:
+    """(apiVersion, namespace or None, "plural/name") for kr8s's call_api; `resource` (plural,
+    namespaced) as discovery gave it for a kind devloop does not know."""
+    name_plural, namespaced = resource or plural(obj["kind"])
     meta = obj.get("metadata") or {}
     ns = (meta.get("namespace") or namespace) if namespaced else None
     return obj["apiVersion"], ns, f"{name_plural}/{meta['name']}"
+
+
+# The group versions devloop itself writes its kinds in (any other goes through discovery).
+KNOWN_VERSIONS: dict[str, tuple[str, ...]] = {
+    "Namespace": ("v1",), "ConfigMap": ("v1",), "Secret": ("v1",), "Service": ("v1",), "Pod": ("v1",),
+    "Deployment": ("apps/v1",), "StatefulSet": ("apps/v1",), "Ingress": ("networking.k8s.io/v1",),
+    "PodDisruptionBudget": ("policy/v1",), "HorizontalPodAutoscaler": ("autoscaling/v2", "autoscaling/v1"),
+    "ServiceAccount": ("v1",), "PersistentVolumeClaim": ("v1",), "Job": ("batch/v1",),
+    "CronJob": ("batch/v1",), "NetworkPolicy": ("networking.k8s.io/v1",),
+}  # fmt: skip
 
 
 def version_tuple(info: Obj) -> tuple[int, int]:
@@ -82,14 +98,23 @@ class ExecResult:
     code: int
     stdout: bytes
     stderr: bytes
+    message: str = ""  # the final Status's message when the command could not run (no such binary)
 
 
 class KubeClient:
     """One cluster, one namespace; every call raises ProviderError with a reason a user can act on."""
 
     def __init__(self, api: Any, server: str) -> None:
-        self.api = api
+        self.api = api  # plain requests: their own pool, each with a deadline
         self.server = server
+        api.timeout = httpx.Timeout(REQUEST_S, connect=CONNECT_S)
+        # Long-lived streams (watches, log follows, exec and port-forward WebSockets) get a client
+        # of their own: however many the router and the log pane hold open, API calls still go
+        # out. A shallow copy shares kr8s's auth; only the session differs.
+        self.streams = copy.copy(api)
+        self.streams._session = None
+        self.streams._timeout = httpx.Timeout(None, connect=CONNECT_S, write=REQUEST_S, pool=STREAM_POOL_S)
+        self._discovered: dict[str, dict[str, tuple[str, bool]]] = {}  # apiVersion -> kind -> resource
 
     @classmethod
     async def connect(
@@ -122,9 +147,22 @@ class KubeClient:
             return cls(api, str(api.auth.server))
 
     async def close(self) -> None:
-        session = getattr(self.api, "_session", None)
-        if session is not None:
-            await session.aclose()
+        for api in (self.api, self.streams):
+            session = getattr(api, "_session", None)
+            if session is not None:
+                await session.aclose()
+
+    async def _streams_session(self) -> None:
+        """The streams' own pool, bounded: past MAX_STREAMS a new stream waits STREAM_POOL_S, then fails."""
+        if self.streams._session is None or self.streams._session.is_closed:
+            await self.streams._create_session()
+            old = self.streams._session
+            self.streams._session = httpx.AsyncClient(
+                base_url=old.base_url, headers=old.headers, verify=await self.streams.auth.ssl_context(),
+                timeout=self.streams._timeout, follow_redirects=True, proxy=self.streams.auth.proxy,
+                limits=httpx.Limits(max_connections=MAX_STREAMS, max_keepalive_connections=8),
+            )  # fmt: skip
+            await old.aclose()
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -139,6 +177,11 @@ class KubeClient:
                     method, version=version, namespace=namespace, url=url, raise_for_status=False, **kwargs
                 ) as response:
                     pass
+            except (httpx.TimeoutException, kr8s_errors.APITimeoutError):
+                what = f"{method} {url or kwargs.get('base')}"
+                raise ProviderError(
+                    f"the Kubernetes API server at {self.server} did not answer {what} within {REQUEST_S:g}s"
+                ) from None
             except (httpx.TransportError, OSError) as exc:
                 raise ProviderError(
                     f"the Kubernetes API server at {self.server} is not answering: {exc}"
@@ -151,7 +194,7 @@ class KubeClient:
             await asyncio.sleep(BACKOFF_S[attempt])  # backoff before asking again
         raise AssertionError("unreachable")
 
-    async def wait_ready(self, within_s: float = CONNECT_FOR_S) -> Obj:
+    async def wait_ready(self, within_s: float = CONNECT_FOR_S, on_kind: bool = False) -> Obj:
         """The server's version, retried with backoff while it is unreachable; refuses one too old."""
         deadline = time.monotonic() + within_s
         attempt = 0
@@ -167,10 +210,10 @@ class KubeClient:
             if response.status_code == 200:
                 info: Obj = response.json()
                 if version_tuple(info) < MIN_KUBERNETES:
-                    wanted = ".".join(map(str, MIN_KUBERNETES))
                     raise ProviderError(
                         f"Kubernetes {info.get('gitVersion', '?')} at {self.server} is too old; "
-                        f"devloop needs {wanted} or newer"
+                        f"devloop needs {shown(MIN_KUBERNETES)} or newer",
+                        hint=kubernetes_upgrade_hint(on_kind),
                     )
                 return info
             raise ProviderError(_failure("GET /version", response))
@@ -191,10 +234,37 @@ class KubeClient:
             raise ProviderError(_failure(f"list {plural_name}", response))
         return response.json()  # type: ignore[no-any-return]
 
+    async def resource(self, api_version: str, kind: str) -> tuple[str, bool]:
+        """(plural, namespaced) of a kind, from the server's discovery document of its group version."""
+        if kind in RESOURCES and api_version in KNOWN_VERSIONS.get(kind, (api_version,)):
+            return RESOURCES[kind]
+        if api_version not in self._discovered:
+            base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            response = await self.request("GET", "", "", base=base)
+            if response.status_code == 404:
+                raise ProviderError(
+                    f"the cluster at {self.server} does not serve {api_version} (kind {kind})",
+                    hint="is its CustomResourceDefinition installed, or the apiVersion misspelt?",
+                )
+            if response.status_code != 200:
+                raise ProviderError(_failure(f"discovery of {api_version}", response))
+            self._discovered[api_version] = {
+                r["kind"]: (r["name"], bool(r.get("namespaced")))
+                for r in response.json().get("resources") or []
+                if "/" not in r.get("name", "")  # subresources (deployments/scale) are no kinds
+            }
+        found = self._discovered[api_version].get(kind)
+        if found is None:
+            raise ProviderError(
+                f"the cluster at {self.server} serves no kind {kind} in {api_version}",
+                hint="check the manifest's kind and apiVersion (`kubectl api-resources` lists them)",
+            )
+        return found
+
     async def apply(self, obj: Obj, namespace: str | None) -> Obj:
         """Server-side apply as field manager `devloop`, taking over fields others set (force)."""
-        version, ns, url = object_url(obj, namespace)
-        body = dict(obj)
+        version, ns, url = object_url(obj, namespace, await self.resource(obj["apiVersion"], obj["kind"]))
+        body = as_data(obj)
         if ns:
             body["metadata"] = {**obj["metadata"], "namespace": ns}
         response = await self.request(
@@ -226,13 +296,17 @@ class KubeClient:
         self, version: str, plural_name: str, namespace: str | None, selector: str, since: str | None
     ) -> AsyncIterator[tuple[str, Obj]]:
         """Watch events after resourceVersion `since`; ends when the server closes the stream."""
-        params = {"watch": "true", "labelSelector": selector, "allowWatchBookmarks": "true"}
+        params = {"watch": "true", "labelSelector": selector, "allowWatchBookmarks": "true",
+                  "timeoutSeconds": str(WATCH_S)}  # fmt: skip
         if since:
             params["resourceVersion"] = since
+        await self._streams_session()
+        # The server ends the watch after WATCH_S; silence well past that is a dead connection.
+        timeout = httpx.Timeout(WATCH_S + 30, connect=CONNECT_S, pool=STREAM_POOL_S)
         try:
-            async with self.api.call_api(
+            async with self.streams.call_api(
                 "GET", version=version, namespace=namespace, url=plural_name, stream=True,
-                params=params, timeout=None,
+                params=params, timeout=timeout,
             ) as response:  # fmt: skip
                 async for line in response.aiter_lines():
                     if line.strip():
@@ -241,7 +315,7 @@ class KubeClient:
                         except json.JSONDecodeError:
                             return  # cut mid-event: like any ended watch, the caller lists again
                         yield event["type"], event["object"]
-        except (httpx.TransportError, OSError) as exc:
+        except (httpx.TransportError, OSError, kr8s_errors.APITimeoutError) as exc:
             raise ProviderError(f"the watch on {plural_name} at {self.server} broke: {exc}") from None
 
     async def logs(
@@ -262,16 +336,18 @@ class KubeClient:
             params["sinceTime"] = since_time
         if tail_lines is not None:
             params["tailLines"] = str(tail_lines)
+        await self._streams_session()
         try:
-            async with self.api.call_api(
+            async with self.streams.call_api(
                 "GET", version="v1", namespace=namespace, url=f"pods/{pod}/log", stream=True,
-                params=params, timeout=None, raise_for_status=False,
+                params=params, raise_for_status=False,
+                timeout=httpx.Timeout(None if follow else REQUEST_S, connect=CONNECT_S, pool=STREAM_POOL_S),
             ) as response:  # fmt: skip
                 if response.status_code != 200:
                     return
                 async for line in response.aiter_lines():
                     yield line
-        except (httpx.TransportError, OSError):
+        except (httpx.TransportError, OSError, kr8s_errors.APITimeoutError):
             return  # a dropped stream just ends; the caller resumes from its last timestamp
 
     async def exec(
@@ -282,8 +358,9 @@ class KubeClient:
         params += [("container", container), ("stdout", "true"), ("stderr", "true")]
         params.append(("stdin", "true" if stdin is not None else "false"))
         out, err = bytearray(), bytearray()
+        await self._streams_session()
         try:
-            async with self.api.open_websocket(
+            async with self.streams.open_websocket(
                 version="v1",
                 namespace=namespace,
                 url=f"pods/{pod}/exec",
@@ -307,13 +384,31 @@ class KubeClient:
                     elif channel == 2:
                         err += payload
                     elif channel == 3:
-                        return ExecResult(exit_code(payload), bytes(out), bytes(err))
+                        return ExecResult(
+                            exit_code(payload), bytes(out), bytes(err), failure_message(payload) or ""
+                        )
         except (httpx_ws.HTTPXWSException, httpx.TransportError, OSError) as exc:
             raise ProviderError(f"exec in pod {pod} failed: {exc}") from None
 
-    def port_forward(self, pod: Obj, port: int) -> PortForward:
-        """A loopback listener on a free port whose connections reach `port` of `pod`."""
-        return PortForward(Pod(pod, api=self.api), port, local_port="auto")
+    async def port_forward(self, pod: Obj, port: int) -> PortForward:
+        """A loopback listener on a free port whose connections reach `port` of `pod` (each one a
+        WebSocket of the streams' pool, never the requests')."""
+        await self._streams_session()
+        return PortForward(Pod(pod, api=self.streams), port, local_port="auto")
+
+
+def as_data(obj: Obj) -> Obj:
+    """A Secret's `stringData` as base64 `data`: under server-side apply a key applied as
+    `stringData` is stored in `data` but owned as `stringData`, so leaving it out later never
+    removes it (kubernetes/kubernetes#108008); keys applied as `data` are pruned as they should be."""
+    if obj.get("kind") != "Secret" or "stringData" not in obj:
+        return dict(obj)
+    body = {k: v for k, v in obj.items() if k != "stringData"}
+    data = dict(obj.get("data") or {})
+    for key, value in (obj.get("stringData") or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    body["data"] = data
+    return body
 
 
 def exit_code(status_json: bytes) -> int:
@@ -327,6 +422,20 @@ def exit_code(status_json: bytes) -> int:
         if cause.get("reason") == "ExitCode":
             return int(cause.get("message", 1))
     return 1
+
+
+def failure_message(status_json: bytes) -> str | None:
+    """Why an exec failed when the command never ran (a missing `tar` or `/bin/sh`): the final
+    Status's message, which then comes with no exit code and nothing on stderr; None otherwise."""
+    if not status_json:
+        return None
+    try:
+        status = json.loads(status_json)
+    except ValueError:
+        return None
+    if status.get("status") == "Success" or status.get("reason") == "NonZeroExitCode":
+        return None
+    return str(status.get("message") or status.get("reason") or "the exec failed")
 
 
 def _failure(what: str, response: httpx.Response) -> str:

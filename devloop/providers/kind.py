@@ -18,7 +18,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import socket
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -28,7 +31,7 @@ import docker.errors
 from kr8s.asyncio.portforward import PortForward
 
 from devloop import kindconfig, manifests, usermanifests
-from devloop.adapters import dockerapi, registry
+from devloop.adapters import dockerapi, proc, registry
 from devloop.adapters.kindcli import KindCli
 from devloop.adapters.kube import KubeClient, Obj, plural
 from devloop.core.changes import SyncCopy
@@ -43,7 +46,13 @@ from devloop.private import write_private
 from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.providers.docker import project_id
 from devloop.router import Backend, Router
-from devloop.servicemanifests import binding_secret, read_bindings, service_objects
+from devloop.servicemanifests import (
+    binding_secret,
+    is_backing_service,
+    read_bindings,
+    service_claims_selector,
+    service_objects,
+)
 from devloop.synctar import sync_archive
 
 LABEL_PROJECT = "devloop.dev/project"
@@ -60,6 +69,9 @@ STALLED = {  # container waiting reasons that do not fix themselves
     "RunContainerError": "cannot start",
     "CrashLoopBackOff": "keeps crashing",
 }
+NODE_READY_S = 180.0  # a new kind node is Ready within a minute on a laptop
+UNSCHEDULABLE_S = 15.0  # a pod Unschedulable this long, for a reason that is not a starting node's, fails
+TRANSIENT_TAINTS = ("not-ready", "unreachable", "network-unavailable")
 # What devloop applies and therefore prunes: (apiVersion, kind).
 PRUNED_KINDS = (
     ("apps/v1", "Deployment"),
@@ -148,6 +160,7 @@ class KindProvider:
         self._indexes: dict[str, dict[str, int]] = {}  # app -> pod -> instance index
         self._pods: dict[str, Obj] = {}  # pod name -> last seen object, from the watch
         self._service_passwords: dict[str, str] = {}
+        self._unschedulable: dict[str, float] = {}  # pod -> when it was first seen Unschedulable
 
     # --- platform -------------------------------------------------------------------------------
 
@@ -173,7 +186,9 @@ class KindProvider:
                 if not create:
                     raise ProviderError(f"there is no kind cluster {name}", hint="`devloop up` creates it")
                 progress(f"creating kind cluster {name} (this takes a minute the first time)")
-                config = write_private(kubeconfig_cache() / f"{name}-kind.yaml", kindconfig.cluster_config())
+                config = write_private(
+                    kubeconfig_cache() / f"{name}-kind.yaml", self._cluster_config(progress)
+                )
                 await kind.create(name, config, on_line=lambda line: progress(f"kind: {line.strip()}"))
                 created = True
             else:
@@ -183,7 +198,51 @@ class KindProvider:
         self._kube = kube
         if created:
             await self._wire_registry(progress)
+        if not self.context:
+            await self._wait_nodes_ready(progress)
         return kube
+
+    async def _wait_nodes_ready(self, progress: Progress, within_s: float = NODE_READY_S) -> None:
+        """Every node of the kind cluster Ready: kind's --wait only warns when it times out, and a
+        reused cluster's node may be starting again (after Docker restarted)."""
+        deadline = time.monotonic() + within_s
+        said = False
+        while True:
+            listing = await self.kube.list_objects("v1", "nodes", None, "")
+            waiting = [n["metadata"]["name"] for n in listing.get("items") or [] if not _node_ready(n)]
+            if not waiting and listing.get("items"):
+                return
+            if not said:
+                progress(f"waiting for node {', '.join(waiting) or '(none yet)'} to be Ready")
+                said = True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                nodes = ", ".join(waiting) or "(none)"
+                raise ProviderError(
+                    f"the kind cluster's node {nodes} was not Ready within {within_s:.0f}s",
+                    hint="`docker logs NODE` shows why; `devloop down --cluster`, then `devloop up`",
+                )
+            since = (listing.get("metadata") or {}).get("resourceVersion")
+            with contextlib.suppress(TimeoutError, ProviderError):
+                async with asyncio.timeout(min(left, 10.0)):  # a watch that ends is listed again
+                    async for kind, node in self.kube.watch("v1", "nodes", None, "", since):
+                        if kind in ("ADDED", "MODIFIED") and _node_ready(node):
+                            break
+
+    def _cluster_config(self, progress: Progress) -> str:
+        """The kind config, its ingress ports checked free first (and never the router's): kind
+        itself would fail late with "port is already allocated"."""
+        try:
+            http, https = kindconfig.kind_ports(self.project.router_port, _port_is_free)
+        except ValueError as exc:
+            raise ProviderError(
+                f"cannot create kind cluster {self.project.cluster}: {exc}",
+                hint="free a port there, or stop what holds it (`ss -ltnp` shows who)",
+            ) from None
+        if (http, https) != (kindconfig.HTTP_HOST_PORT, kindconfig.HTTPS_HOST_PORT):
+            progress(f"ingress ports {kindconfig.HTTP_HOST_PORT}/{kindconfig.HTTPS_HOST_PORT} are taken; "
+                     f"the cluster maps 127.0.0.1:{http}/{https} instead")  # fmt: skip
+        return kindconfig.cluster_config(http, https)
 
     async def _kind_kubeconfig(self, kind: KindCli, name: str) -> Path:
         text = await kind.kubeconfig(name)
@@ -203,7 +262,7 @@ class KindProvider:
 
     async def ensure_platform(self, progress: Progress) -> str:
         kube = await self.connect(progress)
-        info = await kube.wait_ready()
+        info = await kube.wait_ready(on_kind=self._kind is not None)
         hosting = await kube.get(
             "v1", f"configmaps/{kindconfig.REGISTRY_HOSTING_CONFIGMAP}", kindconfig.REGISTRY_HOSTING_NAMESPACE
         )
@@ -225,7 +284,17 @@ class KindProvider:
                 client.close()
         if self._kind is not None:
             progress(f"loading {image} into kind cluster {self.project.cluster}")
-            await self._kind.load_image(self.project.cluster, image)
+            store = await asyncio.to_thread(_engine_image_store)
+            if store is None:
+                await self._kind.load_image(self.project.cluster, image)
+                return image
+            # Docker's containerd image store saves an image index with every platform's manifest
+            # and only the local one's content: kind's `ctr import --all-platforms` then fails
+            # (kind issue 3795). One platform's archive goes in with `load image-archive`.
+            with tempfile.TemporaryDirectory(prefix="devloop-image-") as folder:
+                archive = Path(folder) / "image.tar"
+                await _save_image(image, store, archive)
+                await self._kind.load_archive(self.project.cluster, archive)
             return image
         raise ProviderError(
             f"context {self.context} has no local registry to push {image} to",
@@ -314,8 +383,11 @@ class KindProvider:
         if app.manifests is None and not await asyncio.to_thread(_runs_as_numeric_non_root, image):
             # The kubelet refuses runAsNonRoot for an image whose user is root or a name. The dev
             # loop runs what the user built (the build already warned); `devloop export` keeps it.
-            progress(f"{image} runs as root or a named user: its pods run without runAsNonRoot")
-            objects = [_without_run_as_non_root(o) for o in objects]
+            progress(
+                f"{image} runs as root or a named user: its pods run without runAsNonRoot, "
+                "with the container runtime's default capabilities (as on the docker provider)"
+            )
+            objects = [_for_root_image(o) for o in objects]
         progress(f"applying {len(objects)} object(s) to namespace {self.namespace}")
         for obj in objects:
             await self.kube.apply(_labelled(obj, self.project_label, app.name), self.namespace)
@@ -333,14 +405,20 @@ class KindProvider:
         process = process_of(deployment)  # the pod template's label is on the Deployment too
         return process_view(app, process) if process in process_types(app) else app
 
-    async def _prune(self, app: AppSpec | None, keep: set[tuple[str, str]]) -> None:
-        """Delete objects devloop made for `app` (all apps: None) that are not in `keep`."""
+    async def _prune(
+        self, app: AppSpec | None, keep: set[tuple[str, str]], keep_credentials: bool = False
+    ) -> None:
+        """Delete objects devloop made for `app` (all apps: None) that are not in `keep`; with
+        `keep_credentials`, the services' credentials Secrets stay (their data, which holds the
+        password, outlives the StatefulSets)."""
         for version, kind in PRUNED_KINDS:
             listing = await self.kube.list_objects(
                 version, plural(kind)[0], self.namespace, self._selector(app)
             )
             for item in listing.get("items") or []:
                 name = item["metadata"]["name"]
+                if keep_credentials and kind == "Secret" and is_backing_service(item):
+                    continue
                 if (kind, name) not in keep:
                     await self.kube.delete(version, f"{plural(kind)[0]}/{name}", self.namespace)
 
@@ -364,7 +442,10 @@ class KindProvider:
             )
             if done:
                 return
-            for condition in status.get("conditions") or []:
+            # Until the controller has seen this generation, its conditions are the previous
+            # rollout's (a past ProgressDeadlineExceeded stays there): read them only after, as
+            # `kubectl rollout status` does.
+            for condition in status.get("conditions") or [] if observed else []:
                 if (
                     condition.get("type") == "Progressing"
                     and condition.get("reason") == "ProgressDeadlineExceeded"
@@ -404,9 +485,12 @@ class KindProvider:
             pod_name = pod["metadata"]["name"]
             for condition in (pod.get("status") or {}).get("conditions") or []:
                 if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
-                    raise DeployError(
-                        f"{app.name}: pod {pod_name} cannot be scheduled: {condition.get('message', '')}"
-                    )
+                    # The scheduler retries: fatal only when it persists for a cause a node does not
+                    # clear by becoming Ready (too little memory, an untolerated taint of the user's).
+                    message = str(condition.get("message", ""))
+                    since = self._unschedulable.setdefault(pod_name, time.monotonic())
+                    if not _transient_unschedulable(message) and time.monotonic() - since >= UNSCHEDULABLE_S:
+                        raise DeployError(f"{app.name}: pod {pod_name} cannot be scheduled: {message}")
             for container in (pod.get("status") or {}).get("containerStatuses") or []:
                 waiting = (container.get("state") or {}).get("waiting") or {}
                 reason = waiting.get("reason", "")
@@ -462,7 +546,7 @@ class KindProvider:
         leaving = {name: forwards.pop(name) for name in [n for n in forwards if n not in ready]}
         for name, pod in ready.items():
             if name not in forwards:
-                forward = self.kube.port_forward(pod, app.port)
+                forward = await self.kube.port_forward(pod, app.port)
                 await forward.start()
                 forwards[name] = forward
         live = {p["metadata"]["name"] for p in self._cached_pods(app.name)} | set(ready)
@@ -649,9 +733,10 @@ class KindProvider:
         result = await self.kube.exec(self.namespace, pod, container, command, stdin)
         if result.code != 0:
             detail = (result.stderr or result.stdout).decode(errors="replace").strip()[:300]
-            raise ProviderError(
-                f"{app.name}: `{' '.join(command[:3])}` in pod {pod} exited {result.code}: {detail}"
-            )
+            what = f"{app.name}: `{' '.join(command[:3])}` in pod {pod}"
+            if result.message and not detail:  # it never ran: the API server's Status says why
+                raise ProviderError(f"{what} could not run: {result.message[:300]}")
+            raise ProviderError(f"{what} exited {result.code}: {detail}")
 
     async def _wait_serving(self, app: AppSpec, pod: str) -> None:
         """The pod is ready again (its readiness probe passes) after a sync's restart step."""
@@ -750,10 +835,12 @@ class KindProvider:
         names = {a.name for a in apps} if apps is not None else None
         counted = [p for p in pods.get("items") or [] if names is None or app_of(p) in names]
         for target in list(apps) if apps is not None else [None]:
-            await self._prune(target, keep=set())
+            await self._prune(target, keep=set(), keep_credentials=not purge)
         if purge and apps is None:  # the services' data: their volume claims outlive the StatefulSets
+            # The StatefulSet controller labels a claim with its template's labels and the selector's,
+            # not with the StatefulSet's own: select by the template's.
             claims = await self.kube.list_objects(
-                "v1", "persistentvolumeclaims", self.namespace, self._selector(None)
+                "v1", "persistentvolumeclaims", self.namespace, service_claims_selector(self.project_label)
             )
             for claim in claims.get("items") or []:
                 await self.kube.delete(
@@ -779,6 +866,68 @@ class KindProvider:
             await self._kube.close()
 
 
+def uses_containerd_store(info: Obj) -> bool:
+    """Whether `docker info` describes the containerd image store (its snapshotter as driver type)."""
+    return any(
+        isinstance(pair, list | tuple) and len(pair) == 2 and pair[0] == "driver-type"
+        and str(pair[1]).startswith("io.containerd.snapshotter")
+        for pair in info.get("DriverStatus") or []
+    )  # fmt: skip
+
+
+def node_platform(info: Obj) -> str:
+    """The engine's (and so kind's node's) platform, as `docker save --platform` names it."""
+    arch = str(info.get("Architecture") or "x86_64")
+    return "linux/" + {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7"}.get(arch, arch)
+
+
+def _engine_image_store() -> str | None:
+    """The node platform when the engine uses the containerd image store, else None."""
+    try:
+        client = dockerapi.connect()
+    except DevloopError:
+        return None
+    try:
+        info: Obj = client.info()
+    except Exception:
+        return None
+    finally:
+        client.close()
+    return node_platform(info) if uses_containerd_store(info) else None
+
+
+async def _save_image(image: str, platform: str, archive: Path) -> None:
+    """`docker image save` of one platform (engines before 28 know no --platform: all of it then)."""
+    docker_cli = shutil.which("docker") or "docker"
+    result = await proc.run([docker_cli, "image", "save", "--platform", platform, "-o", str(archive), image])
+    if not result.ok and any(
+        "unknown flag" in line or "requires API version" in line for line in result.output
+    ):
+        result = await proc.run([docker_cli, "image", "save", "-o", str(archive), image])
+    if not result.ok:
+        raise ProviderError(f"`docker image save {image}` failed: " + " ".join(result.output[-5:]))
+
+
+def _node_ready(node: Obj) -> bool:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _transient_unschedulable(message: str) -> bool:
+    """Whether an Unschedulable reason is one a starting node clears by itself (its taints)."""
+    return any(f"node.kubernetes.io/{taint}" in message for taint in TRANSIENT_TAINTS)
+
+
+def _port_is_free(port: int) -> bool:
+    """Whether 127.0.0.1:`port` can be bound now (as kind's node container will bind it)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _runs_as_numeric_non_root(image: str) -> bool:
     """Whether the image's user is a non-zero UID, which the kubelet can check (True if unknown)."""
     try:
@@ -795,14 +944,19 @@ def _runs_as_numeric_non_root(image: str) -> bool:
     return uid.isdigit() and uid != "0"
 
 
-def _without_run_as_non_root(obj: Obj) -> Obj:
+def _for_root_image(obj: Obj) -> Obj:
+    """A Deployment that can run a root image's entrypoint: no runAsNonRoot, and the runtime's default
+    capabilities instead of none (nginx/httpd-style entrypoints chown and setgid before dropping to
+    their user), as the docker provider runs it; no privilege escalation stays."""
     if obj["kind"] != "Deployment":
         return obj
     obj = json.loads(json.dumps(obj))  # a deep copy: the caller's objects stay as built
     pod = obj["spec"]["template"]["spec"]
     pod.get("securityContext", {}).pop("runAsNonRoot", None)
     for container in pod.get("containers", []):
-        container.get("securityContext", {}).pop("runAsNonRoot", None)
+        context = container.get("securityContext", {})
+        context.pop("runAsNonRoot", None)
+        context.pop("capabilities", None)
     return obj
 
 
@@ -815,6 +969,15 @@ def _labelled(obj: Obj, project: str, app: str) -> Obj:
     if obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet") and isinstance(template, dict):
         pod_meta = template.setdefault("metadata", {})
         pod_labels = pod_meta.get("labels") or {}
+        given = pod_labels.get(LABEL_APP)
+        if given is not None and given != app:
+            # Overwriting it would break the user's selector (422); devloop finds an app's pods by it.
+            raise ProviderError(
+                f"{obj['kind']}/{meta.get('name')}: its pods are labelled {LABEL_APP}={given}, and devloop "
+                f"finds app {app}'s pods by {LABEL_APP}={app}",
+                hint=f"set `{LABEL_APP}: {app}` in the pod template (and in the selector if it names it), "
+                "or leave the label out: devloop adds it",
+            )
         # A user's pods are the app's web instances unless they say otherwise.
         pod_meta["labels"] = {LABEL_COMPONENT: "web", **pod_labels, LABEL_PROJECT: project, LABEL_APP: app}
     return obj

@@ -1,24 +1,38 @@
-"""A fake Kubernetes API server for tests: kmock, extended with what devloop uses and kmock lacks.
+"""A fake Kubernetes API server for tests, as strict as a real one where devloop can trip: kmock, extended.
 
-kmock (PyPI) serves the API over real HTTP on loopback and stores objects. On
-top of it, following the API reference (paths, verbs, content types, status
-codes and object shapes):
+kmock (PyPI) serves the API over real HTTPS on loopback and stores objects. On
+top of it, following the API reference and the API server's own validation:
 
-- `GET /version` and `/version/` (kr8s asks with the slash);
-- server-side apply (`PATCH` with `application/apply-patch+yaml`, creating
-  when missing, `metadata.generation` bumped on spec changes, `managedFields`)
-  and strategic-merge patches of pod-template annotations;
-- list and watch with `labelSelector` (equality terms) and `resourceVersion`;
-- a Deployment controller: pods named `<deployment>-<template hash>-<suffix>`,
-  a rolling update with maxSurge 1 / maxUnavailable 0, rollout status fields;
-- a kubelet that runs every pod as a real container on the local Docker
-  engine (port published on 127.0.0.1), runs readiness probes against it,
-  restarts crashed containers (CrashLoopBackOff), enforces `runAsNonRoot`,
-  pulls `localhost:PORT/...` images from a real registry;
-- pod logs (`follow`, `timestamps`, `sinceTime`, `tailLines`, `previous`),
-  exec (`v5.channel.k8s.io`, stdin with close) and port-forward over
-  WebSockets, as the API server relays them from the kubelet.
+- HTTPS with a client certificate, as kind's kubeconfig has it (tests/fakes/kubetls.py); no
+  certificate is a 401;
+- discovery (`/api/v1`, `/apis/GROUP/VERSION`), `GET /version`; an unserved resource or the wrong
+  scope (a namespaced kind outside a namespace) is a 404, a write into a missing namespace too;
+- server-side apply (tests/fakes/kubestrict.py): the body validated against the served version's
+  OpenAPI schema (unknown field 400, wrong type 422), DNS-1123/1035 names, label syntax, selector
+  vs template labels, immutable Deployment selector and StatefulSet spec, real `Status` bodies;
+  field ownership per manager (fields a manager stops applying go, 409 without `force`, `stringData`
+  keys kept as upstream keeps them); strategic-merge patches of pod-template annotations;
+- list and watch with `labelSelector` and opaque `resourceVersion`s; watches end after
+  `timeoutSeconds`, send BOOKMARKs, and answer a compacted version with ERROR 410;
+- controllers on their own tick (a GET right after an apply sees the old status): Deployments
+  (pods `<name>-<hash>-<suffix>` in apimachinery's safe alphabet, maxSurge 1 / maxUnavailable 0,
+  Progressing with `progressDeadlineSeconds`), StatefulSets (one claim per pod, backed by a Docker
+  volume that outlives them, released once no pod uses it), a scheduler that leaves pods
+  Unschedulable while the node is NotReady (a new kind cluster's is, for a while);
+- a kubelet that runs every pod as a real container on the local Docker engine: startup,
+  readiness and liveness probes on the pod's own address (a failed startup or liveness probe kills
+  the container, exit 137), `runAsNonRoot`, capabilities, runAsUser/Group, no-new-privileges,
+  read-only root, service-link variables and `KUBERNETES_SERVICE_*`, claims as volumes,
+  `localhost:PORT/...` images pulled from a real registry, crash restarts (CrashLoopBackOff, the
+  back-off doubling);
+- pod logs per container instance (`follow`, `timestamps`, `sinceTime`, `tailLines`, `previous`),
+  exec (`v5.channel.k8s.io`, stdin with close; a command that cannot start is an InternalError
+  Status) and port-forward over WebSockets, as the API server relays them from the kubelet.
 
+Not modelled (real clusters differ here): probe timeouts beyond the connect and first line,
+ReplicaFailure while a new namespace's `default` ServiceAccount is missing, admission (quotas, LimitRanges, Pod Security),
+cluster DNS and Service routing (port-forward dials the published port), field ownership below
+the leaves devloop applies (no per-list-type SMD schema), and rate limiting (429 only by injection).
 Times are scaled down (probe period 0.1 s, crash backoff 0.3 s) so tests are fast.
 """
 
@@ -42,11 +56,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp.test_utils
 import aiohttp.web
 import docker
 import docker.errors
 import kmock
 import yaml
+
+from tests.fakes import kubestrict, kubetls
 
 Obj = dict[str, Any]
 KUBELET_LABEL = "devloop-fake-kubelet.cluster"
@@ -54,6 +71,8 @@ POD_LABEL = "devloop-fake-kubelet.pod"
 PROBE_PERIOD_S = 0.1  # until ready; the control loop's tick
 READY_PROBE_PERIOD_S = 1.0  # the manifests' 5 s readiness period, scaled down
 CRASH_BACKOFF_S = 0.3
+BOOKMARK_S = 1.0  # a quiet watch gets a BOOKMARK this often (the API server: about a minute)
+SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no 0/1/3
 SERVER_VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.4", "platform": "linux/amd64"}
 _PATH = re.compile(
     r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
@@ -63,6 +82,24 @@ KINDS = {
     "Namespace": "namespaces", "ConfigMap": "configmaps", "Secret": "secrets", "Service": "services",
     "Pod": "pods", "Deployment": "deployments", "Ingress": "ingresses",
     "PodDisruptionBudget": "poddisruptionbudgets", "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+    "StatefulSet": "statefulsets", "PersistentVolumeClaim": "persistentvolumeclaims",
+    "ServiceAccount": "serviceaccounts", "Node": "nodes", "PersistentVolume": "persistentvolumes",
+    "DaemonSet": "daemonsets", "ReplicaSet": "replicasets", "Job": "jobs", "CronJob": "cronjobs",
+    "NetworkPolicy": "networkpolicies", "Role": "roles", "RoleBinding": "rolebindings",
+    "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings", "PriorityClass": "priorityclasses",
+}  # fmt: skip
+# The group versions served, as discovery lists them: (group/version) -> plurals.
+SERVED_VERSIONS = {
+    "v1": {"namespaces", "configmaps", "secrets", "services", "pods", "persistentvolumeclaims",
+           "serviceaccounts", "nodes", "persistentvolumes"},
+    "apps/v1": {"deployments", "statefulsets", "daemonsets", "replicasets"},
+    "networking.k8s.io/v1": {"ingresses", "networkpolicies"},
+    "policy/v1": {"poddisruptionbudgets"},
+    "autoscaling/v1": {"horizontalpodautoscalers"},
+    "autoscaling/v2": {"horizontalpodautoscalers"},
+    "batch/v1": {"jobs", "cronjobs"},
+    "rbac.authorization.k8s.io/v1": {"roles", "rolebindings", "clusterroles", "clusterrolebindings"},
+    "scheduling.k8s.io/v1": {"priorityclasses"},
 }  # fmt: skip
 KIND_OF = {v: k for k, v in KINDS.items()}
 
@@ -110,8 +147,30 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         ] = {}  # open `follow` log requests  # pod keys whose crashed container restarts after a back-off
         self.tasks: set[asyncio.Task[None]] = set()
         self.ip = itertools.count(10)
+        self.rv_now = 0
+        self.compacted = 0  # watches from a resourceVersion below this get ERROR 410 (tests raise it)
         self.requests_seen: list[tuple[str, str, str]] = []  # (method, path, content type)
         self.faults: list[InjectedFault] = []
+        self.owners: dict[tuple[str, str | None, str], kubestrict.Ownership] = {}  # SSA field ownership
+        self.appliers: dict[tuple[str, str | None, str], set[str]] = {}
+        self.progress: dict[str, tuple[tuple[int, ...], float]] = {}  # Deployment -> (progress, when)
+        self.node_ready_at: dict[str, float] = {}  # NotReady nodes -> when they turn Ready
+        self.started_ok: set[str] = set()  # pods whose startup probe passed
+        self.run_starts: dict[str, list[float]] = {}  # container -> where each of its runs begins in its log
+        self.run_seen: dict[str, list[float]] = {}  # container -> each run's StartedAt
+        self.probe_started: dict[str, float] = {}  # pod -> when its container was first seen running
+        self.probe_times: dict[tuple[str, str], float] = {}  # (pod, startup|liveness) -> last probed
+        self.probe_failures: dict[tuple[str, str], int] = {}  # (pod, startup|liveness) -> failures in a row
+        for namespace in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.store("v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                            "metadata": {"name": namespace, "uid": secrets.token_hex(16),
+                                                         "creationTimestamp": now()},
+                                            "status": {"phase": "Active"}}, "ADDED")  # fmt: skip
+        self.store("v1", "services", {"apiVersion": "v1", "kind": "Service",
+                                      "metadata": {"name": "kubernetes", "namespace": "default",
+                                                   "uid": secrets.token_hex(16), "creationTimestamp": now()},
+                                      "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443,
+                                                                                   "protocol": "TCP"}]}}, "ADDED")  # fmt: skip
 
     def inject(self, method: str, path: str, kind: str, status: int = 500, times: int = 1) -> InjectedFault:
         """The next `times` requests matching `method` and the `path` regex fail: with `status`
@@ -129,6 +188,11 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         return None
 
     # --- storage ------------------------------------------------------------------------------
+
+    def next_rv(self) -> str:
+        """The next resourceVersion: numbers inside the server, opaque strings to clients."""
+        self.rv_now = next(self.rv)
+        return str(self.rv_now)
 
     @staticmethod
     def resource_of(api_version: str, plural: str) -> kmock.resource:
@@ -148,7 +212,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     def store(self, api_version: str, plural: str, obj: Obj, event: str) -> Obj:
         meta = obj["metadata"]
-        meta["resourceVersion"] = str(next(self.rv))
+        meta["resourceVersion"] = self.next_rv()
         key = (self.resource_of(api_version, plural), meta.get("namespace"), meta["name"])
         if key in self.objects:
             self.objects[key].create(copy.deepcopy(obj))
@@ -162,7 +226,9 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         key = (self.resource_of(api_version, plural), meta.get("namespace"), meta["name"])
         if key in self.objects and not self.objects[key].deleted:
             self.objects[key].delete()
-            meta["resourceVersion"] = str(next(self.rv))
+            self.owners.pop((plural, meta.get("namespace"), meta["name"]), None)
+            self.appliers.pop((plural, meta.get("namespace"), meta["name"]), None)
+            meta["resourceVersion"] = self.next_rv()
             self.notify(plural, "DELETED", obj)
 
     def notify(self, plural: str, event: str, obj: Obj) -> None:
@@ -179,6 +245,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         self.requests_seen.append((raw.method, raw.path, raw.headers.get("Content-Type", "")))
+        if raw.transport is not None and not raw.transport.get_extra_info("peercert"):
+            return status(401, "Unauthorized", "Unauthorized")  # no client certificate: anonymous is off
         watching = raw.query.get("watch") in ("true", "1")
         fault = self._take_fault("WATCH" if watching else raw.method, raw.path)
         if fault is not None and fault.kind == "status":
@@ -192,11 +260,40 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             return await self.serve_cut_watch(raw)
         if raw.path in ("/version", "/version/"):
             return aiohttp.web.json_response(SERVER_VERSION)
+        if raw.path == "/fake/node-created" and raw.method == "POST":  # the fake kind's `create cluster`
+            self.add_node(raw.query["name"], float(raw.query.get("notReadyFor", "0")))
+            return aiohttp.web.json_response({})
+        discovery = re.fullmatch(r"/api/(v1)/?|/apis/([^/]+/[^/]+)/?", raw.path)
+        if discovery is not None and raw.method == "GET":  # APIResourceList, as kubectl reads it
+            version = discovery[1] or discovery[2]
+            if version not in SERVED_VERSIONS:
+                return status(404, "NotFound", "the server could not find the requested resource")
+            resources = [{"name": p, "singularName": "", "kind": KIND_OF[p], "namespaced": kubestrict.SERVED[KIND_OF[p]][1],
+                          "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}
+                         for p in sorted(SERVED_VERSIONS[version])]  # fmt: skip
+            return aiohttp.web.json_response(
+                {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": version,
+                    "resources": resources,
+                }
+            )
         match = _PATH.match(raw.path)
         if match is None:
             return await super().__call__(raw)
         api_version = match["core"] or f"{match['group']}/{match['version']}"
         ns, plural, name, sub = match["ns"], match["plural"], match["name"], match["sub"]
+        kind = KIND_OF.get(plural)
+        if plural not in SERVED_VERSIONS.get(api_version, set()) or kind is None:
+            return status(404, "NotFound", "the server could not find the requested resource")
+        if (ns is not None) != kubestrict.SERVED[kind][1]:  # a namespaced kind outside one, or the reverse
+            return status(404, "NotFound", "the server could not find the requested resource")
+        if raw.method == "PATCH" and ns is not None and self.fetch("v1", "namespaces", None, ns) is None:
+            body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": f'namespaces "{ns}" not found', "reason": "NotFound",
+                    "details": {"name": ns, "kind": "namespaces"}, "code": 404}  # fmt: skip
+            return aiohttp.web.json_response(body, status=404)
         if sub == "log":
             return await self.serve_logs(raw, ns, name)
         if sub == "exec":
@@ -214,7 +311,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             ]
             kind = KIND_OF.get(plural, plural.capitalize())
             return aiohttp.web.json_response({"apiVersion": api_version, "kind": f"{kind}List",
-                                              "metadata": {"resourceVersion": str(next(self.rv))}, "items": items})  # fmt: skip
+                                              "metadata": {"resourceVersion": self.next_rv()}, "items": items})  # fmt: skip
         if name is None:
             return status(405, "MethodNotAllowed", f"{raw.method} on a collection is not served by this fake")
         if raw.method == "GET":
@@ -240,48 +337,74 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         content_type = raw.headers.get("Content-Type", "")
         body = await raw.read()
         current = self.fetch(api_version, plural, ns, name)
-        if content_type == "application/apply-patch+yaml":
-            if not raw.query.get("fieldManager"):
-                return status(422, "Invalid", "fieldManager is required for apply requests")
-            applied = yaml.safe_load(body)
-            if applied.get("metadata", {}).get("name") != name:
-                return status(400, "BadRequest", "the name of the object does not match the name on the URL")
-            if applied.get("kind") != KIND_OF.get(plural, applied.get("kind")):
-                return status(400, "BadRequest", f"kind {applied.get('kind')} does not match {plural}")
-            obj = self.applied(applied, current, raw.query["fieldManager"], ns)
-            event = "MODIFIED" if current else "ADDED"
-        elif content_type == "application/strategic-merge-patch+json" and current is not None:
-            obj = copy.deepcopy(current)
-            annotations = (
-                json.loads(body)
-                .get("spec", {})
-                .get("template", {})
-                .get("metadata", {})
-                .get("annotations", {})
-            )
-            template_meta = obj["spec"]["template"].setdefault("metadata", {})
-            template_meta.setdefault("annotations", {}).update(annotations)
-            obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
-            event = "MODIFIED"
-        elif current is None:
-            return status(404, "NotFound", f'{plural} "{name}" not found')
-        else:
-            return status(415, "UnsupportedMediaType", f"the fake does not serve {content_type}")
-        self.store(api_version, plural, obj, event)
-        if plural == "deployments":
-            self.reconcile(obj)
+        key = (plural, ns, name)
+        try:
+            if content_type == "application/apply-patch+yaml":
+                if not raw.query.get("fieldManager"):
+                    return status(422, "Invalid", "fieldManager is required for apply requests")
+                try:
+                    applied = yaml.safe_load(body)
+                except yaml.YAMLError as exc:
+                    return status(400, "BadRequest", f"error decoding YAML: {exc}")
+                if not isinstance(applied, dict):
+                    return status(400, "BadRequest", "the apply patch is not an object")
+                if applied.get("metadata", {}).get("name") != name:
+                    return status(
+                        400, "BadRequest", "the name of the object does not match the name on the URL"
+                    )
+                if applied.get("kind") != KIND_OF.get(plural, applied.get("kind")):
+                    return status(400, "BadRequest", f"kind {applied.get('kind')} does not match {plural}")
+                if ns and applied.get("metadata", {}).get("namespace") not in (None, ns):
+                    return status(400, "BadRequest", "the namespace of the provided object does not match "
+                                  "the namespace sent on the request")  # fmt: skip
+                kubestrict.check_schema(applied, f"{ns}/{name}" if ns else f"/{name}")
+                force = raw.query.get("force") == "true"
+                owners = self.owners.setdefault(key, kubestrict.Ownership())
+                trial = copy.deepcopy(owners)
+                merged = trial.apply(current, applied, raw.query["fieldManager"], force)
+                kubestrict.fold_string_data(merged)
+                obj = self.applied(merged, current, ns)
+                kubestrict.check_semantics(obj, current)
+                self.owners[key] = trial
+                self.appliers.setdefault(key, set()).add(raw.query["fieldManager"])
+                event = "MODIFIED" if current else "ADDED"
+            elif content_type == "application/strategic-merge-patch+json" and current is not None:
+                obj = copy.deepcopy(current)
+                annotations = (
+                    json.loads(body)
+                    .get("spec", {})
+                    .get("template", {})
+                    .get("metadata", {})
+                    .get("annotations", {})
+                )
+                template_meta = obj["spec"]["template"].setdefault("metadata", {})
+                template_meta.setdefault("annotations", {}).update(annotations)
+                obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
+                kubestrict.check_semantics(obj, current)
+                manager = (
+                    raw.query.get("fieldManager") or raw.headers.get("User-Agent", "unknown").split("/")[0]
+                )
+                self.owners.setdefault(key, kubestrict.Ownership()).update(current, obj, manager)
+                event = "MODIFIED"
+            elif current is None:
+                return status(404, "NotFound", f'{plural} "{name}" not found')
+            else:
+                return status(415, "UnsupportedMediaType", f"the fake does not serve {content_type}")
+        except kubestrict.Rejected as rejected:
+            return aiohttp.web.json_response(rejected.status(), status=rejected.code)
+        obj["metadata"]["managedFields"] = self.owners[key].managed_fields(
+            obj["apiVersion"], now(), self.appliers.get(key, set())
+        )
+        self.store(api_version, plural, obj, event)  # controllers see it on their next tick, not now
         return aiohttp.web.json_response(obj, status=200 if current else 201)
 
-    def applied(self, applied: Obj, current: Obj | None, manager: str, ns: str | None) -> Obj:
-        """The object after an apply: the applied fields replace the manager's; status is the server's."""
-        obj = copy.deepcopy(applied)
-        meta = obj["metadata"]
+    def applied(self, obj: Obj, current: Obj | None, ns: str | None) -> Obj:
+        """The merged object with the server's metadata; status stays the server's."""
+        obj = copy.deepcopy(obj)
+        obj["apiVersion"] = (current or obj).get("apiVersion", obj.get("apiVersion"))
+        meta = obj.setdefault("metadata", {})
         if ns:
             meta["namespace"] = ns
-        if obj.get("kind") == "Secret" and "stringData" in obj:
-            data = obj.setdefault("data", {})
-            for key, value in obj.pop("stringData").items():
-                data[key] = base64.b64encode(str(value).encode()).decode()
         old_meta = (current or {}).get("metadata") or {}
         meta["uid"] = old_meta.get("uid") or secrets.token_hex(16)
         meta["creationTimestamp"] = old_meta.get("creationTimestamp") or now()
@@ -289,30 +412,56 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         if current is None or current.get("spec") != obj.get("spec"):
             generation += 1
         meta["generation"] = generation
-        meta["managedFields"] = [{"manager": manager, "operation": "Apply", "apiVersion": obj["apiVersion"],
-                                  "time": now(), "fieldsType": "FieldsV1"}]  # fmt: skip
         if current is not None and "status" in current:
             obj["status"] = current["status"]
+        if obj.get("kind") == "Service":  # the allocator's address, kept for the Service's life
+            given = ((current or {}).get("spec") or {}).get("clusterIP")
+            obj.setdefault("spec", {})["clusterIP"] = (
+                given or f"10.96.{next(self.ip) // 250}.{next(self.ip) % 250 + 2}"
+            )
         return obj
 
     async def serve_watch(
         self, raw: aiohttp.web.BaseRequest, plural: str, ns: str | None
     ) -> aiohttp.web.StreamResponse:
         selector = raw.query.get("labelSelector", "")
-        since = int(raw.query.get("resourceVersion") or 0)
+        given = raw.query.get("resourceVersion") or "0"
+        if not given.isdigit():  # opaque to clients, but the server knows its own
+            return status(400, "BadRequest", f'invalid resource version "{given}"')
+        since = int(given)
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        if 0 < since < self.compacted:  # the history before it is gone: the client must list again
+            await response.prepare(raw)
+            gone = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 410,
+                    "reason": "Expired", "message": f"too old resource version: {since} ({self.compacted})"}  # fmt: skip
+            await response.write(json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n")
+            return response
         queue: asyncio.Queue[Obj] = asyncio.Queue()
         entry = (plural, ns, selector, queue)
         self.watchers.append(entry)
-        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(raw)
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + float(raw.query.get("timeoutSeconds") or 1800)
+        bookmarks = raw.query.get("allowWatchBookmarks") == "true"
         try:
             for _v, obj in self.items(plural, ns):
                 if int(obj["metadata"]["resourceVersion"]) > since and selector_matches(
                     selector, obj["metadata"].get("labels") or {}
                 ):
                     await response.write(json.dumps({"type": "ADDED", "object": obj}).encode() + b"\n")
-            while True:
-                event = await queue.get()
+            while (left := ends - loop.time()) > 0:  # the server ends each watch after timeoutSeconds
+                try:
+                    event = await asyncio.wait_for(queue.get(), min(left, BOOKMARK_S))
+                except TimeoutError:
+                    if bookmarks and ends - loop.time() > 0:  # a BOOKMARK carries the latest resourceVersion
+                        mark = {
+                            "kind": KIND_OF.get(plural, ""),
+                            "metadata": {"resourceVersion": str(self.rv_now)},
+                        }
+                        await response.write(
+                            json.dumps({"type": "BOOKMARK", "object": mark}).encode() + b"\n"
+                        )
+                    continue
                 await response.write(json.dumps(event).encode() + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass
@@ -333,6 +482,11 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         if plural == "pods":
             self.begin_termination(obj)
             return
+        if plural == "persistentvolumeclaims":  # kept until no pod uses it (release_claims)
+            if not obj["metadata"].get("deletionTimestamp"):
+                obj["metadata"]["deletionTimestamp"] = now()
+                self.store(api_version, plural, obj, "MODIFIED")
+            return
         self.drop(api_version, plural, obj)
         if plural == "deployments":  # the garbage collector removes what the Deployment owned
             for pod in self.pods_of(obj):
@@ -341,7 +495,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             for pod in self.stateful_pods(obj):
                 self.begin_termination(pod)
 
-    # --- the StatefulSet controller (pods NAME-0..N-1, one at a time; no PVCs are made) ----------
+    # --- the StatefulSet controller (pods NAME-0..N-1, one at a time; a claim each, kept) ------------
 
     def stateful_pods(self, sts: Obj) -> list[Obj]:
         name = sts["metadata"]["name"]
@@ -365,6 +519,12 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 if all(self.pod_ready(p) for p in pods.values()):  # ordered: the next once the last is ready
                     template = copy.deepcopy(sts["spec"]["template"])
                     meta = template.get("metadata") or {}
+                    template["spec"]["volumes"] = [
+                        *(template["spec"].get("volumes") or []),
+                        *({"name": claim["metadata"]["name"],
+                           "persistentVolumeClaim": {"claimName": self.ensure_claim(sts, claim, name)}}
+                          for claim in sts["spec"].get("volumeClaimTemplates") or []),
+                    ]  # fmt: skip
                     self.store("v1", "pods", {
                         "apiVersion": "v1", "kind": "Pod",
                         "metadata": {**meta, "name": name, "namespace": ns, "uid": secrets.token_hex(16),
@@ -372,7 +532,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                                      "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
                                                           "controller": True, "name": sts["metadata"]["name"],
                                                           "uid": "sts"}]},
-                        "spec": {**template["spec"], "hostname": name, "nodeName": "devloop-control-plane"},
+                        "spec": {**template["spec"], "hostname": name},
                         "status": {"phase": "Pending"},
                     }, "ADDED")  # fmt: skip
                 break
@@ -383,6 +543,44 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         if current is not None and current.get("status") != status_now:
             current["status"] = status_now
             self.store("apps/v1", "statefulsets", current, "MODIFIED")
+
+    def ensure_claim(self, sts: Obj, template: Obj, pod: str) -> str:
+        """The claim of a StatefulSet pod, made once (as the controller does: NAME-POD, the template's
+        labels plus the selector's); it outlives the StatefulSet. Bound at once: a Docker volume backs it."""
+        ns = sts["metadata"].get("namespace")
+        name = f"{template['metadata']['name']}-{pod}"
+        if self.fetch("v1", "persistentvolumeclaims", ns, name) is None:
+            labels = {**(template["metadata"].get("labels") or {}),
+                      **((sts["spec"].get("selector") or {}).get("matchLabels") or {})}  # fmt: skip
+            self.store("v1", "persistentvolumeclaims", {
+                "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "namespace": ns, "labels": labels, "uid": secrets.token_hex(16),
+                             "creationTimestamp": now(), "finalizers": ["kubernetes.io/pvc-protection"]},
+                "spec": {**template.get("spec", {}), "volumeName": f"pvc-{secrets.token_hex(8)}",
+                         "storageClassName": "standard"},
+                "status": {"phase": "Bound"},
+            }, "ADDED")  # fmt: skip
+        return name
+
+    def volume_of(self, ns: str | None, claim: str) -> str:
+        """The Docker volume that backs a claim."""
+        return f"devloop-fake-{self.cluster_id}-{ns}-{claim}"
+
+    def release_claims(self) -> None:
+        """A deleted claim goes (with its volume) once no pod uses it: the pvc-protection finalizer."""
+        for _v, claim in self.items("persistentvolumeclaims", None):
+            if not claim["metadata"].get("deletionTimestamp"):
+                continue
+            ns, name = claim["metadata"].get("namespace"), claim["metadata"]["name"]
+            used = any(
+                (v.get("persistentVolumeClaim") or {}).get("claimName") == name
+                for _v2, pod in self.items("pods", ns)
+                for v in pod["spec"].get("volumes") or []
+            )
+            if not used:
+                self.drop("v1", "persistentvolumeclaims", claim)
+                with contextlib.suppress(docker.errors.APIError):
+                    self.docker.api.remove_volume(self.volume_of(ns, name), force=True)
 
     # --- the Deployment controller ------------------------------------------------------------
 
@@ -395,9 +593,11 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     @staticmethod
     def template_hash(deployment: Obj) -> str:
-        return hashlib.sha256(
-            json.dumps(deployment["spec"]["template"], sort_keys=True).encode()
-        ).hexdigest()[:10]
+        """As the controller makes it: a 32-bit hash's decimal digits, each mapped to a letter or digit of
+        apimachinery's safe alphabet (rand.SafeEncodeString), never plain hex."""
+        digest = hashlib.sha256(json.dumps(deployment["spec"]["template"], sort_keys=True).encode()).digest()
+        number = str(int.from_bytes(digest[:4], "big"))
+        return "".join(SAFE_ALPHABET[ord(c) % len(SAFE_ALPHABET)] for c in number)
 
     def reconcile(self, deployment: Obj) -> None:
         """One step of the rolling update (maxSurge 1, maxUnavailable 0), then the status fields."""
@@ -432,18 +632,46 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             "availableReplicas": ready_count,
             "conditions": [
                 {"type": "Available", "status": "True" if ready_count >= wanted else "False"},
-                {"type": "Progressing", "status": "True",
-                 "reason": "NewReplicaSetAvailable" if new_ready == wanted else "ReplicaSetUpdated"},
+                self.progressing(deployment, current_hash, (len(new), new_ready, len(old)),
+                                 new_ready == wanted and not old),
             ],
         }  # fmt: skip
         if deployment.get("status") != status_now:
             deployment["status"] = status_now
             self.store("apps/v1", "deployments", deployment, "MODIFIED")
 
+    def progressing(
+        self, deployment: Obj, template_hash: str, progress: tuple[int, ...], complete: bool
+    ) -> Obj:
+        """The Progressing condition as the controller keeps it: reset by a new generation or any progress,
+        False with ProgressDeadlineExceeded after `progressDeadlineSeconds` without progress, and kept so
+        until the next generation."""
+        key = f"{deployment['metadata'].get('namespace')}/{deployment['metadata']['name']}"
+        status_was = deployment.get("status") or {}
+        was = next((c for c in status_was.get("conditions") or [] if c.get("type") == "Progressing"), None)
+        new_generation = status_was.get("observedGeneration") != deployment["metadata"].get("generation", 1)
+        loop_now = asyncio.get_running_loop().time()
+        seen = self.progress.get(key)
+        rs = f"{deployment['metadata']['name']}-{template_hash}"
+        if complete:
+            self.progress[key] = (progress, loop_now)
+            return {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                    "message": f'ReplicaSet "{rs}" has successfully progressed.'}  # fmt: skip
+        if new_generation or was is None or seen is None or seen[0] != progress:
+            self.progress[key] = (progress, loop_now)
+            return {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                    "message": f'ReplicaSet "{rs}" is progressing.'}  # fmt: skip
+        deadline = float(deployment["spec"].get("progressDeadlineSeconds", 600))
+        if was.get("reason") == "ProgressDeadlineExceeded" or loop_now - seen[1] > deadline:
+            return {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                    "message": f'ReplicaSet "{rs}" has timed out progressing.'}  # fmt: skip
+        return dict(was)
+
     def create_pod(self, deployment: Obj, template_hash: str) -> None:
         template = copy.deepcopy(deployment["spec"]["template"])
         meta = template.get("metadata") or {}
-        name = f"{deployment['metadata']['name']}-{template_hash}-{secrets.token_hex(3)[:5]}"
+        suffix = "".join(secrets.choice(SAFE_ALPHABET) for _ in range(5))  # utilrand.String(5)
+        name = f"{deployment['metadata']['name']}-{template_hash}-{suffix}"
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -454,8 +682,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "controller": True,
                                      "name": f"{deployment['metadata']['name']}-{template_hash}", "uid": "rs"}],
             },
-            "spec": {**template["spec"], "nodeName": "devloop-control-plane"},
-            "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]},
+            "spec": dict(template["spec"]),
+            "status": {"phase": "Pending"},
         }  # fmt: skip
         self.store("v1", "pods", pod, "ADDED")
 
@@ -469,6 +697,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
     # --- the kubelet ----------------------------------------------------------------------------
 
     def start_controllers(self) -> None:
+        self.add_node("devloop-control-plane", 0)  # a cluster that exists already has a Ready node
         self.tasks.add(asyncio.get_running_loop().create_task(self.control_loop()))
 
     async def control_loop(self) -> None:
@@ -477,10 +706,69 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 self.reconcile(deployment)
             for _v, sts in self.items("statefulsets", None):
                 self.reconcile_stateful(sts)
+            self.update_nodes()
             for _v, pod in self.items("pods", None):
-                if not pod["metadata"].get("deletionTimestamp"):
+                if pod["metadata"].get("deletionTimestamp"):
+                    continue
+                if not pod["spec"].get("nodeName"):
+                    self.schedule(pod)
+                else:
                     await self.sync_pod(pod)
+            self.release_claims()
             await asyncio.sleep(PROBE_PERIOD_S)
+
+    # --- nodes and the scheduler ------------------------------------------------------------------
+
+    def add_node(self, name: str, not_ready_for: float) -> None:
+        """A node as a new kind cluster has it: NotReady (with the not-ready taint) for a while."""
+        self.node_ready_at[name] = asyncio.get_running_loop().time() + not_ready_for
+        self.store("v1", "nodes", {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "uid": secrets.token_hex(16), "creationTimestamp": now(),
+                         "labels": {"kubernetes.io/hostname": name, "ingress-ready": "true",
+                                    "node-role.kubernetes.io/control-plane": ""}},
+            "spec": {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                                       "message": "container runtime network not ready: NetworkReady=false "
+                                                  "reason:NetworkPluginNotReady message:Network plugin returns "
+                                                  "error: cni plugin not initialized"}]},
+        }, "ADDED")  # fmt: skip
+        if not_ready_for <= 0:
+            self.update_nodes()
+
+    def update_nodes(self) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        for name, ready_at in list(self.node_ready_at.items()):
+            if loop_now >= ready_at:
+                del self.node_ready_at[name]
+                node = self.fetch("v1", "nodes", None, name)
+                if node is not None:
+                    node["spec"].pop("taints", None)
+                    node["status"]["conditions"] = [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                                     "message": "kubelet is posting ready status"}]  # fmt: skip
+                    self.store("v1", "nodes", node, "MODIFIED")
+
+    def schedule(self, pod: Obj) -> None:
+        """The scheduler: a Ready node without taints takes the pod; none, and the pod is Unschedulable."""
+        nodes = [n for _v, n in self.items("nodes", None)]
+        fit = [n for n in nodes if not n["spec"].get("taints")
+               and any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]  # fmt: skip
+        if fit:
+            pod["spec"]["nodeName"] = fit[0]["metadata"]["name"]
+            pod["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]}
+            self.store("v1", "pods", pod, "MODIFIED")
+            return
+        count = len(nodes)
+        taints = [t for n in nodes for t in n["spec"].get("taints") or []] or [
+            {"key": "node.kubernetes.io/not-ready"}
+        ]
+        taint = f"{{{taints[0]['key']}: {taints[0].get('value', '')}}}"
+        message = (f"0/{count} nodes are available: {count} node(s) had untolerated taint {taint}. "
+                   f"preemption: 0/{count} nodes are available: {count} Preemption is not helpful for scheduling.")  # fmt: skip
+        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}
+        if (pod.get("status") or {}).get("conditions") != [condition]:
+            pod["status"] = {"phase": "Pending", "conditions": [condition]}
+            self.store("v1", "pods", pod, "MODIFIED")
 
     @staticmethod
     def key(pod: Obj) -> str:
@@ -529,34 +817,141 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         except docker.errors.NotFound:
             return
         state = container.attrs["State"]
+        self.note_run(cid, state)
         if not state.get("Running"):
             if key not in self.restarting:
                 code = state.get("ExitCode", 1)
                 terminated = {"exitCode": code, "reason": "OOMKilled" if state.get("OOMKilled") else "Error"}
                 base["restartCount"] += 1
+                # The back-off doubles with each restart (the kubelet: 10 s up to 5 min), scaled down.
+                backoff = CRASH_BACKOFF_S * 2 ** min(base["restartCount"] - 1, 5)
                 waiting = {"reason": "CrashLoopBackOff", "message": "back-off restarting failed container"}
                 self.set_pod_status(pod, {**base, "lastState": {"terminated": terminated},
                                           "state": {"waiting": waiting}}, False)  # fmt: skip
                 self.restarting.add(key)
+                self.forget_probes(key)
                 asyncio.get_running_loop().call_later(
-                    CRASH_BACKOFF_S, lambda: self.spawn(self.restart_container(key, cid))
+                    backoff, lambda: self.spawn(self.restart_container(key, cid))
                 )
             return
         host_port = self.host_port(container, spec)
         was_ready = bool(previous.get("ready"))
         loop = asyncio.get_running_loop()
-        if was_ready and loop.time() - self.probed.get(key, 0.0) < READY_PROBE_PERIOD_S:
+        started = await self.startup_passed(pod, spec, host_port, cid, base)
+        if started is None:
+            return  # killed for failing its startup probe: it restarts
+        if started and not await self.still_alive(pod, spec, host_port, cid, base):
+            return  # killed for failing its liveness probe: it restarts
+        if not started:
+            ready = False  # readiness is not probed before the startup probe passed
+        elif was_ready and loop.time() - self.probed.get(key, 0.0) < READY_PROBE_PERIOD_S:
             ready = True  # a ready pod is probed once a period, as the kubelet does
         else:
             ready = await self.probe(spec, host_port, cid)
             self.probed[key] = loop.time()
-        running = {**base, "ready": ready, "started": True, "containerID": f"docker://{cid}",
+        running = {**base, "ready": ready, "started": started, "containerID": f"docker://{cid}",
                    "state": {"running": {"startedAt": state.get("StartedAt", now())}}}  # fmt: skip
         if "lastState" in previous:
             running["lastState"] = previous["lastState"]
         others = await self.sync_sidecars(pod, cid)
         pod_ready = ready and all(o["ready"] for o in others)
         self.set_pod_status(pod, running, pod_ready, others=others)
+
+    def probe_due(self, key: str, kind: str, probe: Obj) -> bool:
+        loop_now = asyncio.get_running_loop().time()
+        first = self.probe_started.setdefault(key, loop_now) + float(probe.get("initialDelaySeconds", 0))
+        last = self.probe_times.get((key, kind))
+        if loop_now < first or (last is not None and loop_now - last < float(probe.get("periodSeconds", 10))):
+            return False
+        self.probe_times[(key, kind)] = loop_now
+        return True
+
+    async def startup_passed(
+        self, pod: Obj, spec: Obj, host_port: int | None, cid: str, base: Obj
+    ) -> bool | None:
+        """Whether the startup probe has passed (True without one); None once it failed for good."""
+        key = self.key(pod)
+        probe = spec.get("startupProbe")
+        if probe is None or key in self.started_ok:
+            return True
+        if not self.probe_due(key, "startup", probe):
+            return False
+        if await self.probe({**spec, "readinessProbe": probe}, host_port, cid):
+            self.started_ok.add(key)
+            self.probe_failures.pop((key, "startup"), None)
+            return True
+        if self.count_failure(key, "startup", probe):
+            self.kill_for_probe(pod, cid, base, "startup")
+            return None
+        return False
+
+    async def still_alive(self, pod: Obj, spec: Obj, host_port: int | None, cid: str, base: Obj) -> bool:
+        """False once the liveness probe failed failureThreshold times in a row (the container is killed)."""
+        key = self.key(pod)
+        probe = spec.get("livenessProbe")
+        if probe is None or not self.probe_due(key, "liveness", probe):
+            return True
+        if await self.probe({**spec, "readinessProbe": probe}, host_port, cid):
+            self.probe_failures.pop((key, "liveness"), None)
+            return True
+        if self.count_failure(key, "liveness", probe):
+            self.kill_for_probe(pod, cid, base, "liveness")
+            return False
+        return True
+
+    def note_run(self, cid: str, state: Obj) -> None:
+        """Where each run of a container (an instance, for logs) begins in its log, as a UNIX time:
+        the previous run's end (a process writes before Docker records its StartedAt)."""
+
+        def unix(stamp: object) -> float | None:
+            match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", str(stamp or ""))
+            if match is None or str(stamp).startswith("0001"):
+                return None
+            return datetime.fromisoformat(match[1] + "+00:00").timestamp() + float(match[2] or 0)
+
+        started, finished = unix(state.get("StartedAt")), unix(state.get("FinishedAt"))
+        if started is None:
+            return
+        runs = self.run_starts.setdefault(cid, [])
+        seen = self.run_seen.setdefault(cid, [])
+        if not seen or started > seen[-1]:
+            seen.append(started)
+            ended = finished if finished is not None and finished < started else None
+            runs.append(0.0 if len(seen) == 1 else (ended if ended is not None else started - 0.05))
+
+    def forget_probes(self, key: str) -> None:
+        """A container that starts again is probed from the start again."""
+        self.started_ok.discard(key)
+        self.probe_started.pop(key, None)
+        for probe_kind in ("startup", "liveness"):
+            self.probe_failures.pop((key, probe_kind), None)
+            self.probe_times.pop((key, probe_kind), None)
+
+    def count_failure(self, key: str, kind: str, probe: Obj) -> bool:
+        count = self.probe_failures[(key, kind)] = self.probe_failures.get((key, kind), 0) + 1
+        return count >= int(probe.get("failureThreshold", 3))
+
+    def kill_for_probe(self, pod: Obj, cid: str, base: Obj, kind: str) -> None:
+        """As the kubelet does on a failed startup or liveness probe: kill the container, start it again."""
+        key = self.key(pod)
+        self.forget_probes(key)
+        self.restarting.add(key)
+        terminated = {
+            "exitCode": 137,
+            "reason": "Error",
+            "message": f"{kind} probe failed; the container was killed",
+        }
+        waiting = {"reason": "CrashLoopBackOff", "message": "back-off restarting failed container"}
+        self.set_pod_status(pod, {**base, "restartCount": base["restartCount"] + 1,
+                                  "lastState": {"terminated": terminated}, "state": {"waiting": waiting}}, False)  # fmt: skip
+        grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+
+        async def restart() -> None:
+            with contextlib.suppress(docker.errors.APIError):
+                await asyncio.to_thread(self.docker.api.restart, cid, timeout=min(grace, 2))
+            self.restarting.discard(key)
+
+        self.spawn(restart())
 
     async def sync_sidecars(self, pod: Obj, main: str) -> list[Obj]:
         """The pod's other containers, run as the kubelet runs them: in the first one's network
@@ -612,10 +1007,21 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             container = await asyncio.to_thread(self.docker.containers.get, cid)
             result = await asyncio.to_thread(container.exec_run, probe["exec"]["command"])
             return bool(result.exit_code == 0)
-        if host_port is None:
+        action = probe.get("tcpSocket") or probe.get("httpGet") or {}
+        port = action.get("port")
+        for declared in spec.get("ports") or []:  # a named port is the container's port of that name
+            if port == declared.get("name"):
+                port = declared["containerPort"]
+        address = ("127.0.0.1", host_port)
+        if cid is not None:  # the pod's own address, as the kubelet dials it: any port, published or not
+            container = await asyncio.to_thread(self.docker.containers.get, cid)
+            ip = container.attrs["NetworkSettings"].get("IPAddress")
+            if ip and isinstance(port, int):
+                address = (ip, port)
+        if address[1] is None:
             return False
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", host_port), 1)
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), 1)
         except (OSError, TimeoutError):
             return False
         try:
@@ -671,10 +1077,52 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             ports=ports if network_of is None else None,
             network_mode=f"container:{network_of}" if network_of else None,
             mem_limit=memory.replace("Mi", "m") if memory else None,
+            volumes=self.mounts(pod, spec),
+            **self.security(pod, spec),
             labels={KUBELET_LABEL: self.cluster_id, POD_LABEL: self.key(pod)},
             detach=True,
         )
         return str(container.id)
+
+    @staticmethod
+    def security(pod: Obj, spec: Obj) -> dict[str, Any]:
+        """What of the security contexts Docker can honour: capabilities, user and group, no new
+        privileges, a read-only root file system (the container's context over the pod's)."""
+        pod_context = pod["spec"].get("securityContext") or {}
+        context = {**pod_context, **(spec.get("securityContext") or {})}
+        found: dict[str, Any] = {}
+        capabilities = context.get("capabilities") or {}
+        if capabilities.get("drop"):
+            found["cap_drop"] = list(capabilities["drop"])
+        if capabilities.get("add"):
+            found["cap_add"] = list(capabilities["add"])
+        if context.get("allowPrivilegeEscalation") is False:
+            found["security_opt"] = ["no-new-privileges"]
+        if "runAsUser" in context:
+            found["user"] = str(context["runAsUser"]) + (
+                f":{context['runAsGroup']}" if "runAsGroup" in context else ""
+            )
+        if context.get("readOnlyRootFilesystem"):
+            found["read_only"] = True
+        return found
+
+    def mounts(self, pod: Obj, spec: Obj) -> dict[str, dict[str, str]]:
+        """The container's claim mounts, each a Docker volume (labelled, so stop() removes it)."""
+        ns = pod["metadata"].get("namespace")
+        claims = {
+            v["name"]: v["persistentVolumeClaim"]["claimName"]
+            for v in pod["spec"].get("volumes") or []
+            if "persistentVolumeClaim" in v
+        }
+        found = {}
+        for mount in spec.get("volumeMounts") or []:
+            claim = claims.get(mount["name"])
+            if claim is not None:
+                volume = self.volume_of(ns, claim)
+                with contextlib.suppress(docker.errors.APIError):
+                    self.docker.api.create_volume(volume, labels={KUBELET_LABEL: self.cluster_id})
+                found[volume] = {"bind": mount["mountPath"], "mode": "rw"}
+        return found
 
     def environment(self, pod: Obj, spec: Obj) -> dict[str, str]:
         ns = pod["metadata"].get("namespace")
@@ -688,8 +1136,40 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 env.update({k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()})
         for item in spec.get("env") or []:
             env[item["name"]] = str(item.get("value", ""))
+        # The kubelet's service links: every Service of the namespace (unless enableServiceLinks is
+        # false) and the API server's own `kubernetes` Service, never over a variable the pod sets.
+        services = [o for _v, o in self.items("services", "default") if o["metadata"]["name"] == "kubernetes"]
+        if pod["spec"].get("enableServiceLinks", True):
+            services += [o for _v, o in self.items("services", ns) if ns != "default"]
+        for service in services:
+            for key, value in self.service_link(service).items():
+                env.setdefault(key, value)
         env["HOSTNAME"] = pod["metadata"]["name"]
         return env
+
+    @staticmethod
+    def service_link(service: Obj) -> dict[str, str]:
+        """The variables the kubelet makes of a Service (pkg/kubelet/envvars), e.g. REDIS_PORT=tcp://..."""
+        ip = (service.get("spec") or {}).get("clusterIP")
+        ports = (service.get("spec") or {}).get("ports") or []
+        if not ip or ip == "None" or not ports:
+            return {}
+        prefix = service["metadata"]["name"].upper().replace("-", "_")
+        first = ports[0]
+        out = {f"{prefix}_SERVICE_HOST": ip, f"{prefix}_SERVICE_PORT": str(first["port"]),
+               f"{prefix}_PORT": f"{first.get('protocol', 'TCP').lower()}://{ip}:{first['port']}"}  # fmt: skip
+        for port in ports:
+            protocol = port.get("protocol", "TCP")
+            if port.get("name"):
+                out[f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}"] = str(port["port"])
+            base = f"{prefix}_PORT_{port['port']}_{protocol}"
+            out[base] = f"{protocol.lower()}://{ip}:{port['port']}"
+            out[f"{base}_PROTO"], out[f"{base}_PORT"], out[f"{base}_ADDR"] = (
+                protocol.lower(),
+                str(port["port"]),
+                ip,
+            )
+        return out
 
     def begin_termination(self, pod: Obj) -> None:
         """Mark the pod terminating now; its container stops (SIGTERM, grace period) in the background."""
@@ -735,8 +1215,29 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                                   "timestamps": query.get("timestamps") == "true"}  # fmt: skip
         if query.get("tailLines"):
             kwargs["tail"] = int(query["tailLines"])
+        # One container instance's lines, as the kubelet keeps a log per instance: Docker restarts
+        # the same container, so its runs are told apart by their start times.
+        state = (await asyncio.to_thread(self.docker.api.inspect_container, cid))["State"]
+        self.note_run(cid, state)  # a restart the kubelet's loop has not seen yet
+        running = state.get("Running")
+        starts = self.run_starts.get(cid) or [0.0]
+        if query.get("previous") == "true" and running:
+            if len(starts) < 2:
+                container = query.get("container") or "?"
+                return status(
+                    400,
+                    "BadRequest",
+                    f'previous terminated container "{container}" in pod "{name}" not found',
+                )
+            kwargs["since"], kwargs["until"] = starts[-2], starts[-1]
+            kwargs["follow"] = False
+        else:
+            kwargs["since"] = starts[-1]  # the current instance (or the one that just ended)
         if query.get("sinceTime"):
-            kwargs["since"] = datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00"))
+            wanted = datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00")).timestamp()
+            kwargs["since"] = max(kwargs["since"], wanted)
+        if not kwargs["since"]:
+            del kwargs["since"]
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "text/plain"})
         await response.prepare(raw)
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -835,15 +1336,25 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
         reader = asyncio.ensure_future(asyncio.to_thread(read_frames))
         stdin_task = asyncio.ensure_future(relay_stdin()) if want_stdin else None
+        runtime_error = b""
         while (frame := await frames.get()) is not None:  # output streams as it comes
+            if frame[1].startswith(b"OCI runtime exec failed"):  # Docker's words for "could not start it"
+                runtime_error += frame[1]
+                continue
             await ws.send_bytes(bytes([frame[0]]) + frame[1])
         await reader
         if stdin_task is not None:
             stdin_task.cancel()
         code = (await asyncio.to_thread(self.docker.api.exec_inspect, exec_id["Id"]))["ExitCode"]
         raw_sock.close()
-        if code == 0:
-            result: Obj = {"metadata": {}, "status": "Success"}
+        if runtime_error:  # as the kubelet reports a CRI exec that never started: a Status, no exit code
+            message = runtime_error.decode(errors="replace").strip()
+            result: Obj = {"metadata": {}, "status": "Failure", "reason": "InternalError", "code": 500,
+                           "message": "Internal error occurred: error executing command in container: "
+                                      f"failed to exec in container: {message}",
+                           "details": {"causes": [{"message": f"error executing command in container: {message}"}]}}  # fmt: skip
+        elif code == 0:
+            result = {"metadata": {}, "status": "Success"}
         else:
             result = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
                       "message": f"command terminated with non-zero exit code: exit status {code}",
@@ -906,6 +1417,10 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         for container in found:
             with contextlib.suppress(docker.errors.APIError):  # NotFound included: already gone
                 self.docker.api.remove_container(container["Id"], force=True)
+        volumes = self.docker.api.volumes(filters={"label": f"{KUBELET_LABEL}={self.cluster_id}"})
+        for volume in volumes.get("Volumes") or []:
+            with contextlib.suppress(docker.errors.APIError):
+                self.docker.api.remove_volume(volume["Name"], force=True)
         self.docker.close()
 
     def running_containers(self) -> list[str]:
@@ -930,6 +1445,13 @@ class PodError(Exception):
         self.reason = reason
 
 
+class TLSServer(aiohttp.test_utils.RawTestServer):
+    """kmock's server, serving HTTPS as an API server does."""
+
+    async def start_server(self, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any) -> None:
+        await super().start_server(loop=loop, ssl=kubetls.server_context(), **kwargs)
+
+
 class FakeCluster:
     """The fake API server on its own thread and loop, with a kubeconfig pointing at it."""
 
@@ -951,19 +1473,32 @@ class FakeCluster:
         return self
 
     def kubeconfig_text(self, context: str = "kind-devloop") -> str:
+        """As kind writes it: HTTPS, the cluster CA and the admin's client certificate as *-data."""
+        c = kubetls.certs()
+
+        def data(pem: bytes) -> str:
+            return base64.b64encode(pem).decode()
+
         return yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": context,
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "clusters": [{"name": context, "cluster": {"server": self.url, "certificate-authority-data": data(c.ca)}}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
-            "users": [{"name": context, "user": {"token": "fake-token"}}],
+            "users": [{"name": context, "user": {"client-certificate-data": data(c.client_cert),
+                                                  "client-key-data": data(c.client_key)}}],
         })  # fmt: skip
+
+    def client(self, **kwargs: Any) -> Any:
+        """An httpx client that the fake trusts (the admin's certificate), for tests that call it directly."""
+        import httpx
+
+        return httpx.Client(base_url=self.url, verify=kubetls.client_context(), **kwargs)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
 
         async def main() -> None:
             self.api = FakeKubernetes()
-            self._server = kmock.Server(self.api)
+            self._server = kmock.Server(self.api, server_cls=TLSServer)
             await self._server.__aenter__()
             self.url = str(self._server.url).rstrip("/")
             self.api.start_controllers()

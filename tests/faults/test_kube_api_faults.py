@@ -94,7 +94,7 @@ async def test_a_watch_cut_mid_event_ends_and_a_new_watch_misses_nothing(
     # The engine reports this one line ("...; watching again in 0.5s") and watches again.
     with pytest.raises(ProviderError) as info:
         await asyncio.wait_for(watch_once(), 20)
-    fault.message(str(info.value), "the watch on pods at http://127.0.0.1:")
+    fault.message(str(info.value), "the watch on pods at https://127.0.0.1:")
     fault.message(str(info.value), "broke: peer closed connection")
     assert seen and len(seen[0].instances) == 2  # the listing before the watch was complete
     # Scale to 3 while nobody watches; the next watch (as the engine's loop starts it) sees it.
@@ -224,3 +224,48 @@ async def test_a_flapping_health_check_on_docker_takes_the_instance_out_and_back
         await provider.close()
         client.close()
         subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
+
+
+@pytest.mark.fault("the API server hangs", messages=1)
+async def test_a_hanging_api_server_is_one_message_not_a_freeze(
+    tmp_path: Path, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devloop.adapters import kube
+    from devloop.core.spec import ProjectSpec
+
+    monkeypatch.setattr(kube, "REQUEST_S", 1.0, raising=False)  # the old client had no deadline at all
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),)))
+    try:
+        await provider.ensure_platform(lambda _text: None)
+        api(fake_kind).inject("GET", r"/deployments/web$", "hang")
+        with pytest.raises(ProviderError) as caught:
+            await asyncio.wait_for(provider.kube.get("apps/v1", "deployments/web", provider.namespace), 15)
+        assert str(caught.value).endswith("did not answer GET deployments/web within 1s")
+    finally:
+        await provider.close()
+
+
+async def test_open_streams_never_starve_api_calls(tmp_path: Path, fake_kind: FakeKind) -> None:
+    """Watches, log follows and port-forwards stay open for hours: with one shared pool, a hundred of
+    them left no connection for a plain GET."""
+    from devloop.core.spec import ProjectSpec
+
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),)))
+    streams: list[asyncio.Task[None]] = []
+
+    async def hold() -> None:
+        async for _event in provider.kube.watch("v1", "pods", provider.namespace, "", None):
+            pass
+
+    try:
+        await provider.ensure_platform(lambda _text: None)
+        streams = [asyncio.create_task(hold()) for _ in range(110)]
+        cluster = fake_kind.cluster
+        await async_wait_until(lambda: cluster.call(lambda: len(cluster.api.watchers)) >= 100, timeout=30)  # type: ignore[attr-defined]
+        found = await asyncio.wait_for(provider.kube.get("v1", f"namespaces/{provider.namespace}"), 10)
+        assert found is not None and found["metadata"]["name"] == provider.namespace
+    finally:
+        for task in streams:
+            task.cancel()
+        await asyncio.gather(*streams, return_exceptions=True)
+        await provider.close()

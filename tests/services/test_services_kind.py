@@ -114,3 +114,82 @@ async def test_a_bound_service_runs_as_a_statefulset_and_its_app_reads_vcap_serv
         assert fetch("v1", "secrets", "queue-credentials") is None
     finally:
         await provider.close()
+
+
+async def test_down_keeps_a_services_data_and_its_password_and_purge_deletes_both(
+    tmp_path: Path,
+    fake_kind: FakeKind,
+    web_image: str,  # noqa: F811
+) -> None:
+    """PostgreSQL keeps the password of its first start in its data: after `down` and `up` the
+    credentials must still be the ones the data knows, so bound apps can log in."""
+    db = ServiceSpec("db", CATALOG["postgres"], ready_timeout_s=60)
+    app = web_app(tmp_path, services=("db",), instances=1)
+    project = ProjectSpec(tmp_path / "devloop.yaml", (app,), services=(db,))
+    cluster = fake_kind.cluster
+    api = cluster.api  # type: ignore[attr-defined]
+
+    async def psql(provider: KindProvider, sql: str) -> tuple[int, str]:
+        password = await provider.service_password(db)
+        # Over the pod's own address, not 127.0.0.1 (trusted): the password is checked, as for an app.
+        script = f'psql "postgresql://postgres:{password}@$(hostname -i):5432/app" -tAc "{sql}"'
+        result = await provider.kube.exec(provider.namespace, "db-0", "db", ["sh", "-c", script])
+        return result.code, (result.stdout + result.stderr).decode()
+
+    first = KindProvider(project)
+    try:
+        await first.ensure_platform(lambda _text: None)
+        await first.deploy(app, await first.deliver(app, web_image, lambda _t: None), lambda _t: None)
+        assert await psql(first, "create table kept (v text); insert into kept values ('still here')") == (
+            0,
+            "CREATE TABLE\nINSERT 0 1\n",
+        )
+        await first.remove(None)  # `devloop down`
+        claims = cluster.call(
+            lambda: [o["metadata"]["name"] for _v, o in api.items("persistentvolumeclaims", first.namespace)]
+        )  # type: ignore[attr-defined]
+        assert claims == ["data-db-0"]
+    finally:
+        await first.close()
+    second = KindProvider(project)
+    try:
+        await second.ensure_platform(lambda _text: None)
+        await second.deploy(app, await second.deliver(app, web_image, lambda _t: None), lambda _t: None)
+        assert await psql(second, "select v from kept") == (0, "still here\n")  # data and login both work
+        await second.remove(None, purge=True)  # `devloop down --purge`: nothing is left
+
+        def left() -> list[str]:
+            return cluster.call(
+                lambda: [
+                    f"{v}/{o['metadata']['name']}"
+                    for plural in ("persistentvolumeclaims", "secrets", "statefulsets")  # type: ignore[attr-defined]
+                    for v, o in api.items(plural, second.namespace)
+                ]
+            )  # type: ignore[attr-defined]
+
+        wait_until(lambda: left() == [], timeout=60, what="the claim released once its pod is gone")
+    finally:
+        await second.close()
+
+
+async def test_a_service_named_redis_puts_no_service_links_in_the_apps_pods(
+    tmp_path: Path,
+    fake_kind: FakeKind,
+    web_image: str,  # noqa: F811
+) -> None:
+    """Without enableServiceLinks: false the kubelet gives every pod REDIS_PORT=tcp://IP:6379, which
+    an app reading REDIS_PORT as a port number chokes on."""
+    from tests.providers.test_kind_provider import pod_env
+
+    redis = ServiceSpec("redis", CATALOG["redis"], ready_timeout_s=30)
+    app = web_app(tmp_path, services=("redis",), instances=1)
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,), services=(redis,)))
+    try:
+        await provider.ensure_platform(lambda _text: None)
+        await provider.deploy(app, await provider.deliver(app, web_image, lambda _t: None), lambda _t: None)
+        env = wait_until(lambda: pod_env(fake_kind.cluster, "web"), what="the app's pod")
+        assert "REDIS_PORT" not in env and "REDIS_SERVICE_HOST" not in env
+        assert env["KUBERNETES_SERVICE_HOST"] == "10.96.0.1"  # the API server's own, always there
+        assert env["REDIS_URL"].endswith("@redis:6379")
+    finally:
+        await provider.close()

@@ -1,0 +1,20 @@
+"""DNS-safe Kubernetes names from devloop's names: a Service name must be a DNS-1035 label, which an
+app or service name that starts with a digit (valid for everything else) is not."""
+
+from __future__ import annotations
+
+import re
+
+_INVALID = re.compile(r"[^a-z0-9-]+")
+PREFIX = "app-"  # what makes a name that starts with a digit start with a letter
+
+
+def dns_label(name: str) -> str:
+    """`name` as a DNS-1035 label (lowercase letters, digits, '-'; a letter first; 63 at most).
+
+    A name that already is one comes back unchanged; one starting with a digit gets `app-` in front
+    (`1web` -> `app-1web`), so distinct valid names stay distinct."""
+    cleaned = _INVALID.sub("-", name.lower()).strip("-") or "x"
+    if not cleaned[0].isalpha():
+        cleaned = PREFIX + cleaned
+    return cleaned[:63].rstrip("-")
