@@ -112,6 +112,28 @@ def test_curl_resolves_star_localhost_to_the_loopback_address(loopback_server: i
     assert result.stdout == f"host web.localhost:{loopback_server}\n"
 
 
+async def test_x_in_the_dashboard_hands_the_terminal_to_a_shell_in_instance_0(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README: the dashboard's `x` opens a shell in the instance (the terminal handed over, then back)."""
+    import contextlib
+
+    from devloop.ui.app import DevloopApp
+    from tests.ui.fake_engine import FakeEngine, spec
+
+    engine = FakeEngine((spec("web"),))
+    engine.running("web")
+    ran: list[list[str]] = []
+    app = DevloopApp(engine, run_interactive=ran.append)
+    monkeypatch.setattr(
+        app, "suspend", contextlib.nullcontext
+    )  # a headless test has no terminal to hand over
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("x")
+        await pilot.pause()
+    assert ran == [["/bin/true", "web", "0"]]  # the engine's argv for instance 0 of the selected app
+
+
 # --- Backing services --------------------------------------------------------------------------
 
 
