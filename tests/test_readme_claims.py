@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import http.server
 import io
+import itertools
 import json
 import shutil
 import subprocess
@@ -286,7 +287,7 @@ def _pod(status: dict[str, Any]) -> dict[str, Any]:
             },
             "pod web-5d9c7-x2k4p cannot be scheduled: 0/1 nodes: Insufficient memory",
         ),
-        ({}, "did not finish within 0s (1 of 1 new pods, 1 available); readiness probes keep failing"),
+        ({}, "did not finish within 80s (1 of 1 new pods, 1 available); readiness probes keep failing"),
     ],
     ids=["image-pull", "unschedulable", "readiness"],
 )
@@ -299,8 +300,10 @@ async def test_a_stalled_rollout_says_why(
     from devloop.providers import kind
 
     app = AppSpec(
-        "web", tmp_path, instances=1, port=8080, health=HealthCheck(HealthCheckType.HTTP, "/", timeout_s=-60)
+        "web", tmp_path, instances=1, port=8080, health=HealthCheck(HealthCheckType.HTTP, "/", timeout_s=20)
     )
+    clock = itertools.count(0, 100)  # each look at the clock is 100 s later: the 80 s budget runs out at once
+    monkeypatch.setattr(kind, "time", types.SimpleNamespace(monotonic=lambda: float(next(clock))))
     provider = kind.KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,)))
     provider._kube = _StalledCluster([_pod(status)])  # type: ignore[assignment]
     with pytest.raises(DeployError) as caught:
