@@ -1,7 +1,10 @@
-"""Docs that are generated must match what generates them."""
+"""Docs that are generated must match what generates them; the README's claims must name real tests."""
 
 from __future__ import annotations
 
+import ast
+import functools
+import re
 from pathlib import Path
 
 from devloop.config.reference import readme_with_cf_attributes, render, undocumented, unlisted_cf_attributes
@@ -37,3 +40,70 @@ def test_readme_screenshot_is_the_running_snapshot() -> None:
 def test_readme_starts_with_the_two_commands() -> None:
     lines = (ROOT / "README.md").read_text().splitlines()
     assert "devloop up" in lines[3] and "python3 -m pytest" in lines[4]
+
+
+CLAIMS = ROOT / "docs" / "readme-claims.md"
+NODE_ID = re.compile(r"`(tests/[\w/]+\.py)::([\w:]+)(?:\[[^\]`]*\])?`")
+SCRIPT = re.compile(r"`(scripts/[\w/]+\.py)`")
+
+
+def readme_headings() -> list[str]:
+    """Every heading of README.md (`#` to `###`), outside code blocks."""
+    headings, fenced = [], False
+    for line in (ROOT / "README.md").read_text().splitlines():
+        fenced ^= line.startswith("```")
+        if not fenced and re.match(r"#{1,3} ", line):
+            headings.append(line.lstrip("#").strip())
+    return headings
+
+
+def claim_tables() -> dict[str, list[str]]:
+    """The claims file's sections: heading -> its table's claim rows (header and rule left out)."""
+    tables: dict[str, list[str]] = {}
+    rows: list[str] = []
+    for line in CLAIMS.read_text().splitlines():
+        if line.startswith("## "):
+            rows = tables.setdefault(line[3:].strip(), [])
+        elif line.startswith("|") and not line.startswith(("| claim |", "|---")) and tables:
+            rows.append(line)
+    return tables
+
+
+@functools.cache
+def functions_in(path: Path) -> set[str]:
+    """`name` of each test function of the file and `Class::name` of each method, read with ast."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names.update(
+                f"{node.name}::{item.name}"
+                for item in node.body
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+            )
+    return names
+
+
+def test_every_readme_section_has_a_claims_table() -> None:
+    tables = claim_tables()
+    assert [h for h in readme_headings() if not tables.get(h)] == [], f"add a table for it to {CLAIMS.name}"
+    assert [h for h in tables if h not in readme_headings()] == [], (
+        "a claims section the README no longer has"
+    )
+
+
+def test_every_claim_names_tests_that_exist() -> None:
+    missing: list[str] = []
+    for heading, rows in claim_tables().items():
+        for row in rows:
+            ids = NODE_ID.findall(row)
+            if not ids:
+                missing.append(f"{heading}: no test named for {row.split('|')[1].strip()!r}")
+            for path, name in ids:
+                if not (ROOT / path).is_file() or name not in functions_in(ROOT / path):
+                    missing.append(f"{heading}: {path}::{name}")
+            missing += [
+                f"{heading}: {script}" for script in SCRIPT.findall(row) if not (ROOT / script).is_file()
+            ]
+    assert missing == []
