@@ -359,7 +359,9 @@ def trigger(
 @click.option(
     "--format", "fmt", type=click.Choice(["yaml", "kustomize", "helm"]), default="yaml", show_default=True
 )
-def export(config: ConfigOptions, output: Path, fmt: str) -> None:
+@click.option("--autoscale", is_flag=True,
+              help="Add a HorizontalPodAutoscaler for apps with more than one instance.")  # fmt: skip
+def export(config: ConfigOptions, output: Path, fmt: str, autoscale: bool) -> None:
     """Write the Kubernetes objects devloop would apply (yaml, kustomize or helm)."""
     from devloop.build import ImageBuilder
     from devloop.export import credential_notices, write
@@ -368,7 +370,7 @@ def export(config: ConfigOptions, output: Path, fmt: str) -> None:
     project = config.load()
     planner = ImageBuilder(None)
     images = {app.name: app.image or _export_image(planner, app) for app in project.apps}
-    written = write(project, images, project_id(project.file), output, fmt)
+    written = write(project, images, project_id(project.file), output, fmt, autoscale)
     for notice in credential_notices(project):
         click.echo(f"warning: {notice}", err=True)
     click.echo(f"wrote {len(written)} file(s) to {output} ({fmt}); secret values are placeholders")

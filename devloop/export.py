@@ -59,12 +59,16 @@ def credential_notices(project: ProjectSpec) -> list[str]:
     return notices
 
 
-def objects_for(project: ProjectSpec, images: dict[str, str], project_id: str) -> list[tuple[AppSpec, Obj]]:
+def objects_for(
+    project: ProjectSpec, images: dict[str, str], project_id: str, autoscale: bool = False
+) -> list[tuple[AppSpec, Obj]]:
     """Each app's objects (with its binding Secret), then each backing service's."""
     placeholders = {s.name: SECRET_PLACEHOLDER for s in project.services}
     items: list[tuple[AppSpec, Obj]] = []
     for app in (credentials_moved(a)[0] for a in project.apps):
-        objects = app_objects(app, images[app.name], project=project_id, secret_values=False)
+        objects = app_objects(
+            app, images[app.name], project=project_id, secret_values=False, autoscale=autoscale
+        )
         bound = [project.service(name) for name in app.services]
         if bound:
             objects = read_bindings(objects, app.name)
@@ -91,8 +95,15 @@ def dump(obj: Any) -> str:
     return yaml.dump(obj, Dumper=_NoAliases, sort_keys=False, default_flow_style=False)
 
 
-def write(project: ProjectSpec, images: dict[str, str], project_id: str, out: Path, fmt: str) -> list[Path]:
-    items = objects_for(project, images, project_id)
+def write(
+    project: ProjectSpec,
+    images: dict[str, str],
+    project_id: str,
+    out: Path,
+    fmt: str,
+    autoscale: bool = False,
+) -> list[Path]:
+    items = objects_for(project, images, project_id, autoscale)
     if out.exists() and not out.is_dir():
         raise UsageError(f"-o {out} is a file; export writes a folder of YAML files", hint="name a folder")
     try:

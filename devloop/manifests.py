@@ -15,7 +15,7 @@ from typing import Any
 
 from devloop.core import cfenv
 from devloop.core.names import dns_label
-from devloop.core.processes import WEB, process_name, process_view
+from devloop.core.processes import WEB, main_memory_mb, process_name, process_view, sidecars_of
 from devloop.core.spec import DEFAULT_ROUTER_PORT, AppSpec, HealthCheck, HealthCheckType, ProcessSpec
 
 Obj = dict[str, Any]
@@ -186,14 +186,14 @@ def app_objects(
     project: str,
     namespace: str | None = None,
     secret_values: bool = False,
-    autoscale: bool = True,
+    autoscale: bool = False,
     local: bool = False,
     router_port: int = DEFAULT_ROUTER_PORT,
 ) -> list[Obj]:
     """Every object for one app. Secret values are placeholders unless `secret_values`.
 
-    `autoscale=False` leaves out the HorizontalPodAutoscaler: in the dev loop the
-    instance count is the user's to set, not a load-driven controller's. `local`: the
+    A HorizontalPodAutoscaler only with `autoscale` (`devloop export --autoscale`): cf scales
+    an app only when asked (its App Autoscaler is a service one binds), so neither does export. `local`: the
     pods run behind devloop's router on `router_port` (see `_cf_env`).
     """
     objects: list[Obj] = []
@@ -210,7 +210,8 @@ def app_objects(
             "metadata": _meta(f"{app.name}-secrets", web_labels, namespace),
             "stringData": {k: (v if secret_values else SECRET_PLACEHOLDER) for k, v in app.secret_env},
         })  # fmt: skip
-    web = _container(app, app.name, image, app.command, app.memory_mb, app.health, app.port)
+    web_memory = main_memory_mb(app.memory_mb, sidecars_of(app, WEB))
+    web = _container(app, app.name, image, app.command, web_memory, app.health, app.port)
     if app.disk_mb:  # cf's disk_quota: the instance's scratch space
         web["resources"].setdefault("limits", {})["ephemeral-storage"] = f"{app.disk_mb}Mi"
     objects.append(
@@ -272,8 +273,9 @@ def _cf_env(app: AppSpec, deployment: Obj, image: str, project: str, local: bool
 def _process_deployment(app: AppSpec, process: ProcessSpec, image: str, project: str,
                         namespace: str | None) -> Obj:  # fmt: skip
     name = process_name(app.name, process.type)
+    memory = main_memory_mb(process.memory_mb or app.memory_mb, sidecars_of(app, process.type))
     main = _container(
-        app, process.type, image, process.command, process.memory_mb or app.memory_mb, None, None
+        app, process.type, image, process.command, memory, None, None
     )
     return _deployment(app, name, process.type, image, process.instances,
                        [main, *_sidecars(app, process.type, image)], project, namespace)  # fmt: skip

@@ -58,6 +58,14 @@ def sidecars_of(app: AppSpec, process: str) -> tuple[SidecarSpec, ...]:
     return tuple(s for s in app.sidecars if process in s.process_types)
 
 
+def main_memory_mb(memory_mb: int | None, sidecars: tuple[SidecarSpec, ...]) -> int | None:
+    """The process's own container's share of its memory: in cf a process's memory holds its
+    sidecars' too, so theirs (where set) is taken out of it. None: no limit was set."""
+    if memory_mb is None:
+        return None
+    return memory_mb - sum(s.memory_mb or 0 for s in sidecars)
+
+
 def default_health(process: str, given: HealthCheck | None) -> HealthCheck:
     """cf's defaults: `web` is checked on its port; every other process type by staying up."""
     if given is not None:
@@ -106,6 +114,18 @@ def problems(app: AppSpec) -> list[tuple[tuple[str | int, ...], str]]:
                 found.append((("sidecars", i, "process_types", j), f"sidecar {sidecar.name!r} names process "
                                f"type {wanted!r}, which {app.name!r} does not have{hint}; it has: "
                                f"{', '.join(types)}"))  # fmt: skip
+    for i, sidecar in enumerate(app.sidecars):
+        for wanted in sidecar.process_types:
+            if wanted not in types or sidecar.memory_mb is None:
+                continue
+            memory = process_view(app, wanted).memory_mb
+            left = main_memory_mb(memory, sidecars_of(app, wanted))
+            if memory is not None and left is not None and left <= 0:
+                found.append((("sidecars", i, "memory"), f"the sidecars of process {wanted!r} ask for "
+                               f"{memory - left}M, but the process has {memory}M in all: as in cf, "
+                               "a process's memory holds its sidecars' (raise the process's "
+                               "memory)"))  # fmt: skip
+                break
     return found
 
 

@@ -30,7 +30,7 @@ from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
-from devloop.core.processes import WEB, process_name, process_types, process_view, sidecars_of
+from devloop.core.processes import WEB, main_memory_mb, process_name, process_types, process_view, sidecars_of
 from devloop.core.removal import Removed
 from devloop.core.routes import internal_hosts
 from devloop.core.services import ServiceSpec, binding_env
@@ -393,7 +393,7 @@ class DockerProvider:
             restart_policy={"Name": "no"},
             init=True,
             security_opt=["no-new-privileges"],  # setuid binaries cannot raise the app's privileges
-            mem_limit=f"{app.memory_mb}m" if app.memory_mb else None,
+            mem_limit=f"{memory}m" if (memory := main_memory_mb(app.memory_mb, sidecars)) else None,
         )
         name = f"devloop-{app.name}-{generation}-{index}"
         if process != WEB:

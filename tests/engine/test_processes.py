@@ -6,7 +6,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from devloop.core import events as ev
-from devloop.core.processes import process_summary, process_types, process_view, sidecars_of
+from devloop.core.processes import (
+    main_memory_mb,
+    problems,
+    process_summary,
+    process_types,
+    process_view,
+    sidecars_of,
+)
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProcessSpec, SidecarSpec
 from devloop.core.state import EngineState, Phase, reduce, why_not_serving
 
@@ -92,3 +99,12 @@ def test_scaling_a_process_type_changes_only_its_count_and_redeploys() -> None:
     state = reduce(state, ev.ScaleRequested("shop", 1, 512))
     assert (state.apps["shop"].spec.instances, state.apps["shop"].spec.memory_mb) == (1, 512)
     assert state.apps["shop"].spec.processes[0].instances == 3
+
+
+def test_sidecars_asking_for_all_of_a_processs_memory_are_refused_as_cf_refuses_them() -> None:
+    stats = SidecarSpec("stats", "python stats.py", ("web",), 128)
+    app = AppSpec("web", Path("."), memory_mb=128, sidecars=(stats,))
+    assert problems(app) == [(("sidecars", 0, "memory"), "the sidecars of process 'web' ask for 128M, but "
+                              "the process has 128M in all: as in cf, a process's memory holds its sidecars' "
+                              "(raise the process's memory)")]  # fmt: skip
+    assert main_memory_mb(256, (stats,)) == 128 and main_memory_mb(None, (stats,)) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import kubernetes_validate
@@ -62,12 +63,24 @@ def test_port_check_is_a_tcp_probe_and_process_has_none() -> None:
     assert "livenessProbe" not in container and container["command"] == ["/bin/sh", "-c", "python worker.py"]
 
 
-def test_pdb_and_hpa_only_with_more_than_one_instance() -> None:
-    many = app_objects(SHAPES["http-3-instances"], "i", project="p")
-    one = app_objects(SHAPES["port-1-instance"], "i", project="p")
+def test_pdb_with_more_than_one_instance_and_an_hpa_only_when_asked() -> None:
+    many = app_objects(SHAPES["http-3-instances"], "i", project="p", autoscale=True)
+    one = app_objects(SHAPES["port-1-instance"], "i", project="p", autoscale=True)
     assert by_kind(many, "PodDisruptionBudget") and by_kind(many, "HorizontalPodAutoscaler")
     assert by_kind(many, "HorizontalPodAutoscaler")[0]["spec"]["minReplicas"] == 3
     assert not by_kind(one, "PodDisruptionBudget") and not by_kind(one, "HorizontalPodAutoscaler")
+    unasked = app_objects(SHAPES["http-3-instances"], "i", project="p")  # cf scales only when told
+    assert by_kind(unasked, "PodDisruptionBudget") and not by_kind(unasked, "HorizontalPodAutoscaler")
+
+
+def test_sidecar_memory_is_taken_out_of_the_processs_memory_as_in_cf() -> None:
+    app = replace(SHAPES["http-3-instances"], memory_mb=256,
+                  sidecars=(SidecarSpec("stats", "python stats.py", ("web",), 64),
+                            SidecarSpec("tap", "python tap.py", ("web",))))  # fmt: skip
+    (deployment,) = by_kind(app_objects(app, "i", project="p"), "Deployment")
+    limits = {c["name"]: c["resources"].get("limits", {}).get("memory")
+              for c in deployment["spec"]["template"]["spec"]["containers"]}  # fmt: skip
+    assert limits == {app.name: "192Mi", "stats": "64Mi", "tap": None}
 
 
 def test_no_route_means_no_service_or_ingress() -> None:
