@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -30,8 +31,20 @@ def runtime_dir() -> Path:
     return private_dir(folder)
 
 
+SUN_PATH_MAX = 104  # bytes a Unix socket path may take on every platform devloop runs on (108 on Linux)
+
+
 def socket_path(project_id: str) -> Path:
-    return runtime_dir() / f"{project_id}.sock"
+    """The project's socket; a short name where the folder's path is long, and a user-only folder
+    under /tmp where even that would not fit (a bind would fail with 'AF_UNIX path too long')."""
+    path = runtime_dir() / f"{project_id}.sock"
+    if len(os.fsencode(path)) <= SUN_PATH_MAX:
+        return path
+    short = f"{hashlib.sha256(project_id.encode()).hexdigest()[:16]}.sock"
+    path = runtime_dir() / short
+    if len(os.fsencode(path)) <= SUN_PATH_MAX:
+        return path
+    return private_dir(Path("/tmp") / f"devloop-{os.getuid()}") / short
 
 
 class ControlServer:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +38,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_docker)
         if item.get_closest_marker("kind") and not have_kind:
             item.add_marker(skip_kind)
+
+
+LOCKS = Path(tempfile.gettempdir()) / "devloop-tests"
+
+
+@pytest.fixture(autouse=True)
+def _engine_turn(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Docker tests share the engine across the test processes; one marked `exclusive` (it removes
+    images the others use) runs alone. A gate lock taken before the shared one lets an exclusive
+    test in without waiting for a moment when no other test runs."""
+    if request.node.get_closest_marker("docker") is None:
+        yield
+        return
+    LOCKS.mkdir(exist_ok=True)
+    exclusive = request.node.get_closest_marker("exclusive") is not None
+    with open(LOCKS / "gate", "a") as gate, open(LOCKS / "engine", "a") as engine:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(engine, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        if not exclusive:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        yield
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from devloop.adapters.dockercli import detect
 from tests.devloop_process import DevloopProcess
 from tests.helpers import copy_sample, http_get, wait_until
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.exclusive]  # it removes images every test uses
 IMAGES = ("postgres:16", "redis:7")
 
 
