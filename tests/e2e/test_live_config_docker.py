@@ -76,13 +76,18 @@ def test_scale_adds_and_removes_instances_and_sticks_across_config_reloads(pytho
         wait_until(lambda: status(python_web)["web"]["instances"] == {"running": 3, "desired": 3},
                    timeout=60, what="status to show 3 of 3")  # fmt: skip
 
-        # A reload of the file (here through set-env) keeps the scaled count.
+        # A reload of the file (here through set-env) keeps the scaled count: a new env replaces
+        # every instance, and three new ones replace the three that ran.
+        before_env = set(running(python_web))
         assert run_devloop(python_web, "set-env", "web", "SUFFIX", " again").returncode == 0
         wait_until(lambda: serves(url, "hello from python-web again"), timeout=90, what="the new env")
-        wait_until(lambda: status(python_web)["web"]["instances"] == {"running": 3, "desired": 3},
-                   timeout=60, what="still 3 after the reload")  # fmt: skip
-        after_env = set(running(python_web))
-        assert len(after_env) == 3
+
+        def replaced() -> set[str] | None:
+            now = set(running(python_web))
+            return now if len(now) == 3 and now.isdisjoint(before_env) else None
+
+        after_env = wait_until(replaced, timeout=90, what="three new instances and the old ones stopped")
+        assert status(python_web)["web"]["instances"]["desired"] == 3
 
         assert run_devloop(python_web, "scale", "web", "-i", "1").returncode == 0
         wait_until(lambda: len(running(python_web)) == 1, timeout=90, what="one instance left")

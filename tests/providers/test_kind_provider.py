@@ -25,6 +25,7 @@ from devloop.providers.kind import KindProvider, _labelled
 from tests.conftest import FakeKind
 from tests.helpers import async_wait_until, http_get
 from tests.load import Load
+from tests.registry import running_registry
 
 pytestmark = pytest.mark.docker
 
@@ -260,24 +261,8 @@ async def test_a_user_manifest_demanding_non_root_gets_the_kubelet_reason(
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[str]:
     """A real registry process (Debian's docker-registry) on a free loopback port."""
-    if not Path("/usr/bin/docker-registry").exists():
-        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        f"version: 0.1\nstorage: {{filesystem: {{rootdirectory: {tmp_path / 'blobs'}}}}}\n"
-        f"http: {{addr: '127.0.0.1:{port}'}}\n"
-    )
-    process = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(config)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    from tests.helpers import wait_until
-
-    wait_until(lambda: http_get(f"http://127.0.0.1:{port}/v2/") is not None, timeout=20, what="the registry")
-    yield f"localhost:{port}"
-    process.terminate()
-    process.wait(10)
+    with running_registry(tmp_path) as address:
+        yield address
 
 
 async def test_registry_delivery_pushes_and_pods_pull_from_it(
