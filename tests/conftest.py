@@ -109,14 +109,20 @@ def fake_cluster(tmp_path: Path) -> Iterator[object]:
 
 
 @pytest.fixture
-def fake_kind(tmp_path: Path, fake_cluster: object, monkeypatch: pytest.MonkeyPatch) -> FakeKind:
+def fake_kind(tmp_path: Path, fake_cluster: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKind]:
+    """The fake `kind` on PATH. One test at a time across the test processes: a fake cluster binds
+    its host ports for real, as kind's node container does, and two made at once would race for
+    the same free ports (devloop checks them before `kind create`, as a user's one devloop does)."""
     state = tmp_path / "fake-kind"
     state.mkdir()
     (state / "kubeconfig").write_text(fake_cluster.kubeconfig_text())  # type: ignore[attr-defined]
     kind = FakeKind(state, fake_cluster)
     for name, value in kind.env().items():
         monkeypatch.setenv(name, value)
-    return kind
+    LOCKS.mkdir(exist_ok=True)
+    with open(LOCKS / "kind", "a") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        yield kind
 
 
 @pytest.fixture(scope="session", autouse=True)
