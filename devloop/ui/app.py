@@ -30,7 +30,7 @@ from devloop.ui.screens import ConfirmQuitScreen, EnvScreen, HelpScreen, ScaleSc
 from devloop.ui.view import EngineView
 
 TICK_S = 0.05
-COLUMNS = ("App", "State", "Instances", "Memory", "URL", "Last build", "Error")
+COLUMNS = ("App", "State", "Instances", "Memory limit", "URL", "Last build", "Error")
 # A symbol per state, so state never depends on colour alone (the cursor row hides colour).
 PHASE_MARK = {
     Phase.WAITING: "…",

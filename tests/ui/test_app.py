@@ -34,7 +34,7 @@ async def test_table_shows_apps_state_instances_and_url() -> None:
         await pilot.pause()
         assert cell(app, "web", "State") == "● running"
         assert cell(app, "web", "Instances") == "2/2"
-        assert cell(app, "web", "Memory") == "128M"
+        assert cell(app, "web", "Memory limit") == "128M"
         assert cell(app, "web", "URL") == "http://web.localhost:8080"
         assert cell(app, "worker", "URL") == "http://worker.localhost:8081"
         assert "docker 20.10" in app.sub_title and "auto builds" in app.sub_title
