@@ -171,10 +171,9 @@ class Engine:
         if edit.needs_restart:
             self.api("devloop", f"config changed ({', '.join(edit.needs_restart)}): "
                      "stop and start `devloop up` to apply it")  # fmt: skip
-        kept = {app.name for app in self.project.apps}
         # Apps added or removed wait for a restart; the others follow the file from now on.
-        apps = tuple(a for a in project.apps if a.name in kept)
-        apps += tuple(a for a in self.project.apps if a.name not in {b.name for b in apps})
+        saved = {app.name: app for app in project.apps}
+        apps = tuple(saved.get(app.name, app) for app in self.project.apps)
         self.project = dataclasses.replace(self.project, apps=apps, notices=project.notices)
         if edit.changed and self._instances_task is not None:
             self._instances_task.cancel()  # watch again with the new specs (health checks, ports)

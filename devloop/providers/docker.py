@@ -337,10 +337,7 @@ class DockerProvider:
         retired = self._route(app, [*kept, *new]) if web else []
         if extra:
             gone = {s["Id"] for s in extra}
-            ids = [
-                s["Id"] for s in current
-                if _sidecar_of(s) and _network_owner(s) in gone
-            ] + sorted(gone)  # fmt: skip
+            ids = [s["Id"] for main in sorted(gone) for s in _sidecars_of(current, main)] + sorted(gone)
             self._retiring.update(ids)
             task = asyncio.create_task(self._drain_and_stop(retired, ids))
             self._stopping.add(task)
@@ -837,9 +834,8 @@ class DockerProvider:
         their sidecars, so they share the new network namespace; routing follows by events."""
         for container in (c for c in down if not _sidecar_of(c)):
             await self._call(self.client.api.restart, container.id, timeout=0)
-            for sidecar in containers:
-                if _sidecar_of(sidecar) and _instance_of(sidecar) == container.id:
-                    await self._call(self.client.api.restart, sidecar.id, timeout=0)
+            for sidecar in _sidecars_of(containers, container.id):
+                await self._call(self.client.api.restart, sidecar.id, timeout=0)
 
     @contextlib.asynccontextmanager
     async def _out_of_rotation(self, app: AppSpec, container: Any) -> AsyncIterator[None]:
@@ -903,7 +899,7 @@ class DockerProvider:
         instances = [c for c in containers if not _sidecar_of(c) and (c.status == "running" or _is_down(c))]
         for container in sorted(instances, key=lambda c: _process_of(c) != WEB):
             progress(f"restarting instance {_label(container)}")
-            sidecars = [s for s in containers if _sidecar_of(s) and _instance_of(s) == container.id]
+            sidecars = _sidecars_of(containers, container.id)
             ids = {container.id, *(s.id for s in sidecars)}
             self._restarting.update(ids)  # their SIGTERM exit (143) is asked for, not a crash
             try:
@@ -1056,14 +1052,14 @@ def _label(container: Any) -> str:
 
 
 def _instance_of(sidecar: Any) -> str:
-    """The id of the instance whose network a sidecar shares."""
-    mode = (sidecar.attrs.get("HostConfig") or {}).get("NetworkMode", "")
-    return str(mode).removeprefix("container:")
+    """The id of the instance whose network a sidecar shares (a summary or a container object)."""
+    host_config = (sidecar if isinstance(sidecar, dict) else sidecar.attrs).get("HostConfig") or {}
+    return str(host_config.get("NetworkMode", "")).removeprefix("container:")
 
 
-def _network_owner(summary: dict[str, Any]) -> str:
-    """The id of the container whose network a sidecar's summary (the list endpoint) joins."""
-    return str((summary.get("HostConfig") or {}).get("NetworkMode", "")).removeprefix("container:")
+def _sidecars_of(items: list[Any], instance_id: str) -> list[Any]:
+    """The sidecars among `items` that share the network of the instance `instance_id`."""
+    return [item for item in items if _sidecar_of(item) and _instance_of(item) == instance_id]
 
 
 def _memory_limit_mb(container: Any) -> int | None:
