@@ -32,7 +32,9 @@ top of it, following the API reference and the API server's own validation:
 Not modelled (real clusters differ here): probe timeouts beyond the connect and first line,
 ReplicaFailure while a new namespace's `default` ServiceAccount is missing, admission (quotas, LimitRanges, Pod Security),
 cluster DNS and Service routing (port-forward dials the published port), field ownership below
-the leaves devloop applies (no per-list-type SMD schema), and rate limiting (429 only by injection).
+the leaves devloop applies (no per-list-type SMD schema), rate limiting (429 only by injection),
+and part of the kubelet's env resolution: downward-API `valueFrom.fieldRef` and `$(VAR)` references
+are schema-checked but not filled in (envFrom is), so a pod's CF_INSTANCE_IP is absent here.
 Times are scaled down (probe period 0.1 s, crash backoff 0.3 s) so tests are fast.
 """
 
