@@ -24,13 +24,14 @@ import docker
 import pytest
 from click.testing import CliRunner
 
-from devloop import errors, kindconfig
+from devloop import errors
 from devloop.cli import cli
+from devloop.cli.printer import PlainPrinter
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import format_line
 from devloop.core.services import CATALOG, ServiceSpec, binding_env, credentials_for, type_for
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
-from devloop.printer import PlainPrinter
+from devloop.providers.kind import cluster_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +71,7 @@ def test_up_prints_plain_lines_when_output_is_not_a_terminal(
         seen.update(options)
         return 0
 
-    monkeypatch.setattr("devloop.run.run_up", fake_run_up)
+    monkeypatch.setattr("devloop.cli.up.run_up", fake_run_up)
     monkeypatch.setattr("devloop.cli.make_provider", lambda project: None)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["up", *args])  # CliRunner's output is no terminal
@@ -217,7 +218,7 @@ def test_a_created_kind_cluster_gets_the_local_registry_recipe() -> None:
     from devloop.adapters.registry import ensure_kind_registry
 
     assert 'config_path = "/etc/containerd/certs.d"' in "".join(
-        __import__("yaml").safe_load(kindconfig.cluster_config())["containerdConfigPatches"]
+        __import__("yaml").safe_load(cluster_config.cluster_config())["containerdConfigPatches"]
     )
     node = _Container("devloop-control-plane")
     network = _Network()
@@ -226,18 +227,18 @@ def test_a_created_kind_cluster_gets_the_local_registry_recipe() -> None:
     said: list[str] = []
     ensure_kind_registry(client, [node.name], said.append)
     ((_image, options),) = client.containers.run_calls
-    assert options["name"] == kindconfig.REGISTRY_NAME
-    assert options["ports"] == {"5000/tcp": ("127.0.0.1", kindconfig.REGISTRY_PORT)}  # loopback only
-    assert [c.name for c in network.containers] == [kindconfig.REGISTRY_NAME]  # on the kind network
+    assert options["name"] == cluster_config.REGISTRY_NAME
+    assert options["ports"] == {"5000/tcp": ("127.0.0.1", cluster_config.REGISTRY_PORT)}  # loopback only
+    assert [c.name for c in network.containers] == [cluster_config.REGISTRY_NAME]  # on the kind network
     ((where, archive),) = node.archives
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        hosts = tar.extractfile(f"etc/containerd/certs.d/{kindconfig.registry_host()}/hosts.toml")
-        assert hosts is not None and hosts.read().decode() == kindconfig.hosts_toml()
+        hosts = tar.extractfile(f"etc/containerd/certs.d/{cluster_config.registry_host()}/hosts.toml")
+        assert hosts is not None and hosts.read().decode() == cluster_config.hosts_toml()
     assert where == "/" and said == [
-        f"starting the local registry {kindconfig.REGISTRY_NAME} on 127.0.0.1:5001"
+        f"starting the local registry {cluster_config.REGISTRY_NAME} on 127.0.0.1:5001"
     ]
     assert (
-        kindconfig.pushed_registry(kindconfig.registry_hosting(kindconfig.registry_host()))
+        cluster_config.pushed_registry(cluster_config.registry_hosting(cluster_config.registry_host()))
         == "localhost:5001"
     )
 
@@ -297,7 +298,7 @@ async def test_a_stalled_rollout_says_why(
     """README: a rollout that stalls says why (image pull, unschedulable, readiness; crashes and
     `runAsNonRoot` have tests of their own on the fake cluster)."""
     from devloop.errors import DeployError
-    from devloop.providers import kind
+    from devloop.providers.kind import provider as kind
 
     app = AppSpec(
         "web", tmp_path, instances=1, port=8080, health=HealthCheck(HealthCheckType.HTTP, "/", timeout_s=20)

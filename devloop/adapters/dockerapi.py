@@ -1,7 +1,7 @@
 """The Docker engine through the Docker SDK: ping, inspect, tag, push, containers.
 
 Builds do not go through here (the SDK only drives the legacy builder); see
-`devloop.build`. Every SDK or connection error becomes a DevloopError.
+`devloop.build.builder`. Every SDK or connection error becomes a DevloopError.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from typing import Any
 
 import docker.errors
 
-from devloop import kindconfig
 from devloop.adapters.dockerapi import CONNECTION_ERRORS, describe
 from devloop.errors import DockerUnavailableError, ProviderError
+from devloop.providers.kind import cluster_config
 
 REGISTRY_IMAGE = "registry:2"
 KIND_NETWORK = "kind"
@@ -55,7 +55,7 @@ async def push(client: Any, image: str, registry: str, progress: Progress) -> st
 
 def ensure_kind_registry(client: Any, nodes: list[str], progress: Progress) -> None:
     """The local-registry recipe for kind: registry container, kind network, hosts.toml per node."""
-    name = kindconfig.REGISTRY_NAME
+    name = cluster_config.REGISTRY_NAME
     # The cheap checks first: no registry is started (or pulled) for nodes that are not there.
     try:
         network = client.networks.get(KIND_NETWORK)
@@ -67,21 +67,21 @@ def ensure_kind_registry(client: Any, nodes: list[str], progress: Progress) -> N
     try:
         container = client.containers.get(name)
     except docker.errors.NotFound:
-        progress(f"starting the local registry {name} on 127.0.0.1:{kindconfig.REGISTRY_PORT}")
+        progress(f"starting the local registry {name} on 127.0.0.1:{cluster_config.REGISTRY_PORT}")
         container = client.containers.run(
             REGISTRY_IMAGE,
             name=name,
             detach=True,
             restart_policy={"Name": "always"},
-            ports={"5000/tcp": ("127.0.0.1", kindconfig.REGISTRY_PORT)},
+            ports={"5000/tcp": ("127.0.0.1", cluster_config.REGISTRY_PORT)},
         )
     if container.status != "running":
         container.start()
     network.reload()
     if name not in {c.name for c in network.containers}:
         network.connect(container)
-    folder = f"etc/containerd/certs.d/{kindconfig.registry_host()}"
-    archive = _tar({f"{folder}/hosts.toml": kindconfig.hosts_toml().encode()})
+    folder = f"etc/containerd/certs.d/{cluster_config.registry_host()}"
+    archive = _tar({f"{folder}/hosts.toml": cluster_config.hosts_toml().encode()})
     for node in node_containers:
         node.put_archive("/", archive)
 

@@ -16,7 +16,7 @@ from devloop.core.logbuffer import LogLine
 from devloop.core.removal import Removed
 from devloop.core.spec import AppSpec
 from devloop.errors import DeployError
-from devloop.router import Router
+from devloop.router.router import Router
 
 __all__ = ["DeployError", "Deployed", "Progress", "Provider"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from docker.utils.build import exclude_paths
 
 from devloop.adapters.dockercli import Builder, DockerClient
-from devloop.build import ImageBuilder
+from devloop.build.builder import ImageBuilder
 from devloop.core.spec import AppSpec, BuildSpec, Language
 from scripts.bench.common import emit, summary
 

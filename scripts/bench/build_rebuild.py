@@ -21,7 +21,7 @@ from pathlib import Path
 import docker
 
 from devloop.adapters import dockercli
-from devloop.build import ImageBuilder, print_dockerfile
+from devloop.build.builder import ImageBuilder, print_dockerfile
 from devloop.config.loader import load_project
 from scripts.bench.common import emit, summary
 

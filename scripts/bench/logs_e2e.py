@@ -20,9 +20,9 @@ from pathlib import Path
 import docker
 
 from devloop.adapters import dockercli
-from devloop.build import ImageBuilder
+from devloop.build.builder import ImageBuilder
 from devloop.config.loader import load_project
-from devloop.providers.docker import DockerProvider
+from devloop.providers.docker.provider import DockerProvider
 from scripts.bench.common import emit
 
 INSTANCES, LINES = 4, 50_000

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogBuffer, LogLine
-from devloop.logs import LogMux
+from devloop.engine.logmux import LogMux
 from scripts.bench.common import emit
 
 INSTANCES, TOTAL, BATCH = 50, 1_000_000, 500

@@ -59,7 +59,7 @@ def serve(port: int, backend_port: int) -> None:
     """The router alone, as in `devloop up`: one app, one instance, access lines into a LogBuffer."""
     from devloop.core.logbuffer import LogBuffer, LogLine
     from devloop.core.spec import AppSpec
-    from devloop.router import Router
+    from devloop.router.router import Router
 
     async def main() -> None:
         logs = LogBuffer()

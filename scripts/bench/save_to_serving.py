@@ -20,10 +20,10 @@ from pathlib import Path
 import docker
 
 from devloop.adapters import dockercli
-from devloop.build import print_dockerfile
+from devloop.build.builder import print_dockerfile
 from devloop.config.loader import load_project
-from devloop.ports import free_port
-from devloop.providers.docker import project_id
+from devloop.providers.docker.provider import project_id
+from devloop.router.ports import free_port
 from scripts.bench.common import emit, summary
 from tests.devloop_process import DevloopProcess
 from tests.helpers import http_get

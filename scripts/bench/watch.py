@@ -20,7 +20,7 @@ from watchdog.events import PatternMatchingEventHandler
 from watchdog.observers import Observer
 
 from devloop.core.spec import AppSpec, BuildSpec, Language
-from devloop.watch import Watcher, count_inotify_watches
+from devloop.watch.watcher import Watcher, count_inotify_watches
 from scripts.bench.common import emit
 
 FOLDERS, FILES_PER_FOLDER, QUIET_S = 2000, 10, 0.2

@@ -17,7 +17,7 @@ from devloop.core.pull import PullPolicy
 from devloop.core.services import ServiceSpec, exact_type
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
 from devloop.errors import ImagePullError
-from devloop.providers.docker import DockerProvider
+from devloop.providers.docker.provider import DockerProvider
 from tests.registry import running_registry
 
 pytestmark = pytest.mark.docker

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from devloop.build.dockerfiles import SourceView, generate
 from devloop.config.loader import load_project, load_vars
 from devloop.core.routes import Route, routes_for
 from devloop.core.spec import Language, ProjectSpec, dns_name, dns_names, parse_memory_mb
-from devloop.dockerfiles import SourceView, generate
 from devloop.errors import ConfigError
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devloop.control import SUN_PATH_MAX, ControlServer, socket_path
+from devloop.engine.control import SUN_PATH_MAX, ControlServer, socket_path
 
 
 @pytest.mark.parametrize("depth", [1, 4, 12], ids=["short", "long", "longer-than-a-socket-path"])

@@ -12,8 +12,8 @@ import pytest
 
 from devloop.core import cfenv
 from devloop.core.spec import AppSpec, ProcessSpec, SidecarSpec
-from devloop.manifests import app_objects
-from tests.export.test_manifests import K8S_VERSION
+from devloop.providers.kind.objects import app_objects
+from tests.providers.kind.test_objects import K8S_VERSION
 
 SHOP = AppSpec(
     "shop", Path("/src"), display_name="Shop", routes=("shop.example.com/api",), memory_mb=256,

@@ -7,9 +7,9 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
+from devloop.cli.export import dump
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType
-from devloop.export import dump
-from devloop.manifests import app_objects, ingress_rules
+from devloop.providers.kind.objects import app_objects, ingress_rules
 
 SRC = Path("/src")
 
@@ -46,9 +46,9 @@ def test_written_yaml_has_no_anchors_or_aliases() -> None:
 
 
 def test_export_to_a_file_or_an_unwritable_place_is_one_message(tmp_path: Path) -> None:
+    from devloop.cli.export import write
     from devloop.core.spec import ProjectSpec
     from devloop.errors import UsageError
-    from devloop.export import write
 
     project = ProjectSpec(tmp_path / "manifest.yml", (AppSpec("web", SRC),))
     (tmp_path / "taken").write_text("x")

@@ -17,11 +17,11 @@ import pytest
 
 from devloop.core.events import InstancesChanged
 from devloop.errors import ProviderError
-from devloop.providers.kind import KindProvider
+from devloop.providers.kind.provider import KindProvider
 from tests.conftest import FakeKind, FaultRecord
 from tests.helpers import async_wait_until, http_get
 from tests.load import Load
-from tests.providers.test_kind_provider import build, web_app, web_image  # noqa: F401 (a fixture)
+from tests.providers.kind.test_provider import build, web_app, web_image  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.docker
 
@@ -176,8 +176,8 @@ async def test_a_flapping_health_check_on_docker_takes_the_instance_out_and_back
     import docker
 
     from devloop.core.spec import HealthCheck, HealthCheckType, ProjectSpec
-    from devloop.providers import docker as docker_provider
-    from devloop.providers.docker import DockerProvider
+    from devloop.providers.docker import provider as docker_provider
+    from devloop.providers.docker.provider import DockerProvider
 
     monkeypatch.setattr(docker_provider, "MONITOR_MIN_S", 1)  # the app's 1 s interval, not the 5 s floor
 

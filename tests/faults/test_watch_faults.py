@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devloop.core.spec import AppSpec
-from devloop.watch import Watcher
+from devloop.watch.watcher import Watcher
 from tests.conftest import FaultRecord
 
 

@@ -9,11 +9,11 @@ import docker
 import pytest
 
 from devloop.adapters import dockercli
-from devloop.build import ImageBuilder
+from devloop.build.builder import ImageBuilder
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.spec import AppSpec, BuildSpec, HealthCheck, HealthCheckType, ProjectSpec
-from devloop.logs import LogMux
-from devloop.providers.docker import DockerProvider
+from devloop.engine.logmux import LogMux
+from devloop.providers.docker.provider import DockerProvider
 from tests.conftest import FaultRecord
 from tests.e2e.test_docker_outage import Relay
 from tests.helpers import async_wait_until

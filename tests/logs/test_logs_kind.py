@@ -10,12 +10,12 @@ import pytest
 
 from devloop.core.logbuffer import LogBuffer
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
-from devloop.logs import LogMux
-from devloop.providers.kind import KindProvider
+from devloop.engine.logmux import LogMux
+from devloop.providers.kind.provider import KindProvider
 from tests.conftest import FakeKind, FaultRecord
 from tests.helpers import async_wait_until
 from tests.logs.test_logs_docker import COUNTER, numbers
-from tests.providers.test_kind_provider import build
+from tests.providers.kind.test_provider import build
 
 pytestmark = pytest.mark.docker
 

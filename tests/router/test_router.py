@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from devloop import router as router_module
 from devloop.core.spec import AppSpec
-from devloop.router import Router
+from devloop.router import router as router_module
+from devloop.router.router import Router
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -18,11 +18,11 @@ import aiohttp
 import pytest
 
 from devloop.adapters import dockerapi, dockercli
-from devloop.build import ImageBuilder
+from devloop.build.builder import ImageBuilder
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
-from devloop.engine import Engine
-from devloop.providers.docker import DockerProvider
-from devloop.router import RETRY_FOR_S
+from devloop.engine.loop import Engine
+from devloop.providers.docker.provider import DockerProvider
+from devloop.router.router import RETRY_FOR_S
 from tests.helpers import async_poll, async_wait_until, http_request
 from tests.load import Load
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from devloop.providers.docker import project_id
+from devloop.providers.docker.provider import project_id
 from tests.conftest import FakeKind
 from tests.devloop_process import DevloopProcess
 from tests.e2e.scenario import serves
@@ -191,7 +191,7 @@ def test_kind_up_listens_on_loopback_only_and_keeps_the_kubeconfig_private(
 
 
 def test_user_manifests_that_run_as_root_or_may_escalate_get_a_warning() -> None:
-    from devloop.usermanifests import privilege_warnings
+    from devloop.providers.kind.user_objects import privilege_warnings
 
     def deployment(pod: dict[str, object], container: dict[str, object]) -> dict[str, object]:
         return {"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"template": {"spec": {
@@ -214,9 +214,9 @@ def test_user_manifests_that_run_as_root_or_may_escalate_get_a_warning() -> None
 def test_every_kind_listener_devloop_configures_is_on_loopback() -> None:
     import yaml
 
-    from devloop import kindconfig
+    from devloop.providers.kind import cluster_config
 
-    config = yaml.safe_load(kindconfig.cluster_config())
+    config = yaml.safe_load(cluster_config.cluster_config())
     assert config["networking"]["apiServerAddress"] == "127.0.0.1"
     mappings = [m for node in config["nodes"] for m in node.get("extraPortMappings") or []]
     assert mappings and all(m["listenAddress"] == "127.0.0.1" for m in mappings)

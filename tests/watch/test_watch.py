@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devloop.core.spec import AppSpec, BuildSpec, Language
-from devloop.watch import ChangeBatch, Watcher, WatchRules, count_inotify_watches
+from devloop.watch.watcher import ChangeBatch, Watcher, WatchRules, count_inotify_watches
 
 BATCH_TIMEOUT = 10.0
 

@@ -1,0 +1,1 @@
+"""Building app images: what goes into a build, generated Dockerfiles, the builder."""

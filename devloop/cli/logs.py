@@ -1,0 +1,101 @@
+"""`devloop logs`: recent lines, then every instance followed, as `cf logs` and stern do."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+
+from devloop.core.events import InstancesChanged, InstanceStatus
+from devloop.core.logbuffer import LogBuffer, LogLine
+from devloop.core.logformat import LogFilter, format_line
+from devloop.core.spec import ProjectSpec
+from devloop.engine.logmux import LogMux
+from devloop.providers.base import Provider
+
+
+async def show_logs(
+    project: ProjectSpec,
+    provider: Provider,
+    flt: LogFilter,
+    *,
+    recent: bool,
+    since_s: float | None,
+    last: int | None,
+    mode: str,
+    timestamps: bool,
+    colour: bool,
+    out: Callable[[str], None],
+) -> int:
+    apps = [a for a in project.apps if not flt.apps or a.name in flt.apps]
+    started_ns = time.time_ns()
+    since_ns = started_ns - int(since_s * 1e9) if since_s else None
+
+    names: dict[str, str] = {}  # instance id -> its platform name, for `--container NAME`
+
+    def emit(line: LogLine) -> None:
+        if flt.matches(line, names.get(line.container, "")):
+            out(format_line(line, mode, timestamps, colour))
+
+    def learn(change: InstancesChanged) -> None:
+        names.update({i.id: i.name for i in change.instances if i.name})
+
+    changes = provider.watch_instances(apps)
+    first: list[InstancesChanged] = [await anext(changes) for _ in apps]
+    for change in first:
+        learn(change)
+    backlog: list[LogLine] = []
+    newest: dict[str, int] = {}
+
+    async def recent_of(instance: InstanceStatus) -> None:
+        async for line in provider.tail(instance, since_ns, follow=False, last=last):
+            backlog.append(line)
+            newest[instance.id] = max(newest.get(instance.id, 0), line.timestamp_ns)
+
+    # Every instance's recent lines at once, then one write: a terminal takes one big write far
+    # faster than a write per line. `--tail 0`: none of them, only what comes from now on.
+    if last != 0:
+        await asyncio.gather(*(recent_of(i) for change in first for i in change.instances))
+    texts = [
+        format_line(line, mode, timestamps, colour)
+        for line in sorted(backlog, key=lambda item: item.timestamp_ns)
+        if flt.matches(line, names.get(line.container, ""))
+    ]
+    if texts:
+        out("\n".join(texts))
+    if recent:
+        close = getattr(changes, "aclose", None)
+        if close is not None:
+            await close()
+        return 0
+
+    buffer = LogBuffer()
+    buffer.subscribe(emit)
+    mux = LogMux(provider, buffer)
+    for change in first:
+        for instance in change.instances:
+            mux.last_ns[instance.id] = newest.get(instance.id) or started_ns
+        mux.on_instances(change)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    async def watch() -> None:
+        async for change in changes:
+            learn(change)
+            mux.on_instances(change)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await stop.wait()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher
+        await mux.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return 130

@@ -1,0 +1,132 @@
+"""`devloop up`: the engine with the plain printer or the dashboard, signals, a clean exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from devloop.adapters import dockerapi, dockercli
+from devloop.build.builder import ImageBuilder
+from devloop.cli.printer import PlainPrinter
+from devloop.core.events import PlatformFailed
+from devloop.core.removal import describe_removal
+from devloop.core.spec import ProjectSpec
+from devloop.engine.control import ControlServer, socket_path
+from devloop.engine.loop import Engine
+from devloop.providers.base import Provider
+from devloop.providers.docker.provider import project_id
+
+
+def run_up(
+    project: ProjectSpec,
+    provider: Provider,
+    *,
+    down_on_exit: bool,
+    manual: bool,
+    watch: bool,
+    tui: bool = False,
+    router_logs: bool = True,
+    reloader: Callable[[], ProjectSpec] | None = None,
+    config_files: tuple[Path, ...] = (),
+) -> int:
+    client = dockercli.detect()
+    if not client.buildkit:
+        click.echo("warning: this docker client has no BuildKit; builds use the legacy builder", err=True)
+    builder = ImageBuilder(client, dockerapi.connect())
+    engine = Engine(
+        project, provider, builder, watch=watch, manual=manual, reloader=reloader,
+        config_files=(project.file, *config_files),
+    )  # fmt: skip
+    if tui:
+        return asyncio.run(_run_tui(engine, down_on_exit=down_on_exit, router_logs=router_logs))
+    return asyncio.run(_run(engine, down_on_exit=down_on_exit, router_logs=router_logs))
+
+
+async def _run_tui(engine: Engine, *, down_on_exit: bool, router_logs: bool) -> int:
+    """The dashboard; the terminal is Textual's until it exits, then plain lines again."""
+    from devloop.ui.app import DevloopApp
+
+    project, provider = engine.project, engine.provider
+    control = ControlServer(socket_path(project_id(project.file)), engine.command)
+    await control.start()
+    app = DevloopApp(engine, confirm_remove=down_on_exit, router_logs=router_logs)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, lambda: app.exit(down_on_exit))
+    runner = asyncio.create_task(engine.run())
+    runner.add_done_callback(lambda _task: app.exit(False))  # the engine stopped by itself
+    remove = False
+    try:
+        remove = bool(await app.run_async())
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        engine.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        if remove:  # the whole project, services too, as `devloop down` does
+            click.echo(describe_removal(await provider.remove(None)))
+        await control.close()
+        await provider.close()
+    if not remove:
+        print_left_running(engine)
+    return 0
+
+
+def print_left_running(engine: Engine) -> None:
+    for name in engine.state.order:
+        app = engine.state.apps[name]
+        addresses = [i.address for i in app.instances if i.address and i.state == "running"]
+        if addresses:
+            click.echo(f"{name} keeps running at {', '.join(addresses)} (`devloop down` removes it)")
+
+
+async def _run(engine: Engine, *, down_on_exit: bool, router_logs: bool) -> int:
+    project, provider = engine.project, engine.provider
+    control = ControlServer(socket_path(project_id(project.file)), engine.command)
+    await control.start()
+    printer = PlainPrinter()
+    engine.subscribe(printer.event)
+    failed: list[int] = []
+
+    def on_platform_failed(_state: object, event: object) -> None:
+        # Nothing can deploy without the platform: say so (the printer did) and stop.
+        if isinstance(event, PlatformFailed):
+            failed.append(event.exit_code)
+            engine.stop()
+
+    engine.subscribe(on_platform_failed)
+    engine.logs.subscribe(printer.line if router_logs else printer.line_unless_router)
+    loop = asyncio.get_running_loop()
+    signals = 0
+    runner = asyncio.create_task(engine.run())
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            click.echo(f"\n{signal.Signals(signum).name}: stopping (again to stop at once)", err=True)
+            engine.stop()
+        else:
+            runner.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        if down_on_exit:  # the whole project, services too, as `devloop down` does
+            click.echo(describe_removal(await provider.remove(None)))
+        else:
+            print_left_running(engine)
+    finally:
+        await control.close()
+        await provider.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    if failed:
+        return failed[0]
+    return 130 if signals else 0

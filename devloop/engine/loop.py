@@ -1,0 +1,395 @@
+"""The engine: one asyncio loop of inputs -> reduce -> decide -> start tasks.
+
+Inputs are events (file batches, build and deploy results, instance updates,
+user commands). `reduce` and `decide` are pure (devloop.core); this module only
+starts and cancels the work they ask for, as tasks kept in maps keyed by app, so
+a newer change cancels the build it supersedes. Nothing here blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from devloop.build.builder import ImageBuilder
+from devloop.core import events as ev
+from devloop.core.buildlog import BuildOutput
+from devloop.core.logbuffer import LogBuffer, LogLine
+from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
+from devloop.core.processes import WEB, process_summary, process_types, process_view
+from devloop.core.spec import ProjectSpec
+from devloop.core.specdiff import describe_fields, diff_projects
+from devloop.core.state import EngineState, reduce, why_not_serving
+from devloop.engine.logmux import LogMux
+from devloop.errors import BuildError, DevloopError, ToolMissingError, UsageError, describe_failure
+from devloop.providers.base import DeployError, Provider
+from devloop.watch.watcher import Watcher
+
+Listener = Callable[[EngineState, ev.Event], None]
+RETRY_DELAYS_S = (0.5, 1, 2, 5, 10)
+
+
+class Engine:
+    def __init__(
+        self,
+        project: ProjectSpec,
+        provider: Provider,
+        builder: ImageBuilder,
+        *,
+        watch: bool = True,
+        manual: bool = False,
+        quiet_s: float = 0.2,
+        logs: LogBuffer | None = None,
+        max_parallel_builds: int = 2,
+        reloader: Callable[[], ProjectSpec] | None = None,
+        config_files: tuple[Path, ...] | None = None,
+    ) -> None:
+        self.project = project  # as the config says (`devloop scale` overrides live in the state)
+        self.reloader = reloader
+        if config_files is None:
+            config_files = (project.file,) if reloader is not None else ()
+        self.provider = provider
+        self.builder = builder
+        self.state = EngineState.initial(project.apps, manual)
+        self.logs = logs or LogBuffer()
+        self.mux = LogMux(provider, self.logs)
+        self.watcher = Watcher(project.apps, quiet_s=quiet_s, config_files=config_files) if watch else None
+        self._instances_task: asyncio.Task[None] | None = None
+        self.max_parallel_builds = max_parallel_builds
+        self._queue: asyncio.Queue[ev.Event | None] = asyncio.Queue()
+        self._listeners: list[Listener] = []
+        self.builds: dict[str, asyncio.Task[None]] = {}
+        self.deploys: dict[str, asyncio.Task[None]] = {}
+        self.syncs: dict[str, asyncio.Task[None]] = {}
+        self._inputs: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._restarting: set[str] = set()
+        provider.router.on_access = self._access
+        provider.router.state_of = self._why_not_serving
+        provider.router.on_notice = self.api
+
+    # --- the outside world talks to the engine through these -------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def post(self, event: ev.Event) -> None:
+        if not self._stopping:
+            self._queue.put_nowait(event)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._queue.put_nowait(None)
+
+    def command(self, request: dict[str, object]) -> dict[str, object]:
+        """A request from the control socket (`devloop trigger`), answered at once."""
+        if request.get("cmd") == "trigger":
+            names = request.get("apps") or list(self.state.order)
+            if not isinstance(names, list) or any(n not in self.state.apps for n in names):
+                return {"error": f"unknown app; apps here: {', '.join(self.state.order)}"}
+            for name in names:
+                self.post(ev.TriggerRequested(str(name)))
+            return {"ok": True, "triggered": names}
+        if request.get("cmd") == "scale":
+            app, count, memory = request.get("app"), request.get("instances"), request.get("memory_mb")
+            if app not in self.state.apps:
+                return {"error": f"unknown app {app!r}"}
+            process = str(request.get("process") or WEB)
+            spec = self.state.apps[str(app)].spec
+            if process not in process_types(spec):
+                known = ", ".join(process_types(spec))
+                return {"error": f"{app} has no process type {process!r}; it has: {known}"}
+            current = process_view(spec, process)
+            count = current.instances if count is None else count
+            if not isinstance(count, int) or not 0 <= count <= 100:
+                return {"error": "instances must be 0 to 100"}
+            memory_mb = memory if isinstance(memory, int) else None
+            self.post(ev.ScaleRequested(str(app), count, memory_mb, process))
+            return {"ok": True}
+        if request.get("cmd") == "status":
+            return {"ok": True, "apps": [self._status(name) for name in self.state.order]}
+        if request.get("cmd") == "reload":
+            return self._reload()
+        if request.get("cmd") == "restart":
+            app = request.get("app")
+            if app not in self.state.apps:
+                return {"error": f"unknown app {app!r}"}
+            target = self.state.apps[str(app)]
+            if target.building or target.deploying or target.syncing or str(app) in self._restarting:
+                return {"error": f"{app} is busy ({target.phase.value}); restart it once it runs"}
+            self._restarting.add(str(app))
+            task = asyncio.create_task(self._restart(str(app)))
+            self._inputs.append(task)
+            return {"ok": True}
+        if request.get("cmd") == "manual":
+            self.post(ev.ManualModeSet(bool(request.get("on"))))
+            return {"ok": True}
+        return {"error": f"unknown command {request.get('cmd')!r}"}
+
+    def _status(self, name: str) -> dict[str, object]:
+        app = self.state.apps[name]
+        return {
+            "name": name,
+            "state": app.phase.value,
+            "instances": {"running": app.running, "desired": app.spec.instances},
+            "processes": process_summary(app.spec, app.instances),
+            "memory_mb": app.spec.memory_mb,
+            "url": app.url,
+            "image": app.deployed_image,
+            "last_deploy_at": app.last_deploy_at,
+            "last_error": app.last_error,
+            "instance_list": [
+                {
+                    "index": i.index,
+                    "state": i.state,
+                    "address": i.address,
+                    "restarts": i.restarts,
+                    "process": i.process,
+                    "sidecar": i.sidecar,
+                }
+                for i in app.instances
+            ],
+        }
+
+    def _reload(self) -> dict[str, object]:
+        """Read the config again (a saved devloop.yaml, set-env and friends) and move each changed
+        app; say what changed and what only a new `devloop up` can apply."""
+        if self.reloader is None:
+            return {"error": "this devloop cannot reload its config"}
+        try:
+            project = self.reloader()
+        except DevloopError as exc:
+            return {"error": exc.render()}
+        edit = diff_projects(self.project, project)
+        for spec, fields in edit.changed:
+            self.post(ev.SpecChanged(spec.name, spec))
+            self.api(spec.name, f"config changed ({describe_fields(fields)}): applying")
+        if edit.needs_restart:
+            self.api("devloop", f"config changed ({', '.join(edit.needs_restart)}): "
+                     "stop and start `devloop up` to apply it")  # fmt: skip
+        # Apps added or removed wait for a restart; the others follow the file from now on.
+        saved = {app.name: app for app in project.apps}
+        apps = tuple(saved.get(app.name, app) for app in self.project.apps)
+        self.project = dataclasses.replace(self.project, apps=apps, notices=project.notices)
+        if edit.changed and self._instances_task is not None:
+            self._instances_task.cancel()  # watch again with the new specs (health checks, ports)
+            self._instances_task = asyncio.create_task(self._instances(), name="instances")
+            self._inputs.append(self._instances_task)
+        return {"ok": True, "changed": [spec.name for spec, _fields in edit.changed]}
+
+    async def _config_edits(self) -> None:
+        """A saved config file: reload it, as `devloop reload` would."""
+        assert self.watcher is not None
+        while True:
+            await self.watcher.config_changes.get()
+            answer = self._reload()
+            if "error" in answer:
+                self.api("devloop", f"config not applied: {answer['error']}")
+
+    def shell_argv(self, app: str, index: int) -> list[str] | None:
+        """The command that opens a shell in one instance, for the TUI's `x`."""
+        for instance in self.state.apps[app].instances:
+            if instance.is_web and instance.index == index and instance.state == "running":
+                return self.provider.shell_argv(instance)
+        return None
+
+    async def _restart(self, name: str) -> None:
+        spec = self.state.apps[name].spec
+        try:
+            count = await self.provider.restart(spec, lambda text: self.api(name, text))
+        except DevloopError as exc:
+            self.api(name, f"restart failed: {exc}")
+        else:
+            self.api(name, f"restarted {count} instance(s)")
+        finally:
+            self._restarting.discard(name)
+
+    def _access(self, app: str, text: str) -> None:
+        """The router's access lines, like Cloud Foundry's [RTR] lines."""
+        self.logs.add(LogLine(app, "RTR", text, timestamp_ns=time.time_ns()))
+
+    def _why_not_serving(self, app: str) -> str:
+        state = self.state.apps.get(app)
+        return why_not_serving(state) if state is not None else "not configured"
+
+    def api(self, app: str, text: str) -> None:
+        """devloop's own events in the log stream, like Cloud Foundry's [API] lines."""
+        self.logs.add(LogLine(app, "API", text, timestamp_ns=time.time_ns()))
+
+    # --- the loop ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            self._inputs.append(asyncio.create_task(self._platform(), name="platform"))
+            if self.watcher is not None:
+                await self.watcher.start()
+                self._inputs.append(asyncio.create_task(self._files(), name="files"))
+                self._inputs.append(asyncio.create_task(self._watch_notices(), name="watch notices"))
+                if self.reloader is not None:
+                    self._inputs.append(asyncio.create_task(self._config_edits(), name="config edits"))
+            self._act()
+            while True:
+                event = await self._queue.get()
+                if event is None:
+                    return
+                self._apply(event)
+                self._act()
+        finally:
+            await self._shutdown()
+
+    def _apply(self, event: ev.Event) -> None:
+        self.state = reduce(self.state, event)
+        if isinstance(event, ev.InstancesChanged):
+            self.mux.on_instances(event)
+        for listener in self._listeners:
+            listener(self.state, event)
+
+    def _act(self) -> None:
+        """Start what the planner asks for, applying each start at once so it is not asked twice."""
+        for _ in range(100):  # each round changes state; a bound guards against a planner bug
+            actions = decide(self.state, self.max_parallel_builds)
+            actions = [
+                a for a in actions if not (isinstance(a, CancelBuild) and self.builds[a.app].cancelling())
+            ]
+            if not actions:
+                return
+            for action in actions:
+                if isinstance(action, StartBuild):
+                    self._apply(ev.BuildStarted(action.app))
+                    self.builds[action.app] = asyncio.create_task(self._build(action.app))
+                elif isinstance(action, CancelBuild):
+                    self.builds[action.app].cancel()
+                elif isinstance(action, StartDeploy):
+                    self._apply(ev.DeployStarted(action.app, action.image))
+                    self.deploys[action.app] = asyncio.create_task(self._deploy(action.app, action.image))
+                elif isinstance(action, StartSync):
+                    self._apply(ev.SyncStarted(action.app, action.copies))
+                    self.syncs[action.app] = asyncio.create_task(self._sync(action))
+            if all(isinstance(a, CancelBuild) for a in actions):
+                return
+
+    # --- inputs ------------------------------------------------------------------------------------
+
+    async def _platform(self) -> None:
+        for attempt in range(len(RETRY_DELAYS_S) + 1):
+            try:
+                description = await self.provider.ensure_platform(lambda text: self.api("devloop", text))
+            except DevloopError as exc:
+                # A missing tool or a wrong argument does not fix itself: no retries for those.
+                if attempt == len(RETRY_DELAYS_S) or isinstance(exc, (ToolMissingError, UsageError)):
+                    self.post(ev.PlatformFailed(exc.render(), exc.exit_code))
+                    return
+                self.api("devloop", f"{exc}; retrying in {RETRY_DELAYS_S[attempt]}s")
+                await asyncio.sleep(RETRY_DELAYS_S[attempt])  # backoff between attempts
+                continue
+            self.post(ev.PlatformReady(description))
+            self._instances_task = asyncio.create_task(self._instances(), name="instances")
+            self._inputs.append(self._instances_task)
+            return
+
+    async def _instances(self) -> None:
+        failures = 0
+        while True:
+            try:
+                async for change in self.provider.watch_instances(list(self.project.apps)):
+                    failures = 0
+                    self.post(change)
+            except Exception as exc:  # never lose the instance watch: report, back off, watch again
+                delay = RETRY_DELAYS_S[min(failures, len(RETRY_DELAYS_S) - 1)]
+                failures += 1
+                self.api("devloop", f"{exc}; watching again in {delay}s")
+                await asyncio.sleep(delay)  # backoff while the platform is away
+
+    async def _files(self) -> None:
+        assert self.watcher is not None
+        while True:
+            batch = await self.watcher.batches.get()
+            self.post(ev.FilesChanged(batch.app, batch.files))
+
+    async def _watch_notices(self) -> None:
+        assert self.watcher is not None
+        while True:
+            self.api("devloop", await self.watcher.notices.get())
+
+    # --- work --------------------------------------------------------------------------------------
+
+    def _build_output(self, out: BuildOutput) -> None:
+        if out.kind == "detail":
+            return
+        text = f"warning: {out.text}" if out.kind == "warning" else out.text
+        self.logs.add(LogLine(out.app, "STG", text, timestamp_ns=time.time_ns()))
+
+    async def _build(self, name: str) -> None:
+        spec = self.state.apps[name].spec
+        try:
+            result = await self.builder.build(spec, self._build_output)
+        except asyncio.CancelledError:
+            self.post(ev.BuildCancelled(name))
+            raise
+        except BuildError as exc:
+            self.post(ev.BuildFailed(name, str(exc), exc.last_lines))
+        except DevloopError as exc:
+            self.post(ev.BuildFailed(name, exc.render()))
+        except Exception as exc:  # a full disk, an engine error: one message, and the loop goes on
+            self.post(ev.BuildFailed(name, describe_failure(exc)))
+        else:
+            self.post(ev.BuildSucceeded(name, result.image, result.duration_s, result.skipped))
+        finally:
+            if self.builds.get(name) is asyncio.current_task():
+                del self.builds[name]
+
+    async def _deploy(self, name: str, image: str) -> None:
+        spec = self.state.apps[name].spec  # scaling changes it at run time
+
+        def progress(text: str) -> None:
+            self.api(name, text)
+
+        try:
+            ref = await self.provider.deliver(spec, image, progress)
+            deployed = await self.provider.deploy(spec, ref, progress)
+        except DeployError as exc:
+            self.post(ev.DeployFailed(name, image, str(exc), exc.lines))
+        except DevloopError as exc:
+            self.post(ev.DeployFailed(name, image, exc.render()))
+        except Exception as exc:  # never a silent stuck deploy: say what broke; the next save retries
+            self.post(ev.DeployFailed(name, image, describe_failure(exc)))
+        else:
+            if deployed.notice:
+                self.api(name, deployed.notice)
+            self.post(ev.DeploySucceeded(name, image, deployed.url, time.time()))
+        finally:
+            if self.deploys.get(name) is asyncio.current_task():
+                del self.deploys[name]
+
+    async def _sync(self, action: StartSync) -> None:
+        spec = self.state.apps[action.app].spec
+        try:
+            count = await self.provider.sync(spec, action.copies)
+        except DevloopError as exc:
+            self.post(ev.SyncFailed(action.app, exc.render()))
+        except Exception as exc:  # a sync that fails for any reason falls back to a rebuild
+            self.post(ev.SyncFailed(action.app, f"sync failed: {describe_failure(exc)}"))
+        else:
+            self.post(ev.SyncDone(action.app, count))
+        finally:
+            if self.syncs.get(action.app) is asyncio.current_task():
+                del self.syncs[action.app]
+
+    # --- shutdown ----------------------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        """Stop inputs, cancel builds and syncs, stop log tails; deploys finish or are cancelled."""
+        self._stopping = True
+        if self.watcher is not None:
+            await self.watcher.stop()
+        tasks = [*self._inputs, *self.builds.values(), *self.syncs.values(), *self.deploys.values()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.mux.close()

@@ -1,0 +1,1 @@
+"""The docker provider: instances and services as containers on the local engine."""

@@ -1,0 +1,1 @@
+"""The HTTP router: one stable URL per app in front of its healthy instances."""

@@ -1,0 +1,1 @@
+"""Watching app folders: ignore rules, inotify with pruned watches, debounced batches."""
