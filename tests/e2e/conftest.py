@@ -17,4 +17,6 @@ def python_web(tmp_path: Path) -> Iterator[Path]:
     """A copy of samples/python-web; whatever a test left running is taken down after it."""
     folder = copy_sample("python-web", tmp_path)
     yield folder
-    subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=folder, capture_output=True, timeout=60)
+    down = subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=folder, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert down.returncode == 0, f"`devloop down` failed, containers may be left running: {down.stderr}"

@@ -64,6 +64,7 @@ def test_a_saved_config_takes_effect_field_by_field(python_web: Path) -> None:
         edit(python_web, "instances: 3", "instances: [3")
         up.wait_for(r"^\[API\] devloop \| config not applied: .*devloop\.yaml:\d+", start=mark)
         assert serves(url, "hello from python-web")  # a broken save changes nothing
+        edit(python_web, "instances: [3", "instances: 3")  # readable again, so `devloop down` cleans up
 
 
 def test_scale_adds_and_removes_instances_and_sticks_across_config_reloads(python_web: Path) -> None:
