@@ -72,7 +72,7 @@ def test_up_prints_plain_lines_when_output_is_not_a_terminal(
         return 0
 
     monkeypatch.setattr("devloop.cli.up.run_up", fake_run_up)
-    monkeypatch.setattr("devloop.cli.make_provider", lambda project: None)
+    monkeypatch.setattr("devloop.cli.up.compose", lambda project, **_options: None)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["up", *args])  # CliRunner's output is no terminal
     assert result.exit_code == 0, result.output

@@ -7,14 +7,19 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+import click
 import yaml
 
 from devloop.adapters import dockerapi, dockercli
+from devloop.cli.context import CliContext, config_options
+from devloop.core.routes import dedicated_port
+from devloop.core.spec import DEFAULT_ROUTER_PORT
 from devloop.core.versions import MIN_KIND, kind_upgrade_hint
 from devloop.errors import DevloopError, DockerUnavailableError, ProviderError, ToolMissingError
 
@@ -204,3 +209,28 @@ def run_checks(provider: str, ports: Iterable[int], folder: Path) -> list[Check]
         check_ports(ports),
         check_kubeconfig(),
     ]
+
+
+@click.command("doctor")
+@config_options
+def doctor_command(config: CliContext) -> None:
+    """Check Docker, kind, disk, inotify, ports and kubeconfig; exit 3, 5 or 6 if `up` cannot work."""
+    chosen = config.provider or "kind"
+    ports = [DEFAULT_ROUTER_PORT]
+    if config.exists():  # doctor works without a config, with defaults
+        project = config.load()
+        chosen = project.provider.value
+        # What devloop listens on: the router's shared port, apps' own ports, services' published ports.
+        wanted = [project.router_port, *(dedicated_port(a) for a in project.apps)]
+        ports = [p for p in (*wanted, *(s.host_port for s in project.services)) if p is not None]
+    checks = run_checks(chosen, ports, Path.cwd())
+    marks = {Verdict.PASS: "ok  ", Verdict.WARN: "warn", Verdict.FAIL: "FAIL"}
+    for check in checks:
+        click.echo(f"[{marks[check.verdict]}] {check.name}: {check.detail}")
+        if check.fix and check.verdict is not Verdict.PASS:
+            click.echo(f"       fix: {check.fix}")
+    blocking = [c.name for c in checks if c.blocks]
+    if blocking:
+        click.echo(f"devloop up cannot work yet: {', '.join(blocking)}", err=True)
+        sys.exit(exit_code(checks))
+    click.echo(f"ready for devloop up (provider {chosen})")

@@ -13,11 +13,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
 
+from devloop.adapters import dockerapi
+from devloop.build.builder import ImageBuilder, image_repository
+from devloop.cli.context import CliContext, config_options
 from devloop.core.credentials import split_credentials
 from devloop.core.spec import AppSpec, ProjectSpec
-from devloop.errors import UsageError
+from devloop.errors import BuildContextError, UsageError
+from devloop.providers.docker.provider import project_id
 from devloop.providers.kind.objects import SECRET_PLACEHOLDER, Obj, app_objects
 from devloop.providers.kind.service_objects import (
     PRODUCTION_NOTE,
@@ -29,6 +34,45 @@ from devloop.providers.kind.service_objects import (
 
 FORMATS = ("yaml", "kustomize", "helm")
 HEADER = "# Written by `devloop export`. Secret values are placeholders: set them before applying.\n"
+
+
+@click.command("export")
+@config_options
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("k8s"), show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["yaml", "kustomize", "helm"]), default="yaml", show_default=True
+)
+@click.option("--autoscale", is_flag=True,
+              help="Add a HorizontalPodAutoscaler for apps with more than one instance.")  # fmt: skip
+def export_command(config: CliContext, output: Path, fmt: str, autoscale: bool) -> None:
+    """Write the Kubernetes objects devloop would apply (yaml, kustomize or helm)."""
+    project = config.load()
+    planner = ImageBuilder(None)
+    images = {app.name: app.image or _export_image(planner, app) for app in project.apps}
+    written = write(project, images, project_id(project.file), output, fmt, autoscale)
+    for notice in credential_notices(project):
+        click.echo(f"warning: {notice}", err=True)
+    click.echo(f"wrote {len(written)} file(s) to {output} ({fmt}); secret values are placeholders")
+
+
+def _export_image(planner: ImageBuilder, app: AppSpec) -> str:
+    """The image an app's objects name: its content tag, or a placeholder while it cannot be built yet."""
+    try:
+        return pinned(planner.plan(app).image)
+    except BuildContextError:
+        click.echo(f"warning: {app.name} cannot be built yet; its objects name the image "
+                   f"{image_repository(app.name)}:unbuilt (see `devloop validate`)", err=True)  # fmt: skip
+        return f"{image_repository(app.name)}:unbuilt"
+
+
+def pinned(image: str) -> str:
+    """repository@digest when the local engine knows the image's registry digest, else the tag."""
+    try:
+        engine = dockerapi.connect(timeout=2)
+        digests = engine.images.get(image).attrs.get("RepoDigests") or []
+    except Exception:  # no engine, or not built yet: the content tag is exact enough
+        return image
+    return str(digests[0]) if digests else image
 
 
 def image_for(app: AppSpec, planned: dict[str, str]) -> str:

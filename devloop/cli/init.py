@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
+
 from devloop.config.detect import detect_language, has_dockerfile, is_app_folder
 from devloop.config.loader import load_project
 from devloop.core.spec import AppSpec, HealthCheckType
@@ -180,3 +182,16 @@ def _relative(path: Path, base: Path) -> str:
     except ValueError:
         return str(path)
     return rel.as_posix() or "."
+
+
+@click.command("init")
+@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.option("--force", is_flag=True, help="Overwrite an existing devloop.yaml.")
+def init_command(path: Path, force: bool) -> None:
+    """Detect the apps in PATH and write a commented devloop.yaml."""
+    target, found = init(path, force)
+    for app in found:
+        click.echo(f"found {app.name} in {app.path} ({app.how or 'prebuilt image'})")
+    provider = "kind" if "\nprovider: kind\n" in target.read_text() else "docker"
+    why = "" if provider == "kind" else ", as kind is not installed"
+    click.echo(f"wrote {target} (provider: {provider}{why})")

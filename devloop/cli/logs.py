@@ -4,16 +4,76 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
 import signal
+import sys
 import time
 from collections.abc import Callable
 
+import click
+
+from devloop.cli.context import CliContext, config_options, make_provider, select_apps
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogBuffer, LogLine
-from devloop.core.logformat import LogFilter, format_line
+from devloop.core.logformat import LogFilter, format_line, parse_duration
 from devloop.core.spec import ProjectSpec
 from devloop.engine.logmux import LogMux
+from devloop.errors import UsageError
 from devloop.providers.base import Provider
+
+
+@click.command("logs")
+@config_options
+@click.argument("apps", nargs=-1)
+@click.option("--recent", is_flag=True, help="Print recent lines and exit (like `cf logs --recent`).")
+@click.option("--since", "since", metavar="DURATION", help="Only lines newer than this, e.g. 30s, 5m, 2h.")
+@click.option("--tail", "last", type=click.IntRange(0), help="Start with the last N lines of each instance.")
+@click.option("--include", multiple=True, metavar="REGEX", help="Only lines matching (repeatable).")
+@click.option("--exclude", multiple=True, metavar="REGEX", help="Leave out lines matching (repeatable).")
+@click.option("--container", help="Only this container (id or name prefix).")
+@click.option("--timestamps", is_flag=True, help="Show each line's timestamp.")
+@click.option("-o", "--output", "mode", type=click.Choice(["default", "raw", "json"]), default="default")
+@click.option("--no-color", is_flag=True, help="No colours (also when NO_COLOR is set).")
+def logs_command(
+    config: CliContext,
+    apps: tuple[str, ...],
+    recent: bool,
+    since: str | None,
+    last: int | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    container: str | None,
+    timestamps: bool,
+    mode: str,
+    no_color: bool,
+) -> None:
+    """Follow every instance's output, stern-style (like `cf logs`)."""
+    project = config.load(names_only=True)
+    select_apps(project, apps)
+    try:
+        since_s = parse_duration(since) if since else None
+        flt = LogFilter(
+            apps=frozenset(apps),
+            include=tuple(re.compile(p) for p in include),
+            exclude=tuple(re.compile(p) for p in exclude),
+            container=container,
+        )
+    except (ValueError, re.error) as exc:
+        raise UsageError(str(exc)) from None
+    colour = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    provider = make_provider(project)
+
+    async def run() -> int:
+        try:
+            return await show_logs(
+                project, provider, flt, recent=recent, since_s=since_s, last=last, mode=mode,
+                timestamps=timestamps, colour=colour, out=lambda text: click.echo(text, color=colour),
+            )  # fmt: skip
+        finally:
+            await provider.close()
+
+    sys.exit(asyncio.run(run()))
 
 
 async def show_logs(

@@ -1,30 +1,65 @@
-"""`devloop up`: the engine with the plain printer or the dashboard, signals, a clean exit."""
+"""`devloop up`: the composed engine with the plain printer or the dashboard, signals, a clean exit."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from devloop.adapters import dockerapi, dockercli
-from devloop.build.builder import ImageBuilder
+from devloop.cli.context import CliContext, Stack, compose, config_options
 from devloop.cli.printer import PlainPrinter
 from devloop.core.events import PlatformFailed
 from devloop.core.removal import describe_removal
 from devloop.core.spec import ProjectSpec
 from devloop.engine.control import ControlServer, socket_path
 from devloop.engine.loop import Engine
-from devloop.providers.base import Provider
 from devloop.providers.docker.provider import project_id
+
+NO_BUILDKIT = "this docker client has no BuildKit; builds use the legacy builder"
+
+
+@click.command("up")
+@config_options
+@click.option(
+    "--no-tui", is_flag=True, help="Plain streamed output (the default when stdout is not a terminal)."
+)
+@click.option("--down-on-exit", is_flag=True, help="Remove the apps when devloop stops.")
+@click.option("--manual", is_flag=True, help="Queue changes instead of rebuilding on every save.")
+@click.option("--no-watch", is_flag=True, help="Deploy once and follow logs; do not watch files.")
+@click.option("--no-router-logs", is_flag=True, help="Leave the router's [RTR] access lines out.")
+def up_command(
+    config: CliContext,
+    no_tui: bool,
+    down_on_exit: bool,
+    manual: bool,
+    no_watch: bool,
+    no_router_logs: bool,
+) -> None:
+    """Build, deploy and follow the apps; rebuild or sync on every save (Ctrl-C to stop)."""
+    project = config.load()
+    tui = not no_tui and sys.stdout.isatty() and sys.stdin.isatty()
+    code = run_up(
+        project,
+        compose(project, no_buildkit_warning=NO_BUILDKIT),
+        down_on_exit=down_on_exit,
+        manual=manual,
+        watch=not no_watch,
+        tui=tui,
+        router_logs=not no_router_logs,
+        reloader=lambda: config.load(quiet=True),
+        config_files=config.vars_files,
+    )
+    sys.exit(code)
 
 
 def run_up(
     project: ProjectSpec,
-    provider: Provider,
+    stack: Stack,
     *,
     down_on_exit: bool,
     manual: bool,
@@ -34,13 +69,9 @@ def run_up(
     reloader: Callable[[], ProjectSpec] | None = None,
     config_files: tuple[Path, ...] = (),
 ) -> int:
-    client = dockercli.detect()
-    if not client.buildkit:
-        click.echo("warning: this docker client has no BuildKit; builds use the legacy builder", err=True)
-    builder = ImageBuilder(client, dockerapi.connect())
     engine = Engine(
-        project, provider, builder, watch=watch, manual=manual, reloader=reloader,
-        config_files=(project.file, *config_files),
+        project, stack.provider, stack.builder, watch=watch, manual=manual, reloader=reloader,
+        config_files=(project.file, *config_files), router=stack.router,
     )  # fmt: skip
     if tui:
         return asyncio.run(_run_tui(engine, down_on_exit=down_on_exit, router_logs=router_logs))
@@ -49,7 +80,7 @@ def run_up(
 
 async def _run_tui(engine: Engine, *, down_on_exit: bool, router_logs: bool) -> int:
     """The dashboard; the terminal is Textual's until it exits, then plain lines again."""
-    from devloop.ui.app import DevloopApp
+    from devloop.ui.app import DevloopApp  # Textual only when the dashboard runs, not in plain mode
 
     project, provider = engine.project, engine.provider
     control = ControlServer(socket_path(project_id(project.file)), engine.command)

@@ -1,4 +1,5 @@
-"""One status row for `devloop status` (table and JSON): the state a user should read, and the table.
+"""One status shape for an app, built from the engine's state or a provider's snapshot, read by
+`devloop status` (table and JSON), the control socket and the dashboard.
 
 The engine reports its phase; an app whose new version failed while the old one still serves
 is `running` here, with the failure in its last-error column (cf shows a running app too).
@@ -6,21 +7,118 @@ is `running` here, with the failure in its last-error column (cf shows a running
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import cast
 
+from devloop.core.events import InstanceStatus
+from devloop.core.processes import process_summary
+from devloop.core.spec import AppSpec
+from devloop.core.state import AppState
 from devloop.core.wording import without_serving_claim
 
 HEADER = ("name", "state", "instances", "memory limit", "last deploy", "url", "last error")
 WIDTHS = (16, 10, 10, 13, 12)
 
 
-def shown_state(row: Mapping[str, Any]) -> str:
+@dataclass(frozen=True)
+class Counts:
+    """Running and desired instances of the web process."""
+
+    running: int
+    desired: int
+
+
+@dataclass(frozen=True)
+class ProcessCounts:
+    """One process type besides web, as `cf app` lists it."""
+
+    running: int
+    desired: int
+    state: str
+    memory: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    """One instance (or a sidecar beside one) in the status."""
+
+    index: int
+    state: str
+    address: str | None = None
+    restarts: int = 0
+    process: str = "web"
+    sidecar: str = ""
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    """One app's status; its field names are the keys of `devloop status --json`."""
+
+    name: str
+    state: str  # the engine's phase (`running`, `failed`...); `shown_state` is what users read
+    instances: Counts
+    processes: dict[str, ProcessCounts] = field(default_factory=dict)
+    memory_mb: int | None = None
+    url: str | None = None
+    image: str | None = None
+    last_deploy_at: float | None = None
+    last_error: str | None = None
+    instance_list: tuple[InstanceRow, ...] = ()
+
+
+def _processes(spec: AppSpec, instances: tuple[InstanceStatus, ...]) -> dict[str, ProcessCounts]:
+    return {
+        name: ProcessCounts(
+            running=cast(int, counts["running"]),
+            desired=cast(int, counts["desired"]),
+            state=cast(str, counts["state"]),
+            memory=cast("str | None", counts["memory"]),
+        )
+        for name, counts in process_summary(spec, instances).items()
+    }
+
+
+def _rows(instances: tuple[InstanceStatus, ...]) -> tuple[InstanceRow, ...]:
+    return tuple(
+        InstanceRow(i.index, i.state, i.address, i.restarts, i.process, i.sidecar) for i in instances
+    )
+
+
+def app_status(app: AppState) -> AppStatus:
+    """What a running `devloop up` knows of an app."""
+    return AppStatus(
+        name=app.spec.name,
+        state=app.phase.value,
+        instances=Counts(app.running, app.spec.instances),
+        processes=_processes(app.spec, app.instances),
+        memory_mb=app.spec.memory_mb,
+        url=app.url,
+        image=app.deployed_image,
+        last_deploy_at=app.last_deploy_at,
+        last_error=app.last_error,
+        instance_list=_rows(app.instances),
+    )
+
+
+def snapshot_status(spec: AppSpec, instances: tuple[InstanceStatus, ...]) -> AppStatus:
+    """What the provider has running for an app while no `devloop up` runs: running or stopped."""
+    running = sum(1 for i in instances if i.is_web and i.state == "running")
+    return AppStatus(
+        name=spec.name,
+        state="running" if running else "stopped",
+        instances=Counts(running, spec.instances),
+        processes=_processes(spec, instances),
+        memory_mb=spec.memory_mb,
+        instance_list=_rows(instances),
+    )
+
+
+def shown_state(row: AppStatus) -> str:
     """`running` while instances serve, even after a failed build or deploy; else the phase."""
-    state = str(row.get("state") or "")
-    if state == "failed" and (row.get("instances") or {}).get("running", 0) > 0:
+    if row.state == "failed" and row.instances.running > 0:
         return "running"
-    return state
+    return row.state
 
 
 def ago(at: float | None, now: float) -> str:
@@ -34,20 +132,20 @@ def ago(at: float | None, now: float) -> str:
     return f"{seconds}s ago"
 
 
-def last_error(row: Mapping[str, Any], width: int = 70) -> str:
-    text = str(row.get("last_error") or "").strip().splitlines()
+def last_error(row: AppStatus, width: int = 70) -> str:
+    text = (row.last_error or "").strip().splitlines()
     if not text:
         return "-"
     first = without_serving_claim(text[0])  # the state column says what serves
     return first if len(first) <= width else first[: width - 1] + "…"
 
 
-def with_shown_state(row: Mapping[str, Any]) -> dict[str, Any]:
+def with_shown_state(row: AppStatus) -> dict[str, object]:
     """The row as JSON gives it: `state` as the table shows it, the engine's own in `phase`."""
-    return {**row, "phase": row.get("state"), "state": shown_state(row)}
+    return {**asdict(row), "phase": row.state, "state": shown_state(row)}
 
 
-def table(rows: Sequence[Mapping[str, Any]], now: float, unrouted: frozenset[str] = frozenset()) -> list[str]:
+def table(rows: Sequence[AppStatus], now: float, unrouted: frozenset[str] = frozenset()) -> list[str]:
     """The `devloop status` lines: one per app, one more per process type."""
 
     def line(cells: tuple[str, ...]) -> str:
@@ -56,29 +154,27 @@ def table(rows: Sequence[Mapping[str, Any]], now: float, unrouted: frozenset[str
 
     lines = [line(HEADER)]
     for row in rows:
-        count = f"{row['instances']['running']}/{row['instances']['desired']}"
-        memory = f"{row['memory_mb']}M" if row.get("memory_mb") else "-"
+        count = f"{row.instances.running}/{row.instances.desired}"
+        memory = f"{row.memory_mb}M" if row.memory_mb else "-"
         where = (
             "-"
-            if row["name"] in unrouted
-            else row.get("url")
-            or " ".join(f"http://{i['address']}" for i in row.get("instance_list", []) if i.get("address"))
-            or "-"
+            if row.name in unrouted
+            else row.url or " ".join(f"http://{i.address}" for i in row.instance_list if i.address) or "-"
         )
         lines.append(
             line(
                 (
-                    row["name"],
+                    row.name,
                     shown_state(row),
                     count,
                     memory,
-                    ago(row.get("last_deploy_at"), now),
+                    ago(row.last_deploy_at, now),
                     where,
                     last_error(row),
                 )
             )
         )
-        for process, counts in (row.get("processes") or {}).items():
-            shown = f"{counts['running']}/{counts['desired']}"
-            lines.append(line((f"  {process}", counts["state"], shown, counts.get("memory") or "")))
+        for process, counts in row.processes.items():
+            shown = f"{counts.running}/{counts.desired}"
+            lines.append(line((f"  {process}", counts.state, shown, counts.memory or "")))
     return lines

@@ -3,26 +3,109 @@
 The socket lives in a folder only the user can open ($XDG_RUNTIME_DIR/devloop,
 else ~/.cache/devloop/run), named after the project, so commands from another
 terminal reach the right `devloop up`. One JSON request per connection, one
-JSON answer.
+JSON answer; this module is the one place where devloop.core.control values
+become JSON and back (`{"cmd": "scale", "app": "web", ...}`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
+import pydantic
+
+from devloop.core.control import (
+    Accepted,
+    Answer,
+    Refused,
+    Reload,
+    Reloaded,
+    Request,
+    Restart,
+    Scale,
+    SetManual,
+    Status,
+    StatusReport,
+    Trigger,
+    Triggered,
+)
 from devloop.errors import UsageError
 from devloop.fs import private_dir
 from devloop.router.streams import close_writer
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+Handler = Callable[[Request], Answer]
+T = TypeVar("T")
+
+REQUESTS: dict[str, type[Request]] = {
+    "trigger": Trigger, "scale": Scale, "restart": Restart, "reload": Reload, "status": Status,
+    "manual": SetManual,
+}  # fmt: skip
+ANSWERS: dict[str, type[Answer]] = {
+    "accepted": Accepted, "triggered": Triggered, "reloaded": Reloaded, "status": StatusReport,
+}  # fmt: skip
+
+
+def _tag(value: Request | Answer, table: dict[str, type[Request]] | dict[str, type[Answer]]) -> str:
+    return next(tag for tag, kind in table.items() if isinstance(value, kind))
+
+
+def encode_request(request: Request) -> bytes:
+    return json.dumps({"cmd": _tag(request, REQUESTS), **dataclasses.asdict(request)}).encode() + b"\n"
+
+
+def decode_request(raw: bytes) -> Request | Refused:
+    """A request, or why it is none: bad JSON, an unknown command, fields of the wrong type."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return Refused("bad request")
+    if not isinstance(data, dict):
+        return Refused("bad request")
+    cmd = data.pop("cmd", None)
+    kind = REQUESTS.get(cmd) if isinstance(cmd, str) else None
+    if kind is None:
+        return Refused(f"unknown command {cmd!r}")
+    return _validated(kind, data)
+
+
+def encode_answer(answer: Answer) -> bytes:
+    if isinstance(answer, Refused):
+        return json.dumps({"error": answer.error}).encode() + b"\n"
+    fields = dataclasses.asdict(answer)
+    return json.dumps({"ok": True, "answer": _tag(answer, ANSWERS), **fields}).encode() + b"\n"
+
+
+def decode_answer(raw: bytes) -> Answer:
+    try:
+        data = json.loads(raw or b"{}")
+    except json.JSONDecodeError:
+        return Refused("the running devloop up gave no answer")
+    if not isinstance(data, dict):
+        return Refused("the running devloop up gave no answer")
+    if "error" in data:
+        return Refused(str(data["error"]))
+    kind = ANSWERS.get(str(data.pop("answer", None)))
+    if kind is None:
+        return Refused("the running devloop up gave no answer it knows (a different devloop version?)")
+    return _validated(kind, {k: v for k, v in data.items() if k != "ok"})
+
+
+def _validated(kind: type[T], fields: dict[str, object]) -> T | Refused:
+    # Strict JSON validation: an int stays an int (no "3" for 3), a list becomes a tuple.
+    try:
+        value = pydantic.TypeAdapter(kind).validate_json(json.dumps(fields), strict=True)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in exc.errors())
+        return Refused(f"bad request: {problems}")
+    return value
 
 
 def runtime_dir() -> Path:
@@ -66,13 +149,9 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            raw = await asyncio.wait_for(reader.readline(), 5)
-            try:
-                request = json.loads(raw)
-                answer = self.handler(request) if isinstance(request, dict) else {"error": "bad request"}
-            except json.JSONDecodeError:
-                answer = {"error": "bad request"}
-            writer.write(json.dumps(answer).encode() + b"\n")
+            request = decode_request(await asyncio.wait_for(reader.readline(), 5))
+            answer = request if isinstance(request, Refused) else self.handler(request)
+            writer.write(encode_answer(answer))
             await writer.drain()
         except (TimeoutError, OSError):
             pass
@@ -98,8 +177,8 @@ def _answers(path: Path) -> bool:
     return True
 
 
-def send(project_id: str, request: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
-    """Send one command to this project's running `devloop up`."""
+def send(project_id: str, request: Request, timeout: float = 10) -> Answer:
+    """Send one request to this project's running `devloop up`."""
     path = socket_path(project_id)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
@@ -109,12 +188,11 @@ def send(project_id: str, request: dict[str, Any], timeout: float = 10) -> dict[
             raise UsageError(
                 "no devloop up is running for this project", hint="start one with `devloop up`"
             ) from None
-        sock.sendall(json.dumps(request).encode() + b"\n")
+        sock.sendall(encode_request(request))
         data = b""
         while not data.endswith(b"\n"):
             chunk = sock.recv(65536)
             if not chunk:
                 break
             data += chunk
-    answer = json.loads(data or b"{}")
-    return answer if isinstance(answer, dict) else {}
+    return decode_answer(data)

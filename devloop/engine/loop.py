@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 from devloop.build.builder import ImageBuilder
 from devloop.core import events as ev
 from devloop.core.buildlog import BuildOutput
+from devloop.core.control import Answer, Refused, Request
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
-from devloop.core.processes import WEB, process_summary, process_types, process_view
 from devloop.core.spec import ProjectSpec
-from devloop.core.specdiff import describe_fields, diff_projects
 from devloop.core.state import EngineState, reduce, why_not_serving
+from devloop.engine.commands import Commands
 from devloop.engine.logmux import LogMux
 from devloop.errors import BuildError, DevloopError, ToolMissingError, UsageError, describe_failure
 from devloop.providers.base import DeployError, Provider
+from devloop.router.router import Router
 from devloop.watch.watcher import Watcher
 
 Listener = Callable[[EngineState, ev.Event], None]
@@ -47,6 +47,7 @@ class Engine:
         max_parallel_builds: int = 2,
         reloader: Callable[[], ProjectSpec] | None = None,
         config_files: tuple[Path, ...] | None = None,
+        router: Router | None = None,
     ) -> None:
         self.project = project  # as the config says (`devloop scale` overrides live in the state)
         self.reloader = reloader
@@ -67,10 +68,13 @@ class Engine:
         self.syncs: dict[str, asyncio.Task[None]] = {}
         self._inputs: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._restarting: set[str] = set()
-        provider.router.on_access = self._access
-        provider.router.state_of = self._why_not_serving
-        provider.router.on_notice = self.api
+        self.commands = Commands(self)
+        # The router comes from the composition root (devloop.cli.context), the provider's by default:
+        # its access lines and notices join the log stream, and its 503 page says why from our state.
+        self.router = router or provider.router
+        self.router.on_access = self._access
+        self.router.state_of = self._why_not_serving
+        self.router.on_notice = self.api
 
     # --- the outside world talks to the engine through these -------------------------------------
 
@@ -85,110 +89,29 @@ class Engine:
         self._stopping = True
         self._queue.put_nowait(None)
 
-    def command(self, request: dict[str, object]) -> dict[str, object]:
-        """A request from the control socket (`devloop trigger`), answered at once."""
-        if request.get("cmd") == "trigger":
-            names = request.get("apps") or list(self.state.order)
-            if not isinstance(names, list) or any(n not in self.state.apps for n in names):
-                return {"error": f"unknown app; apps here: {', '.join(self.state.order)}"}
-            for name in names:
-                self.post(ev.TriggerRequested(str(name)))
-            return {"ok": True, "triggered": names}
-        if request.get("cmd") == "scale":
-            app, count, memory = request.get("app"), request.get("instances"), request.get("memory_mb")
-            if app not in self.state.apps:
-                return {"error": f"unknown app {app!r}"}
-            process = str(request.get("process") or WEB)
-            spec = self.state.apps[str(app)].spec
-            if process not in process_types(spec):
-                known = ", ".join(process_types(spec))
-                return {"error": f"{app} has no process type {process!r}; it has: {known}"}
-            current = process_view(spec, process)
-            count = current.instances if count is None else count
-            if not isinstance(count, int) or not 0 <= count <= 100:
-                return {"error": "instances must be 0 to 100"}
-            memory_mb = memory if isinstance(memory, int) else None
-            self.post(ev.ScaleRequested(str(app), count, memory_mb, process))
-            return {"ok": True}
-        if request.get("cmd") == "status":
-            return {"ok": True, "apps": [self._status(name) for name in self.state.order]}
-        if request.get("cmd") == "reload":
-            return self._reload()
-        if request.get("cmd") == "restart":
-            app = request.get("app")
-            if app not in self.state.apps:
-                return {"error": f"unknown app {app!r}"}
-            target = self.state.apps[str(app)]
-            if target.building or target.deploying or target.syncing or str(app) in self._restarting:
-                return {"error": f"{app} is busy ({target.phase.value}); restart it once it runs"}
-            self._restarting.add(str(app))
-            task = asyncio.create_task(self._restart(str(app)))
-            self._inputs.append(task)
-            return {"ok": True}
-        if request.get("cmd") == "manual":
-            self.post(ev.ManualModeSet(bool(request.get("on"))))
-            return {"ok": True}
-        return {"error": f"unknown command {request.get('cmd')!r}"}
+    def command(self, request: Request) -> Answer:
+        """A request from the control socket or the dashboard (`devloop trigger`), answered at once."""
+        return self.commands.answer(request)
 
-    def _status(self, name: str) -> dict[str, object]:
-        app = self.state.apps[name]
-        return {
-            "name": name,
-            "state": app.phase.value,
-            "instances": {"running": app.running, "desired": app.spec.instances},
-            "processes": process_summary(app.spec, app.instances),
-            "memory_mb": app.spec.memory_mb,
-            "url": app.url,
-            "image": app.deployed_image,
-            "last_deploy_at": app.last_deploy_at,
-            "last_error": app.last_error,
-            "instance_list": [
-                {
-                    "index": i.index,
-                    "state": i.state,
-                    "address": i.address,
-                    "restarts": i.restarts,
-                    "process": i.process,
-                    "sidecar": i.sidecar,
-                }
-                for i in app.instances
-            ],
-        }
+    def spawn(self, work: Coroutine[object, object, None], name: str) -> None:
+        """Run `work` beside the loop until it ends or the engine stops (a restart)."""
+        self._inputs.append(asyncio.create_task(work, name=name))
 
-    def _reload(self) -> dict[str, object]:
-        """Read the config again (a saved devloop.yaml, set-env and friends) and move each changed
-        app; say what changed and what only a new `devloop up` can apply."""
-        if self.reloader is None:
-            return {"error": "this devloop cannot reload its config"}
-        try:
-            project = self.reloader()
-        except DevloopError as exc:
-            return {"error": exc.render()}
-        edit = diff_projects(self.project, project)
-        for spec, fields in edit.changed:
-            self.post(ev.SpecChanged(spec.name, spec))
-            self.api(spec.name, f"config changed ({describe_fields(fields)}): applying")
-        if edit.needs_restart:
-            self.api("devloop", f"config changed ({', '.join(edit.needs_restart)}): "
-                     "stop and start `devloop up` to apply it")  # fmt: skip
-        # Apps added or removed wait for a restart; the others follow the file from now on.
-        saved = {app.name: app for app in project.apps}
-        apps = tuple(saved.get(app.name, app) for app in self.project.apps)
-        self.project = dataclasses.replace(self.project, apps=apps, notices=project.notices)
-        if edit.changed and self._instances_task is not None:
-            self._instances_task.cancel()  # watch again with the new specs (health checks, ports)
+    def rewatch(self) -> None:
+        """Watch the instances again, with the current specs (after a config edit)."""
+        if self._instances_task is not None:
+            self._instances_task.cancel()
             self._instances_task = asyncio.create_task(self._instances(), name="instances")
             self._inputs.append(self._instances_task)
-        return {"ok": True, "changed": [spec.name for spec, _fields in edit.changed]}
 
     async def _config_edits(self) -> None:
         """A saved config file: reload it, as `devloop reload` would."""
         assert self.watcher is not None
         while True:
             await self.watcher.config_changes.get()
-            answer = self._reload()
-            if "error" in answer:
-                self.api("devloop", f"config not applied: {answer['error']}")
+            answer = self.commands.reload()
+            if isinstance(answer, Refused):
+                self.api("devloop", f"config not applied: {answer.error}")
 
     def shell_argv(self, app: str, index: int) -> list[str] | None:
         """The command that opens a shell in one instance, for the TUI's `x`."""
@@ -196,17 +119,6 @@ class Engine:
             if instance.is_web and instance.index == index and instance.state == "running":
                 return self.provider.shell_argv(instance)
         return None
-
-    async def _restart(self, name: str) -> None:
-        spec = self.state.apps[name].spec
-        try:
-            count = await self.provider.restart(spec, lambda text: self.api(name, text))
-        except DevloopError as exc:
-            self.api(name, f"restart failed: {exc}")
-        else:
-            self.api(name, f"restarted {count} instance(s)")
-        finally:
-            self._restarting.discard(name)
 
     def _access(self, app: str, text: str) -> None:
         """The router's access lines, like Cloud Foundry's [RTR] lines."""

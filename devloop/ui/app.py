@@ -22,9 +22,10 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from devloop.core import events as ev
+from devloop.core.control import Refused, Restart, Scale
 from devloop.core.logbuffer import LogLine
-from devloop.core.processes import process_summary
 from devloop.core.state import AppState, EngineState, Phase
+from devloop.core.status import AppStatus, app_status
 from devloop.ui.logview import LogView
 from devloop.ui.screens import ConfirmQuitScreen, EnvScreen, HelpScreen, ScaleScreen
 from devloop.ui.view import EngineView
@@ -42,12 +43,9 @@ PHASE_MARK = {
 }
 
 
-def process_counts(app: AppState) -> list[str]:
+def process_counts(row: AppStatus) -> list[str]:
     """`worker 1/2` for each process type besides web, after the web instances' count."""
-    return [
-        f"{name} {c['running']}/{c['desired']}"
-        for name, c in process_summary(app.spec, app.instances).items()
-    ]
+    return [f"{name} {c.running}/{c.desired}" for name, c in row.processes.items()]
 
 
 def short(text: str | None, limit: int = 48) -> str:
@@ -194,18 +192,18 @@ class DevloopApp(App[bool]):
                 phase += f" {time.monotonic() - began:.1f}s"
         failing = app.phase in (Phase.FAILED, Phase.CRASHED)
         style = f"bold {self.current_theme.error}" if failing else ""
-        running = app.running
+        row = app_status(app)  # the same status `devloop status` shows
         build = f"{app.last_build_s:.1f}s" if app.last_build_s is not None else ""
-        if app.last_build_s is not None and app.last_deploy_at:
-            build = time.strftime("%H:%M:%S", time.localtime(app.last_deploy_at)) + f" ({build})"
+        if app.last_build_s is not None and row.last_deploy_at:
+            build = time.strftime("%H:%M:%S", time.localtime(row.last_deploy_at)) + f" ({build})"
         cells: list[str] = [
-            app.spec.name,
+            row.name,
             phase,
-            " ".join([f"{running}/{app.spec.instances}", *process_counts(app)]),
-            f"{app.spec.memory_mb}M" if app.spec.memory_mb else "",
-            app.url or "",
+            " ".join([f"{row.instances.running}/{row.instances.desired}", *process_counts(row)]),
+            f"{row.memory_mb}M" if row.memory_mb else "",
+            row.url or "",
             build,
-            short(app.last_error),
+            short(row.last_error),
         ]
         return [Text(cell, style=style) for cell in cells]
 
@@ -317,18 +315,18 @@ class DevloopApp(App[bool]):
 
         def done(count: int | None) -> None:
             if count is not None and count != current:
-                answer = self.view.command({"cmd": "scale", "app": name, "instances": count})
-                if "error" in answer:
-                    self.notify(str(answer["error"]), severity="error")
+                answer = self.view.command(Scale(name, instances=count))
+                if isinstance(answer, Refused):
+                    self.notify(answer.error, severity="error")
                 else:
                     self.notify(f"{name}: scaling to {count} instance(s)")
 
         self.push_screen(ScaleScreen(name, current), done)
 
     def action_restart(self) -> None:
-        answer = self.view.command({"cmd": "restart", "app": self.selected()})
-        if "error" in answer:
-            self.notify(str(answer["error"]), severity="error")
+        answer = self.view.command(Restart(self.selected()))
+        if isinstance(answer, Refused):
+            self.notify(answer.error, severity="error")
         else:
             self.notify(f"{self.selected()}: restarting, one instance at a time")
 

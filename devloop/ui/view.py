@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from devloop.core import events as ev
+from devloop.core.control import Answer, Request
 from devloop.core.logbuffer import LogBuffer
 from devloop.core.state import EngineState
 
@@ -18,6 +19,6 @@ class EngineView(Protocol):
 
     def post(self, event: ev.Event) -> None: ...
 
-    def command(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def command(self, request: Request) -> Answer: ...
 
     def shell_argv(self, app: str, index: int) -> list[str] | None: ...

@@ -7,14 +7,16 @@ options change on purpose, and read the diff.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 from click.testing import CliRunner
+from click.utils import make_default_short_help
 
-from devloop.cli import cli
+from devloop.cli import COMMANDS, cli
 
 EXPECTED = Path(__file__).parent / "data" / "help.txt"
 HEAVY = ("textual", "docker", "kr8s")
@@ -37,11 +39,24 @@ def test_the_help_of_every_command_is_unchanged() -> None:
     assert every_help() == EXPECTED.read_text()
 
 
-def test_help_and_fast_commands_import_no_textual_docker_or_kr8s(tmp_path: Path) -> None:
+def test_each_listed_summary_is_the_commands_own_help() -> None:
+    """`devloop --help` lists summaries from a table (importing no command): they match each command."""
+    with click.Context(cli) as ctx:
+        for name, where in COMMANDS.items():
+            command = cli.get_command(ctx, name)
+            assert command is not None and command.name == name
+            for limit in (45, 200):
+                assert make_default_short_help(where.summary, limit) == command.get_short_help_str(limit), (
+                    name
+                )
+
+
+def imported_after(tmp_path: Path, *runs: list[str]) -> list[str]:
+    """The heavy libraries loaded after `devloop` ran with each argv in turn, in a fresh process."""
     probe = (
         "import sys\n"
         "from devloop.cli import main\n"
-        "for argv in (['--help'], ['validate', '--help'], ['up', '--help'], ['completion', 'bash']):\n"
+        f"for argv in {list(runs)!r}:\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit:\n"
@@ -51,7 +66,20 @@ def test_help_and_fast_commands_import_no_textual_docker_or_kr8s(tmp_path: Path)
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
                             timeout=60, env={"PYTHONPATH": str(Path(__file__).parents[2])})  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    return list(ast.literal_eval(result.stdout.strip().splitlines()[-1]))
+
+
+def test_help_and_fast_commands_import_no_textual_docker_or_kr8s(tmp_path: Path) -> None:
+    (tmp_path / "devloop.yaml").write_text("version: 1\napps:\n  - {name: web, image: busybox:1.36}\n")
+    fast = (["--help"], ["validate"], ["init", "--help"], ["completion", "bash"], ["--version"])
+    assert imported_after(tmp_path, *fast) == []
+
+
+def test_no_commands_help_imports_textual_or_kr8s(tmp_path: Path) -> None:
+    """Each command's module is loaded for its help; only running the dashboard or kind loads those."""
+    with click.Context(cli) as ctx:
+        names = cli.list_commands(ctx)
+    assert imported_after(tmp_path, *([name, "--help"] for name in names)) in ([], ["docker"])
 
 
 if __name__ == "__main__":

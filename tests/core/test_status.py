@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from devloop.core.status import ago, shown_state, table, with_shown_state
+from dataclasses import replace
+from typing import Any
+
+from devloop.core.status import AppStatus, Counts, ago, shown_state, table, with_shown_state
 
 
-def row(**extra: object) -> dict[str, object]:
-    base: dict[str, object] = {
-        "name": "web", "state": "running", "instances": {"running": 2, "desired": 2}, "memory_mb": 128,
-        "url": "http://web.localhost:8080", "last_deploy_at": 1000.0, "last_error": None, "processes": {},
-    }  # fmt: skip
-    return {**base, **extra}
+def row(**extra: Any) -> AppStatus:
+    base = AppStatus(
+        name="web", state="running", instances=Counts(running=2, desired=2), memory_mb=128,
+        url="http://web.localhost:8080", last_deploy_at=1000.0, last_error=None, processes={},
+    )  # fmt: skip
+    return replace(base, **extra)
 
 
 def test_the_table_names_its_columns_and_fills_them() -> None:
@@ -35,7 +38,7 @@ def test_a_failed_new_version_while_the_old_serves_is_running_with_the_error() -
     assert table([failed], now=1000.0)[1].split()[:3] == ["web", "running", "2/2"]
     assert table([failed], now=1000.0)[1].endswith("web/0 exited with code 1 before becoming healthy")
     assert with_shown_state(failed)["state"] == "running" and with_shown_state(failed)["phase"] == "failed"
-    down = row(state="failed", instances={"running": 0, "desired": 2})
+    down = row(state="failed", instances=Counts(running=0, desired=2))
     assert shown_state(down) == "failed"
 
 

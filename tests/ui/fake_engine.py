@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from devloop.core import events as ev
+from devloop.core.control import Accepted, Answer, Request
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.spec import AppSpec, BuildSpec, Language
 from devloop.core.state import EngineState, reduce
@@ -25,7 +25,7 @@ class FakeEngine:
         self.state = EngineState.initial(apps)
         self.logs = LogBuffer()
         self.posted: list[ev.Event] = []
-        self.commands: list[dict[str, Any]] = []
+        self.commands: list[Request] = []
         self._listeners: list[Callable[[EngineState, ev.Event], None]] = []
 
     def subscribe(self, listener: Callable[[EngineState, ev.Event], None]) -> None:
@@ -34,9 +34,9 @@ class FakeEngine:
     def post(self, event: ev.Event) -> None:
         self.posted.append(event)
 
-    def command(self, request: dict[str, Any]) -> dict[str, Any]:
+    def command(self, request: Request) -> Answer:
         self.commands.append(request)
-        return {"ok": True}
+        return Accepted()
 
     def shell_argv(self, app: str, index: int) -> list[str] | None:
         return ["/bin/true", app, str(index)]

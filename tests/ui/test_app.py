@@ -6,6 +6,7 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from devloop.core import events as ev
+from devloop.core.control import Restart, Scale
 from devloop.ui.app import DevloopApp
 from devloop.ui.logview import LogView
 from devloop.ui.screens import ConfirmQuitScreen, EnvScreen, HelpScreen, ScaleScreen
@@ -120,9 +121,9 @@ async def test_rebuild_manual_scale_restart_keys() -> None:
         scale_input = app.screen.query_one(Input)
         scale_input.value = ""
         await pilot.press("3", "enter")
-        assert engine.commands[-1] == {"cmd": "scale", "app": "web", "instances": 3}
+        assert engine.commands[-1] == Scale(app="web", instances=3)
         await pilot.press("R")
-        assert engine.commands[-1] == {"cmd": "restart", "app": "web"}
+        assert engine.commands[-1] == Restart(app="web")
 
 
 async def test_open_env_shell_clear_help() -> None:

@@ -87,11 +87,13 @@ def _engine_error(exc: BaseException) -> DockerUnavailableError:
 class DockerProvider:
     name = "docker"
 
-    def __init__(self, project: ProjectSpec, client: Any | None = None) -> None:
+    def __init__(
+        self, project: ProjectSpec, client: Any | None = None, *, router: Router | None = None
+    ) -> None:
         self.project = project
         self.project_id = project_id(project.file)
         self._client = client
-        self.router = Router(project.router_port)
+        self.router = router or Router(project.router_port)  # devloop.cli.context hands in the one it built
         self.services = DockerServices(lambda: self.client, self.project_id, self.network, self._call)
         self._holding: set[str] = set()  # apps devloop is restarting: never routed to nothing meanwhile
         self._admitting: set[tuple[str, int]] = set()  # restarted instances waiting for their health check

@@ -145,7 +145,9 @@ def _pod_state(pod: Obj, app: str, container: str | None = None) -> tuple[str, b
 class KindProvider:
     name = "kind"
 
-    def __init__(self, project: ProjectSpec, *, context: str | None = None) -> None:
+    def __init__(
+        self, project: ProjectSpec, *, context: str | None = None, router: Router | None = None
+    ) -> None:
         self.project = project
         self.context = context or project.context
         self.namespace = namespace_for(project)
@@ -154,7 +156,7 @@ class KindProvider:
         self.kubeconfig: Path | None = None  # the kind cluster's; None: the user's kubeconfig
         self._kind: KindCli | None = None
         self.registry: str | None = None
-        self.router = Router(project.router_port)
+        self.router = router or Router(project.router_port)  # devloop.cli.context hands in the one it built
         self._draining: set[asyncio.Task[None]] = set()
         self.forwards: dict[str, dict[str, PortForward]] = {}  # app -> pod -> forward
         self._indexes: dict[str, dict[str, int]] = {}  # app -> pod -> instance index

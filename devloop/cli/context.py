@@ -1,0 +1,167 @@
+"""What every command shares: the config options (`-f`, `--var`, `--provider`...) in one object on
+the click context, and the composition root that picks the provider, the router and the builder."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from devloop.core.spec import AppSpec, ProjectSpec, Provider
+from devloop.errors import DevloopError, UsageError
+from devloop.router.router import Router
+
+if TYPE_CHECKING:
+    from devloop.build.builder import ImageBuilder
+    from devloop.providers.docker.provider import DockerProvider
+    from devloop.providers.kind.provider import KindProvider
+
+    AnyProvider = DockerProvider | KindProvider
+
+R = TypeVar("R")
+
+
+@dataclass
+class CliContext:
+    """-f/--file, --vars-file, --var, --provider and --context, as `cf push` takes them."""
+
+    file: Path | None = None
+    vars_files: tuple[Path, ...] = ()
+    var_pairs: tuple[str, ...] = ()
+    provider: str | None = None
+    context: str | None = None
+
+    def exists(self) -> bool:
+        from devloop.config.loader import find_config
+
+        try:
+            find_config(self.file, Path.cwd())
+        except DevloopError:
+            return False
+        return True
+
+    def load(self, quiet: bool = False, names_only: bool = False) -> ProjectSpec:
+        """The project, with a warning line for each setting devloop cannot honour.
+
+        `names_only`: for commands that need the apps' names only (down, status, logs...):
+        ((vars)) without a value are no error there, and no warnings are printed."""
+        from devloop.config.loader import find_config, load_project, load_vars
+
+        path = find_config(self.file, Path.cwd())
+        variables = load_vars(self.vars_files, self.var_pairs)
+        project = load_project(_display_path(path), variables, self.provider, lenient=names_only)
+        quiet = quiet or names_only
+        if self.context:  # an existing cluster instead of the kind one: the kind provider's job
+            project = dataclasses.replace(project, context=self.context, provider=Provider.KIND)
+        for notice in () if quiet else project.notices:
+            click.echo(f"warning: {notice}", err=True)
+        return project
+
+
+def config_options(func: Callable[..., R]) -> Callable[..., R]:
+    """Add the config options to a command, which receives them as `config`: the CliContext kept
+    as the click context's object."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: object,
+        config_file: Path | None,
+        vars_files: tuple[Path, ...],
+        var_pairs: tuple[str, ...],
+        provider: str | None,
+        context: str | None,
+        **kwargs: object,
+    ) -> R:
+        config = click.get_current_context().ensure_object(CliContext)
+        config.file, config.vars_files, config.var_pairs = config_file, vars_files, var_pairs
+        config.provider, config.context = provider, context
+        return func(*args, config=config, **kwargs)
+
+    options = [
+        click.option("-f", "--file", "config_file", type=click.Path(path_type=Path),
+                     help="devloop.yaml or manifest.yml (default: devloop.yaml, else manifest.yml here)."),
+        click.option("--vars-file", "vars_files", multiple=True, type=click.Path(path_type=Path),
+                     help="YAML file of ((var)) values (repeatable)."),
+        click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="A ((var)) value."),
+        click.option("--provider", type=click.Choice(["kind", "docker"]),
+                     help="Override `provider:` from the config."),
+        click.option("--context",
+                     help="Use this kubeconfig context (any cluster) instead of a kind cluster."),
+    ]  # fmt: skip
+    command = wrapper
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _display_path(path: Path) -> Path:
+    """Paths under the current folder are shown relative, as the user typed them."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def select_apps(project: ProjectSpec, names: tuple[str, ...]) -> list[AppSpec]:
+    """The apps named on the command line (all when none), or a UsageError naming the known ones."""
+    if not names:
+        return list(project.apps)
+    known = {a.name: a for a in project.apps}
+    known.update({a.display_name: a for a in project.apps if a.display_name and a.display_name not in known})
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"no app named {', '.join(unknown)}; apps here: {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+# --- the composition root: which provider, which router, which builder ----------------------------
+
+
+def make_router(project: ProjectSpec) -> Router:
+    """The apps' stable URLs, one per project; the provider keeps its rotation, the engine reads it."""
+    return Router(project.router_port)
+
+
+def make_provider(project: ProjectSpec, router: Router | None = None) -> AnyProvider:
+    """The provider the project asks for, driving `router` (imported only when chosen: kind's
+    brings the Kubernetes client)."""
+    router = router or make_router(project)
+    if project.provider is Provider.DOCKER:
+        from devloop.providers.docker.provider import DockerProvider
+
+        return DockerProvider(project, router=router)
+    from devloop.providers.kind.provider import KindProvider
+
+    return KindProvider(project, router=router)
+
+
+def make_builder(no_buildkit_warning: str | None = None) -> ImageBuilder:
+    """The image builder on the local Docker engine; `no_buildkit_warning` is printed when the
+    docker client cannot use BuildKit."""
+    from devloop.adapters import dockerapi, dockercli
+    from devloop.build.builder import ImageBuilder
+
+    client = dockercli.detect()
+    if no_buildkit_warning and not client.buildkit:
+        click.echo(f"warning: {no_buildkit_warning}", err=True)
+    return ImageBuilder(client, dockerapi.connect())
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Everything a running engine drives, wired together: one router shared by provider and engine."""
+
+    router: Router
+    provider: AnyProvider
+    builder: ImageBuilder
+
+
+def compose(project: ProjectSpec, no_buildkit_warning: str | None = None) -> Stack:
+    """The router, the provider driving it and the builder, for `devloop up` and `devloop push`."""
+    router = make_router(project)
+    return Stack(router, make_provider(project, router), make_builder(no_buildkit_warning))
