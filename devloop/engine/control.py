@@ -85,7 +85,7 @@ def encode_answer(answer: Answer) -> bytes:
 
 def decode_answer(raw: bytes) -> Answer:
     try:
-        data = json.loads(raw or b"{}")
+        data = json.loads(raw) if raw.strip() else None  # nothing: it closed the connection
     except json.JSONDecodeError:
         return Refused("the running devloop up gave no answer")
     if not isinstance(data, dict):

@@ -1,0 +1,148 @@
+"""The engine's answers to typed requests, without a platform: each request type's handler,
+its refusals in a user's words, and the events it posts for the loop."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from devloop.build.builder import ImageBuilder
+from devloop.core import events as ev
+from devloop.core.control import (
+    Accepted,
+    Refused,
+    Reload,
+    Reloaded,
+    Restart,
+    Scale,
+    SetManual,
+    Status,
+    StatusReport,
+    Trigger,
+    Triggered,
+)
+from devloop.core.spec import AppSpec, ProcessSpec, ProjectSpec
+from devloop.core.status import Counts
+from devloop.engine.loop import Engine
+from devloop.errors import ConfigError
+from devloop.providers.base import Progress, Provider
+from devloop.router.router import Router
+from tests.helpers import async_wait_until
+from tests.ui.fake_engine import spec
+
+
+class RestartingProvider:
+    """Only what a restart needs: records the apps restarted, then says how many instances."""
+
+    def __init__(self) -> None:
+        self.router = Router()
+        self.restarted: list[str] = []
+        self.release = asyncio.Event()
+
+    async def restart(self, app: AppSpec, progress: Progress) -> int:
+        self.restarted.append(app.name)
+        progress("restarting instance 0")
+        await self.release.wait()
+        return app.instances
+
+
+class RecordingEngine(Engine):
+    """The real engine with its loop not running: what handlers post is recorded."""
+
+    posted: list[ev.Event]
+
+    def post(self, event: ev.Event) -> None:
+        self.posted.append(event)
+
+
+def engine_for(*apps: AppSpec, reloader: ProjectSpec | Exception | None = None) -> RecordingEngine:
+    project = ProjectSpec(Path("/src/devloop.yaml"), apps)
+
+    def reload() -> ProjectSpec:
+        if isinstance(reloader, Exception):
+            raise reloader
+        assert reloader is not None
+        return reloader
+
+    engine = RecordingEngine(
+        project, cast(Provider, RestartingProvider()), cast(ImageBuilder, None), watch=False,
+        reloader=reload if reloader is not None else None,
+    )  # fmt: skip
+    engine.posted = []
+    return engine
+
+
+def test_trigger_posts_one_request_per_app_and_all_apps_when_none_is_named() -> None:
+    engine = engine_for(spec("web"), spec("worker"))
+    assert engine.command(Trigger(("worker",))) == Triggered(("worker",))
+    assert engine.command(Trigger()) == Triggered(("web", "worker"))
+    assert engine.posted == [ev.TriggerRequested(n) for n in ("worker", "web", "worker")]
+    assert engine.command(Trigger(("nope",))) == Refused("unknown app; apps here: web, worker")
+
+
+def test_scale_checks_the_app_the_process_type_and_the_count_before_posting() -> None:
+    worker = ProcessSpec("worker", command="./work", instances=1)
+    engine = engine_for(replace(spec("web"), processes=(worker,)))
+    assert engine.command(Scale("web", 3)) == Accepted()
+    assert engine.command(Scale("web", memory_mb=256)) == Accepted()  # the count stays as it is
+    assert engine.command(Scale("web", 0, process="worker")) == Accepted()
+    assert engine.posted == [
+        ev.ScaleRequested("web", 3), ev.ScaleRequested("web", 2, 256), ev.ScaleRequested("web", 0, None, "worker"),
+    ]  # fmt: skip
+    assert engine.command(Scale("api", 1)) == Refused("unknown app 'api'")
+    assert engine.command(Scale("web", 1, process="clock")) == Refused(
+        "web has no process type 'clock'; it has: web, worker"
+    )
+    assert engine.command(Scale("web", 101)) == Refused("instances must be 0 to 100")
+    assert len(engine.posted) == 3
+
+
+def test_status_is_one_row_per_app_in_config_order() -> None:
+    engine = engine_for(spec("web"), spec("worker", instances=1))
+    answer = engine.command(Status())
+    assert isinstance(answer, StatusReport)
+    assert [(row.name, row.state, row.instances) for row in answer.apps] == [
+        ("web", "waiting", Counts(0, 2)), ("worker", "waiting", Counts(0, 1)),
+    ]  # fmt: skip
+
+
+def test_manual_mode_is_posted() -> None:
+    engine = engine_for(spec("web"))
+    assert engine.command(SetManual(True)) == Accepted()
+    assert engine.posted == [ev.ManualModeSet(True)]
+
+
+def test_reload_posts_each_changed_app_and_names_them() -> None:
+    web = spec("web")
+    edited = ProjectSpec(Path("/src/devloop.yaml"), (replace(web, env=(("GREETING", "hello"),)),))
+    engine = engine_for(web, reloader=edited)
+    assert engine.command(Reload()) == Reloaded(("web",))
+    assert engine.posted == [ev.SpecChanged("web", edited.apps[0])]
+    assert engine.project.apps == edited.apps  # the config's apps are followed from now on
+    assert "config changed (env): applying" in [line.text for line in engine.logs.lines("web")]
+
+
+def test_reload_refuses_without_a_reloader_and_says_why_the_config_does_not_load() -> None:
+    assert engine_for(spec("web")).command(Reload()) == Refused("this devloop cannot reload its config")
+    broken = engine_for(spec("web"), reloader=ConfigError("devloop.yaml:3:5", "unknown key 'instnces'"))
+    assert broken.command(Reload()) == Refused("devloop.yaml:3:5: unknown key 'instnces'")
+
+
+@pytest.mark.asyncio
+async def test_restart_runs_beside_the_loop_and_refuses_a_second_one_meanwhile() -> None:
+    engine = engine_for(spec("web"))
+    provider = cast(RestartingProvider, engine.provider)
+    assert engine.command(Restart("web")) == Accepted()
+    await async_wait_until(lambda: provider.restarted, what="the restart to start")
+    assert engine.command(Restart("web")) == Refused("web is busy (waiting); restart it once it runs")
+    assert engine.command(Restart("api")) == Refused("unknown app 'api'")
+    provider.release.set()
+    await async_wait_until(
+        lambda: "restarted 2 instance(s)" in [line.text for line in engine.logs.lines("web")], what="done"
+    )
+    assert engine.command(Restart("web")) == Accepted()  # free again once it finished
+    provider.release.set()
