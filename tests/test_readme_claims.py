@@ -215,7 +215,7 @@ class _Containers:
 
 def test_a_created_kind_cluster_gets_the_local_registry_recipe() -> None:
     """README: devloop wires kind's local-registry recipe into clusters it creates (registry on 127.0.0.1)."""
-    from devloop.adapters.registry import ensure_kind_registry
+    from devloop.providers.kind.registry import ensure_kind_registry
 
     assert 'config_path = "/etc/containerd/certs.d"' in "".join(
         __import__("yaml").safe_load(cluster_config.cluster_config())["containerdConfigPatches"]
@@ -299,16 +299,17 @@ async def test_a_stalled_rollout_says_why(
     `runAsNonRoot` have tests of their own on the fake cluster)."""
     from devloop.errors import DeployError
     from devloop.providers.kind import provider as kind
+    from devloop.providers.kind import rollout
 
     app = AppSpec(
         "web", tmp_path, instances=1, port=8080, health=HealthCheck(HealthCheckType.HTTP, "/", timeout_s=20)
     )
     clock = itertools.count(0, 100)  # each look at the clock is 100 s later: the 80 s budget runs out at once
-    monkeypatch.setattr(kind, "time", types.SimpleNamespace(monotonic=lambda: float(next(clock))))
+    monkeypatch.setattr(rollout, "time", types.SimpleNamespace(monotonic=lambda: float(next(clock))))
     provider = kind.KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (app,)))
-    provider._kube = _StalledCluster([_pod(status)])  # type: ignore[assignment]
+    provider.cluster._kube = _StalledCluster([_pod(status)])  # type: ignore[assignment]
     with pytest.raises(DeployError) as caught:
-        await provider._wait_rollout(app, "web", "devloop/web:2", lambda _text: None)
+        await provider.rollouts.wait(app, "web", "devloop/web:2", lambda _text: None)
     assert said in str(caught.value)
 
 

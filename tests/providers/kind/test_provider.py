@@ -21,7 +21,8 @@ from devloop.adapters.kube import KubeClient
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
 from devloop.errors import ProviderError, ToolMissingError
 from devloop.providers.base import DeployError
-from devloop.providers.kind.provider import KindProvider, _labelled
+from devloop.providers.kind.provider import KindProvider
+from devloop.providers.kind.rollout import labelled
 from tests.conftest import FakeKind
 from tests.helpers import async_wait_until, http_get
 from tests.load import Load
@@ -293,7 +294,7 @@ def test_applied_objects_follow_the_schema(tmp_path: Path) -> None:
     provider = KindProvider(project)
     app = web_app(tmp_path, env=(("A", "1"),), secret_env=(("TOKEN", "s3cret"),))
     for obj in provider.objects(app, "devloop/web:0123456789abcdef"):
-        kubernetes_validate.validate(_labelled(obj, provider.project_label, "web"), "1.31", strict=True)
+        kubernetes_validate.validate(labelled(obj, provider.project_label, "web"), "1.31", strict=True)
 
 
 def test_user_manifests_get_the_built_image_and_bad_ones_say_where(tmp_path: Path) -> None:
@@ -709,10 +710,10 @@ async def test_with_dockers_containerd_image_store_images_go_in_as_one_platforms
     provider: KindProvider, web_image: str, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`kind load docker-image` fails with the containerd image store (kind issue 3795)."""
-    from devloop.providers.kind import provider as kind
+    from devloop.providers.kind import registry
 
     monkeypatch.setenv("FAKE_DOCKER_CONTAINERD_STORE", "1")
-    monkeypatch.setattr(kind, "_engine_image_store", lambda: "linux/amd64", raising=False)
+    monkeypatch.setattr(registry, "_engine_image_store", lambda: "linux/amd64", raising=False)
     await provider.ensure_platform(lambda _text: None)
     assert await provider.deliver(web_app(Path(".")), web_image, lambda _t: None) == web_image
     loads = [c for c in fake_kind.calls() if c[:1] == ["load"]]
@@ -720,7 +721,7 @@ async def test_with_dockers_containerd_image_store_images_go_in_as_one_platforms
 
 
 def test_the_containerd_image_store_is_told_from_docker_info() -> None:
-    from devloop.providers.kind.provider import node_platform, uses_containerd_store
+    from devloop.providers.kind.registry import node_platform, uses_containerd_store
 
     classic = {
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
@@ -784,8 +785,8 @@ async def test_logs_are_kept_per_container_instance(
         return None
 
     pod = await async_wait_until(restarted_and_running, timeout=30, what="a second run")
-    current = await provider._log_tail(pod, "web")
-    previous = await provider._log_tail(pod, "web", previous=True)
+    current = await provider.rollouts.log_tail(pod, "web")
+    previous = await provider.rollouts.log_tail(pod, "web", previous=True)
     assert len(current) == 1 and len(previous) == 1 and current != previous, (current, previous)
     assert all(line.startswith("run-") for line in current + previous)
 
@@ -797,9 +798,9 @@ async def test_unschedulable_for_a_real_cause_fails_once_it_persists(
     web_image: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from devloop.providers.kind import provider as kind
+    from devloop.providers.kind import rollout
 
-    monkeypatch.setattr(kind, "UNSCHEDULABLE_S", 1.0)
+    monkeypatch.setattr(rollout, "UNSCHEDULABLE_S", 1.0)
     await provider.ensure_platform(lambda _text: None)
     cluster = fake_kind.cluster
 

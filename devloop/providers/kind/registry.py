@@ -1,0 +1,169 @@
+"""How a built image reaches the cluster: pushed to its local registry, else `kind load`.
+
+Also sets up kind's local-registry recipe for a cluster devloop creates (a
+`registry:2` container on 127.0.0.1, joined to the `kind` network, a containerd
+hosts.toml on every node pointing `localhost:PORT` at it): knowledge of kind's
+layout, so it lives here rather than in the generic registry adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from devloop.adapters import dockerapi, proc
+from devloop.adapters import registry as registry_push
+from devloop.adapters.kindcli import KindCli
+from devloop.adapters.kube import KubeClient, Obj
+from devloop.errors import DevloopError, ProviderError
+from devloop.providers.base import Progress
+from devloop.providers.kind import cluster_config
+
+REGISTRY_IMAGE = "registry:2"
+KIND_NETWORK = "kind"
+
+
+async def deliver(
+    image: str, registry: str | None, kind: KindCli | None, cluster: str, context: str | None,
+    progress: Progress,
+) -> str:  # fmt: skip
+    """The reference the cluster runs `image` by: pushed to `registry`, else loaded into kind's node."""
+    if registry:
+        client = await asyncio.to_thread(dockerapi.connect)
+        try:
+            return await registry_push.push(client, image, registry, progress)
+        finally:
+            client.close()
+    if kind is not None:
+        progress(f"loading {image} into kind cluster {cluster}")
+        store = await asyncio.to_thread(_engine_image_store)
+        if store is None:
+            await kind.load_image(cluster, image)
+            return image
+        # Docker's containerd image store saves an image index with every platform's manifest
+        # and only the local one's content: kind's `ctr import --all-platforms` then fails
+        # (kind issue 3795). One platform's archive goes in with `load image-archive`.
+        with tempfile.TemporaryDirectory(prefix="devloop-image-") as folder:
+            archive = Path(folder) / "image.tar"
+            await _save_image(image, store, archive)
+            await kind.load_archive(cluster, archive)
+        return image
+    raise ProviderError(
+        f"context {context} has no local registry to push {image} to",
+        hint="add the `local-registry-hosting` ConfigMap to kube-public, or use a kind cluster",
+    )
+
+
+async def wire_registry(kube: KubeClient, kind: KindCli, cluster: str, progress: Progress) -> None:
+    """A new kind cluster's local registry running and announced (its ConfigMap); `kind load`
+    is the fallback when the registry cannot start."""
+    nodes = await kind.nodes(cluster)
+    try:
+        client = dockerapi.connect()
+        await asyncio.to_thread(ensure_kind_registry, client, nodes, progress)
+    except Exception as exc:  # no registry image, say: `kind load` still delivers
+        why = exc.explanation if isinstance(exc, docker.errors.APIError) else str(exc)
+        progress(f"no local registry ({why}); images go in with `kind load docker-image`")
+        return
+    await kube.apply(cluster_config.registry_hosting(cluster_config.registry_host()), None)
+
+
+def ensure_kind_registry(client: Any, nodes: list[str], progress: Progress) -> None:
+    """The local-registry recipe for kind: registry container, kind network, hosts.toml per node."""
+    name = cluster_config.REGISTRY_NAME
+    # The cheap checks first: no registry is started (or pulled) for nodes that are not there.
+    try:
+        network = client.networks.get(KIND_NETWORK)
+        node_containers = [client.containers.get(node) for node in nodes]
+    except docker.errors.NotFound as exc:
+        raise ProviderError(
+            f"the kind nodes or their `{KIND_NETWORK}` network are not on this engine: {exc.explanation}"
+        ) from None
+    try:
+        container = client.containers.get(name)
+    except docker.errors.NotFound:
+        progress(f"starting the local registry {name} on 127.0.0.1:{cluster_config.REGISTRY_PORT}")
+        container = client.containers.run(
+            REGISTRY_IMAGE,
+            name=name,
+            detach=True,
+            restart_policy={"Name": "always"},
+            ports={"5000/tcp": ("127.0.0.1", cluster_config.REGISTRY_PORT)},
+        )
+    if container.status != "running":
+        container.start()
+    network.reload()
+    if name not in {c.name for c in network.containers}:
+        network.connect(container)
+    folder = f"etc/containerd/certs.d/{cluster_config.registry_host()}"
+    archive = _tar({f"{folder}/hosts.toml": cluster_config.hosts_toml().encode()})
+    for node in node_containers:
+        node.put_archive("/", archive)
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        folders: set[str] = set()
+        for path in files:
+            parts = path.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                folders.add("/".join(parts[:depth]))
+        for folder in sorted(folders):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def uses_containerd_store(info: Obj) -> bool:
+    """Whether `docker info` describes the containerd image store (its snapshotter as driver type)."""
+    return any(
+        isinstance(pair, list | tuple) and len(pair) == 2 and pair[0] == "driver-type"
+        and str(pair[1]).startswith("io.containerd.snapshotter")
+        for pair in info.get("DriverStatus") or []
+    )  # fmt: skip
+
+
+def node_platform(info: Obj) -> str:
+    """The engine's (and so kind's node's) platform, as `docker save --platform` names it."""
+    arch = str(info.get("Architecture") or "x86_64")
+    return "linux/" + {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7"}.get(arch, arch)
+
+
+def _engine_image_store() -> str | None:
+    """The node platform when the engine uses the containerd image store, else None."""
+    try:
+        client = dockerapi.connect()
+    except DevloopError:
+        return None
+    try:
+        info: Obj = client.info()
+    except Exception:
+        return None
+    finally:
+        client.close()
+    return node_platform(info) if uses_containerd_store(info) else None
+
+
+async def _save_image(image: str, platform: str, archive: Path) -> None:
+    """`docker image save` of one platform (engines before 28 know no --platform: all of it then)."""
+    docker_cli = shutil.which("docker") or "docker"
+    result = await proc.run([docker_cli, "image", "save", "--platform", platform, "-o", str(archive), image])
+    if not result.ok and any(
+        "unknown flag" in line or "requires API version" in line for line in result.output
+    ):
+        result = await proc.run([docker_cli, "image", "save", "-o", str(archive), image])
+    if not result.ok:
+        raise ProviderError(f"`docker image save {image}` failed: " + " ".join(result.output[-5:]))
