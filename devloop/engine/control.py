@@ -39,7 +39,7 @@ from devloop.core.control import (
 )
 from devloop.errors import UsageError
 from devloop.fs import private_dir
-from devloop.router.streams import close_writer
+from devloop.router.net import close_writer
 
 Handler = Callable[[Request], Answer]
 T = TypeVar("T")

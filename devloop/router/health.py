@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from devloop.core.spec import HealthCheck, HealthCheckType
-from devloop.router.streams import close_writer
+from devloop.router.net import close_writer
 
 
 async def port_open(host: str, port: int, timeout: float) -> bool:

@@ -32,8 +32,7 @@ from devloop.core.routes import (
     unknown_route_page,
 )
 from devloop.core.spec import DEFAULT_ROUTER_PORT, AppSpec
-from devloop.router.ports import free_port
-from devloop.router.streams import close_writer
+from devloop.router.net import close_writer, free_port
 
 HEAD_LIMIT = 64 * 1024  # request or response head; larger gets 431 / 502
 RETRY_BODY_LIMIT = 1024 * 1024  # bodies up to this are read first, so a refused request can go elsewhere

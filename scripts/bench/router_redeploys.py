@@ -26,7 +26,7 @@ from typing import Any
 from devloop.adapters import dockercli
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
 from devloop.providers.docker.provider import DockerProvider
-from devloop.router.ports import free_port
+from devloop.router.net import free_port
 from scripts.bench.common import emit
 from scripts.bench.router_overhead import build_image
 from tests.load import Load, LoadResult

@@ -1,7 +1,9 @@
-"""Loopback ports: the one place devloop picks a port to listen on."""
+"""Loopback networking helpers: the one place devloop picks a port, and a safe stream close."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 
 
@@ -19,3 +21,10 @@ def free_port(preferred: int, host: str = "127.0.0.1", span: int = 100) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+async def close_writer(writer: asyncio.StreamWriter) -> None:
+    """Close a connection and wait for it, whatever state the peer left it in."""
+    writer.close()
+    with contextlib.suppress(OSError, asyncio.CancelledError):
+        await writer.wait_closed()
