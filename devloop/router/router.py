@@ -7,16 +7,14 @@ instance in rotation once it is healthy and take it out with `drain` before
 they stop it: in-flight requests finish first. A request that no instance can
 take gets a 503 page naming what the app is doing, never a refused connection.
 
-HTTP/1.1 is forwarded as bytes with only the framing parsed (Content-Length,
-chunked, read-until-close), so streaming responses flow as they are written and
-an `Upgrade` (WebSocket) becomes a plain two-way tunnel after the 101.
+This module holds the listeners, the routes and the retry loop; which instance
+comes next is `rotation`'s, and how a message is framed and relayed is `http1`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -32,87 +30,25 @@ from devloop.core.routes import (
     unknown_route_page,
 )
 from devloop.core.spec import DEFAULT_ROUTER_PORT, AppSpec
+from devloop.router import http1, rotation
+from devloop.router.http1 import HEAD_LIMIT, BadRequest, Request
 from devloop.router.net import close_writer, free_port
+from devloop.router.rotation import Address, Backend, Backends, Listed, Rotation
 
-HEAD_LIMIT = 64 * 1024  # request or response head; larger gets 431 / 502
-RETRY_BODY_LIMIT = 1024 * 1024  # bodies up to this are read first, so a refused request can go elsewhere
-RETRY_FOR_S = 5.0  # how long a request waits for an instance to take it (a restart, a replace)
 RETRY_DELAYS_S = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
-FAILED_FOR_S = 1.0  # an instance that refused a connection is tried last for this long
 IDLE_PER_BACKEND = 64  # kept-alive connections per instance
-IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
-NO_BODY_STATUS = frozenset({204, 304})
 
 AccessSink = Callable[[str, str], None]  # (app, line)
 StateOf = Callable[[str], str]  # app -> what it is doing, for the 503 page
-
-
-class BadRequest(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-@dataclass(eq=False)
-class Backend:
-    """One instance in an app's rotation."""
-
-    host: str
-    port: int
-    instance: str  # shown in access lines: the instance index
-    in_flight: int = 0
-    failed_at: float = 0.0
-    paused: bool = False  # out of rotation for a moment (a restart), requests wait for it
-    retired: bool = False
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
-    _quiet: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return self.host, self.port
-
-    def begin(self) -> None:
-        self.in_flight += 1
-        self._quiet.clear()
-
-    def end(self) -> None:
-        self.in_flight -= 1
-        if self.in_flight == 0:
-            self._quiet.set()
-
-    async def quiet(self) -> None:
-        if self.in_flight:
-            await self._quiet.wait()
-
-    def close_idle(self) -> None:
-        for _reader, writer in self.idle:
-            writer.close()
-        self.idle.clear()
 
 
 @dataclass
 class _AppRoutes:
     name: str
     routes: tuple[Route, ...]
-    backends: list[Backend] = field(default_factory=list)
-    turn: itertools.count[int] = field(default_factory=itertools.count)
+    rotation: Rotation = field(default_factory=Rotation)
     dedicated: asyncio.Server | None = None
     dedicated_port: int | None = None
-    held_until: float = 0.0  # no instance in rotation, but some are coming back: requests wait
-
-
-@dataclass
-class _Request:
-    method: bytes
-    target: bytes
-    version: bytes
-    head: bytes  # as forwarded upstream
-    host: str
-    body_length: int | None  # None: chunked
-    keep_alive: bool
-    upgrade: bool
-    expect_continue: bool
 
 
 class Router:
@@ -128,7 +64,7 @@ class Router:
         self.state_of: StateOf = lambda _app: "starting"
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
-        self._backends: dict[tuple[str, int], Backend] = {}
+        self._backends = Backends()
         self.waiting = 0  # requests held until a paused instance is back
         self._setting_up = asyncio.Lock()
 
@@ -182,12 +118,12 @@ class Router:
         if self.on_notice is not None:
             self.on_notice(app, text)
 
-    def backends(self, app: str) -> list[tuple[str, int, str]]:
+    def backends(self, app: str) -> list[Listed]:
         """The (host, port, instance) in the app's rotation, as `set_backends` takes them."""
         entry = self.apps.get(app)
-        return [(b.host, b.port, b.instance) for b in entry.backends] if entry else []
+        return entry.rotation.listed() if entry else []
 
-    def set_backends(self, app: str, addresses: list[tuple[str, int, str]]) -> list[Backend]:
+    def set_backends(self, app: str, addresses: list[Listed]) -> list[Backend]:
         """Put exactly these (host, port, instance) in rotation; return the ones taken out.
 
         A backend taken out finishes its in-flight requests; `drain` waits for them.
@@ -195,19 +131,7 @@ class Router:
         entry = self.apps.get(app)
         if entry is None:
             return []
-        wanted = []
-        for host, port, instance in addresses:
-            backend = self._backends.get((host, port))
-            if backend is None or backend.retired:
-                backend = self._backends[(host, port)] = Backend(host, port, instance)
-            backend.instance = instance
-            wanted.append(backend)
-        removed = [b for b in entry.backends if b not in wanted]
-        entry.backends = wanted
-        entry.held_until = 0.0
-        for backend in removed:
-            self._retire(backend)
-        return removed
+        return rotation.set_backends(entry.rotation, self._backends, addresses)
 
     def hold(self, app: str) -> None:
         """Take every instance out of rotation while they come back (restarts by the platform):
@@ -216,51 +140,39 @@ class Router:
         entry = self.apps.get(app)
         if entry is not None:
             self.set_backends(app, [])
-            entry.held_until = asyncio.get_running_loop().time() + RETRY_FOR_S
+            entry.rotation.held_until = asyncio.get_running_loop().time() + rotation.RETRY_FOR_S
 
     def add_backend(
-        self, app: str, host: str, port: int, instance: str, keep: set[tuple[str, int]] | None = None
+        self, app: str, host: str, port: int, instance: str, keep: set[Address] | None = None
     ) -> None:
         """Put one more instance in rotation (the others stay, or only those at `keep` addresses)."""
         kept = [b for b in self.backends(app) if keep is None or b[:2] in keep]
         self.set_backends(app, [*kept, (host, port, instance)])
 
-    def remove_backend(self, app: str, address: tuple[str, int]) -> None:
+    def remove_backend(self, app: str, address: Address) -> None:
         """Take one instance out of rotation (its in-flight requests finish)."""
         self.set_backends(app, [b for b in self.backends(app) if b[:2] != address])
 
-    def _retire(self, backend: Backend) -> None:
-        backend.retired = True
-        backend.close_idle()
-        if self._backends.get(backend.key) is backend:
-            del self._backends[backend.key]
-
     async def drain(self, backends: list[Backend], timeout: float) -> bool:
         """Wait until none of `backends` has a request in flight; False if `timeout` ran out."""
-        try:
-            async with asyncio.timeout(timeout):
-                for backend in backends:
-                    await backend.quiet()
-        except TimeoutError:
-            return False
-        return True
+        return await rotation.drain(backends, timeout)
 
-    async def pause(self, app: str, address: tuple[str, int], timeout: float) -> None:
+    async def pause(self, app: str, address: Address, timeout: float) -> None:
         """Send no new requests to one instance and wait for its in-flight ones (before a restart).
 
         New requests go to the others; with none left they wait for it (up to RETRY_FOR_S)
         instead of failing. `resume` puts it back.
         """
         entry = self.apps.get(app)
-        backend = next((b for b in entry.backends if b.key == address), None) if entry else None
+        backend = entry.rotation.find(address) if entry else None
         if backend is None:
             return
         backend.paused = True
         backend.close_idle()
-        await self.drain([backend], timeout)
+        await rotation.drain([backend], timeout)
 
     @contextlib.asynccontextmanager
-    async def paused(self, app: str, address: tuple[str, int] | None, timeout: float) -> AsyncIterator[None]:
+    async def paused(self, app: str, address: Address | None, timeout: float) -> AsyncIterator[None]:
         """`pause` for the duration of the block (a restart), then `resume`."""
         if address is not None:
             await self.pause(app, address, timeout)
@@ -270,9 +182,9 @@ class Router:
             if address is not None:
                 self.resume(app, address)
 
-    def resume(self, app: str, address: tuple[str, int]) -> None:
+    def resume(self, app: str, address: Address) -> None:
         entry = self.apps.get(app)
-        for backend in entry.backends if entry else []:
+        for backend in entry.rotation.backends if entry else []:
             if backend.key == address:
                 backend.paused = False
 
@@ -287,11 +199,9 @@ class Router:
             if server is not None:
                 with contextlib.suppress(Exception):
                     await server.wait_closed()
-        for backend in list(self._backends.values()):
-            backend.close_idle()
+        self._backends.close()
         self._server = None
         self.apps.clear()
-        self._backends.clear()
 
     # --- serving ------------------------------------------------------------------------------------
 
@@ -309,16 +219,16 @@ class Router:
         try:
             while True:
                 try:
-                    request = await _read_request(reader, client)
+                    request = await http1.read_request(reader, client)
                 except BadRequest as exc:
-                    writer.write(_error_response(exc.status, exc.reason))
+                    writer.write(http1.error_response(exc.status, exc.reason))
                     return
                 if request is None:
                     return
                 app = only_app or self.table.lookup(request.host, request.target.decode("latin-1"))
                 if app is None:
                     known = [route.url(self.port or 0) for route, _app in self.table.routes()]
-                    await _discard_body(reader, request)
+                    await http1.discard_body(reader, request)
                     writer.write(unknown_route_page(request.host, sorted(known)))
                     await writer.drain()
                     if not request.keep_alive:
@@ -335,7 +245,7 @@ class Router:
     async def _forward(
         self,
         app: str,
-        request: _Request,
+        request: Request,
         client_r: asyncio.StreamReader,
         client_w: asyncio.StreamWriter,
     ) -> bool:
@@ -344,23 +254,21 @@ class Router:
         body = b""
         if request.expect_continue and request.body_length != 0:
             client_w.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if request.body_length is not None and 0 < request.body_length <= RETRY_BODY_LIMIT:
+        if not request.streamed_body and request.body_length:
             body = await client_r.readexactly(request.body_length)
-        streamed_body = request.body_length is None or request.body_length > RETRY_BODY_LIMIT
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + RETRY_FOR_S
+        deadline = loop.time() + rotation.RETRY_FOR_S
         attempt = 0
         reason = "no instance in rotation"
         backend: Backend | None = None
         while True:
             entry = self.apps.get(app)
-            held = entry is not None and loop.time() < min(entry.held_until, deadline)
-            if (entry is None or not entry.backends) and not held:
+            if entry is None or not entry.rotation.serves(loop.time(), deadline):
                 page = unavailable_page(app, self.state_of(app))
-                await self._refuse(app, request, client_r, client_w, page)
+                await self._refuse(request, client_r, client_w, page)
                 self._log(app, request, 503, started, "-")
                 return request.keep_alive
-            backend = self._pick(entry) if entry is not None and entry.backends else None
+            backend = entry.rotation.pick(loop.time())
             if backend is None:
                 self.waiting += 1  # a request held for a paused instance (shown by tests, status)
                 try:
@@ -370,9 +278,7 @@ class Router:
             else:
                 backend.begin()
                 try:
-                    outcome = await self._exchange(
-                        app, backend, request, body, streamed_body, client_r, client_w
-                    )
+                    outcome = await self._exchange(app, backend, request, body, client_r, client_w)
                 finally:
                     backend.end()
                 if outcome is not None:
@@ -387,43 +293,22 @@ class Router:
                     status, page = 503, unavailable_page(app, self.state_of(app))
                 else:  # every instance refused for the whole hold: none can serve
                     status, page = 503, unavailable_page(app, f"{self.state_of(app)} ({reason})")
-                await self._refuse(app, request, client_r, client_w, page)
+                await self._refuse(request, client_r, client_w, page)
                 self._log(app, request, status, started, "-")
                 return request.keep_alive
             entry = self.apps.get(app)
-            if backend is not None and (entry is None or attempt % max(1, len(entry.backends)) == 0):
+            if backend is not None and (entry is None or attempt % max(1, len(entry.rotation.backends)) == 0):
                 await asyncio.sleep(RETRY_DELAYS_S[min(attempt // 2, len(RETRY_DELAYS_S) - 1)])
-
-    def _pick(self, entry: _AppRoutes) -> Backend | None:
-        """The next backend in turn, preferring those that did not just refuse a connection.
-
-        None when every backend is paused: the request waits for one to come back.
-        """
-        backends = entry.backends
-        if len(backends) == 1:
-            return None if backends[0].paused else backends[0]
-        now = asyncio.get_running_loop().time()
-        start = next(entry.turn)
-        fallback = None
-        for offset in range(len(backends)):
-            backend = backends[(start + offset) % len(backends)]
-            if backend.paused:
-                continue
-            if now - backend.failed_at > FAILED_FOR_S:
-                return backend
-            fallback = fallback or backend
-        return fallback
 
     async def _refuse(
         self,
-        app: str,
-        request: _Request,
+        request: Request,
         client_r: asyncio.StreamReader,
         client_w: asyncio.StreamWriter,
         response: bytes,
     ) -> None:
-        if request.body_length is None or request.body_length > RETRY_BODY_LIMIT:
-            await _discard_body(client_r, request)
+        if request.streamed_body:
+            await http1.discard_body(client_r, request)
         client_w.write(response)
         await client_w.drain()
 
@@ -431,9 +316,8 @@ class Router:
         self,
         app: str,
         backend: Backend,
-        request: _Request,
+        request: Request,
         body: bytes,
-        streamed_body: bool,
         client_r: asyncio.StreamReader,
         client_w: asyncio.StreamWriter,
     ) -> tuple[int, int, bool] | None:
@@ -443,56 +327,19 @@ class Router:
         except OSError:
             return None
         reusable = False
-        responded = False
-        retryable = not streamed_body and request.method in IDEMPOTENT
         try:
-            up_w.write(request.head + body if body else request.head)
-            if streamed_body:
-                await _copy_body(client_r, up_w, request.body_length)
-            await up_w.drain()
-            try:
-                head = await up_r.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                partial = isinstance(exc, asyncio.IncompleteReadError) and exc.partial
-                if retryable and not partial:
-                    return None  # closed before answering (a stale kept-alive connection, a restart)
-                raise
-            while True:
-                status = _status_of(head)
-                responded = True
-                if status == 101 and request.upgrade:
-                    client_w.write(head)
-                    await client_w.drain()
-                    await _tunnel(client_r, client_w, up_r, up_w)
-                    return 101, len(head), False
-                if 100 <= status < 200:  # 100 Continue, 103 Early Hints: pass on, then the real one
-                    client_w.write(head)
-                    head = await up_r.readuntil(b"\r\n\r\n")
-                    continue
-                break
-            length, chunked, upstream_close = _response_framing(head)
-            client_w.write(head)
-            sent = len(head)
-            if request.method == b"HEAD" or status in NO_BODY_STATUS:
-                pass
-            elif chunked:
-                sent += await _copy_chunked(up_r, client_w)
-            elif length is not None:
-                sent += await _copy_exact(up_r, client_w, length)
-            else:
-                sent += await _copy_until_close(up_r, client_w)
-                upstream_close = True
-            await client_w.drain()
+            status, sent, upstream_close = await http1.relay(request, body, client_r, client_w, up_r, up_w)
             reusable = not upstream_close
-            keep = request.keep_alive and not upstream_close
-            return status, sent, keep
+            return status, sent, request.keep_alive and not upstream_close
+        except http1.Unanswered:
+            return None
+        except http1.FailedMidAnswer:
+            raise
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
-            if responded:  # the instance failed mid-answer: nothing sensible can follow on this connection
-                raise ConnectionError("instance failed mid-answer") from None
             # Not retried (it may have had effects): the client hears why, the connection closes.
             unreadable = isinstance(exc, (asyncio.LimitOverrunError, ValueError))
-            reason = "an unreadable response" if unreadable else "it closed the connection without an answer"
-            page = bad_gateway_page(app, f"instance {backend.instance} sent {reason}")
+            why = "an unreadable response" if unreadable else "it closed the connection without an answer"
+            page = bad_gateway_page(app, f"instance {backend.instance} sent {why}")
             client_w.write(page)
             return 502, len(page), False
         finally:
@@ -510,7 +357,7 @@ class Router:
         return await asyncio.open_connection(backend.host, backend.port, limit=HEAD_LIMIT)
 
     def _log(
-        self, app: str, request: _Request, status: int, started: float, instance: str, sent: int = 0
+        self, app: str, request: Request, status: int, started: float, instance: str, sent: int = 0
     ) -> None:
         if self.on_access is None:
             return
@@ -518,7 +365,7 @@ class Router:
             app,
             access_line(
                 request.host,
-                b" ".join((request.method, request.target, request.version)).decode("latin-1"),
+                request.line,
                 status,
                 sent,
                 time.perf_counter() - started,
@@ -527,7 +374,7 @@ class Router:
         )
 
 
-# --- HTTP/1.1 framing -------------------------------------------------------------------------------
+# --- listeners -------------------------------------------------------------------------------
 
 
 async def _listen(
@@ -541,199 +388,3 @@ async def _listen(
             continue  # taken between the probe and the bind
         return port, server
     raise OSError(f"no free port near {preferred} on 127.0.0.1")
-
-
-async def _read_request(reader: asyncio.StreamReader, client: str) -> _Request | None:
-    """The next request's head, or None when the client closed between requests."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial.strip():
-            raise BadRequest(400, "Bad Request") from None
-        return None
-    except asyncio.LimitOverrunError:
-        raise BadRequest(431, "Request Header Fields Too Large") from None
-    lines = head[:-4].split(b"\r\n")
-    while lines and not lines[0]:
-        lines.pop(0)  # stray CRLF between requests (RFC 9112 2.2)
-    if not lines:
-        return None
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
-        raise BadRequest(400, "Bad Request")
-    method, target, version = parts
-    host = ""
-    length: int | None = 0
-    chunked = False
-    connection = b""
-    upgrade = False
-    expect_continue = False
-    has_length = False
-    kept: list[bytes] = [lines[0]]
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep:
-            raise BadRequest(400, "Bad Request")
-        lname = name.strip().lower()
-        value = value.strip()
-        if lname == b"host":
-            host = value.decode("latin-1")
-        elif lname == b"content-length":
-            if has_length or not value.isdigit():
-                raise BadRequest(400, "Bad Request")
-            has_length, length = True, int(value)
-        elif lname == b"transfer-encoding":
-            chunked = value.lower().endswith(b"chunked")
-            if not chunked:
-                raise BadRequest(501, "Not Implemented")
-        elif lname == b"connection":
-            connection = value.lower()
-        elif lname == b"upgrade":
-            upgrade = True
-        elif lname == b"expect" and value.lower() == b"100-continue":
-            expect_continue = True
-            continue  # the router answers it itself, then reads the body
-        elif lname.startswith(b"x-forwarded-"):
-            continue  # the router sets these; a client cannot
-        kept.append(line)
-    if chunked and has_length:
-        raise BadRequest(400, "Bad Request")  # both framings: a smuggling attempt (RFC 9112 6.1)
-    http11 = version == b"HTTP/1.1"
-    keep_alive = b"close" not in connection if http11 else b"keep-alive" in connection
-    kept.append(b"X-Forwarded-For: " + client.encode())
-    kept.append(b"X-Forwarded-Proto: http")
-    if host:
-        kept.append(b"X-Forwarded-Host: " + host.encode("latin-1"))
-    return _Request(
-        method=method,
-        target=target,
-        version=version,
-        head=b"\r\n".join(kept) + b"\r\n\r\n",
-        host=host,
-        body_length=None if chunked else length,
-        keep_alive=keep_alive,
-        upgrade=upgrade and b"upgrade" in connection,
-        expect_continue=expect_continue,
-    )
-
-
-def _status_of(head: bytes) -> int:
-    parts = head.split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-        raise ValueError("not an HTTP/1.x response")
-    return int(parts[1])
-
-
-def _response_framing(head: bytes) -> tuple[int | None, bool, bool]:
-    """(content length, chunked, connection: close) of a response head."""
-    length: int | None = None
-    chunked = False
-    close = head.startswith(b"HTTP/1.0")
-    for line in head[:-4].split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        lname = name.strip().lower()
-        if lname == b"content-length":
-            length = int(value.strip())
-        elif lname == b"transfer-encoding":
-            chunked = value.strip().lower().endswith(b"chunked")
-        elif lname == b"connection":
-            token = value.strip().lower()
-            close = b"close" in token or (close and b"keep-alive" not in token)
-    return (None if chunked else length), chunked, close
-
-
-async def _copy_exact(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, length: int) -> int:
-    remaining = length
-    while remaining:
-        data = await reader.read(min(remaining, 256 * 1024))
-        if not data:
-            raise asyncio.IncompleteReadError(b"", remaining)
-        writer.write(data)
-        remaining -= len(data)
-        await writer.drain()
-    return length
-
-
-async def _copy_chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
-    """Pass a chunked body on as it comes, chunk by chunk (server-sent events stay live)."""
-    sent = 0
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";", 1)[0].strip(), 16)
-        writer.write(size_line)
-        sent += len(size_line)
-        if size == 0:
-            while True:  # trailers, up to the empty line
-                trailer = await reader.readuntil(b"\r\n")
-                writer.write(trailer)
-                sent += len(trailer)
-                if trailer == b"\r\n":
-                    await writer.drain()
-                    return sent
-        sent += await _copy_exact(reader, writer, size + 2)
-
-
-async def _copy_until_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
-    sent = 0
-    while data := await reader.read(256 * 1024):
-        writer.write(data)
-        sent += len(data)
-        await writer.drain()
-    return sent
-
-
-async def _copy_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, length: int | None) -> None:
-    if length is None:
-        await _copy_chunked(reader, writer)
-    else:
-        await _copy_exact(reader, writer, length)
-
-
-async def _discard_body(reader: asyncio.StreamReader, request: _Request) -> None:
-    """Read past a body the router answers itself, so the next request parses."""
-    sink = _NullWriter()
-    await _copy_body(reader, sink, request.body_length)  # type: ignore[arg-type]
-
-
-class _NullWriter:
-    def write(self, _data: bytes) -> None:
-        pass
-
-    async def drain(self) -> None:
-        pass
-
-
-async def _tunnel(
-    client_r: asyncio.StreamReader,
-    client_w: asyncio.StreamWriter,
-    up_r: asyncio.StreamReader,
-    up_w: asyncio.StreamWriter,
-) -> None:
-    """After a 101: bytes both ways until either side closes (WebSocket frames pass untouched)."""
-
-    async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await src.read(256 * 1024):
-                dst.write(data)
-                await dst.drain()
-        with contextlib.suppress(OSError):
-            if dst.can_write_eof():
-                dst.write_eof()
-
-    both = [asyncio.create_task(pump(client_r, up_w)), asyncio.create_task(pump(up_r, client_w))]
-    try:
-        await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
-        # One side closed: give the other a moment to finish its close handshake, then end both.
-        await asyncio.wait(both, timeout=1.0)
-    finally:
-        for task in both:
-            task.cancel()
-        await asyncio.gather(*both, return_exceptions=True)
-
-
-def _error_response(status: int, reason: str) -> bytes:
-    body = f"{status} {reason}\n".encode()
-    return (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode() + body

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from devloop.core.spec import AppSpec
-from devloop.router import router as router_module
+from devloop.router import rotation
 from devloop.router.router import Router
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -240,7 +240,7 @@ async def test_a_held_app_serves_the_waiting_request_from_the_instance_that_come
 async def test_a_hold_nobody_ends_answers_the_503_page_at_the_routers_limit(
     router: Router, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(router_module, "RETRY_FOR_S", 0.3)
+    monkeypatch.setattr(rotation, "RETRY_FOR_S", 0.3)
     router.state_of = lambda app: "crashed (instance 0 exited with code 3)"
     await router.ensure(app_spec("web"))
     router.hold("web")
@@ -253,7 +253,7 @@ async def test_a_hold_nobody_ends_answers_the_503_page_at_the_routers_limit(
 async def test_instances_refusing_for_the_whole_hold_give_the_503_page_not_a_hang(
     router: Router, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(router_module, "RETRY_FOR_S", 0.3)
+    monkeypatch.setattr(rotation, "RETRY_FOR_S", 0.3)
     router.state_of = lambda app: "crashed"
     await router.ensure(app_spec("web"))
     router.set_backends("web", [("127.0.0.1", free_loopback_port(), "0")])

@@ -22,7 +22,7 @@ from devloop.build.builder import ImageBuilder
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
 from devloop.engine.loop import Engine
 from devloop.providers.docker.provider import DockerProvider
-from devloop.router.router import RETRY_FOR_S
+from devloop.router.rotation import RETRY_FOR_S
 from tests.helpers import async_poll, async_wait_until, http_request
 from tests.load import Load
 

@@ -40,7 +40,8 @@ from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.providers.docker.services import LABEL_SERVICE, DockerServices
 from devloop.providers.synctar import sync_archive
 from devloop.router.health import check
-from devloop.router.router import Backend, Router
+from devloop.router.rotation import Backend
+from devloop.router.router import Router
 
 LABEL_PROJECT = "devloop.project"
 LABEL_APP = "devloop.app"

@@ -18,7 +18,8 @@ from devloop.core.processes import WEB
 from devloop.core.spec import AppSpec
 from devloop.providers.kind.cluster import Cluster
 from devloop.providers.kind.pods import Indexes, pod_state, process_of, selector
-from devloop.router.router import Backend, Router
+from devloop.router.rotation import Backend
+from devloop.router.router import Router
 
 DRAIN_S = 10.0  # a pod leaving rotation gets this long to finish its requests (cf gives 10 s)
 
