@@ -20,7 +20,8 @@ from watchdog.events import PatternMatchingEventHandler
 from watchdog.observers import Observer
 
 from devloop.core.spec import AppSpec, BuildSpec, Language
-from devloop.watch.watcher import Watcher, count_inotify_watches
+from devloop.watch.inotify import count_inotify_watches
+from devloop.watch.watcher import Watcher
 from scripts.bench.common import emit
 
 FOLDERS, FILES_PER_FOLDER, QUIET_S = 2000, 10, 0.2

@@ -1,4 +1,7 @@
-"""Real files, real inotify: pruning, both ignore dialects, debouncing, new and deleted folders."""
+"""Real files, real inotify: pruning, both ignore dialects, debouncing, new and deleted folders.
+
+The rules alone are in test_rules.py, the debouncer alone in test_debounce.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from devloop.core.spec import AppSpec, BuildSpec, Language
-from devloop.watch.watcher import ChangeBatch, Watcher, WatchRules, count_inotify_watches
+from devloop.watch.inotify import count_inotify_watches
+from devloop.watch.watcher import ChangeBatch, Watcher
 
 BATCH_TIMEOUT = 10.0
 
@@ -167,21 +171,6 @@ async def test_watch_limit_falls_back_to_polling_with_the_fix(
     (tmp_path / "big" / "inner" / "f.py").write_text("x")  # seen by the poller
     assert (await next_batch(watcher)).files == {"big/inner/f.py"}
     assert watcher.notices.empty()  # reported once
-
-
-def test_rules_keep_the_dockerfile_even_when_dockerignored(tmp_path: Path) -> None:
-    app = dockerfile_app(tmp_path)
-    (tmp_path / ".dockerignore").write_text("Dockerfile\n*.md\n")
-    rules = WatchRules.for_app(app)
-    assert not rules.ignored_file("Dockerfile") and not rules.ignored_file(".dockerignore")
-    assert rules.ignored_file("README.md") and not rules.ignored_file("docs/README.md")
-
-
-def test_generated_builds_ignore_secrets_and_vcs(tmp_path: Path) -> None:
-    rules = WatchRules.for_app(python_app(tmp_path))
-    assert rules.ignored_file(".env") and rules.ignored_file("config/.env.local")
-    assert rules.ignored_dir(".git") and rules.ignored_dir("node_modules")
-    assert not rules.ignored_file("app.py")
 
 
 @pytest.mark.parametrize("inside", [True, False], ids=["config-in-the-app-folder", "config-beside-apps"])
