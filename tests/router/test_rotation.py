@@ -62,7 +62,7 @@ def test_set_backends_keeps_live_ones_retires_the_rest_and_renames_by_address() 
     assert rotation.backends[0] is not first  # a retired backend is never reused
 
 
-def test_a_retired_backend_closes_its_kept_alive_connections() -> None:
+async def test_a_retired_backend_closes_its_kept_alive_connections() -> None:
     class Writer:
         closed = False
 
