@@ -12,6 +12,8 @@ else escaping is a bug.
     ├── ToolMissingError         exit 5   an external tool (kind, docker) is not installed
     ├── ProviderError            exit 6   the platform refused: container, cluster or API trouble
     │   ├── DeployError          exit 6   a new version never became healthy (its last lines kept)
+    │   ├── DockerRefusedError   exit 6   the Docker engine answered with an error (its explanation)
+    │   │   └── DockerNotFoundError  exit 6   ... because the image, container, network or volume is not there
     │   └── ImagePullError       exit 6   an image is missing and could not be pulled (name, registry, reason)
     └── WatchError               exit 7   file watching could not start
 """
@@ -126,6 +128,14 @@ class DeployError(ProviderError):
     def __init__(self, message: str, lines: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.lines = lines
+
+
+class DockerRefusedError(ProviderError):
+    """The Docker engine answered, with an error; the message is the engine's own explanation."""
+
+
+class DockerNotFoundError(DockerRefusedError):
+    """The image, container, network or volume asked for is not on the engine."""
 
 
 class ImagePullError(ProviderError):

@@ -6,20 +6,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
 
-import docker.errors
+import docker
 
-from devloop.adapters.dockerapi import CONNECTION_ERRORS, describe
+from devloop.adapters.dockerapi import DockerEngine, as_engine
 from devloop.core.pull import PullPolicy, PullProgress, human_bytes, split_reference
-from devloop.errors import DockerUnavailableError, ImagePullError
+from devloop.errors import DockerRefusedError, ImagePullError
 
 Progress = Callable[[str], None]
 
 
-def ensure_image(client: Any, ref: str, policy: PullPolicy, progress: Progress) -> None:
+def ensure_image(engine: DockerEngine, ref: str, policy: PullPolicy, progress: Progress) -> None:
     """The image `ref` on the engine as `policy` wants it; raises ImagePullError with the fix."""
-    present = _present(client, ref)
+    present = engine.image_present(ref)
     if policy is PullPolicy.NEVER:
         if not present:
             raise ImagePullError(
@@ -30,14 +29,14 @@ def ensure_image(client: Any, ref: str, policy: PullPolicy, progress: Progress) 
     if present and policy is PullPolicy.MISSING:
         return
     try:
-        pull(client, ref, progress)
+        pull(engine, ref, progress)
     except ImagePullError as exc:
         if not present:
             raise
         progress(f"{exc}; using the copy on this machine")
 
 
-def pull(client: Any, ref: str, progress: Progress) -> None:
+def pull(engine: DockerEngine, ref: str, progress: Progress) -> None:
     registry, repository, tag = split_reference(ref)
     name = ref.split("@", 1)[0]
     if "@" not in ref and ":" in name.rsplit("/", 1)[-1]:
@@ -46,32 +45,17 @@ def pull(client: Any, ref: str, progress: Progress) -> None:
     state = PullProgress(ref)
     progress(f"pulling {ref} from {registry}")
     try:
-        stream = client.api.pull(name, tag=tag, stream=True, decode=True)
-        for event in stream:
+        for event in engine.pull(name, tag):
             state.add(event)
             if state.error is None and state.worth_showing():
                 progress(state.line())
-    except docker.errors.APIError as exc:
-        state.error = str(exc.explanation or exc)
-    except CONNECTION_ERRORS as exc:
-        raise DockerUnavailableError(f"the Docker engine stopped answering: {describe(exc)}") from None
+    except DockerRefusedError as exc:
+        state.error = str(exc)
     if state.error is not None:
         raise ImagePullError(f"cannot pull {repository}:{tag} from {registry}: {_reason(state.error)}")
     size = sum(total for _current, total in state.layers.values())
     took = time.monotonic() - started
     progress(f"pulled {ref} ({human_bytes(size)}) in {took:.1f}s")
-
-
-def _present(client: Any, ref: str) -> bool:
-    try:
-        client.api.inspect_image(ref)
-    except docker.errors.ImageNotFound:
-        return False
-    except docker.errors.NotFound:
-        return False
-    except CONNECTION_ERRORS as exc:
-        raise DockerUnavailableError(f"the Docker engine stopped answering: {describe(exc)}") from None
-    return True
 
 
 def _reason(error: str) -> str:
@@ -87,11 +71,13 @@ def _reason(error: str) -> str:
     return text
 
 
-async def ensure_image_off_loop(client: Any, ref: str, policy: PullPolicy, progress: Progress) -> None:
+async def ensure_image_off_loop(
+    engine: DockerEngine | docker.DockerClient, ref: str, policy: PullPolicy, progress: Progress
+) -> None:
     """`ensure_image` in a worker thread, its progress lines handed back to the event loop."""
     loop = asyncio.get_running_loop()
 
     def report(text: str) -> None:
         loop.call_soon_threadsafe(progress, text)
 
-    await asyncio.to_thread(ensure_image, client, ref, policy, report)
+    await asyncio.to_thread(ensure_image, as_engine(engine), ref, policy, report)

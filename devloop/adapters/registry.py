@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
-import docker.errors
+import docker
 
-from devloop.adapters.dockerapi import CONNECTION_ERRORS, describe
-from devloop.errors import DockerUnavailableError, ProviderError
+from devloop.adapters.dockerapi import DockerEngine, as_engine
+from devloop.errors import DockerRefusedError, ProviderError
 
 Progress = Callable[[str], None]
 
@@ -23,15 +22,18 @@ def registry_reference(registry: str, image: str) -> str:
     return f"{registry.rstrip('/')}/{image}"
 
 
-async def push(client: Any, image: str, registry: str, progress: Progress) -> str:
+async def push(
+    client: DockerEngine | docker.DockerClient, image: str, registry: str, progress: Progress
+) -> str:
     """Tag `image` into `registry` and push it; the registry already has unchanged layers."""
+    engine = as_engine(client)
     target = registry_reference(registry, image)
     repository, _, tag = target.rpartition(":")
 
     def run() -> None:
-        client.images.get(image).tag(repository, tag)
+        engine.tag_image(image, repository, tag)
         pushed = 0
-        for event in client.api.push(repository, tag=tag, stream=True, decode=True):
+        for event in engine.push(repository, tag):
             if "error" in event:
                 raise ProviderError(f"pushing {target} failed: {event['error']}")
             if event.get("status") == "Pushed":
@@ -40,8 +42,6 @@ async def push(client: Any, image: str, registry: str, progress: Progress) -> st
 
     try:
         await asyncio.to_thread(run)
-    except docker.errors.APIError as exc:
-        raise ProviderError(f"pushing {target} failed: {exc.explanation or exc}") from None
-    except CONNECTION_ERRORS as exc:
-        raise DockerUnavailableError(f"the Docker engine is not answering: {describe(exc)}") from None
+    except DockerRefusedError as exc:
+        raise ProviderError(f"pushing {target} failed: {exc}") from None
     return target

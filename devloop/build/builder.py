@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from devloop.adapters import dockerapi, proc
+from devloop.adapters.dockerapi import DockerEngine
 from devloop.adapters.dockercli import DockerClient
 from devloop.build.context import (
     GENERATED_BUILD_EXCLUDES,
@@ -109,7 +109,10 @@ class ImageBuilder:
     """Builds apps on one Docker engine; remembers each app's last good image."""
 
     def __init__(
-        self, client: DockerClient | None, engine: Any | None = None, generated_dir: Path | None = None
+        self,
+        client: DockerClient | None,
+        engine: DockerEngine | None = None,
+        generated_dir: Path | None = None,
     ) -> None:
         self.client = client
         self.generated_dir = generated_dir or default_generated_dir()
@@ -118,9 +121,9 @@ class ImageBuilder:
         self._rules: dict[tuple[str, str], IgnoreRules] = {}
         self.current: dict[str, str] = {}  # app -> image of its last successful build
 
-    def engine(self) -> Any:
+    def engine(self) -> DockerEngine:
         if self._engine is None:
-            self._engine = dockerapi.connect()
+            self._engine = dockerapi.open_engine()
         return self._engine
 
     def _rules_for(self, context: Path, extra: Sequence[str], keep: Sequence[str]) -> IgnoreRules:
@@ -201,7 +204,7 @@ class ImageBuilder:
         plan = await asyncio.to_thread(self.plan, app)
         for warning in plan.warnings:
             sink(BuildOutput(app.name, warning, kind="warning"))
-        if not force and await asyncio.to_thread(dockerapi.image_exists, self.engine(), plan.image):
+        if not force and await asyncio.to_thread(self.engine().image_present, plan.image):
             self.current[app.name] = plan.image
             sink(BuildOutput(app.name, f"up to date: {plan.image}", kind="result"))
             return BuildResult(app.name, plan.image, True, time.monotonic() - started)

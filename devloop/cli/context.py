@@ -149,7 +149,7 @@ def make_builder(no_buildkit_warning: str | None = None) -> ImageBuilder:
     client = dockercli.detect()
     if no_buildkit_warning and not client.buildkit:
         click.echo(f"warning: {no_buildkit_warning}", err=True)
-    return ImageBuilder(client, dockerapi.connect())
+    return ImageBuilder(client, dockerapi.open_engine())
 
 
 @dataclass(frozen=True)

@@ -83,13 +83,11 @@ def check_docker() -> list[Check]:
         )
     )
     try:
-        engine = dockerapi.connect(timeout=3)
-        info = engine.version()
+        engine = dockerapi.open_engine(timeout=3)
+        version = engine.version().version
         engine.close()
         checks.append(
-            Check(
-                "docker engine", Verdict.PASS, f"{dockerapi.engine_address()} (engine {info.get('Version')})"
-            )
+            Check("docker engine", Verdict.PASS, f"{dockerapi.engine_address()} (engine {version})")
         )
     except DevloopError as exc:
         checks.append(Check("docker engine", Verdict.FAIL, str(exc), exc.hint))

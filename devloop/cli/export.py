@@ -68,8 +68,7 @@ def _export_image(planner: ImageBuilder, app: AppSpec) -> str:
 def pinned(image: str) -> str:
     """repository@digest when the local engine knows the image's registry digest, else the tag."""
     try:
-        engine = dockerapi.connect(timeout=2)
-        digests = engine.images.get(image).attrs.get("RepoDigests") or []
+        digests = dockerapi.open_engine(timeout=2).repo_digests(image)
     except Exception:  # no engine, or not built yet: the content tag is exact enough
         return image
     return str(digests[0]) if digests else image

@@ -11,6 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from devloop.adapters.dockerapi import SdkDockerEngine
 from devloop.adapters.dockercli import detect
 from devloop.adapters.images import ensure_image
 from devloop.core.pull import PullPolicy
@@ -55,17 +56,17 @@ def test_a_missing_image_is_pulled_with_progress_and_never_means_never(
 ) -> None:
     ref = pushed_only(registry, "busybox:1.36", tmp_path)
     with pytest.raises(ImagePullError, match=rf"image {ref} is not on this machine and `pull: never` is set"):
-        ensure_image(client, ref, PullPolicy.NEVER, lambda _text: None)
+        ensure_image(SdkDockerEngine(client), ref, PullPolicy.NEVER, lambda _text: None)
     lines: list[str] = []
-    ensure_image(client, ref, PullPolicy.MISSING, lines.append)
+    ensure_image(SdkDockerEngine(client), ref, PullPolicy.MISSING, lines.append)
     assert lines[0] == f"pulling {ref} from {registry}"
     assert any(line.startswith(f"pulling {ref}: ") and "layer(s)" in line for line in lines[1:-1])
     assert lines[-1].startswith(f"pulled {ref} (") and lines[-1].endswith("s")
     assert client.images.get(ref)  # it is here now
     again: list[str] = []
-    ensure_image(client, ref, PullPolicy.MISSING, again.append)
+    ensure_image(SdkDockerEngine(client), ref, PullPolicy.MISSING, again.append)
     assert again == []  # present: `missing` does not pull again
-    ensure_image(client, ref, PullPolicy.ALWAYS, again.append)
+    ensure_image(SdkDockerEngine(client), ref, PullPolicy.ALWAYS, again.append)
     assert again[0] == f"pulling {ref} from {registry}"
     client.images.remove(ref)
 
@@ -74,7 +75,7 @@ def test_a_failed_pull_is_one_message_naming_image_registry_and_reason(
     client: docker.DockerClient, registry: str
 ) -> None:
     with pytest.raises(ImagePullError) as caught:
-        ensure_image(client, f"{registry}/devloop-pull/nothing:1", PullPolicy.MISSING, lambda _text: None)
+        ensure_image(SdkDockerEngine(client), f"{registry}/devloop-pull/nothing:1", PullPolicy.MISSING, lambda _text: None)
     message = str(caught.value)
     assert message.startswith(f"cannot pull devloop-pull/nothing:1 from {registry}: ")
     assert "(check the name and tag)" in message and "\n" not in message

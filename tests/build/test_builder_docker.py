@@ -14,6 +14,7 @@ import docker
 import pytest
 
 from devloop.adapters import dockercli
+from devloop.adapters.dockerapi import SdkDockerEngine
 from devloop.build.builder import ImageBuilder
 from devloop.config.loader import load_project
 from devloop.core.buildlog import BuildOutput
@@ -34,7 +35,7 @@ def engine():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def builder(engine) -> ImageBuilder:  # type: ignore[no-untyped-def]
-    return ImageBuilder(dockercli.detect(), engine)
+    return ImageBuilder(dockercli.detect(), SdkDockerEngine(engine))
 
 
 def load_app(folder: Path, text: str | None = None) -> AppSpec:
@@ -191,7 +192,7 @@ def test_docker_down_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
     from devloop.adapters import dockerapi
 
     with pytest.raises(DockerUnavailableError, match="cannot reach the Docker engine"):
-        ImageBuilder(dockercli.detect(), dockerapi.connect(timeout=2))
+        ImageBuilder(dockercli.detect(), dockerapi.open_engine(timeout=2))
     result = subprocess.run(
         [sys.executable, "-m", "devloop", "build"],
         cwd=tmp_path,

@@ -9,6 +9,7 @@ import docker
 import pytest
 
 from devloop.adapters import dockercli
+from devloop.adapters.dockerapi import SdkDockerEngine
 from devloop.build.builder import ImageBuilder
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.spec import AppSpec, BuildSpec, HealthCheck, HealthCheckType, ProjectSpec
@@ -38,7 +39,7 @@ async def test_stream_cut_mid_burst_loses_and_repeats_nothing(
     app = AppSpec(f"count{uuid.uuid4().hex[:5]}", tmp_path, BuildSpec(tmp_path, tmp_path / "Dockerfile"),
                   instances=2, no_route=True, health=HealthCheck(HealthCheckType.PROCESS))  # fmt: skip
     engine = docker.from_env()
-    image = (await ImageBuilder(dockercli.detect(), engine).build(app)).image
+    image = (await ImageBuilder(dockercli.detect(), SdkDockerEngine(engine)).build(app)).image
     relay = Relay(tmp_path / "engine.sock")
     relay.start()
     monkeypatch.setenv("DOCKER_HOST", f"unix://{relay.path}")

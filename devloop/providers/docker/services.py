@@ -16,15 +16,16 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec, Protocol, TypeVar
 
-import docker.errors
+import docker
 
+from devloop.adapters.dockerapi import ContainerInfo, ContainerSpec, DockerEngine, PortBinding, as_engine
 from devloop.adapters.images import ensure_image_off_loop
 from devloop.core.services import Credentials, ServiceSpec, credentials_for, new_password
-from devloop.errors import DeployError
+from devloop.errors import DeployError, DockerNotFoundError, DockerRefusedError
 from devloop.fs import write_private
 
 LABEL_SERVICE = "devloop.service"
@@ -32,6 +33,14 @@ STOP_TIMEOUT_S = 10
 READY_POLL_S = 0.25  # a database takes a second or more to start: no need to ask more often
 
 Progress = Callable[[str], None]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class OffLoop(Protocol):
+    """Runs a blocking engine call in a worker thread (asyncio.to_thread, or the provider's)."""
+
+    def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Awaitable[T]: ...
 
 
 def state_dir() -> Path:
@@ -40,17 +49,25 @@ def state_dir() -> Path:
 
 
 class DockerServices:
-    def __init__(self, client: Callable[[], Any], project_id: str, network: str, call: Any) -> None:
-        self._client = client
+    """The project's service containers on one engine; `call` runs a blocking engine call off the loop."""
+
+    def __init__(
+        self,
+        engine: Callable[[], DockerEngine | docker.DockerClient],
+        project_id: str,
+        network: str,
+        call: OffLoop | None = None,
+    ) -> None:
+        self._engine = engine
         self.project_id = project_id
         self.network = network
-        self._call = call
+        self._call: OffLoop = call or _to_thread
         self._ready: dict[str, Credentials] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     @property
-    def client(self) -> Any:
-        return self._client()
+    def engine(self) -> DockerEngine:
+        return as_engine(self._engine())
 
     # --- names and secrets ----------------------------------------------------------------------
 
@@ -90,10 +107,10 @@ class DockerServices:
             assert password is not None
             container = await self._call(self._running, service, password)
             if container is None:
-                await ensure_image_off_loop(self.client, service.image, service.pull, progress)
+                await ensure_image_off_loop(self.engine, service.image, service.pull, progress)
                 progress(f"starting service {service.name} ({service.type.name}, {service.image})")
                 container = await self._call(self._start, service, password)
-            await self._wait_ready(service, container)
+            await self._wait_ready(service, container.id)
             progress(f"service {service.name} is ready")
             credentials = credentials_for(service, password)
             self._ready[service.name] = credentials
@@ -103,71 +120,65 @@ class DockerServices:
         shape = [service.image, service.host_port, hashlib.sha256(password.encode()).hexdigest()]
         return hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:16]
 
-    def _running(self, service: ServiceSpec, password: str) -> Any | None:
+    def _running(self, service: ServiceSpec, password: str) -> ContainerInfo | None:
         """The service's container if it runs as configured; a stale one is removed (its data stays)."""
+        engine = self.engine
         try:
-            container = self.client.containers.get(self.container_name(service))
-        except docker.errors.NotFound:
+            container = engine.container(self.container_name(service))
+        except DockerNotFoundError:
             return None
         if container.status == "running" and container.labels.get("devloop.config") == self._config(
             service, password
         ):
             return container
-        container.remove(force=True)
+        engine.remove_container(container.id)
         return None
 
-    def _start(self, service: ServiceSpec, password: str) -> Any:
+    def _start(self, service: ServiceSpec, password: str) -> ContainerInfo:
         kind = service.type
-        api = self.client.api
-        ports = {f"{kind.port}/tcp": ("127.0.0.1", service.host_port)} if service.host_port else {}
-        host_config = api.create_host_config(
-            network_mode=self.network,
-            binds={self.volume_name(service): {"bind": kind.data_path, "mode": "rw"}},
-            port_bindings=ports,
-            restart_policy={"Name": "unless-stopped"},
-            init=True,
-            security_opt=["no-new-privileges"],
-        )
+        engine = self.engine
         labels = {"devloop.project": self.project_id, LABEL_SERVICE: service.name}
-        with contextlib.suppress(docker.errors.APIError):  # it exists: the data of an earlier run
-            api.create_volume(self.volume_name(service), labels=labels)
-        created = api.create_container(
+        with contextlib.suppress(DockerRefusedError):  # it exists: the data of an earlier run
+            engine.create_volume(self.volume_name(service), labels)
+        command = kind.command(password)
+        spec = ContainerSpec(
             service.image,
-            name=self.container_name(service),
-            environment=kind.environment(password, service.database),
-            command=kind.command(password),
+            self.container_name(service),
             labels={
-                "devloop.project": self.project_id,
-                LABEL_SERVICE: service.name,
+                **labels,
                 "devloop.service-type": kind.name,
                 "devloop.config": self._config(service, password),
             },
-            ports=[kind.port] if ports else None,
-            host_config=host_config,
-            networking_config=api.create_networking_config(
-                {self.network: api.create_endpoint_config(aliases=[service.name])}
-            ),
-            detach=True,
+            environment=kind.environment(password, service.database),
+            command=tuple(command) if command is not None else None,
+            ports=(PortBinding(kind.port, service.host_port),) if service.host_port else (),
+            volumes=((self.volume_name(service), kind.data_path),),
+            network=self.network,
+            aliases=(service.name,),
+            restart_policy="unless-stopped",
+            init=True,
+            security_opt=("no-new-privileges",),
         )
-        api.start(created["Id"])
-        return self.client.containers.get(created["Id"])
+        created = engine.create_container(spec)
+        engine.start(created)
+        return engine.container(created)
 
-    async def _wait_ready(self, service: ServiceSpec, container: Any) -> None:
+    async def _wait_ready(self, service: ServiceSpec, container_id: str) -> None:
+        engine = self.engine
         deadline = time.monotonic() + service.ready_timeout_s
         while True:
-            await self._call(container.reload)
+            container = await self._call(engine.container, container_id)
             if container.status not in ("running", "restarting", "created"):
-                lines = await self._call(_last_lines, container)
-                code = (container.attrs.get("State") or {}).get("ExitCode")
-                raise DeployError(
-                    f"service {service.name} exited with code {code} before it was ready", lines
-                )
+                lines = await self._call(_last_lines, engine, container_id)
+                code = container.exit_code
+                why = f"service {service.name} exited with code {code} before it was ready"
+                raise DeployError(why, lines)
             if container.status == "running":
-                result = await self._call(container.exec_run, list(service.type.ready_command))
-                if result.exit_code == 0:
+                answer = await self._call(engine.exec, container_id, list(service.type.ready_command))
+                if answer == 0:
                     return
             if time.monotonic() > deadline:
-                lines = await self._call(_last_lines, container)
+                lines = await self._call(_last_lines, engine, container_id)
                 within = f"{service.ready_timeout_s}s"
                 raise DeployError(
                     f"service {service.name} ({service.type.name}) was not ready within {within}; "
@@ -180,36 +191,38 @@ class DockerServices:
 
     def states(self) -> dict[str, str]:
         """Service name -> container state, for `devloop services`."""
-        found = self.client.containers.list(all=True, filters={"label": [f"devloop.project={self.project_id}",
-                                                                           LABEL_SERVICE]})  # fmt: skip
+        found = self.engine.containers([f"devloop.project={self.project_id}", LABEL_SERVICE])
         return {c.labels[LABEL_SERVICE]: c.status for c in found}
 
     def remove(self, purge: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Remove the service containers; with `purge`, their data and passwords too. Returns the
         names of the services and of the volumes removed."""
+        engine = self.engine
         label = [f"devloop.project={self.project_id}", LABEL_SERVICE]
-        found = self.client.containers.list(all=True, filters={"label": label})
         services = []
-        for container in found:
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                container.stop(timeout=STOP_TIMEOUT_S)  # a database deserves a clean shutdown
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                container.remove(force=True)
+        for container in engine.containers(label):
+            with contextlib.suppress(DockerRefusedError):
+                engine.stop(container.id, STOP_TIMEOUT_S)  # a database deserves a clean shutdown
+            with contextlib.suppress(DockerRefusedError):
+                engine.remove_container(container.id)
                 services.append(container.labels.get(LABEL_SERVICE) or container.name)
         volumes = []
         if purge:
-            for volume in self.client.volumes.list(filters={"label": label}):
-                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                    volume.remove(force=True)
-                    volumes.append(volume.name)
+            for volume in engine.volumes(label):
+                with contextlib.suppress(DockerRefusedError):
+                    engine.remove_volume(volume)
+                    volumes.append(volume)
             self.passwords_file.unlink(missing_ok=True)
         self._ready.clear()
         return tuple(sorted(services)), tuple(sorted(volumes))
 
 
-def _last_lines(container: Any, count: int = 20) -> tuple[str, ...]:
+async def _to_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def _last_lines(engine: DockerEngine, container_id: str, count: int = 20) -> tuple[str, ...]:
     try:
-        raw = container.logs(tail=count)
+        return engine.logs(container_id, count)
     except Exception:
         return ()
-    return tuple(raw.decode("utf-8", errors="replace").splitlines()[-count:])

@@ -13,6 +13,7 @@ import docker
 import pytest
 
 from devloop.adapters import dockercli
+from devloop.adapters.dockerapi import SdkDockerEngine
 from devloop.build.builder import ImageBuilder
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstanceStatus
@@ -56,7 +57,7 @@ async def built(tmp_path: Path) -> AsyncIterator[tuple[DockerProvider, AppSpec, 
     )  # fmt: skip
     project = ProjectSpec(tmp_path / "devloop.yaml", (app,))
     engine = docker.from_env()
-    image = (await ImageBuilder(dockercli.detect(), engine).build(app)).image
+    image = (await ImageBuilder(dockercli.detect(), SdkDockerEngine(engine)).build(app)).image
     provider = DockerProvider(project)
     yield provider, app, image
     await provider.remove(None)

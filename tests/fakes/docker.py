@@ -1,0 +1,221 @@
+"""A Docker engine in memory, beside the DockerEngine protocol, so its callers are tested without one.
+
+It records every call (`calls`), keeps the images, containers, networks and volumes
+it was given or asked to make, and raises what a test scripts with `fail(...)`: a
+DockerUnavailableError for an engine that went away, DockerRefusedError or
+DockerNotFoundError for one that says no, the same errors the SDK implementation
+maps to. `_: DockerEngine = FakeDockerEngine()` at the bottom makes mypy hold the
+two together.
+
+Leniencies: containers change state only when told (`start` runs one at once, no
+process exits by itself unless `exit(...)` says so); labels filter as `key` or
+`key=value` only; pull and push succeed with a short stream unless scripted.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from devloop.adapters.dockerapi import (
+    ContainerInfo,
+    ContainerSpec,
+    DockerEngine,
+    EngineVersion,
+    ProgressEvent,
+)
+from devloop.errors import DevloopError, DockerNotFoundError, DockerRefusedError
+
+
+@dataclass
+class FakeContainer:
+    info: ContainerInfo
+    spec: ContainerSpec | None = None  # None: put there by the test, not created through the engine
+    logs: tuple[str, ...] = ()
+    archives: list[tuple[str, bytes]] = field(default_factory=list)  # (path, tar) put into it
+
+
+def _matches(labels: Mapping[str, str], wanted: Sequence[str]) -> bool:
+    for want in wanted:
+        key, eq, value = want.partition("=")
+        if key not in labels or (eq and labels[key] != value):
+            return False
+    return True
+
+
+class FakeDockerEngine:
+    def __init__(self, images: Sequence[str] = (), version: str = "27.0.0") -> None:
+        self.images: set[str] = set(images)
+        self.digests: dict[str, tuple[str, ...]] = {}
+        self.tags: list[tuple[str, str, str]] = []
+        self.containers_by_id: dict[str, FakeContainer] = {}
+        self.networks: dict[str, set[str]] = {}
+        self.volume_labels: dict[str, dict[str, str]] = {}
+        self.pull_streams: dict[str, list[ProgressEvent]] = {}  # "repo:tag" -> what its pull says
+        self.push_streams: dict[str, list[ProgressEvent]] = {}
+        self.exec_codes: list[int] = []  # exit codes of the next execs (then 0)
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+        self.closed = False
+        self._version = version
+        self._errors: dict[str, list[DevloopError]] = {}
+        self._ids = itertools.count(1)
+
+    # --- scripting --------------------------------------------------------------------------------
+
+    def fail(self, method: str, error: DevloopError, times: int = 1) -> None:
+        """The next `times` calls of `method` raise `error`."""
+        self._errors.setdefault(method, []).extend([error] * times)
+
+    def add_container(self, name: str, status: str = "running", labels: Mapping[str, str] | None = None,
+                      logs: tuple[str, ...] = ()) -> ContainerInfo:  # fmt: skip
+        info = ContainerInfo(f"id-{next(self._ids)}", name, status, dict(labels or {}))
+        self.containers_by_id[info.id] = FakeContainer(info, logs=logs)
+        return info
+
+    def exit(self, ref: str, code: int) -> None:
+        """The container's process ends with `code`."""
+        found = self._find(ref)
+        found.info = replace(found.info, status="exited", exit_code=code)
+
+    def named(self, name: str) -> FakeContainer:
+        return self._find(name)
+
+    def called(self, method: str) -> list[tuple[object, ...]]:
+        return [args for name, args in self.calls if name == method]
+
+    def _record(self, method: str, *args: object) -> None:
+        self.calls.append((method, args))
+        pending = self._errors.get(method)
+        if pending:
+            raise pending.pop(0)
+
+    def _find(self, ref: str) -> FakeContainer:
+        for found in self.containers_by_id.values():
+            if ref in (found.info.id, found.info.name):
+                return found
+        raise DockerNotFoundError(f"No such container: {ref}")
+
+    # --- DockerEngine -----------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        self._record("ping")
+
+    def version(self) -> EngineVersion:
+        self._record("version")
+        return EngineVersion(self._version, "1.46")
+
+    def close(self) -> None:
+        self.closed = True
+
+    def image_present(self, ref: str) -> bool:
+        self._record("image_present", ref)
+        return ref in self.images
+
+    def repo_digests(self, ref: str) -> tuple[str, ...]:
+        self._record("repo_digests", ref)
+        if ref not in self.images:
+            raise DockerNotFoundError(f"No such image: {ref}")
+        return self.digests.get(ref, ())
+
+    def tag_image(self, image: str, repository: str, tag: str) -> None:
+        self._record("tag_image", image, repository, tag)
+        if image not in self.images:
+            raise DockerNotFoundError(f"No such image: {image}")
+        self.tags.append((image, repository, tag))
+        self.images.add(f"{repository}:{tag}")
+
+    def pull(self, repository: str, tag: str) -> Iterator[ProgressEvent]:
+        self._record("pull", repository, tag)
+        ref = f"{repository}:{tag}"
+        events = self.pull_streams.get(ref)
+        if events is None:
+            events = [{"status": f"Pulling from {repository}", "id": tag},
+                      {"status": "Pull complete", "id": "layer1", "progressDetail": {}}]  # fmt: skip
+        if not any("error" in e for e in events):
+            self.images.add(ref)
+        return iter(list(events))
+
+    def push(self, repository: str, tag: str) -> Iterator[ProgressEvent]:
+        self._record("push", repository, tag)
+        events = self.push_streams.get(f"{repository}:{tag}")
+        return iter(list(events if events is not None else [{"status": "Pushed", "id": "layer1"}]))
+
+    def containers(self, labels: Sequence[str]) -> list[ContainerInfo]:
+        self._record("containers", tuple(labels))
+        return [c.info for c in self.containers_by_id.values() if _matches(c.info.labels, labels)]
+
+    def container(self, ref: str) -> ContainerInfo:
+        self._record("container", ref)
+        return self._find(ref).info
+
+    def create_container(self, spec: ContainerSpec) -> str:
+        self._record("create_container", spec)
+        if spec.image not in self.images:
+            raise DockerNotFoundError(f"No such image: {spec.image}")
+        if any(c.info.name == spec.name for c in self.containers_by_id.values()):
+            raise DockerRefusedError(f'Conflict. The container name "/{spec.name}" is already in use')
+        info = ContainerInfo(f"id-{next(self._ids)}", spec.name, "created", dict(spec.labels))
+        self.containers_by_id[info.id] = FakeContainer(info, spec)
+        if spec.network is not None:
+            self.networks.setdefault(spec.network, set()).add(spec.name)
+        return info.id
+
+    def start(self, ref: str) -> None:
+        self._record("start", ref)
+        found = self._find(ref)
+        found.info = replace(found.info, status="running", exit_code=None)
+
+    def stop(self, ref: str, timeout_s: int) -> None:
+        self._record("stop", ref, timeout_s)
+        found = self._find(ref)
+        found.info = replace(found.info, status="exited", exit_code=0)
+
+    def remove_container(self, ref: str) -> None:
+        self._record("remove_container", ref)
+        found = self._find(ref)
+        del self.containers_by_id[found.info.id]
+        for members in self.networks.values():
+            members.discard(found.info.name)
+
+    def exec(self, ref: str, argv: Sequence[str]) -> int:
+        self._record("exec", ref, tuple(argv))
+        if self._find(ref).info.status != "running":
+            raise DockerRefusedError(f"Container {ref} is not running")
+        return self.exec_codes.pop(0) if self.exec_codes else 0
+
+    def logs(self, ref: str, tail: int) -> tuple[str, ...]:
+        self._record("logs", ref, tail)
+        return self._find(ref).logs[-tail:]
+
+    def put_archive(self, ref: str, path: str, data: bytes) -> None:
+        self._record("put_archive", ref, path, data)
+        self._find(ref).archives.append((path, data))
+
+    def network_members(self, name: str) -> frozenset[str]:
+        self._record("network_members", name)
+        if name not in self.networks:
+            raise DockerNotFoundError(f"network {name} not found")
+        return frozenset(self.networks[name])
+
+    def connect_network(self, network: str, container: str) -> None:
+        self._record("connect_network", network, container)
+        if network not in self.networks:
+            raise DockerNotFoundError(f"network {network} not found")
+        self.networks[network].add(self._find(container).info.name)
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self._record("create_volume", name, dict(labels))
+        self.volume_labels.setdefault(name, dict(labels))
+
+    def volumes(self, labels: Sequence[str]) -> list[str]:
+        self._record("volumes", tuple(labels))
+        return [name for name, have in self.volume_labels.items() if _matches(have, labels)]
+
+    def remove_volume(self, name: str) -> None:
+        self._record("remove_volume", name)
+        if self.volume_labels.pop(name, None) is None:
+            raise DockerNotFoundError(f"get {name}: no such volume")
+
+
+_: DockerEngine = FakeDockerEngine()
