@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from devloop.adapters import dockerapi, proc
 from devloop.adapters.dockerapi import DockerEngine
@@ -68,6 +69,16 @@ class BuildResult:
     skipped: bool
     duration_s: float
     steps: tuple[tuple[str, str, float | None], ...] = ()  # (name, state, seconds)
+
+
+class Builder(Protocol):
+    """What the engine needs of a builder (ImageBuilder here, tests/fakes/builder.py in tests)."""
+
+    async def build(
+        self, app: AppSpec, on_output: OutputSink | None = None, force: bool = False
+    ) -> BuildResult:
+        """The app's image, built unless one of the same inputs exists; BuildError on failure."""
+        ...
 
 
 def image_repository(app: str) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from devloop.core.spec import AppSpec, ProjectSpec, Provider
+from devloop.core.spec import AppSpec, ProjectSpec, ProviderKind
 from devloop.errors import DevloopError, UsageError
 from devloop.router.router import Router
 
@@ -57,7 +57,7 @@ class CliContext:
         project = load_project(_display_path(path), variables, self.provider, lenient=names_only)
         quiet = quiet or names_only
         if self.context:  # an existing cluster instead of the kind one: the kind provider's job
-            project = dataclasses.replace(project, context=self.context, provider=Provider.KIND)
+            project = dataclasses.replace(project, context=self.context, provider=ProviderKind.KIND)
         for notice in () if quiet else project.notices:
             click.echo(f"warning: {notice}", err=True)
         return project
@@ -131,7 +131,7 @@ def make_provider(project: ProjectSpec, router: Router | None = None) -> AnyProv
     """The provider the project asks for, driving `router` (imported only when chosen: kind's
     brings the Kubernetes client)."""
     router = router or make_router(project)
-    if project.provider is Provider.DOCKER:
+    if project.provider is ProviderKind.DOCKER:
         from devloop.providers.docker.provider import DockerProvider
 
         return DockerProvider(project, router=router)

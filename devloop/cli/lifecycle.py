@@ -16,7 +16,7 @@ from devloop.cli.remote import ask
 from devloop.core import events as ev
 from devloop.core.control import Trigger, Triggered
 from devloop.core.removal import Removed, describe_removal
-from devloop.core.spec import ProjectSpec, Provider
+from devloop.core.spec import ProjectSpec, ProviderKind
 from devloop.core.state import EngineState, Phase
 from devloop.core.wording import without_serving_claim
 from devloop.engine.loop import Engine
@@ -64,7 +64,7 @@ def down(config: CliContext, apps: tuple[str, ...], delete_cluster: bool, purge:
     target = make_provider(project)
     if purge and apps:
         raise UsageError("--purge deletes every service's data: run it without app names")
-    if delete_cluster and (project.provider is not Provider.KIND or project.context):
+    if delete_cluster and (project.provider is not ProviderKind.KIND or project.context):
         raise UsageError("--cluster deletes the kind cluster devloop made; this project uses none")
 
     async def remove() -> int | Removed:

@@ -24,7 +24,7 @@ from devloop.core.spec import (
     HealthCheckType,
     ProcessSpec,
     ProjectSpec,
-    Provider,
+    ProviderKind,
     SidecarSpec,
     SyncRestart,
     SyncRule,
@@ -132,7 +132,7 @@ def load_project(
         project = ProjectSpec(
             file=path,
             apps=apps,
-            provider=Provider(config.provider),
+            provider=ProviderKind(config.provider),
             cluster=config.cluster,
             context=config.context,
             router_port=config.router_port,
@@ -141,7 +141,7 @@ def load_project(
         check_bindings(project, positions)
     check_apps(project.apps, positions)
     if provider_override is not None:
-        project = replace(project, provider=Provider(provider_override))
+        project = replace(project, provider=ProviderKind(provider_override))
     return project
 
 

@@ -28,7 +28,9 @@ class HealthCheckType(StrEnum):
     HTTP = "http"
 
 
-class Provider(StrEnum):
+class ProviderKind(StrEnum):
+    """Which scheduler the config asks for (the `provider:` key); the interface is providers.base.Provider."""
+
     KIND = "kind"
     DOCKER = "docker"
 
@@ -163,7 +165,7 @@ class Notice:
 class ProjectSpec:
     file: Path
     apps: tuple[AppSpec, ...]
-    provider: Provider = Provider.KIND
+    provider: ProviderKind = ProviderKind.KIND
     cluster: str = "devloop"
     context: str | None = None
     notices: tuple[Notice, ...] = ()

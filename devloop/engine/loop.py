@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 
-from devloop.build.builder import ImageBuilder
+from devloop.build.builder import Builder
 from devloop.core import events as ev
 from devloop.core.buildlog import BuildOutput
 from devloop.core.control import Answer, Refused, Request
@@ -38,7 +38,7 @@ class Engine:
         self,
         project: ProjectSpec,
         provider: Provider,
-        builder: ImageBuilder,
+        builder: Builder,
         *,
         watch: bool = True,
         manual: bool = False,

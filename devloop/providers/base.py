@@ -1,24 +1,27 @@
 """The provider interface: turn an app's desired processes into running instances.
 
-The engine drives a provider only through these methods, so it never knows
-whether containers or pods run the app.
+The engine and the CLI drive a provider only through these methods, so they never
+know whether containers or pods run the app. What only one provider can do is a
+capability of its own (`ClusterProvider`, `EnvReader`), asked for with isinstance
+rather than getattr.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.removal import Removed
+from devloop.core.services import ServiceSpec
 from devloop.core.spec import AppSpec
 from devloop.errors import DeployError
 from devloop.router.router import Router
 
-__all__ = ["DeployError", "Deployed", "Progress", "Provider"]
+__all__ = ["ClusterProvider", "DeployError", "Deployed", "EnvReader", "Progress", "Provider"]
 
 Progress = Callable[[str], None]
 
@@ -29,6 +32,7 @@ class Deployed:
     notice: str | None = None  # e.g. "port 8080 is in use; web is on 8081"
 
 
+@runtime_checkable
 class Provider(Protocol):
     name: str
     router: Router  # the apps' stable URLs; the provider keeps their rotation current
@@ -71,6 +75,18 @@ class Provider(Protocol):
         """A command that opens a shell in `instance` (or runs `command` there)."""
         ...
 
+    async def service_states(self) -> dict[str, str]:
+        """Backing service name -> its state (`running`, ...), for `devloop services`."""
+        ...
+
+    async def service_password(self, service: ServiceSpec) -> str | None:
+        """The service's generated password, if it was ever provisioned; creates nothing."""
+        ...
+
+    def service_shell_argv(self, service: ServiceSpec, args: tuple[str, ...], tty: bool) -> list[str]:
+        """A command that runs the service's own client (psql, redis-cli) next to it."""
+        ...
+
     async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> int | Removed:
         """Remove the apps' instances (all of this project's when None, with its services; their
         data too with `purge`); return how many instances (or, in full, what went)."""
@@ -78,4 +94,24 @@ class Provider(Protocol):
 
     async def close(self) -> None:
         """Release what this process holds (forwarders, streams); leaves instances running."""
+        ...
+
+
+@runtime_checkable
+class ClusterProvider(Provider, Protocol):
+    """A provider whose instances live in a Kubernetes namespace of a cluster it may have created."""
+
+    namespace: str
+
+    async def delete_cluster(self) -> None:
+        """Delete the kind cluster devloop created (its registry too)."""
+        ...
+
+
+@runtime_checkable
+class EnvReader(Protocol):
+    """A provider that reads an instance's environment directly (no shell needed in the image)."""
+
+    async def instance_env(self, instance: InstanceStatus) -> list[str]:
+        """The instance's environment as `KEY=value` lines."""
         ...

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from devloop.build.builder import ImageBuilder
 from devloop.cli.context import CliContext, config_options, make_provider, make_router, select_apps
-from devloop.core.spec import ProjectSpec, Provider
+from devloop.core.spec import ProjectSpec, ProviderKind
 from devloop.engine.loop import Engine
 from devloop.errors import UsageError
 from devloop.providers.docker.provider import DockerProvider
@@ -21,7 +21,7 @@ from tests.ui.fake_engine import spec
 
 
 @pytest.mark.parametrize(
-    ("provider", "kind"), [(Provider.DOCKER, DockerProvider), (Provider.KIND, KindProvider)]
+    ("provider", "kind"), [(ProviderKind.DOCKER, DockerProvider), (ProviderKind.KIND, KindProvider)]
 )
 def test_the_provider_and_the_engine_share_the_router_the_root_built(
     tmp_path: Path, provider: Provider, kind: type

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from devloop.config.loader import find_config, load_project, load_vars
-from devloop.core.spec import HealthCheckType, Language, Provider
+from devloop.core.spec import HealthCheckType, Language, ProviderKind
 from devloop.errors import ConfigError, UsageError
 
 
@@ -32,7 +32,7 @@ def test_minimal_devloop_yaml(app_dir: Path) -> None:
     assert app.source == app_dir.resolve()
     assert app.build is not None and app.build.language is Language.PYTHON
     assert app.instances == 1 and app.port == 8080
-    assert project.provider is Provider.KIND and project.cluster == "devloop"
+    assert project.provider is ProviderKind.KIND and project.cluster == "devloop"
 
 
 def test_full_devloop_yaml(app_dir: Path) -> None:
@@ -68,7 +68,7 @@ def test_full_devloop_yaml(app_dir: Path) -> None:
         """,
     )
     web = project.app("web")
-    assert project.provider is Provider.DOCKER and project.cluster == "mine"
+    assert project.provider is ProviderKind.DOCKER and project.cluster == "mine"
     assert web.build is not None and web.build.dockerfile == (app_dir / "Dockerfile.dev").resolve()
     assert web.build.target == "dev" and web.build.args == (("PY", "3.12"), ("DEBUG", "true"))
     assert (web.instances, web.memory_mb, web.disk_mb) == (3, 1024, 512)
@@ -194,7 +194,7 @@ def test_find_config_without_any_file(tmp_path: Path) -> None:
 
 def test_provider_override(app_dir: Path) -> None:
     path = write(app_dir, "devloop.yaml", "provider: kind\napps: [{name: web}]")
-    assert load_project(path, {}, "docker").provider is Provider.DOCKER
+    assert load_project(path, {}, "docker").provider is ProviderKind.DOCKER
 
 
 # --- bad documents: (name, file, text, message fragment, line, column) -------------------
