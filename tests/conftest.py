@@ -6,11 +6,21 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# PYTHONDONTWRITEBYTECODE (set on some machines to keep folders clean) makes every test process and
+# every `python -m devloop` a test starts compile devloop and its dependencies from source again:
+# about half of a short CLI run. Compiled files go to a cache outside the tree instead; the xdist
+# workers and the subprocesses inherit it.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", os.path.join(tempfile.gettempdir(), "devloop-pycache"))
+    sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
+    sys.dont_write_bytecode = False
 
 
 def _docker_engine_up() -> bool:

@@ -350,7 +350,7 @@ def test_exit_codes_are_the_documented_ones() -> None:
     documented: dict[type[errors.DevloopError], int] = {errors.ConfigError: 2, errors.UsageError: 2, errors.DockerUnavailableError: 3,
                   errors.BuildError: 4, errors.BuildContextError: 4, errors.ToolMissingError: 5,
                   errors.ProviderError: 6, errors.DeployError: 6, errors.ImagePullError: 6,
-                  errors.WatchError: 7}  # fmt: skip
+                  errors.DockerRefusedError: 6, errors.DockerNotFoundError: 6, errors.WatchError: 7}  # fmt: skip
     assert {cls: cls.exit_code for cls in documented} == documented
     raised = {
         cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.DevloopError)
