@@ -10,8 +10,12 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.fakes.kubeapi import FakeCluster
 
 # PYTHONDONTWRITEBYTECODE (set on some machines to keep folders clean) makes every test process and
 # every `python -m devloop` a test starts compile devloop and its dependencies from source again:
@@ -85,7 +89,7 @@ FAKE_BIN = Path(__file__).resolve().parent / "fakes" / "bin"
 class FakeKind:
     """The fake `kind` on PATH and the fake API server it hands out kubeconfigs for."""
 
-    def __init__(self, state: Path, cluster: object) -> None:
+    def __init__(self, state: Path, cluster: FakeCluster) -> None:
         self.state = state
         self.cluster = cluster
 
@@ -107,7 +111,7 @@ class FakeKind:
 
 
 @pytest.fixture
-def fake_cluster(tmp_path: Path) -> Iterator[object]:
+def fake_cluster(tmp_path: Path) -> Iterator[FakeCluster]:
     """A fake Kubernetes API server on loopback whose pods are real containers (tests/fakes/kubeapi.py)."""
     from tests.fakes.kubeapi import FakeCluster
 
@@ -119,13 +123,13 @@ def fake_cluster(tmp_path: Path) -> Iterator[object]:
 
 
 @pytest.fixture
-def fake_kind(tmp_path: Path, fake_cluster: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKind]:
+def fake_kind(tmp_path: Path, fake_cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKind]:
     """The fake `kind` on PATH. One test at a time across the test processes: a fake cluster binds
     its host ports for real, as kind's node container does, and two made at once would race for
     the same free ports (devloop checks them before `kind create`, as a user's one devloop does)."""
     state = tmp_path / "fake-kind"
     state.mkdir()
-    (state / "kubeconfig").write_text(fake_cluster.kubeconfig_text())  # type: ignore[attr-defined]
+    (state / "kubeconfig").write_text(fake_cluster.kubeconfig_text())
     kind = FakeKind(state, fake_cluster)
     for name, value in kind.env().items():
         monkeypatch.setenv(name, value)

@@ -28,7 +28,7 @@ def loopback_mirror() -> str | None:
     finally:
         client.close()
     for mirror in mirrors:
-        host = mirror.removeprefix("http://").removeprefix("https://").rstrip("/")
+        host = str(mirror).removeprefix("http://").removeprefix("https://").rstrip("/")
         if host.startswith(("127.0.0.1:", "localhost:")):
             return host
     return None

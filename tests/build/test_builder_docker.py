@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -27,14 +28,14 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 @pytest.fixture(scope="module")
-def engine():  # type: ignore[no-untyped-def]
+def engine() -> Iterator[docker.DockerClient]:
     client = docker.from_env()
     yield client
     client.close()
 
 
 @pytest.fixture
-def builder(engine) -> ImageBuilder:  # type: ignore[no-untyped-def]
+def builder(engine: docker.DockerClient) -> ImageBuilder:
     return ImageBuilder(dockercli.detect(), SdkDockerEngine(engine))
 
 
@@ -50,7 +51,7 @@ def copy_sample(name: str, tmp_path: Path) -> Path:
     return target
 
 
-def run_and_get(engine, image: str) -> str:  # type: ignore[no-untyped-def]
+def run_and_get(engine: docker.DockerClient, image: str) -> str:
     container = engine.containers.run(image, detach=True, ports={"8080/tcp": ("127.0.0.1", None)})
     try:
         container.reload()
@@ -72,8 +73,8 @@ def run_and_get(engine, image: str) -> str:  # type: ignore[no-untyped-def]
     ],
 )
 def test_generated_dockerfile_builds_and_serves(
-    engine, builder: ImageBuilder, tmp_path: Path, sample: str, greeting: str
-) -> None:  # type: ignore[no-untyped-def]
+    engine: docker.DockerClient, builder: ImageBuilder, tmp_path: Path, sample: str, greeting: str
+) -> None:
     folder = copy_sample(sample, tmp_path)
     (folder / ".env").write_text("API_TOKEN=planted-secret-value\n")
     app = load_app(folder)
@@ -111,8 +112,8 @@ def test_unchanged_app_is_not_rebuilt(builder: ImageBuilder, tmp_path: Path) -> 
 
 
 def test_failed_build_names_the_step_and_keeps_the_last_good_image(
-    engine, builder: ImageBuilder, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    engine: docker.DockerClient, builder: ImageBuilder, tmp_path: Path
+) -> None:
     (tmp_path / "Dockerfile").write_text(
         'FROM python:3.12-slim\nCOPY app.py /app.py\nRUN python /app.py\nCMD ["sleep", "1"]\n'
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,9 @@ def test_dockerfile_is_always_part_of_the_context(tmp_path: Path) -> None:
         "same-bytes",
     ],
 )
-def test_which_changes_alter_the_digest(tmp_path: Path, change, changes_digest: bool) -> None:
+def test_which_changes_alter_the_digest(
+    tmp_path: Path, change: Callable[[Path], object], changes_digest: bool
+) -> None:
     make(
         tmp_path, {"app.py": "print(1)\n", ".dockerignore": "*.log\nnode_modules\n", "node_modules/a.js": ""}
     )

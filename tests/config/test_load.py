@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from devloop.config.loader import find_config, load_project, load_vars
-from devloop.core.spec import HealthCheckType, Language, ProviderKind
+from devloop.core.spec import HealthCheckType, Language, ProjectSpec, ProviderKind
 from devloop.errors import ConfigError, UsageError
 
 
@@ -18,7 +18,9 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def load(folder: Path, text: str, name: str = "devloop.yaml", variables: dict[str, object] | None = None):
+def load(
+    folder: Path, text: str, name: str = "devloop.yaml", variables: dict[str, object] | None = None
+) -> ProjectSpec:
     return load_project(write(folder, name, text), variables)
 
 
