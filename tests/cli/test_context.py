@@ -24,7 +24,7 @@ from tests.ui.fake_engine import spec
     ("provider", "kind"), [(ProviderKind.DOCKER, DockerProvider), (ProviderKind.KIND, KindProvider)]
 )
 def test_the_provider_and_the_engine_share_the_router_the_root_built(
-    tmp_path: Path, provider: Provider, kind: type
+    tmp_path: Path, provider: ProviderKind, kind: type
 ) -> None:
     project = ProjectSpec(tmp_path / "devloop.yaml", (spec("web"),), provider=provider, router_port=18555)
     router = make_router(project)

@@ -28,7 +28,7 @@ from devloop.core.control import (
 from devloop.core.spec import AppSpec, ProcessSpec, ProjectSpec
 from devloop.core.status import Counts
 from devloop.engine.loop import Engine
-from devloop.errors import ConfigError
+from devloop.errors import ConfigError, Location
 from devloop.providers.base import Progress, Provider
 from devloop.router.router import Router
 from tests.helpers import async_wait_until
@@ -128,7 +128,7 @@ def test_reload_posts_each_changed_app_and_names_them() -> None:
 
 def test_reload_refuses_without_a_reloader_and_says_why_the_config_does_not_load() -> None:
     assert engine_for(spec("web")).command(Reload()) == Refused("this devloop cannot reload its config")
-    broken = engine_for(spec("web"), reloader=ConfigError("devloop.yaml:3:5", "unknown key 'instnces'"))
+    broken = engine_for(spec("web"), reloader=ConfigError(Location("devloop.yaml", 3, 5), "unknown key 'instnces'"))
     assert broken.command(Reload()) == Refused("devloop.yaml:3:5: unknown key 'instnces'")
 
 

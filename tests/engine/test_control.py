@@ -71,7 +71,7 @@ REQUESTS = [
     Trigger(("web", "worker")), Trigger(), Scale("web", 3), Scale("web", None, 512, "worker"), Restart("web"),
     Reload(), Status(), SetManual(True),
 ]  # fmt: skip
-ANSWERS = [
+ANSWERS: list[Answer] = [
     Accepted(), Triggered(("web",)), Reloaded(("web",)), Refused("no app named api"),
     StatusReport((AppStatus("web", "running", Counts(1, 2), {"worker": ProcessCounts(1, 1, "running", "64M")},
                             128, "http://web.localhost:8080", "devloop/web:1", 1000.0, None,

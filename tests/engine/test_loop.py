@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from devloop.core import events as ev
+from devloop.core.control import Accepted, Answer, Refused, Restart
 from devloop.core.spec import AppSpec, BuildSpec, ProjectSpec
 from devloop.core.state import Phase
 from devloop.engine.loop import Engine
@@ -44,9 +45,9 @@ class Running:
     def lines(self, name: str = "web") -> list[str]:
         return [line.text for line in self.engine.logs.lines(name)]
 
-    def restart(self, name: str) -> dict[str, object]:
-        """`devloop restart`: the one command with no event of its own (see core/control once typed)."""
-        return self.engine.command({"cmd": "restart", "app": name})
+    def restart(self, name: str) -> Answer:
+        """`devloop restart`: the one command with no event of its own."""
+        return self.engine.command(Restart(name))
 
 
 @pytest.fixture
@@ -136,14 +137,14 @@ async def test_scale_redeploys_the_same_image_with_the_new_count(running: Runnin
 
 async def test_restart_reaches_the_provider_and_a_busy_app_is_refused(running: Running) -> None:
     await running.until(lambda: running.phase() is Phase.RUNNING, "the first deploy")
-    assert running.restart("web") == {"ok": True}
+    assert running.restart("web") == Accepted()
     await running.until(lambda: running.provider.restarted == ["web"], "the provider's restart")
     await running.until(lambda: "restarted 1 instance(s)" in running.lines(), "the restart reported")
     running.builder.hold("web")
     running.engine.post(ev.FilesChanged("web", CHANGE))
     await running.until(lambda: running.phase() is Phase.BUILDING, "a build")
     answer = running.restart("web")
-    assert "busy (building)" in str(answer.get("error")) and running.provider.restarted == ["web"]
+    assert isinstance(answer, Refused) and "busy (building)" in answer.error and running.provider.restarted == ["web"]
     running.builder.release("web")
 
 
