@@ -110,6 +110,18 @@ def load_project(
         raise ConfigError(Location(str(path)), "not a UTF-8 text file") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    return load_project_text(text, path, variables, provider_override, lenient=lenient)
+
+
+def load_project_text(
+    text: str,
+    path: Path,
+    variables: Mapping[str, Any] | None = None,
+    provider_override: str | None = None,
+    *,
+    lenient: bool = False,
+) -> ProjectSpec:
+    """The project in `text`, as if read from `path` (which need not exist: a detected project)."""
     variables = variables if variables is not None else {}
     data, positions = load_yaml(text, str(path), variables, lenient=lenient)
     if lenient:
