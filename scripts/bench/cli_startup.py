@@ -1,0 +1,64 @@
+"""One-shot commands, whole process (target: median under 300 ms each).
+
+devloop: `devloop --help`, `devloop validate` and `devloop status` (no `up` running) in a
+copy of samples/python-web, each a fresh `python -m devloop` process. Naive, same run: the same
+interpreter importing everything the CLI can reach (the dashboard, the Docker SDK, kr8s, both
+providers) before doing nothing, which is what an eager CLI pays on every command. The floor:
+`python -c pass`.
+Run: python -m scripts.bench.cli_startup
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scripts.bench.common import emit, summary
+
+ROUNDS = 15
+ROOT = Path(__file__).resolve().parents[2]
+EAGER = (
+    "import devloop.cli, devloop.ui.app, docker, kr8s, "
+    "devloop.providers.docker.provider, devloop.providers.kind.provider, devloop.engine.loop"
+)
+
+
+def timed(argv: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, capture_output=True, check=False)
+    return time.perf_counter() - start
+
+
+def median_of(argv: list[str], cwd: Path) -> dict[str, float]:
+    timed(argv, cwd)  # a warm page cache for every variant alike
+    return summary([timed(argv, cwd) for _ in range(ROUNDS)])
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = Path(tmp) / "python-web"
+        shutil.copytree(ROOT / "samples" / "python-web", app)
+        devloop = [sys.executable, "-m", "devloop"]
+        commands = {
+            "help": median_of([*devloop, "--help"], app),
+            "validate": median_of([*devloop, "validate"], app),
+            "status": median_of([*devloop, "status"], app),
+        }
+        naive = median_of([sys.executable, "-c", EAGER], app)
+        floor = median_of([sys.executable, "-c", "pass"], app)
+    emit({
+        "benchmark": "cli_startup",
+        "target_median_ms": 300,
+        "devloop": commands,
+        "naive_eager_imports": naive,
+        "python_floor": floor,
+        "ratio_vs_naive": {n: round(s["median_ms"] / naive["median_ms"], 3) for n, s in commands.items()},
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
