@@ -102,11 +102,6 @@ def _not_honoured(key: str) -> str:
     return f"{key} is not honoured locally: {NOT_HONOURED[key]}"
 
 
-def looks_like_cf(data: Mapping[str, Any]) -> bool:
-    """A cf manifest rather than a devloop.yaml: cf's keys and no devloop `apps:` list."""
-    return "apps" not in data and bool({"applications", "inherit"} & set(data))
-
-
 def load(
     data: dict[str, Any],
     positions: Positions,

@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 
-from devloop.config import cfmanifest
 from devloop.config.common import resolve_build, resolve_dir, resolve_processes, str_pairs, validate
 from devloop.config.dotenv import parse_dotenv
 from devloop.config.schema import AppConfig, DevloopConfig, HealthCheckConfig
@@ -43,6 +42,11 @@ def _kind(value: object) -> str:
     return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
         type(value), "value"
     )
+
+
+def looks_like_cf(data: Mapping[str, Any]) -> bool:
+    """A cf manifest rather than a devloop.yaml: cf's keys and no devloop `apps:` list."""
+    return "apps" not in data and bool({"applications", "inherit"} & set(data))
 
 
 def find_config(explicit: Path | None, cwd: Path) -> Path:
@@ -131,7 +135,9 @@ def load_project_text(
     if not isinstance(data, dict):
         raise ConfigError(positions.at(()), f"the top level must be a mapping, not a {_kind(data)}")
     base = path.parent.resolve()
-    if cfmanifest.looks_like_cf(data):
+    if looks_like_cf(data):
+        from devloop.config import cfmanifest  # its schema costs 0.1-0.3 s to build: only for cf files
+
         project = cfmanifest.load(data, positions, path, variables, lenient=lenient)
     elif "apps" not in data:
         keys = ", ".join(str(k) for k in data) or "none"
