@@ -45,21 +45,36 @@ class CliContext:
             return False
         return True
 
-    def load(self, quiet: bool = False, names_only: bool = False) -> ProjectSpec:
+    def load(self, quiet: bool = False, names_only: bool = False, detect: bool = True) -> ProjectSpec:
         """The project, with a warning line for each setting devloop cannot honour.
 
         `names_only`: for commands that need the apps' names only (down, status, logs...):
-        ((vars)) without a value are no error there, and no warnings are printed."""
+        ((vars)) without a value are no error there, and no warnings are printed.
+        `detect`: in a folder with no config (and no -f), the apps `devloop init` would write,
+        said in one line, as `cf push` works in any folder."""
         from devloop.config.loader import find_config, load_project, load_vars
 
+        quiet = quiet or names_only
+        if detect and self.file is None:
+            from devloop.config.implicit import detect_project, has_config
+
+            if not has_config(Path.cwd()):
+                detected = detect_project(Path.cwd(), self.provider)
+                if not quiet:
+                    click.echo(detected.notice, err=True)
+                return self._with_context(detected.project)
         path = find_config(self.file, Path.cwd())
         variables = load_vars(self.vars_files, self.var_pairs)
-        project = load_project(_display_path(path), variables, self.provider, lenient=names_only)
-        quiet = quiet or names_only
-        if self.context:  # an existing cluster instead of the kind one: the kind provider's job
-            project = dataclasses.replace(project, context=self.context, provider=ProviderKind.KIND)
+        project = self._with_context(
+            load_project(_display_path(path), variables, self.provider, lenient=names_only)
+        )
         for notice in () if quiet else project.notices:
             click.echo(f"warning: {notice}", err=True)
+        return project
+
+    def _with_context(self, project: ProjectSpec) -> ProjectSpec:
+        if self.context:  # an existing cluster instead of the kind one: the kind provider's job
+            project = dataclasses.replace(project, context=self.context, provider=ProviderKind.KIND)
         return project
 
 

@@ -64,7 +64,7 @@ def env_lines(provider: AnyProvider, app: AppSpec, show_secrets: bool) -> list[s
 
 
 def _edit_env(config: CliContext, app: str, change: Callable[[Path], str]) -> None:
-    project = config.load(quiet=True)
+    project = config.load(quiet=True, detect=False)  # an edit needs a file: init writes one
     select_apps(project, (app,))
     message = change(Path(project.file))
     config.load(quiet=True)  # the edited file must still load
