@@ -34,3 +34,9 @@ def write_private(path: Path, text: str) -> Path:
         temp.unlink(missing_ok=True)
         raise
     return path
+
+
+def state_home() -> Path:
+    """devloop's own state (service passwords, log history, events): $XDG_STATE_HOME/devloop."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "devloop"

@@ -45,6 +45,8 @@ COMMANDS = {
     "ssh": _at("apps", "ssh", "A shell in one instance of an app (like `cf ssh`)."),
     "open": _at("apps", "open_app", "Open an app's URL in the browser."),
     "logs": _at("logs", "logs_command", "Follow every instance's output, stern-style (like `cf logs`)."),
+    "events": _at("events", "events",
+                  "What happened to the apps: pushed, crashed, scaled, restarted (like `cf events`)."),
     "env": _at("env", "env", "An app's system- and user-provided environment, read from a running instance; "
                "secret values masked (like `cf env`)."),
     "set-env": _at("env", "set_env",

@@ -9,7 +9,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import click
 
@@ -18,9 +18,13 @@ from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.logformat import LogFilter, format_line, parse_duration
 from devloop.core.spec import ProjectSpec
+from devloop.engine.history import LogHistory, masked, merge_recent, with_text
 from devloop.engine.logmux import LogMux
+from devloop.engine.recorder import logs_dir, secret_values
 from devloop.errors import UsageError
+from devloop.fs import state_home
 from devloop.providers.base import Provider
+from devloop.providers.docker.provider import project_id
 
 
 @click.command("logs")
@@ -63,12 +67,15 @@ def logs_command(
         raise UsageError(str(exc)) from None
     colour = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
     provider = make_provider(project)
+    history = LogHistory(logs_dir(state_home(), project_id(project.file)))
+    secrets = [value for app in project.apps for value in secret_values(app)]
 
     async def run() -> int:
         try:
             return await show_logs(
                 project, provider, flt, recent=recent, since_s=since_s, last=last, mode=mode,
                 timestamps=timestamps, colour=colour, out=lambda text: click.echo(text, color=colour),
+                history=history, secrets=secrets,
             )  # fmt: skip
         finally:
             await provider.close()
@@ -88,14 +95,20 @@ async def show_logs(
     timestamps: bool,
     colour: bool,
     out: Callable[[str], None],
+    history: LogHistory | None = None,
+    secrets: Sequence[str] = (),
 ) -> int:
+    """The recent lines (the on-disk history merged with what the platform still holds, no line
+    twice), then, unless `recent`, every instance followed from the newest line printed."""
     apps = [a for a in project.apps if not flt.apps or a.name in flt.apps]
+    names_wanted = {a.name for a in apps}
     started_ns = time.time_ns()
     since_ns = started_ns - int(since_s * 1e9) if since_s else None
 
     names: dict[str, str] = {}  # instance id -> its platform name, for `--container NAME`
 
     def emit(line: LogLine) -> None:
+        line = with_text(line, masked(line.text, secrets))
         if flt.matches(line, names.get(line.container, "")):
             out(format_line(line, mode, timestamps, colour))
 
@@ -118,9 +131,18 @@ async def show_logs(
     # faster than a write per line. `--tail 0`: none of them, only what comes from now on.
     if last != 0:
         await asyncio.gather(*(recent_of(i) for change in first for i in change.instances))
+    stored = [] if history is None or last == 0 else [
+        line for line in history.lines(since_ns) if line.app in names_wanted
+    ]  # fmt: skip
+    merged = merge_recent(stored, backlog, secrets)
+    if last is not None:
+        merged = last_of_each(merged, last)
+    for line in merged:
+        if line.container:
+            newest[line.container] = max(newest.get(line.container, 0), line.timestamp_ns)
     texts = [
         format_line(line, mode, timestamps, colour)
-        for line in sorted(backlog, key=lambda item: item.timestamp_ns)
+        for line in merged
         if flt.matches(line, names.get(line.container, ""))
     ]
     if texts:
@@ -159,3 +181,15 @@ async def show_logs(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return 130
+
+
+def last_of_each(lines: list[LogLine], count: int) -> list[LogLine]:
+    """The last `count` lines of each instance (devloop's own lines count as one source per app)."""
+    kept: dict[tuple[str, str], int] = {}
+    chosen: list[LogLine] = []
+    for line in reversed(lines):
+        source = (line.app, line.container or line.source)
+        if kept.get(source, 0) < count:
+            kept[source] = kept.get(source, 0) + 1
+            chosen.append(line)
+    return chosen[::-1]

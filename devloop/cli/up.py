@@ -18,6 +18,8 @@ from devloop.core.removal import describe_removal
 from devloop.core.spec import ProjectSpec
 from devloop.engine.control import ControlServer, socket_path
 from devloop.engine.loop import Engine
+from devloop.engine.recorder import Recorder
+from devloop.fs import state_home
 from devloop.providers.docker.provider import project_id
 
 NO_BUILDKIT = "this docker client has no BuildKit; builds use the legacy builder"
@@ -73,9 +75,16 @@ def run_up(
         project, stack.provider, stack.builder, watch=watch, manual=manual, reloader=reloader,
         config_files=(project.file, *config_files), router=stack.router,
     )  # fmt: skip
-    if tui:
-        return asyncio.run(_run_tui(engine, down_on_exit=down_on_exit, router_logs=router_logs))
-    return asyncio.run(_run(engine, down_on_exit=down_on_exit, router_logs=router_logs))
+    recorder = Recorder(project, state_home(), project_id(project.file))
+    engine.logs.subscribe(recorder.line)
+    engine.subscribe(recorder.event)
+    engine.spawn(recorder.flush_every(), "flush the log history")
+    try:
+        if tui:
+            return asyncio.run(_run_tui(engine, down_on_exit=down_on_exit, router_logs=router_logs))
+        return asyncio.run(_run(engine, down_on_exit=down_on_exit, router_logs=router_logs))
+    finally:
+        recorder.close()
 
 
 async def _run_tui(engine: Engine, *, down_on_exit: bool, router_logs: bool) -> int:

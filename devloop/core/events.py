@@ -153,6 +153,14 @@ class InstancesChanged:
 
 
 @dataclass(frozen=True)
+class Restarted:
+    """The user's restart (`devloop restart`, `R`) went through: news for the timeline only."""
+
+    app: str
+    instances: int
+
+
+@dataclass(frozen=True)
 class PlatformReady:
     description: str
 
@@ -180,6 +188,7 @@ Event = (
     | SyncDone
     | SyncFailed
     | InstancesChanged
+    | Restarted
     | PlatformReady
     | PlatformFailed
 )

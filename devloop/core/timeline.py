@@ -73,10 +73,13 @@ class Timeline:
                 return one(app, "audit.app.sync", f"synced {files} file{'s' if files != 1 else ''}")
             case ev.SyncFailed(app=app, message=message):
                 return one(app, "audit.app.sync.failed", f"sync failed: {first_line(message)}")
-            case ev.ScaleRequested(app=app, instances=count, memory_mb=memory):
+            case ev.ScaleRequested(app=app, instances=count, memory_mb=memory, process=process):
                 size = f", {memory}M each" if memory else ""
                 plural = "s" if count != 1 else ""
-                return one(app, "audit.app.process.scale", f"scaled to {count} instance{plural}{size}")
+                which = f"{process} " if process != "web" else ""
+                return one(app, "audit.app.process.scale", f"scaled {which}to {count} instance{plural}{size}")
+            case ev.Restarted(app=app, instances=count):
+                return one(app, "audit.app.restart", f"restarted {count} instance{'s' if count != 1 else ''}")
             case ev.SpecChanged(app=app, spec=spec):
                 before = self._specs.get(app)
                 self._specs[app] = spec
@@ -88,10 +91,6 @@ class Timeline:
                 changes = self._instances_changed(app, instances)
                 return [Entry(now_ns, app, type_, text, label) for type_, text, label in changes]
         return []
-
-    def restarted(self, app: str, now_ns: int) -> Entry:
-        """A restart the user asked for (`devloop restart`, `R` in the dashboard)."""
-        return Entry(now_ns, app, "audit.app.restart", "restarted")
 
     def _instances_changed(
         self, app: str, instances: tuple[InstanceStatus, ...]

@@ -129,5 +129,6 @@ class Commands:
             engine.api(name, f"restart failed: {exc}")
         else:
             engine.api(name, f"restarted {count} instance(s)")
+            engine.post(ev.Restarted(name, count))
         finally:
             self._restarting.discard(name)

@@ -23,11 +23,6 @@ CAP_BYTES = 16 * 1024 * 1024  # per project: about 100,000 lines of 160 bytes
 MIN_SECRET_LEN = 4  # masking "1" or "no" would mangle every line
 
 
-def history_dir(state: Path, project_id: str) -> Path:
-    """Where a project's log history lives under devloop's state folder."""
-    return state / project_id / "logs"
-
-
 def encode(line: LogLine) -> str:
     """One line of the segment file: short keys, since the history holds many of them."""
     record: dict[str, object] = {"ts": line.timestamp_ns, "a": line.app, "s": line.source, "t": line.text}

@@ -68,6 +68,8 @@ class Engine:
         self.syncs: dict[str, asyncio.Task[None]] = {}
         self._inputs: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._running = False
+        self._before_run: list[tuple[Coroutine[object, object, None], str]] = []
         self.commands = Commands(self)
         # The router comes from the composition root (devloop.cli.context), the provider's by default:
         # its access lines and notices join the log stream, and its 503 page says why from our state.
@@ -94,7 +96,11 @@ class Engine:
         return self.commands.answer(request)
 
     def spawn(self, work: Coroutine[object, object, None], name: str) -> None:
-        """Run `work` beside the loop until it ends or the engine stops (a restart)."""
+        """Run `work` beside the loop until it ends or the engine stops (a restart); given before
+        `run`, it starts with the loop."""
+        if not self._running:
+            self._before_run.append((work, name))
+            return
         self._inputs.append(asyncio.create_task(work, name=name))
 
     def rewatch(self) -> None:
@@ -135,6 +141,10 @@ class Engine:
     # --- the loop ----------------------------------------------------------------------------------
 
     async def run(self) -> None:
+        self._running = True
+        for work, name in self._before_run:
+            self._inputs.append(asyncio.create_task(work, name=name))
+        self._before_run.clear()
         try:
             self._inputs.append(asyncio.create_task(self._platform(), name="platform"))
             if self.watcher is not None:

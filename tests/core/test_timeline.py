@@ -38,6 +38,8 @@ def texts(timeline: Timeline, *events: ev.Event) -> list[str]:
         (ev.SyncFailed("web", ""), "audit.app.sync.failed", "sync failed: (no message)"),
         (ev.ScaleRequested("web", 3), "audit.app.process.scale", "scaled to 3 instances"),
         (ev.ScaleRequested("web", 1, 512), "audit.app.process.scale", "scaled to 1 instance, 512M each"),
+        (ev.ScaleRequested("web", 2, process="worker"), "audit.app.process.scale", "scaled worker to 2 instances"),
+        (ev.Restarted("web", 2), "audit.app.restart", "restarted 2 instances"),
     ],
 )  # fmt: skip
 def test_each_event_in_cfs_words(event: ev.Event, type_: str, text: str) -> None:
