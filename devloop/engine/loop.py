@@ -68,7 +68,6 @@ class Engine:
         self.syncs: dict[str, asyncio.Task[None]] = {}
         self._inputs: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._running = False
         self._before_run: list[tuple[Coroutine[object, object, None], str]] = []
         self.commands = Commands(self)
         # The router comes from the composition root (devloop.cli.context), the provider's by default:
@@ -97,8 +96,10 @@ class Engine:
 
     def spawn(self, work: Coroutine[object, object, None], name: str) -> None:
         """Run `work` beside the loop until it ends or the engine stops (a restart); given before
-        `run`, it starts with the loop."""
-        if not self._running:
+        `run` outside any event loop, it starts with the loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
             self._before_run.append((work, name))
             return
         self._inputs.append(asyncio.create_task(work, name=name))
@@ -141,7 +142,6 @@ class Engine:
     # --- the loop ----------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        self._running = True
         for work, name in self._before_run:
             self._inputs.append(asyncio.create_task(work, name=name))
         self._before_run.clear()

@@ -146,3 +146,17 @@ async def test_restart_runs_beside_the_loop_and_refuses_a_second_one_meanwhile()
     )
     assert engine.command(Restart("web")) == Accepted()  # free again once it finished
     provider.release.set()
+
+
+def test_work_spawned_before_the_loop_runs_starts_with_it() -> None:
+    engine = engine_for(spec("web"))
+    started: list[str] = []
+
+    async def note() -> None:
+        started.append("flush task")
+        engine.stop()
+
+    engine.spawn(note(), "before run")  # no event loop yet: it waits for run()
+    assert started == []
+    asyncio.run(engine.run())
+    assert started == ["flush task"]
