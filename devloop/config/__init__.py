@@ -1,0 +1,1 @@
+"""devloop.yaml and Cloud Foundry manifest.yml in, a ProjectSpec out, with errors at file:line."""
