@@ -19,7 +19,8 @@ top of it, following the API reference and the API server's own validation:
   Progressing with `progressDeadlineSeconds`), StatefulSets (one claim per pod, backed by a Docker
   volume that outlives them, released once no pod uses it), a scheduler that leaves pods
   Unschedulable while the node is NotReady (a new kind cluster's is, for a while);
-- a kubelet that runs every pod as a real container on the local Docker engine: startup,
+- a kubelet that runs every pod as a real container on the local Docker engine, each pod synced
+  on its own task as the kubelet's pod workers do (a busy pod's slow probe holds up no other): startup,
   readiness and liveness probes on the pod's own address (a failed startup or liveness probe kills
   the container, exit 137), `runAsNonRoot`, capabilities, runAsUser/Group, no-new-privileges,
   read-only root, service-link variables and `KUBERNETES_SERVICE_*`, claims as volumes,
@@ -148,6 +149,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             int, aiohttp.web.BaseRequest
         ] = {}  # open `follow` log requests  # pod keys whose crashed container restarts after a back-off
         self.tasks: set[asyncio.Task[None]] = set()
+        self.pod_workers: dict[str, asyncio.Task[None]] = {}  # pod key -> its sync under way
         self.ip = itertools.count(10)
         self.rv_now = 0
         self.compacted = 0  # watches from a resourceVersion below this get ERROR 410 (tests raise it)
@@ -160,6 +162,9 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.started_ok: set[str] = set()  # pods whose startup probe passed
         self.run_starts: dict[str, list[float]] = {}  # container -> where each of its runs begins in its log
         self.run_seen: dict[str, list[float]] = {}  # container -> each run's StartedAt
+        # container -> its NetworkSettings as the kubelet's last sync saw them: probes and port-forwards
+        # dial the pod without asking Docker each time (the kubelet has the pod's network namespace)
+        self.network: dict[str, dict[str, Any]] = {}
         self.probe_started: dict[str, float] = {}  # pod -> when its container was first seen running
         self.probe_times: dict[tuple[str, str], float] = {}  # (pod, startup|liveness) -> last probed
         self.probe_failures: dict[tuple[str, str], int] = {}  # (pod, startup|liveness) -> failures in a row
@@ -715,9 +720,25 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 if not pod["spec"].get("nodeName"):
                     self.schedule(pod)
                 else:
-                    await self.sync_pod(pod)
+                    self.sync_in_worker(pod)
             self.release_claims()
             await asyncio.sleep(PROBE_PERIOD_S)
+
+    def sync_in_worker(self, pod: Obj) -> None:
+        """Sync the pod on its own task, as the kubelet's pod workers do: a slow probe of a busy pod
+        never holds up another pod's start (a rollout under load), and one sync per pod at a time."""
+        key = self.key(pod)
+        if key in self.pod_workers:
+            return
+        worker = asyncio.ensure_future(self.sync_pod(pod))
+        self.pod_workers[key] = worker
+        self.tasks.add(worker)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self.pod_workers.pop(key, None)
+            self.tasks.discard(task)
+
+        worker.add_done_callback(done)
 
     # --- nodes and the scheduler ------------------------------------------------------------------
 
@@ -820,6 +841,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             return
         state = container.attrs["State"]
         self.note_run(cid, state)
+        self.network[cid] = container.attrs["NetworkSettings"]
         if not state.get("Running"):
             if key not in self.restarting:
                 code = state.get("ExitCode", 1)
@@ -1016,8 +1038,10 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 port = declared["containerPort"]
         address = ("127.0.0.1", host_port)
         if cid is not None:  # the pod's own address, as the kubelet dials it: any port, published or not
-            container = await asyncio.to_thread(self.docker.containers.get, cid)
-            ip = container.attrs["NetworkSettings"].get("IPAddress")
+            if cid not in self.network:
+                container = await asyncio.to_thread(self.docker.containers.get, cid)
+                self.network[cid] = container.attrs["NetworkSettings"]
+            ip = self.network[cid].get("IPAddress")
             if ip and isinstance(port, int):
                 address = (ip, port)
         if address[1] is None:
@@ -1184,11 +1208,16 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     async def finish_termination(self, pod: Obj) -> None:
         grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+        worker = self.pod_workers.get(self.key(pod))
+        if worker is not None:  # a sync under way may be starting the container: let it finish first
+            await asyncio.wait([worker])
         for sidecar in self.sidecars.pop(self.key(pod), {}).values():
             await asyncio.to_thread(self.stop_container, sidecar, grace)
+            self.network.pop(sidecar, None)
         cid = self.containers.pop(self.key(pod), None)
         if cid is not None:
             await asyncio.to_thread(self.stop_container, cid, grace)
+            self.network.pop(cid, None)
         self.drop("v1", "pods", pod)
 
     def stop_container(self, cid: str, grace: int) -> None:
@@ -1377,8 +1406,10 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         await ws.send_bytes(b"\x01" + prefix)
         host_port = None
         if cid is not None:
-            container = await asyncio.to_thread(self.docker.containers.get, cid)
-            bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp") or []
+            if cid not in self.network:  # not synced yet: ask Docker once
+                container = await asyncio.to_thread(self.docker.containers.get, cid)
+                self.network[cid] = container.attrs["NetworkSettings"]
+            bindings = (self.network[cid]["Ports"] or {}).get(f"{port}/tcp") or []
             host_port = int(bindings[0]["HostPort"]) if bindings else None
         try:
             if host_port is None:
