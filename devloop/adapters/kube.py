@@ -12,11 +12,12 @@ import asyncio
 import base64
 import copy
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import httpx_ws
@@ -24,8 +25,9 @@ import kr8s
 import kr8s.asyncio
 from kr8s import _exceptions as kr8s_errors
 from kr8s.asyncio.objects import Pod
-from kr8s.asyncio.portforward import PortForward
+from kr8s.asyncio.portforward import PortForward as KrPortForward
 
+from devloop.adapters.portforward import Endpoint, PortForward, Slots
 from devloop.core.versions import MIN_KUBERNETES, kubernetes_upgrade_hint, shown
 from devloop.errors import ProviderError
 
@@ -35,7 +37,7 @@ CONNECT_FOR_S = 30.0  # an API server that just started (kind) may take a moment
 REQUEST_S = 30.0  # every plain request's deadline (a hung API server is one message, not a freeze)
 CONNECT_S = 10.0
 WATCH_S = 300  # the server ends each watch after this (timeoutSeconds); the caller lists and watches again
-MAX_STREAMS = 512  # open watches, log follows and WebSockets (each router connection to a pod is one)
+MAX_STREAMS = 512  # open watches, log follows and exec WebSockets (port-forwards have their own bound)
 STREAM_POOL_S = 30.0  # how long a new stream waits for a free slot before it fails
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})  # worth asking again after a moment
@@ -93,6 +95,16 @@ def version_tuple(info: Obj) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+class Forward(Protocol):
+    """A running port-forward: connections to 127.0.0.1:local_port reach the pod's port."""
+
+    local_port: int
+
+    async def start(self) -> int: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ExecResult:
     code: int
@@ -115,6 +127,8 @@ class KubeClient:
         self.streams._session = None
         self.streams._timeout = httpx.Timeout(None, connect=CONNECT_S, write=REQUEST_S, pool=STREAM_POOL_S)
         self._discovered: dict[str, dict[str, tuple[str, bool]]] = {}  # apiVersion -> kind -> resource
+        self.forward_slots = Slots()  # port-forward WebSockets in flight, across every pod
+        self._forward_endpoint: Endpoint | None = None
 
     @classmethod
     async def connect(
@@ -390,11 +404,33 @@ class KubeClient:
         except (httpx_ws.HTTPXWSException, httpx.TransportError, OSError) as exc:
             raise ProviderError(f"exec in pod {pod} failed: {exc}") from None
 
-    async def port_forward(self, pod: Obj, port: int) -> PortForward:
-        """A loopback listener on a free port whose connections reach `port` of `pod` (each one a
-        WebSocket of the streams' pool, never the requests')."""
-        await self._streams_session()
-        return PortForward(Pod(pod, api=self.streams), port, local_port="auto")
+    async def port_forward(self, pod: Obj, port: int) -> Forward:
+        """A loopback listener on a free port whose connections reach `port` of `pod`, each over a
+        WebSocket of its own (devloop/adapters/portforward.py), never through the requests' pool.
+        Through an HTTP proxy (kr8s speaks to those), kr8s's own forward over the streams' pool."""
+        if self.streams.auth.proxy:
+            await self._streams_session()
+            return KrPortForward(Pod(pod, api=self.streams), port, local_port="auto")
+        meta = pod["metadata"]
+        return PortForward(self._endpoint, self._reauthenticate, meta["namespace"], meta["name"], port,
+                           self.forward_slots)  # fmt: skip
+
+    async def _endpoint(self) -> Endpoint:
+        if self._forward_endpoint is None:
+            auth = self.streams.auth
+            context = await auth.ssl_context()
+            if not isinstance(context, ssl.SSLContext):  # True: the system's trust store
+                context = ssl.create_default_context()
+            headers = [("User-Agent", "devloop")]
+            if auth.token:
+                headers.append(("Authorization", f"Bearer {auth.token}"))
+            self._forward_endpoint = Endpoint(str(auth.server), context, auth.tls_server_name, tuple(headers))
+        return self._forward_endpoint
+
+    async def _reauthenticate(self) -> None:
+        """Credentials read again (a token an exec plugin renews), for the next WebSocket."""
+        await self.streams.auth.reauthenticate()
+        self._forward_endpoint = None
 
 
 def as_data(obj: Obj) -> Obj:

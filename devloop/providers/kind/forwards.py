@@ -11,9 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from kr8s.asyncio.portforward import PortForward
-
-from devloop.adapters.kube import Obj
+from devloop.adapters.kube import Forward, Obj
 from devloop.core.processes import WEB
 from devloop.core.spec import AppSpec
 from devloop.providers.kind.cluster import Cluster
@@ -37,7 +35,7 @@ class Forwards:
         self.project = project  # the project's label value
         self.indexes = indexes  # shared with the instance statuses: a backend is named by its index
         self.known = known  # an app's pods as the provider last saw them
-        self.by_app: dict[str, dict[str, PortForward]] = {}  # app -> pod -> forward
+        self.by_app: dict[str, dict[str, Forward]] = {}  # app -> pod -> forward
         self._draining: set[asyncio.Task[None]] = set()
 
     def address(self, app: str, pod: str) -> tuple[str, int] | None:
@@ -77,7 +75,7 @@ class Forwards:
             self._draining.add(task)
             task.add_done_callback(self._draining.discard)
 
-    async def _drain_and_stop(self, retired: list[Backend], forwards: list[PortForward]) -> None:
+    async def _drain_and_stop(self, retired: list[Backend], forwards: list[Forward]) -> None:
         await self.router.drain(retired, DRAIN_S)
         for forward in forwards:
             with contextlib.suppress(Exception):

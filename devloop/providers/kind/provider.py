@@ -19,9 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from kr8s.asyncio.portforward import PortForward
-
-from devloop.adapters.kube import KubeClient, Obj
+from devloop.adapters.kube import Forward, KubeClient, Obj
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
@@ -78,7 +76,7 @@ class KindProvider:
         return self.cluster.kube
 
     @property
-    def forwards(self) -> dict[str, dict[str, PortForward]]:
+    def forwards(self) -> dict[str, dict[str, Forward]]:
         """app -> pod -> the port-forward the router reaches it through."""
         return self._forwards.by_app
 
