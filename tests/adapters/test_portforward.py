@@ -2,7 +2,7 @@
 
 No Docker: the server (aiohttp, as the fake API server) echoes channel 0 in upper
 case, so every byte's way through the frame codec both ways is checked; the
-Kubernetes side of it against pods as containers is tests/providers/test_kind_under_load.py.
+Kubernetes side of it against pods as containers is tests/providers/kind/test_under_load.py.
 """
 
 from __future__ import annotations
