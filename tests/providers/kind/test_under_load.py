@@ -30,9 +30,10 @@ API_CALL_S = 5.0  # a plain API call under the load answers well within this (it
 # on 2 busy cores, 8.7 ms with kr8s's PortForward (httpx, httpcore and anyio per WebSocket).
 CPU_PER_REQUEST_S = 0.0065
 
-# A server as apps ship them: a thread per connection and a listen backlog as big as Linux allows
-# (http.server's own is 5, which drops connections under any burst, in a real cluster too), one
-# log line per request.
+# A server as apps ship them (gunicorn, uvicorn, node): a thread per connection and a deep listen
+# backlog, one log line per request. A single-threaded http.server (backlog 5) cannot take this
+# load: connections it has no room for wait on SYN retries, and some requests time out at 10 s
+# (measured here, and so on a real cluster, whose kubelet dials the pod the same way).
 SERVER = (
     "import os, socket, sys\nfrom http.server import BaseHTTPRequestHandler, ThreadingHTTPServer\n"
     "class H(BaseHTTPRequestHandler):\n"
