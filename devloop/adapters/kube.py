@@ -9,7 +9,6 @@ the `v5.channel.k8s.io` protocol so the far end sees stdin close.
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
 import json
 import ssl
@@ -27,11 +26,21 @@ from kr8s import _exceptions as kr8s_errors
 from kr8s.asyncio.objects import Pod
 from kr8s.asyncio.portforward import PortForward as KrPortForward
 
+from devloop.adapters.kubewire import (
+    KNOWN_VERSIONS,
+    RESOURCES,
+    Obj,
+    as_data,
+    exit_code,
+    failure_message,
+    failure_text,
+    object_url,
+    version_tuple,
+)
 from devloop.adapters.portforward import Endpoint, PortForward, Slots
 from devloop.core.versions import MIN_KUBERNETES, kubernetes_upgrade_hint, shown
 from devloop.errors import ProviderError
 
-Obj = dict[str, Any]
 FIELD_MANAGER = "devloop"
 CONNECT_FOR_S = 30.0  # an API server that just started (kind) may take a moment to answer
 REQUEST_S = 30.0  # every plain request's deadline (a hung API server is one message, not a freeze)
@@ -41,59 +50,6 @@ MAX_STREAMS = 512  # open watches, log follows and exec WebSockets (port-forward
 STREAM_POOL_S = 30.0  # how long a new stream waits for a free slot before it fails
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})  # worth asking again after a moment
-
-# The kinds devloop writes, and their REST names; other kinds (a user's YAML) are looked up in the
-# server's discovery documents (`GET /apis/GROUP/VERSION`), as kubectl does.
-RESOURCES: dict[str, tuple[str, bool]] = {  # kind -> (plural, namespaced)
-    "Namespace": ("namespaces", False),
-    "ConfigMap": ("configmaps", True),
-    "Secret": ("secrets", True),
-    "Service": ("services", True),
-    "Pod": ("pods", True),
-    "Deployment": ("deployments", True),
-    "StatefulSet": ("statefulsets", True),
-    "Ingress": ("ingresses", True),
-    "PodDisruptionBudget": ("poddisruptionbudgets", True),
-    "HorizontalPodAutoscaler": ("horizontalpodautoscalers", True),
-    "ServiceAccount": ("serviceaccounts", True),
-    "PersistentVolumeClaim": ("persistentvolumeclaims", True),
-    "Job": ("jobs", True),
-    "CronJob": ("cronjobs", True),
-    "NetworkPolicy": ("networkpolicies", True),
-}
-
-
-def plural(kind: str) -> tuple[str, bool]:
-    """The REST name and scope of one of the kinds devloop writes itself."""
-    return RESOURCES[kind]
-
-
-def object_url(
-    obj: Obj, namespace: str | None, resource: tuple[str, bool] | None = None
-) -> tuple[str, str | None, str]:
-    """(apiVersion, namespace or None, "plural/name") for kr8s's call_api; `resource` (plural,
-    namespaced) as discovery gave it for a kind devloop does not know."""
-    name_plural, namespaced = resource or plural(obj["kind"])
-    meta = obj.get("metadata") or {}
-    ns = (meta.get("namespace") or namespace) if namespaced else None
-    return obj["apiVersion"], ns, f"{name_plural}/{meta['name']}"
-
-
-# The group versions devloop itself writes its kinds in (any other goes through discovery).
-KNOWN_VERSIONS: dict[str, tuple[str, ...]] = {
-    "Namespace": ("v1",), "ConfigMap": ("v1",), "Secret": ("v1",), "Service": ("v1",), "Pod": ("v1",),
-    "Deployment": ("apps/v1",), "StatefulSet": ("apps/v1",), "Ingress": ("networking.k8s.io/v1",),
-    "PodDisruptionBudget": ("policy/v1",), "HorizontalPodAutoscaler": ("autoscaling/v2", "autoscaling/v1"),
-    "ServiceAccount": ("v1",), "PersistentVolumeClaim": ("v1",), "Job": ("batch/v1",),
-    "CronJob": ("batch/v1",), "NetworkPolicy": ("networking.k8s.io/v1",),
-}  # fmt: skip
-
-
-def version_tuple(info: Obj) -> tuple[int, int]:
-    major = "".join(c for c in str(info.get("major", "0")) if c.isdigit()) or "0"
-    minor = "".join(c for c in str(info.get("minor", "0")) if c.isdigit()) or "0"
-    return int(major), int(minor)
-
 
 class Forward(Protocol):
     """A running port-forward: connections to 127.0.0.1:local_port reach the pod's port."""
@@ -230,14 +186,14 @@ class KubeClient:
                         hint=kubernetes_upgrade_hint(on_kind),
                     )
                 return info
-            raise ProviderError(_failure("GET /version", response))
+            raise ProviderError(failure_text("GET /version", response))
 
     async def get(self, version: str, url: str, namespace: str | None = None) -> Obj | None:
         response = await self.request("GET", version, url, namespace)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise ProviderError(_failure(f"GET {url}", response))
+            raise ProviderError(failure_text(f"GET {url}", response))
         return response.json()  # type: ignore[no-any-return]
 
     async def list_objects(self, version: str, plural_name: str, namespace: str | None, selector: str) -> Obj:
@@ -245,7 +201,7 @@ class KubeClient:
             "GET", version, plural_name, namespace, params={"labelSelector": selector}
         )
         if response.status_code != 200:
-            raise ProviderError(_failure(f"list {plural_name}", response))
+            raise ProviderError(failure_text(f"list {plural_name}", response))
         return response.json()  # type: ignore[no-any-return]
 
     async def resource(self, api_version: str, kind: str) -> tuple[str, bool]:
@@ -261,7 +217,7 @@ class KubeClient:
                     hint="is its CustomResourceDefinition installed, or the apiVersion misspelt?",
                 )
             if response.status_code != 200:
-                raise ProviderError(_failure(f"discovery of {api_version}", response))
+                raise ProviderError(failure_text(f"discovery of {api_version}", response))
             self._discovered[api_version] = {
                 r["kind"]: (r["name"], bool(r.get("namespaced")))
                 for r in response.json().get("resources") or []
@@ -291,7 +247,7 @@ class KubeClient:
             content=json.dumps(body).encode(),  # JSON is YAML: no second serializer
         )
         if response.status_code not in (200, 201):
-            raise ProviderError(_failure(f"apply {obj['kind']}/{obj['metadata']['name']}", response))
+            raise ProviderError(failure_text(f"apply {obj['kind']}/{obj['metadata']['name']}", response))
         return response.json()  # type: ignore[no-any-return]
 
     async def delete(self, version: str, url: str, namespace: str | None) -> bool:
@@ -302,7 +258,7 @@ class KubeClient:
             return True
         if response.status_code == 404:
             return False
-        raise ProviderError(_failure(f"delete {url}", response))
+        raise ProviderError(failure_text(f"delete {url}", response))
 
     # --- streams -------------------------------------------------------------------------------
 
@@ -433,50 +389,3 @@ class KubeClient:
         self._forward_endpoint = None
 
 
-def as_data(obj: Obj) -> Obj:
-    """A Secret's `stringData` as base64 `data`: under server-side apply a key applied as
-    `stringData` is stored in `data` but owned as `stringData`, so leaving it out later never
-    removes it (kubernetes/kubernetes#108008); keys applied as `data` are pruned as they should be."""
-    if obj.get("kind") != "Secret" or "stringData" not in obj:
-        return dict(obj)
-    body = {k: v for k, v in obj.items() if k != "stringData"}
-    data = dict(obj.get("data") or {})
-    for key, value in (obj.get("stringData") or {}).items():
-        data[key] = base64.b64encode(str(value).encode()).decode()
-    body["data"] = data
-    return body
-
-
-def exit_code(status_json: bytes) -> int:
-    """The exit code in the exec protocol's final Status (channel 3)."""
-    if not status_json:
-        return 0
-    status = json.loads(status_json)
-    if status.get("status") == "Success":
-        return 0
-    for cause in (status.get("details") or {}).get("causes") or []:
-        if cause.get("reason") == "ExitCode":
-            return int(cause.get("message", 1))
-    return 1
-
-
-def failure_message(status_json: bytes) -> str | None:
-    """Why an exec failed when the command never ran (a missing `tar` or `/bin/sh`): the final
-    Status's message, which then comes with no exit code and nothing on stderr; None otherwise."""
-    if not status_json:
-        return None
-    try:
-        status = json.loads(status_json)
-    except ValueError:
-        return None
-    if status.get("status") == "Success" or status.get("reason") == "NonZeroExitCode":
-        return None
-    return str(status.get("message") or status.get("reason") or "the exec failed")
-
-
-def _failure(what: str, response: httpx.Response) -> str:
-    try:
-        message = response.json().get("message") or response.text
-    except ValueError:
-        message = response.text
-    return f"{what}: the API server answered {response.status_code}: {str(message)[:300]}"

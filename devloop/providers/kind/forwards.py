@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from devloop.adapters.kube import Forward, Obj
+from devloop.adapters.kube import Forward
+from devloop.adapters.kubewire import Obj
 from devloop.core.processes import WEB
 from devloop.core.spec import AppSpec
 from devloop.providers.kind.cluster import Cluster

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from devloop.adapters.kube import Obj
+from devloop.adapters.kubewire import Obj
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.processes import WEB
 from devloop.core.spec import AppSpec

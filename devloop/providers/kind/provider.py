@@ -19,7 +19,8 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from devloop.adapters.kube import Forward, KubeClient, Obj
+from devloop.adapters.kube import Forward, KubeClient
+from devloop.adapters.kubewire import Obj
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine

@@ -21,7 +21,8 @@ import docker.errors
 from devloop.adapters import dockerapi, proc
 from devloop.adapters import registry as registry_push
 from devloop.adapters.kindcli import KindCli
-from devloop.adapters.kube import KubeClient, Obj
+from devloop.adapters.kube import KubeClient
+from devloop.adapters.kubewire import Obj
 from devloop.errors import DevloopError, ProviderError
 from devloop.providers.base import Progress
 from devloop.providers.kind import cluster_config

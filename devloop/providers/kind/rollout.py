@@ -14,7 +14,8 @@ import time
 from datetime import UTC, datetime
 
 from devloop.adapters import dockerapi
-from devloop.adapters.kube import KubeClient, Obj, plural
+from devloop.adapters.kube import KubeClient
+from devloop.adapters.kubewire import Obj, plural
 from devloop.core.spec import AppSpec
 from devloop.errors import DevloopError, ProviderError
 from devloop.providers.base import DeployError, Progress

@@ -21,7 +21,8 @@ import tty
 from pathlib import Path
 from typing import Any
 
-from devloop.adapters.kube import KubeClient, exit_code, failure_message
+from devloop.adapters.kube import KubeClient
+from devloop.adapters.kubewire import exit_code, failure_message
 from devloop.errors import DevloopError
 
 
