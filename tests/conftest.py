@@ -124,19 +124,16 @@ def fake_cluster(tmp_path: Path) -> Iterator[FakeCluster]:
 
 @pytest.fixture
 def fake_kind(tmp_path: Path, fake_cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKind]:
-    """The fake `kind` on PATH. One test at a time across the test processes: a fake cluster binds
-    its host ports for real, as kind's node container does, and two made at once would race for
-    the same free ports (devloop checks them before `kind create`, as a user's one devloop does)."""
+    """The fake `kind` on PATH. Fake clusters of several test processes run side by side: each binds
+    its host ports for real, as kind's node container does, and when two race for the same free
+    port the loser fails as kind does and devloop tries again with others (as two users' would)."""
     state = tmp_path / "fake-kind"
     state.mkdir()
     (state / "kubeconfig").write_text(fake_cluster.kubeconfig_text())
     kind = FakeKind(state, fake_cluster)
     for name, value in kind.env().items():
         monkeypatch.setenv(name, value)
-    LOCKS.mkdir(exist_ok=True)
-    with open(LOCKS / "kind", "a") as turn:
-        fcntl.flock(turn, fcntl.LOCK_EX)
-        yield kind
+    yield kind
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -27,6 +27,8 @@ from devloop.providers.kind.pods import node_ready
 from devloop.providers.kind.registry import wire_registry
 
 NODE_READY_S = 180.0  # a new kind node is Ready within a minute on a laptop
+CREATE_ATTEMPTS = 3
+PORT_TAKEN = "port is already allocated"  # Docker's words when kind's node cannot bind a port
 
 
 def namespace_for(project: ProjectSpec) -> str:
@@ -77,10 +79,7 @@ class Cluster:
                 if not create:
                     raise ProviderError(f"there is no kind cluster {name}", hint="`devloop up` creates it")
                 progress(f"creating kind cluster {name} (this takes a minute the first time)")
-                config = write_private(
-                    kubeconfig_cache() / f"{name}-kind.yaml", self._cluster_config(progress)
-                )
-                await kind.create(name, config, on_line=lambda line: progress(f"kind: {line.strip()}"))
+                await self._create(kind, name, progress)
                 created = True
             else:
                 progress(f"reusing kind cluster {name}")
@@ -120,6 +119,19 @@ class Cluster:
                     async for kind, node in self.kube.watch("v1", "nodes", None, "", since):
                         if kind in ("ADDED", "MODIFIED") and node_ready(node):
                             break
+
+    async def _create(self, kind: KindCli, name: str, progress: Progress) -> None:
+        """`kind create cluster` with ports checked free; once more with others when one was taken
+        between the check and kind's bind (another devloop, or any program, got there first)."""
+        for attempt in range(CREATE_ATTEMPTS):
+            config = write_private(kubeconfig_cache() / f"{name}-kind.yaml", self._cluster_config(progress))
+            try:
+                await kind.create(name, config, on_line=lambda line: progress(f"kind: {line.strip()}"))
+                return
+            except ProviderError as exc:
+                if PORT_TAKEN not in str(exc) or attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                progress("a port of the new cluster was taken meanwhile; trying again with free ones")
 
     def _cluster_config(self, progress: Progress) -> str:
         """The kind config, its ingress ports checked free first (and never the router's): kind

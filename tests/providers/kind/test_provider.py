@@ -632,6 +632,41 @@ async def test_a_taken_ingress_port_is_skipped_before_kind_create(
     assert http != port and f"the cluster maps 127.0.0.1:{http}/" in " ".join(lines)
 
 
+async def test_a_port_taken_between_the_check_and_kind_create_is_tried_again_with_another(
+    tmp_path: Path, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another program may bind a port after devloop found it free: kind then fails "port is
+    already allocated", and devloop creates the cluster with free ports instead of failing."""
+    from devloop.providers.kind import cluster as cluster_module
+    from devloop.providers.kind import cluster_config
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(cluster_config, "HTTP_HOST_PORT", port)
+        honest = cluster_module._port_is_free
+        lied: list[int] = []
+
+        def free_once(candidate: int) -> bool:  # the check ran just before the other program bound it
+            if candidate == port and not lied:
+                lied.append(candidate)
+                return True
+            return honest(candidate)
+
+        monkeypatch.setattr(cluster_module, "_port_is_free", free_once)
+        provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),)))
+        lines: list[str] = []
+        try:
+            await provider.ensure_platform(lines.append)
+        finally:
+            await provider.close()
+    creates = [call for call in fake_kind.calls() if call[:2] == ["create", "cluster"]]
+    assert len(creates) == 2 and lied == [port]
+    assert "a port of the new cluster was taken meanwhile; trying again with free ones" in lines
+    assert port not in mapped_ports(fake_kind)
+
+
 async def test_a_brand_new_clusters_first_deploy_waits_for_its_node(
     tmp_path: Path, fake_kind: FakeKind, web_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
