@@ -15,7 +15,7 @@ from devloop.cli.context import CliContext, config_options, select_apps
 from devloop.core.timeline import Entry
 from devloop.engine.recorder import event_journal
 from devloop.fs import state_home
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 
 
 def event_line(entry: Entry) -> str:

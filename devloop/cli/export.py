@@ -22,7 +22,6 @@ from devloop.cli.context import CliContext, config_options
 from devloop.core.credentials import split_credentials
 from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import BuildContextError, UsageError
-from devloop.providers.docker.provider import project_id
 from devloop.providers.kind.objects import SECRET_PLACEHOLDER, Obj, app_objects
 from devloop.providers.kind.service_objects import (
     PRODUCTION_NOTE,
@@ -31,6 +30,7 @@ from devloop.providers.kind.service_objects import (
     read_bindings,
     service_objects,
 )
+from devloop.providers.shared import project_id
 
 FORMATS = ("yaml", "kustomize", "helm")
 HEADER = "# Written by `devloop export`. Secret values are placeholders: set them before applying.\n"

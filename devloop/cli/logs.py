@@ -24,7 +24,7 @@ from devloop.engine.recorder import logs_dir, secret_values
 from devloop.errors import UsageError
 from devloop.fs import state_home
 from devloop.providers.base import Provider
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 
 
 @click.command("logs")

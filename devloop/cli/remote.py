@@ -9,7 +9,7 @@ from devloop.core.control import Answer, Refused, Request, Status, StatusReport
 from devloop.core.spec import ProjectSpec
 from devloop.engine.control import send
 from devloop.errors import UsageError
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 
 A = TypeVar("A", bound=Answer)
 

@@ -20,7 +20,7 @@ from devloop.engine.control import ControlServer, socket_path
 from devloop.engine.loop import Engine
 from devloop.engine.recorder import Recorder
 from devloop.fs import state_home
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 
 NO_BUILDKIT = "this docker client has no BuildKit; builds use the legacy builder"
 

@@ -22,7 +22,7 @@ import docker
 from devloop.adapters import dockercli
 from devloop.build.builder import print_dockerfile
 from devloop.config.loader import load_project
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 from devloop.router.net import free_port
 from scripts.bench.common import emit, summary
 from tests.devloop_process import DevloopProcess

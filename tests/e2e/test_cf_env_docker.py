@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from devloop.core import cfenv
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 from tests.devloop_process import DevloopProcess
 from tests.helpers import http_request, wait_until
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 from tests.e2e.scenario import serves, up_serving
 from tests.e2e.test_commands import run_devloop, status
 from tests.helpers import wait_until

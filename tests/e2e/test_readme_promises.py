@@ -18,7 +18,7 @@ import docker
 import pytest
 
 from devloop.core.credentials import MASK
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 from tests.devloop_process import DevloopProcess
 from tests.helpers import http_get, wait_until
 

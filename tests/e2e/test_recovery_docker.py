@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 from tests.e2e.scenario import edit_greeting, serves, up_serving
 from tests.helpers import http_get, http_request, wait_until
 

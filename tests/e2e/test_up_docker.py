@@ -10,7 +10,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 from tests.devloop_process import DevloopProcess
 from tests.e2e.scenario import edit_greeting, serves, up_edit_interrupt
 from tests.helpers import copy_sample, wait_until, without_sync_rules

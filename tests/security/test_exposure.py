@@ -22,7 +22,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from devloop.providers.docker.provider import project_id
+from devloop.providers.shared import project_id
 from tests.conftest import FakeKind
 from tests.devloop_process import DevloopProcess
 from tests.e2e.scenario import serves

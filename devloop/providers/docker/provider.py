@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -38,6 +37,7 @@ from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec, SidecarSpec
 from devloop.errors import DockerUnavailableError
 from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.providers.docker.services import LABEL_SERVICE, DockerServices
+from devloop.providers.shared import project_id
 from devloop.providers.synctar import sync_archive
 from devloop.router.health import check
 from devloop.router.rotation import Backend
@@ -55,12 +55,6 @@ HEALTH_POLL_S = 0.025  # a fresh instance is polled often: it usually answers wi
 MONITOR_MIN_S = 5  # steady-state checks at most this often: each one shows in the app's own log
 PROCESS_SETTLE_S = 0.5  # a `process` check passes once the process has stayed up this long
 RESTART_POLICY = {"Name": "unless-stopped"}  # once healthy: Docker's backoff, like CrashLoopBackOff
-
-
-def project_id(config_file: Path) -> str:
-    """Stable per project folder, so a second `devloop up` adopts the first one's containers."""
-    resolved = str(config_file.resolve())
-    return f"{config_file.resolve().parent.name[:20]}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
 
 
 def config_hash(app: AppSpec, image: str, process: str = WEB, sidecars: tuple[SidecarSpec, ...] = ()) -> str:
@@ -1088,4 +1082,4 @@ def _numeric_user(user: str) -> tuple[int, int]:
     return uid, gid
 
 
-__all__ = ["DockerProvider", "project_id"]
+__all__ = ["DockerProvider"]

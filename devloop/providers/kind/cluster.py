@@ -21,10 +21,10 @@ from devloop.core.spec import ProjectSpec
 from devloop.errors import ProviderError
 from devloop.fs import write_private
 from devloop.providers.base import Progress
-from devloop.providers.docker.provider import project_id
 from devloop.providers.kind import cluster_config
 from devloop.providers.kind.pods import node_ready
 from devloop.providers.kind.registry import wire_registry
+from devloop.providers.shared import project_id
 
 NODE_READY_S = 180.0  # a new kind node is Ready within a minute on a laptop
 CREATE_ATTEMPTS = 3

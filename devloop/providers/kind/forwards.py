@@ -7,7 +7,6 @@ has its forward closed.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 
@@ -17,7 +16,7 @@ from devloop.core.processes import WEB
 from devloop.core.spec import AppSpec
 from devloop.providers.kind.cluster import Cluster
 from devloop.providers.kind.pods import Indexes, pod_state, process_of, selector
-from devloop.router.rotation import Backend
+from devloop.providers.shared import Background, drain_then
 from devloop.router.router import Router
 
 DRAIN_S = 10.0  # a pod leaving rotation gets this long to finish its requests (cf gives 10 s)
@@ -37,7 +36,7 @@ class Forwards:
         self.indexes = indexes  # shared with the instance statuses: a backend is named by its index
         self.known = known  # an app's pods as the provider last saw them
         self.by_app: dict[str, dict[str, Forward]] = {}  # app -> pod -> forward
-        self._draining: set[asyncio.Task[None]] = set()
+        self._draining = Background()  # port-forwards of pods out of rotation, closed once drained
 
     def address(self, app: str, pod: str) -> tuple[str, int] | None:
         """The router's address of the pod's forward, if it has one."""
@@ -72,12 +71,13 @@ class Forwards:
         )
         if leaving:
             # Pods leaving rotation finish their requests before their port-forwards close.
-            task = asyncio.create_task(self._drain_and_stop(retired, list(leaving.values())))
-            self._draining.add(task)
-            task.add_done_callback(self._draining.discard)
+            stopping = list(leaving.values())
+            self._draining.spawn(
+                drain_then(self.router, retired, DRAIN_S, lambda: self._stop_forwards(stopping))
+            )
 
-    async def _drain_and_stop(self, retired: list[Backend], forwards: list[Forward]) -> None:
-        await self.router.drain(retired, DRAIN_S)
+    @staticmethod
+    async def _stop_forwards(forwards: list[Forward]) -> None:
         for forward in forwards:
             with contextlib.suppress(Exception):
                 await forward.stop()
@@ -89,6 +89,4 @@ class Forwards:
                 with contextlib.suppress(Exception):
                     await forward.stop()
         self.by_app.clear()
-        for task in list(self._draining):
-            task.cancel()
-        await asyncio.gather(*self._draining, return_exceptions=True)
+        await self._draining.cancel()

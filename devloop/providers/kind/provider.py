@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import sys
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -24,13 +23,11 @@ from devloop.adapters.kubewire import Obj
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
-from devloop.core.logformat import parse_rfc3339_ns
 from devloop.core.processes import WEB, process_name, process_types, process_view
 from devloop.core.services import ServiceSpec
 from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import ProviderError, ToolMissingError
-from devloop.providers.base import Deployed, DeployError, Progress
-from devloop.providers.docker.provider import project_id
+from devloop.providers.base import Deployed, Progress
 from devloop.providers.kind import objects, registry, user_objects
 from devloop.providers.kind.cluster import Cluster, namespace_for
 from devloop.providers.kind.forwards import DRAIN_S, Forwards
@@ -46,6 +43,15 @@ from devloop.providers.kind.pods import (
 from devloop.providers.kind.rollout import POLL_S, Rollouts, for_root_image, runs_as_numeric_non_root
 from devloop.providers.kind.service_objects import binding_secret, read_bindings, service_claims_selector
 from devloop.providers.kind.services import Services
+from devloop.providers.shared import (
+    bound_services,
+    parse_log_line,
+    project_id,
+    shell_argv,
+    signal_argv,
+    split_sync,
+    wait_serving,
+)
 from devloop.providers.synctar import sync_archive
 from devloop.router.router import Router
 
@@ -122,12 +128,7 @@ class KindProvider:
         """The app's services ready, its binding Secret applied, its containers reading it."""
         if not app.services:
             return objects
-        bound = []
-        for name in app.services:
-            try:
-                bound.append(self.project.service(name))
-            except KeyError:
-                raise DeployError(f"{app.name} binds service {name!r}, which is not defined") from None
+        bound = bound_services(self.project, app)
         passwords = {s.name: await self.services.ensure(s, progress) for s in bound}
         secret = binding_secret(app.name, bound, passwords, self.project_label, self.namespace)
         # A hash of the bindings in the pod template: new credentials roll the pods.
@@ -221,7 +222,6 @@ class KindProvider:
         self, instance: InstanceStatus, since_ns: int | None, *, follow: bool = True, last: int | None = None
     ) -> AsyncIterator[LogLine]:
         since = None
-        process = instance.qualifier
         if since_ns:
             since = datetime.fromtimestamp(since_ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with contextlib.suppress(ProviderError, OSError):
@@ -233,14 +233,10 @@ class KindProvider:
                 since_time=since,
                 tail_lines=last,
             ):
-                stamp, _, message = raw.partition(" ")
-                try:
-                    ts = parse_rfc3339_ns(stamp)
-                except ValueError:
-                    yield LogLine(instance.app, "APP", raw, instance.index, instance.id, process=process)
-                    continue
-                if since_ns is None or ts > since_ns:  # sinceTime has whole seconds only
-                    yield LogLine(instance.app, "APP", message, instance.index, instance.id, ts, process)
+                line = parse_log_line(instance, raw)
+                # sinceTime has whole seconds only; a line without a timestamp (0) always shows
+                if not line.timestamp_ns or since_ns is None or line.timestamp_ns > since_ns:
+                    yield line
 
     # --- sync and restart -----------------------------------------------------------------------
 
@@ -258,8 +254,7 @@ class KindProvider:
 
     async def sync(self, app: AppSpec, copies: tuple[SyncCopy, ...]) -> int:
         pods = await self._running_pods(app)
-        present = [c for c in copies if (app.source / c.rel).is_file()]
-        gone = [c.dest for c in copies if not (app.source / c.rel).exists()]
+        present, gone = split_sync(app, copies)
         archive = sync_archive(app, present) if present else None
         for pod in pods:
             name = pod["metadata"]["name"]
@@ -285,11 +280,9 @@ class KindProvider:
             await self._exec_checked(app, name, ["rm", "-f", "--", *gone])
         restart = app.sync_restart
         if restart is not None and restart.signal:
-            signal_name = restart.signal.upper().removeprefix("SIG")
-            # `kill` is a shell builtin; PID 1 is the app, as the container's command.
-            await self._exec_checked(app, name, ["/bin/sh", "-c", f"kill -{signal_name} 1"])
+            await self._exec_checked(app, name, signal_argv(restart.signal))  # PID 1 is the app
         elif restart is not None and restart.command:
-            await self._exec_checked(app, name, ["/bin/sh", "-c", restart.command])
+            await self._exec_checked(app, name, shell_argv(restart.command))
 
     async def _exec_checked(
         self, app: AppSpec, pod: str, command: list[str], stdin: bytes | None = None
@@ -305,15 +298,13 @@ class KindProvider:
 
     async def _wait_serving(self, app: AppSpec, pod: str) -> None:
         """The pod is ready again (its readiness probe passes) after a sync's restart step."""
-        deadline = time.monotonic() + app.health.timeout_s
-        await asyncio.sleep(POLL_S)  # let the restart take effect before trusting `ready`
-        while True:
+
+        async def ready() -> bool:
             current = await self.kube.get("v1", f"pods/{pod}", self.namespace)
-            if current is not None and pod_state(current, app.name).ready:
-                return
-            if time.monotonic() > deadline:
-                raise DeployError(f"{app.name}: pod {pod} did not serve again within {app.health.timeout_s}s")
-            await asyncio.sleep(POLL_S)
+            return current is not None and pod_state(current, app.name).ready
+
+        failure = f"{app.name}: pod {pod} did not serve again within {app.health.timeout_s}s"
+        await wait_serving(ready, app.health.timeout_s, POLL_S, failure)
 
     async def restart(self, app: AppSpec, progress: Progress) -> int:
         """A rolling restart of each process type's Deployment, as `kubectl rollout restart` does:
@@ -327,7 +318,7 @@ class KindProvider:
 
     def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
         """A shell in the pod over the API server's exec WebSocket (providers.kind.shell): no kubectl."""
-        shell = ["/bin/sh", "-c", command] if command else ["/bin/sh"]
+        shell = shell_argv(command)
         container = instance.sidecar or container_of(self._pods.get(instance.id) or {}, instance.app)
         return self._exec_argv(instance.id, container, shell)
 

@@ -23,7 +23,8 @@ import pytest
 from devloop.core.services import CATALOG, ServiceSpec
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
 from devloop.errors import DeployError
-from devloop.providers.docker.provider import DockerProvider, project_id
+from devloop.providers.docker.provider import DockerProvider
+from devloop.providers.shared import project_id
 from tests.conftest import FaultRecord
 from tests.devloop_process import DevloopProcess
 from tests.helpers import copy_sample, http_get, wait_until
