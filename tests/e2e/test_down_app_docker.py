@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from devloop.providers.docker.provider import LABEL_APP, LABEL_PROJECT
+from devloop.providers.docker.labels import LABEL_APP, LABEL_PROJECT
 from devloop.providers.shared import project_id
 
 pytestmark = pytest.mark.docker

@@ -176,10 +176,10 @@ async def test_a_flapping_health_check_on_docker_takes_the_instance_out_and_back
     import docker
 
     from devloop.core.spec import HealthCheck, HealthCheckType, ProjectSpec
-    from devloop.providers.docker import provider as docker_provider
+    from devloop.providers.docker import rotation
     from devloop.providers.docker.provider import DockerProvider
 
-    monkeypatch.setattr(docker_provider, "MONITOR_MIN_S", 1)  # the app's 1 s interval, not the 5 s floor
+    monkeypatch.setattr(rotation, "MONITOR_MIN_S", 1)  # the app's 1 s interval, not the 5 s floor
 
     image = build(
         'FROM python:3.12-slim\nCOPY s.py /s.py\nUSER 10001\nCMD ["python3", "/s.py"]\n', {"s.py": FLAPPING}

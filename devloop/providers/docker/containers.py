@@ -1,0 +1,284 @@
+"""The project's containers on the local Docker engine: found by label, started (an instance and its
+sidecars), inspected and removed, on the project's own network, with ports on 127.0.0.1 only.
+
+Every engine call goes through `Containers.call`: in a thread, off the event loop, with a lost
+engine turned into one DockerUnavailableError naming its address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import docker
+import docker.errors
+
+from devloop.adapters.dockerapi import CONNECTION_ERRORS, describe, engine_address
+from devloop.core import cfenv
+from devloop.core.events import InstanceStatus
+from devloop.core.processes import WEB, main_memory_mb, process_name
+from devloop.core.routes import internal_hosts
+from devloop.core.spec import AppSpec, HealthCheckType, SidecarSpec
+from devloop.errors import DockerUnavailableError
+from devloop.providers.docker.labels import (
+    LABEL_APP,
+    LABEL_CONFIG,
+    LABEL_IMAGE,
+    LABEL_INDEX,
+    LABEL_PROCESS,
+    LABEL_PROJECT,
+    LABEL_SIDECAR,
+    Container,
+    Summary,
+    config_hash,
+    instance_of,
+    instance_status,
+    sidecar_of,
+    started_ns,
+)
+
+STOP_TIMEOUT_S = 10  # Cloud Foundry gives an app 10 s to stop after SIGTERM
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def engine_error(exc: BaseException) -> DockerUnavailableError:
+    """The one message for an engine that stopped answering (or was never there)."""
+    return DockerUnavailableError(
+        f"the Docker engine at {engine_address()} is not answering: {describe(exc)}"
+    )
+
+
+class Containers:
+    """One project's containers, and what devloop means by their exits (retiring, restarting)."""
+
+    def __init__(self, project_id: str, client: docker.DockerClient | None = None) -> None:
+        self.project_id = project_id
+        self._client = client
+        self.retiring: set[str] = set()  # containers devloop is stopping on purpose
+        self.restarting: set[str] = set()  # containers `devloop restart` is restarting: no crash
+        self.sidecar_ids: dict[str, list[str]] = {}  # instances a deploy is starting -> their sidecars
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                self._client = docker.from_env(timeout=30, max_pool_size=64)
+            except CONNECTION_ERRORS as exc:
+                raise engine_error(exc) from None
+        return self._client
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn` in a thread; the engine's API errors pass, a lost connection is DockerUnavailableError."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except docker.errors.APIError:
+            raise
+        except CONNECTION_ERRORS as exc:
+            raise engine_error(exc) from None
+
+    def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+
+    # --- finding -----------------------------------------------------------------------------------
+
+    def labels(self, app: AppSpec | None = None) -> list[str]:
+        """The label filter of the project's containers (of one app's)."""
+        labels = [f"{LABEL_PROJECT}={self.project_id}"]
+        if app is not None:
+            labels.append(f"{LABEL_APP}={app.name}")
+        return labels
+
+    def containers(self, app: AppSpec | None = None, all_states: bool = True) -> list[Container]:
+        """Full container objects: one inspect per container. Not for hot paths."""
+        return list(self.client.containers.list(all=all_states, filters={"label": self.labels(app)}))
+
+    def summaries(self, app: AppSpec | None = None) -> list[Summary]:
+        """Id, Labels, State and Ports of each container in one call (the list endpoint)."""
+        return list(self.client.api.containers(all=True, filters={"label": self.labels(app)}))
+
+    def own(self, app: AppSpec) -> list[Container]:
+        """The app's containers in any state, less those devloop is retiring."""
+        return [c for c in self.containers(app, True) if c.id not in self.retiring]
+
+    def inspect(self, app: AppSpec) -> list[Container]:
+        """The app's containers, each inspected (those removed meanwhile left out)."""
+        found = []
+        for summary in self.summaries(app):
+            try:
+                found.append(self.client.containers.get(summary["Id"]))
+            except docker.errors.NotFound:
+                continue  # removed between the list and the inspect
+        return found
+
+    def status(self, container: Container, app: AppSpec) -> InstanceStatus:
+        stopping = container.id in self.retiring or (
+            container.id in self.restarting and container.status != "running"
+        )
+        return instance_status(container, app, stopping)
+
+    def last_lines(self, container: Container, count: int = 20) -> tuple[str, ...]:
+        try:
+            raw = container.logs(tail=count)
+        except CONNECTION_ERRORS:
+            return ()
+        return tuple(raw.decode("utf-8", errors="replace").splitlines()[-count:])
+
+    # --- the network -------------------------------------------------------------------------------
+
+    @property
+    def network(self) -> str:
+        return f"devloop-{self.project_id}"
+
+    def ensure_network(self) -> None:
+        """One network per project: apps reach each other by name (web -> redis:6379)."""
+        if not self.client.api.networks(names=[self.network]):
+            self.client.api.create_network(
+                self.network, driver="bridge", labels={LABEL_PROJECT: self.project_id}
+            )
+
+    def remove_network(self) -> None:
+        for network in self.client.api.networks(names=[self.network]):
+            with contextlib.suppress(docker.errors.APIError):
+                self.client.api.remove_network(network["Id"])
+
+    # --- starting ----------------------------------------------------------------------------------
+
+    def start_instance(
+        self, app: AppSpec, image: str, index: int, generation: str, router_port: int, process: str = WEB,
+        sidecars: tuple[SidecarSpec, ...] = (),
+    ) -> Container:  # fmt: skip
+        """One instance of `process` (`app` is its view) and its sidecars, which share its network
+        namespace as containers in a pod do: they reach each other on 127.0.0.1."""
+        # What Cloud Foundry sets wins over the app's own env, as cf reserves PORT and VCAP_*.
+        # Docker picks the instance's address when it starts, after its env is fixed: 127.0.0.1
+        # is an address of the instance's own network namespace (shared with its sidecars).
+        system = cfenv.instance_env(
+            app, project=self.project_id, process=process, index=index, generation=generation,
+            image=image, router_port=router_port, ip="127.0.0.1", started_at=time.time(),
+        )  # fmt: skip
+        env = {**cfenv.unbound_services(app), **dict(app.env), **dict(app.secret_env), **system}
+        # The web process is published for the router; another only for a port or http check.
+        published = process == WEB or app.health.type is not HealthCheckType.PROCESS
+        api = self.client.api
+        self.ensure_network()
+        host_config = api.create_host_config(
+            network_mode=self.network,
+            port_bindings={f"{app.port}/tcp": ("127.0.0.1", None)} if published else None,  # loopback only
+            # No restarts until healthy, so a crash at start keeps its exit code and output;
+            # `unless-stopped` (Docker's backoff, like CrashLoopBackOff) once it serves.
+            restart_policy={"Name": "no"},
+            init=True,
+            security_opt=["no-new-privileges"],  # setuid binaries cannot raise the app's privileges
+            mem_limit=f"{memory}m" if (memory := main_memory_mb(app.memory_mb, sidecars)) else None,
+        )
+        name = f"devloop-{app.name}-{generation}-{index}"
+        if process != WEB:
+            name = f"devloop-{app.name}-{process}-{generation}-{index}"
+        labels = {
+            LABEL_PROJECT: self.project_id,
+            LABEL_APP: app.name,
+            LABEL_INDEX: str(index),
+            LABEL_IMAGE: image,
+            LABEL_CONFIG: config_hash(app, image, process, sidecars),
+            LABEL_PROCESS: process,
+        }
+        created = api.create_container(
+            image,
+            name=name,
+            environment=env,
+            labels=labels,
+            ports=[app.port] if published else None,
+            host_config=host_config,
+            networking_config=api.create_networking_config(
+                {self.network: api.create_endpoint_config(aliases=_aliases(app, process))}
+            ),
+            entrypoint=["/bin/sh", "-c", app.command] if app.command else None,
+            command=[] if app.command else None,
+            detach=True,
+        )
+        main = created["Id"]
+        started: list[str] = []
+        try:
+            api.start(main)
+            for sidecar in sidecars:
+                sidecar_config = api.create_host_config(
+                    network_mode=f"container:{main}",
+                    restart_policy={"Name": "no"},
+                    init=True,
+                    security_opt=["no-new-privileges"],
+                    mem_limit=f"{sidecar.memory_mb}m" if sidecar.memory_mb else None,
+                )
+                one = api.create_container(
+                    image,
+                    name=f"{name}-{sidecar.name}",
+                    environment=env,
+                    labels={**labels, LABEL_SIDECAR: sidecar.name},
+                    host_config=sidecar_config,
+                    entrypoint=["/bin/sh", "-c", sidecar.command],
+                    command=[],
+                    detach=True,
+                )
+                started.append(one["Id"])
+                api.start(one["Id"])
+        except BaseException:
+            self.remove_ids([*started, main])
+            raise
+        self.sidecar_ids[main] = started
+        return self.client.containers.get(main)  # one inspect: ports are known now
+
+    def rejoin_sidecars(self, containers: list[Container]) -> None:
+        """Restart each sidecar whose instance restarted after it: a restarted container gets a new
+        network namespace, and the sidecar must share the current one (a pod's containers do)."""
+        started = {c.id: started_ns(c) for c in containers}
+        for sidecar in containers:
+            if not sidecar_of(sidecar) or sidecar.id in self.retiring:
+                continue
+            main = instance_of(sidecar)
+            instance = next((c for c in containers if c.id == main), None)
+            if instance is None or instance.status != "running" or main in self.retiring:
+                continue
+            if started[main] > started[sidecar.id]:
+                with contextlib.suppress(docker.errors.APIError):
+                    self.client.api.restart(sidecar.id, timeout=2)
+                    sidecar.reload()
+
+    # --- removing ----------------------------------------------------------------------------------
+
+    def stop_and_remove(self, ids: list[str]) -> None:
+        """SIGTERM, up to STOP_TIMEOUT_S to exit, then gone; one already gone is no error."""
+        for cid in ids:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                self.client.api.stop(cid, timeout=STOP_TIMEOUT_S)
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                self.client.api.remove_container(cid, force=True)
+
+    def remove_now(self, containers: list[Container]) -> None:
+        """Instances a failed deploy started, their sidecars first."""
+        self.remove_ids([sid for c in containers for sid in self.sidecar_ids.pop(c.id, [])])
+        self.remove_ids([c.id for c in containers])
+
+    def remove_ids(self, ids: list[str]) -> None:
+        for cid in ids:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                self.client.api.remove_container(cid, force=True)
+
+
+def _aliases(app: AppSpec, process: str) -> list[str]:
+    """Names other containers of the project reach this one by: its process name, and for web
+    its cf internal routes (`api.apps.internal`), served on the app's own port."""
+    internal = list(internal_hosts(app)) if process == WEB else []
+    return [process_name(app.name, process), *internal]
+
+
+def exec_argv(container: str, command: list[str], tty: bool) -> list[str]:
+    """`docker exec` of `command` in `container`, with the Docker CLI this machine has."""
+    from devloop.adapters import dockercli
+
+    return [dockercli.detect().path, "exec", "-it" if tty else "-i", container, *command]

@@ -1,0 +1,170 @@
+"""Running containers changed in place: a sync's files copied in (then the app's restart step), and
+`devloop restart`; web's instances one at a time, each out of rotation until it serves again.
+
+An instance that is down (a synced crash, Docker's restart backoff) gets the files too and is
+started again, so the next good save heals it; its sidecars follow it into its new network namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import docker.errors
+
+from devloop.core.changes import SyncCopy
+from devloop.core.processes import WEB
+from devloop.core.spec import AppSpec
+from devloop.errors import DockerUnavailableError
+from devloop.providers.base import Progress
+from devloop.providers.docker.containers import STOP_TIMEOUT_S, Containers
+from devloop.providers.docker.labels import (
+    Container,
+    address_of,
+    instance_label,
+    is_down,
+    numeric_user,
+    process_of,
+    sidecar_of,
+    sidecars_among,
+)
+from devloop.providers.docker.rotation import HEALTH_POLL_S, Rotation
+from devloop.providers.shared import shell_argv, signal_argv, signal_name, split_sync, wait_serving
+from devloop.providers.synctar import sync_archive
+from devloop.router.health import check
+from devloop.router.router import Router
+
+
+class InPlace:
+    """Syncs and restarts of one project's running containers."""
+
+    def __init__(
+        self, containers: Containers, rotation: Rotation, router: Router,
+        observe: Callable[[AppSpec], Awaitable[object]],
+    ) -> None:  # fmt: skip
+        self._containers = containers
+        self._call = containers.call
+        self._rotation = rotation
+        self.router = router
+        self._observe = observe  # a snapshot folded into the rotation: after an instance is back
+
+    # --- sync --------------------------------------------------------------------------------------
+
+    async def sync(self, app: AppSpec, copies: tuple[SyncCopy, ...]) -> int:
+        """The files into every container of the app (web, other processes, sidecars: one image);
+        then the restart step in each running instance, web's one at a time. An instance that is
+        down (a synced crash) gets the files and is started again: the next good save heals it."""
+        containers = await self._call(self._containers.own, app)
+        running = [c for c in containers if c.status == "running"]
+        present, gone = split_sync(app, copies)
+        down = [c for c in containers if is_down(c)]
+        for container in running:
+            try:
+                await self._sync_running(app, container, present, gone)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # 409: it crashed since the list; it is down now
+                    raise
+                down.append(container)
+        for container in down:
+            await self._call(self._copy_into, container, app, present)
+        await self._start_again(down, containers)
+        return len({c.id for c in running + down if not sidecar_of(c)})
+
+    async def _sync_running(
+        self, app: AppSpec, container: Container, present: list[SyncCopy], gone: list[str]
+    ) -> None:
+        if app.sync_restart is None or sidecar_of(container) or process_of(container) != WEB:
+            restart = app.sync_restart is not None and not sidecar_of(container)
+            await self._call(self._sync_into, container, app, present, gone, restart)
+            return
+        # One instance at a time, out of rotation: the next restarts only once this one serves.
+        async with self._out_of_rotation(app, container):
+            await self._call(self._sync_into, container, app, present, gone)
+            await self._wait_serving(app, container, "a sync")
+
+    async def _start_again(self, down: list[Container], containers: list[Container]) -> None:
+        """Start instances that are down (crashed, or held by Docker's restart backoff) and then
+        their sidecars, so they share the new network namespace; routing follows by events."""
+        api = self._containers.client.api
+        for container in (c for c in down if not sidecar_of(c)):
+            await self._call(api.restart, container.id, timeout=0)
+            for sidecar in sidecars_among(containers, container.id):
+                await self._call(api.restart, sidecar.id, timeout=0)
+
+    def _copy_into(self, container: Container, app: AppSpec, present: list[SyncCopy]) -> None:
+        """The files into a container in any state (the archive endpoint needs no process)."""
+        if present:
+            uid, gid = numeric_user(container.attrs.get("Config", {}).get("User", ""))
+            container.put_archive("/", sync_archive(app, present, uid, gid))
+
+    def _sync_into(self, container: Container, app: AppSpec, present: list[SyncCopy], gone: list[str],
+                   restart_step: bool = True) -> None:  # fmt: skip
+        self._copy_into(container, app, present)
+        if gone:
+            container.exec_run(["rm", "-f", "--", *gone], user="0")
+        restart = app.sync_restart if restart_step else None
+        if restart is not None and restart.signal:
+            self._signal(container, restart.signal)
+        elif restart is not None and restart.command:
+            container.exec_run(shell_argv(restart.command))
+
+    def _signal(self, container: Container, signal: str) -> None:
+        """Send `signal` to the app's process from inside the container (`kill` on PID 1, the init
+        that passes it on). Docker's kill endpoint would do it too, but Docker 20.10 then counts the
+        container as stopped by hand and never restarts it after a later crash."""
+        result = container.exec_run(signal_argv(signal), user="0")
+        if result.exit_code != 0:  # no shell in the image: the endpoint, and a sync heals a crash
+            container.kill(signal=f"SIG{signal_name(signal)}")
+
+    # --- restart -----------------------------------------------------------------------------------
+
+    async def restart(self, app: AppSpec, progress: Progress) -> int:
+        """Every instance of every process, one at a time (web's out of rotation until it serves
+        again), each followed by its sidecars so they join its new network namespace. Instances
+        that are down (crashed, in Docker's restart backoff) are started again too."""
+        containers = await self._call(self._containers.own, app)
+        instances = [c for c in containers if not sidecar_of(c) and (c.status == "running" or is_down(c))]
+        api = self._containers.client.api
+        for container in sorted(instances, key=lambda c: process_of(c) != WEB):
+            progress(f"restarting instance {instance_label(container)}")
+            sidecars = sidecars_among(containers, container.id)
+            ids = {container.id, *(s.id for s in sidecars)}
+            self._containers.restarting.update(ids)  # their SIGTERM exit (143) is asked for, not a crash
+            try:
+                if process_of(container) == WEB:
+                    async with self._out_of_rotation(app, container):
+                        await self._call(api.restart, container.id, timeout=STOP_TIMEOUT_S)
+                        await self._wait_serving(app, container, "a restart")
+                else:
+                    await self._call(api.restart, container.id, timeout=STOP_TIMEOUT_S)
+                for sidecar in sidecars:
+                    await self._call(api.restart, sidecar.id, timeout=STOP_TIMEOUT_S)
+            finally:
+                self._containers.restarting.difference_update(ids)
+        return len(instances)
+
+    # --- one instance out of rotation ----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _out_of_rotation(self, app: AppSpec, container: Container) -> AsyncIterator[None]:
+        """No new requests for `container` and its in-flight ones done, for the duration."""
+        try:
+            with self._rotation.holding(app.name):
+                async with self.router.paused(app.name, address_of(container, app.port), STOP_TIMEOUT_S):
+                    yield
+        finally:
+            with contextlib.suppress(DockerUnavailableError):
+                await self._observe(app)  # a restart moved the port: route the live ones
+
+    async def _wait_serving(self, app: AppSpec, container: Container, after: str) -> None:
+        """Poll the health check until it passes; a restart by Docker on the way is fine."""
+
+        async def serving() -> bool:
+            await self._call(container.reload)  # a restarted container gets a new host port
+            address = address_of(container, app.port)
+            host, port = address if address else ("127.0.0.1", None)
+            return await check(app.health, host, port)
+
+        who, within = f"{app.name}/{instance_label(container)}", app.health.timeout_s
+        failure = f"{who} did not serve again within {within}s after {after}"
+        await wait_serving(serving, app.health.timeout_s, HEALTH_POLL_S, failure)
