@@ -27,7 +27,7 @@ from devloop.providers.base import Deployed, Progress
 from devloop.providers.docker.containers import Containers, exec_argv
 from devloop.providers.docker.labels import LABEL_CONFIG, Container, backends_of, labels_of, sidecar_of
 from devloop.providers.docker.rollout import Rollout
-from devloop.providers.docker.rotation import Rotation
+from devloop.providers.docker.rotation import Routing
 from devloop.providers.docker.services import LABEL_SERVICE, DockerServices
 from devloop.providers.docker.stream import app_events, log_lines
 from devloop.providers.docker.sync import InPlace
@@ -50,7 +50,7 @@ class DockerProvider:
             lambda: self.containers.client, self.project_id, self.network, self._call
         )
         self._background = Background()  # drains of old versions, health admissions
-        self.rotation = Rotation(self.router, self._background)
+        self.rotation = Routing(self.router, self._background)
         self.rollout = Rollout(
             self.containers, self.rotation, self.router, self._background, project.router_port
         )

@@ -33,7 +33,7 @@ from devloop.providers.docker.labels import (
     sidecar_of,
     sidecars_among,
 )
-from devloop.providers.docker.rotation import HEALTH_POLL_S, Rotation
+from devloop.providers.docker.rotation import HEALTH_POLL_S, Routing
 from devloop.providers.shared import Background, drain_then
 from devloop.router.health import check
 from devloop.router.rotation import Backend
@@ -49,7 +49,7 @@ class Rollout:
     def __init__(
         self,
         containers: Containers,
-        rotation: Rotation,
+        rotation: Routing,
         router: Router,
         background: Background,
         router_port: int,

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType
 from devloop.providers.shared import Background
 from devloop.router import health
+from devloop.router.rotation import Address, Listed
 from devloop.router.router import Router
 
 HEALTH_POLL_S = 0.025  # a fresh instance is polled often: it usually answers within 100 ms
 MONITOR_MIN_S = 5  # steady-state checks at most this often: each one shows in the app's own log
 
-Address = tuple[str, int]
-Serving = tuple[str, int, str]  # a container that should serve: host, port, instance index
 Check = Callable[[HealthCheck, str, int | None], Awaitable[bool]]
 
 
@@ -35,17 +34,17 @@ class Step:
     """What one snapshot of the serving containers changes in an app's rotation."""
 
     live: frozenset[Address]  # where the serving containers answer now
-    route: list[Serving] | None  # exactly these in rotation; None: leave the rotation as it is
+    route: list[Listed] | None  # exactly these in rotation; None: leave the rotation as it is
     hold: bool  # none of the routed ones is left but restarted ones are coming: requests wait
-    admit: list[Serving]  # new addresses, each to join once its health check passes
+    admit: list[Listed]  # new addresses, each to join once its health check passes
 
 
-def step(in_rotation: set[Address], serving: list[Serving], waiting: set[Address]) -> Step:
+def step(in_rotation: set[Address], serving: list[Listed], waiting: set[Address]) -> Step:
     """The rotation's next step, given what is in it, what should serve, and the addresses already
     waiting for a health check (in rotation, being admitted, or out for failing theirs)."""
     live = frozenset((host, port) for host, port, _index in serving)
     staying = [s for s in serving if s[:2] in in_rotation]
-    admit: dict[Address, Serving] = {}
+    admit: dict[Address, Listed] = {}
     for backend in serving:
         if backend[:2] not in waiting:
             admit.setdefault(backend[:2], backend)
@@ -56,8 +55,9 @@ def step(in_rotation: set[Address], serving: list[Serving], waiting: set[Address
     return Step(live, None, bool(in_rotation), list(admit.values()))
 
 
-class Rotation:
-    """The routing state of every app of one docker provider, and the tasks that move it."""
+class Routing:
+    """The routing state of every app of one docker provider, and the tasks that move it (the
+    router's own rotation.py keeps each app's backends; this decides which they are)."""
 
     def __init__(self, router: Router, background: Background, check: Check = health.check) -> None:
         self.router = router
@@ -117,7 +117,7 @@ class Rotation:
         routed = app in self.router.apps and app not in self._deploying
         return unchanged and routed and (serving or app not in self._holding)
 
-    def follow(self, app: AppSpec, serving: list[Serving]) -> Step:
+    def follow(self, app: AppSpec, serving: list[Listed]) -> Step:
         """Fold a snapshot's serving containers into the app's rotation; start the health checks
         of those that are new."""
         in_rotation = {(host, port) for host, port, _index in self.router.backends(app.name)}

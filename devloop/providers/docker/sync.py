@@ -28,7 +28,7 @@ from devloop.providers.docker.labels import (
     sidecar_of,
     sidecars_among,
 )
-from devloop.providers.docker.rotation import HEALTH_POLL_S, Rotation
+from devloop.providers.docker.rotation import HEALTH_POLL_S, Routing
 from devloop.providers.shared import shell_argv, signal_argv, signal_name, split_sync, wait_serving
 from devloop.providers.synctar import sync_archive
 from devloop.router.health import check
@@ -39,7 +39,7 @@ class InPlace:
     """Syncs and restarts of one project's running containers."""
 
     def __init__(
-        self, containers: Containers, rotation: Rotation, router: Router,
+        self, containers: Containers, rotation: Routing, router: Router,
         observe: Callable[[AppSpec], Awaitable[object]],
     ) -> None:  # fmt: skip
         self._containers = containers

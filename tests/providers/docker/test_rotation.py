@@ -10,17 +10,18 @@ import pytest
 
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType
 from devloop.providers.docker import rotation as rotation_module
-from devloop.providers.docker.rotation import Address, Rotation, Serving, Step, step
+from devloop.providers.docker.rotation import Routing, Step, step
 from devloop.providers.shared import Background
+from devloop.router.rotation import Address, Listed
 from devloop.router.router import Router
 from tests.helpers import async_wait_until
 
-A: Serving = ("127.0.0.1", 30001, "0")
-B: Serving = ("127.0.0.1", 30002, "1")
-A2: Serving = ("127.0.0.1", 30003, "0")  # instance 0 again, restarted by Docker: a new host port
+A: Listed = ("127.0.0.1", 30001, "0")
+B: Listed = ("127.0.0.1", 30002, "1")
+A2: Listed = ("127.0.0.1", 30003, "0")  # instance 0 again, restarted by Docker: a new host port
 
 
-def at(*backends: Serving) -> set[Address]:
+def at(*backends: Listed) -> set[Address]:
     return {b[:2] for b in backends}
 
 
@@ -42,7 +43,7 @@ def at(*backends: Serving) -> set[Address]:
     ],
 )
 def test_a_snapshot_moves_the_rotation(
-    in_rotation: set[Address], serving: list[Serving], waiting: set[Address], expected: Step
+    in_rotation: set[Address], serving: list[Listed], waiting: set[Address], expected: Step
 ) -> None:
     assert step(in_rotation, serving, waiting) == expected
 
@@ -78,7 +79,7 @@ async def test_a_restarted_instance_waits_out_of_rotation_and_joins_once_its_che
     router: Router,
 ) -> None:
     check, background = ScriptedCheck(), Background()
-    rotation = Rotation(router, background, check)
+    rotation = Routing(router, background, check)
     router.set_backends("web", [A])
     check.gate.clear()
     rotation.follow(APP, [A2])  # instance 0 crashed and Docker restarted it on a new port
@@ -91,7 +92,7 @@ async def test_a_restarted_instance_waits_out_of_rotation_and_joins_once_its_che
 
 async def test_a_check_that_passes_only_after_a_deploy_began_routes_nothing(router: Router) -> None:
     check, background = ScriptedCheck(), Background()
-    rotation = Rotation(router, background, check)
+    rotation = Routing(router, background, check)
     check.gate.clear()
     rotation.follow(APP, [A])
     await async_wait_until(lambda: check.asked, timeout=5, what="the admission's first check")
@@ -103,7 +104,7 @@ async def test_a_check_that_passes_only_after_a_deploy_began_routes_nothing(rout
 
 
 async def test_only_a_snapshot_of_the_current_generation_of_a_routed_app_routes(router: Router) -> None:
-    rotation = Rotation(router, Background())
+    rotation = Routing(router, Background())
     before = rotation.generation("web")
     assert rotation.follows("web", before, serving=True)
     assert not rotation.follows("other", rotation.generation("other"), serving=True)  # not routed
@@ -122,7 +123,7 @@ async def test_an_instance_failing_its_check_leaves_rotation_and_comes_back_when
 ) -> None:
     monkeypatch.setattr(rotation_module, "MONITOR_MIN_S", 0)
     check, background = ScriptedCheck(), Background()
-    rotation = Rotation(router, background, check)
+    rotation = Routing(router, background, check)
     notices: list[str] = []
     router.on_notice = lambda _app, text: notices.append(text)
     router.set_backends("web", [A, B])
