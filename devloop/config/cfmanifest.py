@@ -17,7 +17,7 @@ from devloop.config import cfcompat
 from devloop.config.cfbuild import cf_build
 from devloop.config.cfcompat import NoticeBook, dns_route
 from devloop.config.cfschema import CfApp, CfManifest, CfProcess, HealthType
-from devloop.config.common import resolve_processes, scalar_to_str, validate
+from devloop.config.common import resolve_processes, resolve_sidecars, scalar_to_str, validate
 from devloop.config.yamlpos import Positions, YamlPath
 from devloop.core.processes import WEB
 from devloop.core.services import ServiceSpec, known_types, type_for
@@ -30,7 +30,6 @@ from devloop.core.spec import (
     Notice,
     ProcessSpec,
     ProjectSpec,
-    SidecarSpec,
     dns_names,
     parse_memory_mb,
 )
@@ -279,15 +278,7 @@ def _app(
         services=tuple(dict.fromkeys(s if isinstance(s, str) else s.name for s in app.services or ())),
         buildpacks=buildpacks,
         processes=tuple(_process(p) for p in app.processes or ()),
-        sidecars=tuple(
-            SidecarSpec(
-                name=s.name,
-                command=s.command,
-                process_types=tuple(s.process_types),
-                memory_mb=parse_memory_mb(s.memory) if s.memory is not None else None,
-            )
-            for s in app.sidecars or ()
-        ),
+        sidecars=resolve_sidecars(app.sidecars or ()),
     )
     web = next((p for p in app.processes or () if p.type == WEB), None)
     given: frozenset[str] = frozenset()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -13,7 +13,7 @@ from devloop.config.detect import detect_language
 from devloop.config.errors_map import to_config_error
 from devloop.config.yamlpos import Positions, YamlPath
 from devloop.core.processes import WEB, fold_web, problems, procfile_command
-from devloop.core.spec import AppSpec, BuildSpec, Language, Notice
+from devloop.core.spec import AppSpec, BuildSpec, Language, Notice, SidecarSpec, parse_memory_mb
 from devloop.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -118,3 +118,29 @@ def resolve_processes(
             )
         processes.append(replace(process, command=command))
     return fold_web(replace(app, processes=tuple(processes)), given_web)
+
+
+class SidecarFields(Protocol):
+    """What a devloop.yaml sidecar and a cf manifest sidecar both say."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def command(self) -> str: ...
+    @property
+    def process_types(self) -> list[str]: ...
+    @property
+    def memory(self) -> int | str | None: ...
+
+
+def resolve_sidecars(sidecars: Iterable[SidecarFields]) -> tuple[SidecarSpec, ...]:
+    """Sidecars as the model holds them, the same from either file format."""
+    return tuple(
+        SidecarSpec(
+            name=s.name,
+            command=s.command,
+            process_types=tuple(s.process_types),
+            memory_mb=parse_memory_mb(s.memory) if s.memory is not None else None,
+        )
+        for s in sidecars
+    )

@@ -10,7 +10,14 @@ from typing import Any
 
 import yaml
 
-from devloop.config.common import resolve_build, resolve_dir, resolve_processes, str_pairs, validate
+from devloop.config.common import (
+    resolve_build,
+    resolve_dir,
+    resolve_processes,
+    resolve_sidecars,
+    str_pairs,
+    validate,
+)
 from devloop.config.dotenv import parse_dotenv
 from devloop.config.schema import AppConfig, DevloopConfig, HealthCheckConfig
 from devloop.config.yamlpos import Positions, YamlPath, drop_unresolved, load_yaml
@@ -24,7 +31,6 @@ from devloop.core.spec import (
     ProcessSpec,
     ProjectSpec,
     ProviderKind,
-    SidecarSpec,
     SyncRestart,
     SyncRule,
     parse_memory_mb,
@@ -223,15 +229,7 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
             )
             for p in app.processes
         ),
-        sidecars=tuple(
-            SidecarSpec(
-                name=s.name,
-                command=s.command,
-                process_types=tuple(s.process_types),
-                memory_mb=parse_memory_mb(s.memory) if s.memory is not None else None,
-            )
-            for s in app.sidecars
-        ),
+        sidecars=resolve_sidecars(app.sidecars),
     )
     web = next((p for p in app.processes if p.type == WEB), None)
     given = frozenset(_SPEC_FIELD[f] for f in (web.model_fields_set if web else ()) if f in _SPEC_FIELD)
