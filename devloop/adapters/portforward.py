@@ -9,8 +9,9 @@ speak). kr8s's PortForward opens each through httpx, httpcore (whose pool scans
 every open connection per request) and anyio's Python TLS layer: under 150
 concurrent router connections devloop spent about 11 ms of CPU per request, so
 on a busy laptop requests queued past their timeouts. Here each connection is
-one asyncio TLS stream, one upgrade request and a minimal RFC 6455 frame codec;
-the same load costs devloop less than half of that.
+one asyncio TLS stream (the TLS of the event loop, not anyio's) with wsproto's
+sans-IO client on it: h11 for the upgrade, its RFC 6455 codec for the frames;
+the same load costs devloop less than half of that (scripts/bench/portforward.py).
 
 Connections in flight are bounded (MAX_FORWARDS across the client): past it a
 new one waits SLOT_WAIT_S for a slot, then is closed unanswered, which the
@@ -22,16 +23,26 @@ connection the same way.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
-import os
 import ssl
-import struct
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+)
+from wsproto.utilities import ProtocolError
 
 MAX_FORWARDS = 512  # WebSockets open at once across every pod (each holds a connection to its pod)
 SLOT_WAIT_S = 2.0  # how long a new connection waits for a slot before it is closed unanswered
@@ -39,7 +50,6 @@ CONNECT_S = 10.0  # TCP, TLS and the upgrade's answer
 CLOSE_S = 5.0  # how long the API server has to answer our close before the connection is dropped
 CHUNK = 64 * 1024
 PROTOCOL = "v4.channel.k8s.io"
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 
 
 class UpgradeRefused(Exception):
@@ -115,8 +125,9 @@ class PortForward:
                 await self._relay(reader, writer)
             finally:
                 self.slots.semaphore.release()
-        except (OSError, asyncio.IncompleteReadError, UpgradeRefused, ValueError):
-            pass  # the pod or the API server went away: the local connection closes, the router retries
+        except (OSError, UpgradeRefused, ProtocolError, ValueError):
+            pass  # the pod or the API server went away (or broke the protocol): the local connection
+            # closes, the router retries
         except asyncio.CancelledError:
             pass  # stop(): the forward ends (asyncio's server callback would log a cancelled handler)
         finally:
@@ -128,14 +139,14 @@ class PortForward:
     async def _relay(self, local_r: asyncio.StreamReader, local_w: asyncio.StreamWriter) -> None:
         async with asyncio.timeout(CONNECT_S):
             try:
-                ws_r, ws_w = await self._open(await self._endpoint())
+                ws = await self._open(await self._endpoint())
             except UpgradeRefused as refused:
                 if refused.status != 401:
                     raise
                 await self._reauthenticate()  # an expired token (exec plugins, bound tokens)
-                ws_r, ws_w = await self._open(await self._endpoint())
-        up = asyncio.create_task(_local_to_ws(local_r, ws_w))
-        down = asyncio.create_task(_ws_to_local(ws_r, ws_w, local_w))
+                ws = await self._open(await self._endpoint())
+        up = asyncio.create_task(_local_to_ws(local_r, ws))
+        down = asyncio.create_task(_ws_to_local(ws, local_w))
         try:
             await asyncio.wait((up, down), return_when=asyncio.FIRST_COMPLETED)
             if not down.done():  # the local client is done: the API server answers the close at once
@@ -144,10 +155,10 @@ class PortForward:
             for task in (up, down):
                 task.cancel()
             await asyncio.gather(up, down, return_exceptions=True)
-            ws_w.close()
+            ws.writer.close()
 
-    async def _open(self, endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """The upgraded connection, after the API server's 101."""
+    async def _open(self, endpoint: Endpoint) -> _WebSocket:
+        """The upgraded connection, after the API server's 101 (wsproto checks the accept key)."""
         parts = urllib.parse.urlsplit(endpoint.url)
         secure = parts.scheme == "https"
         host = parts.hostname or "localhost"
@@ -157,115 +168,111 @@ class PortForward:
             server_hostname=(endpoint.server_hostname or host) if secure else None,
         )  # fmt: skip
         try:
-            key = base64.b64encode(os.urandom(16)).decode()
-            lines = [
-                f"GET {parts.path.rstrip('/')}{self.path} HTTP/1.1",
-                f"Host: {parts.netloc}",
-                "Upgrade: websocket",
-                "Connection: Upgrade",
-                f"Sec-WebSocket-Key: {key}",
-                "Sec-WebSocket-Version: 13",
-                f"Sec-WebSocket-Protocol: {PROTOCOL}",
-                *(f"{name}: {value}" for name, value in endpoint.headers),
-            ]
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            status_line, *header_lines = head.split("\r\n")
-            status = int(status_line.split()[1])
-            headers = {
-                k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)
-            }
-            if status != 101:
-                raise UpgradeRefused(status, await _status_message(reader, headers))
-            accept = base64.b64encode(hashlib.sha1(key.encode() + _GUID).digest()).decode()
-            if headers.get("sec-websocket-accept") != accept:
-                raise UpgradeRefused(status, "the WebSocket handshake's accept key is wrong")
+            ws = WSConnection(ConnectionType.CLIENT)
+            headers = [(name.encode(), value.encode()) for name, value in endpoint.headers]
+            target = f"{parts.path.rstrip('/')}{self.path}"
+            request = Request(parts.netloc, target, subprotocols=[PROTOCOL], extra_headers=headers)
+            writer.write(ws.send(request))
+            refused: RejectConnection | None = None
+            body = bytearray()
+            while True:
+                data = await reader.read(CHUNK)
+                ws.receive_data(data or None)
+                for event in ws.events():
+                    if isinstance(event, AcceptConnection):
+                        return _WebSocket(ws, reader, writer)
+                    if isinstance(event, RejectConnection):
+                        refused = event
+                        if not event.has_body:
+                            raise UpgradeRefused(event.status_code, "no message")
+                    elif isinstance(event, RejectData) and refused is not None:
+                        body += event.data
+                        if event.body_finished or len(body) >= CHUNK:
+                            raise UpgradeRefused(refused.status_code, _status_message(bytes(body)))
+                if not data:
+                    raise ConnectionResetError("the API server closed the connection during the upgrade")
         except BaseException:
             writer.close()
             raise
-        return reader, writer
 
 
-async def _status_message(reader: asyncio.StreamReader, headers: dict[str, str]) -> str:
+class _WebSocket:
+    """One upgraded connection: wsproto's state machine between the asyncio stream and the relay."""
+
+    def __init__(self, ws: WSConnection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.ws = ws
+        self.reader = reader
+        self.writer = writer
+        self._backlog = list(ws.events())  # frames that came in the same read as the 101
+
+    @property
+    def open(self) -> bool:
+        return self.ws.state is ConnectionState.OPEN
+
+    def send(self, event: Event) -> None:
+        self.writer.write(self.ws.send(event))
+
+    async def events(self) -> list[Event]:
+        """The events of the API server's next bytes (a CloseConnection, code 1006, at its EOF)."""
+        if self._backlog:
+            backlog, self._backlog = self._backlog, []
+            return backlog
+        data = await self.reader.read(CHUNK)
+        self.ws.receive_data(data or None)
+        return list(self.ws.events())
+
+
+def _status_message(body: bytes) -> str:
     """The message of the Status body a refused upgrade carries, if it has one."""
     try:
-        length = int(headers.get("content-length", "0"))
-        body = await reader.readexactly(min(length, CHUNK)) if length else b""
         return str(json.loads(body).get("message") or body[:200].decode(errors="replace"))
-    except (ValueError, asyncio.IncompleteReadError, AttributeError):
+    except (ValueError, AttributeError):
         return "no message"
 
 
-def frame(opcode: int, payload: bytes) -> bytes:
-    """One final, masked client frame (RFC 6455 5.2: a client masks every frame)."""
-    size = len(payload)
-    if size < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
-    elif size < 1 << 16:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
-    mask = os.urandom(4)
-    repeated = (mask * (size // 4 + 1))[:size]
-    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(size, "big")
-    return head + mask + masked
-
-
-async def read_frame(reader: asyncio.StreamReader) -> tuple[bool, int, bytes]:
-    """(final, opcode, payload) of the server's next frame (unmasked, as servers send them)."""
-    first, second = await reader.readexactly(2)
-    size = second & 0x7F
-    if size == 126:
-        (size,) = struct.unpack("!H", await reader.readexactly(2))
-    elif size == 127:
-        (size,) = struct.unpack("!Q", await reader.readexactly(8))
-    mask = await reader.readexactly(4) if second & 0x80 else b""
-    payload = await reader.readexactly(size)
-    if mask:
-        repeated = (mask * (size // 4 + 1))[:size]
-        payload = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(size, "big")
-    return bool(first & 0x80), first & 0x0F, payload
-
-
-async def _local_to_ws(local_r: asyncio.StreamReader, ws_w: asyncio.StreamWriter) -> None:
+async def _local_to_ws(local_r: asyncio.StreamReader, ws: _WebSocket) -> None:
     """The local client's bytes as channel-0 messages; its EOF ends the WebSocket (the protocol has
     no half-close: the API server then closes the pod connection)."""
     while data := await local_r.read(CHUNK):
-        ws_w.write(frame(0x2, b"\x00" + data))
-        await ws_w.drain()
-    ws_w.write(frame(0x8, struct.pack("!H", 1000)))
-    await ws_w.drain()
+        if not ws.open:
+            return  # the API server is closing: the other direction ends the relay
+        ws.send(BytesMessage(b"\x00" + data))
+        await ws.writer.drain()
+    if ws.open:
+        ws.send(CloseConnection(1000))
+        await ws.writer.drain()
 
 
-async def _ws_to_local(
-    ws_r: asyncio.StreamReader, ws_w: asyncio.StreamWriter, local_w: asyncio.StreamWriter
-) -> None:
+async def _ws_to_local(ws: _WebSocket, local_w: asyncio.StreamWriter) -> None:
     """Channel 0 to the local client until the WebSocket closes; an error on channel 1 ends it."""
     seen: set[int] = set()  # the channels whose port prefix has passed
-    message = b""
+    pieces: list[bytes | bytearray] = []  # the message so far, when it comes in more than one event
     while True:
-        final, opcode, payload = await read_frame(ws_r)
-        if opcode == 0x8:
-            return
-        if opcode == 0x9:
-            ws_w.write(frame(0xA, payload))
-            continue
-        if opcode not in (0x0, 0x2):
-            continue  # pong, text (base64 protocols are not asked for)
-        message += payload
-        if not final:
-            continue
-        whole, message = message, b""
-        if not whole:
-            continue
-        channel, data = whole[0], whole[1:]
-        if channel not in seen:
-            seen.add(channel)
-            data = data[2:]  # the port this channel serves
-            if not data:
+        for event in await ws.events():
+            if isinstance(event, CloseConnection):
+                if ws.ws.state is ConnectionState.REMOTE_CLOSING:
+                    ws.send(event.response())
+                return
+            if isinstance(event, Ping):
+                ws.send(event.response())
                 continue
-        if channel == 0:
-            local_w.write(data)
-            await local_w.drain()
-        elif channel == 1:
-            return  # "error forwarding port ...": nothing more comes on this connection
+            if not isinstance(event, BytesMessage):
+                continue  # pong, text (base64 protocols are not asked for)
+            if not event.message_finished:
+                pieces.append(event.data)
+                continue
+            whole = b"".join((*pieces, event.data)) if pieces else event.data
+            pieces.clear()
+            if not whole:
+                continue
+            channel, data = whole[0], whole[1:]
+            if channel not in seen:
+                seen.add(channel)
+                data = data[2:]  # the port this channel serves
+                if not data:
+                    continue
+            if channel == 0:
+                local_w.write(data)
+            elif channel == 1:
+                return  # "error forwarding port ...": nothing more comes on this connection
+        await local_w.drain()

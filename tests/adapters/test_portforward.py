@@ -1,7 +1,7 @@
 """devloop's port-forward client against a WebSocket server speaking the API server's port-forward protocol.
 
 No Docker: the server (aiohttp, as the fake API server) echoes channel 0 in upper
-case, so every byte's way through the frame codec both ways is checked; the
+case, so every byte's way through the WebSocket framing both ways is checked; the
 Kubernetes side of it against pods as containers is tests/providers/kind/test_under_load.py.
 """
 
@@ -25,7 +25,8 @@ from tests.helpers import async_wait_until
 class Server:
     url: str
     seen: list[dict[str, str]] = field(default_factory=list)  # each upgrade's headers and query
-    refuse_next: int = 0  # answer this many upgrades 401
+    refuse_next: int = 0  # answer this many upgrades with refuse_status
+    refuse_status: int = 401
 
 
 @pytest.fixture
@@ -36,8 +37,8 @@ async def server() -> AsyncIterator[Server]:
         state.seen.append({**request.headers, "ports": request.query.get("ports", "")})
         if state.refuse_next:
             state.refuse_next -= 1
-            body = '{"kind": "Status", "message": "Unauthorized", "code": 401}'
-            return aiohttp.web.Response(status=401, text=body, content_type="application/json")
+            body = f'{{"kind": "Status", "message": "refused", "code": {state.refuse_status}}}'
+            return aiohttp.web.Response(status=state.refuse_status, text=body, content_type="application/json")
         ws = aiohttp.web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
         await ws.prepare(request)
         prefix = struct.pack("<H", int(request.query["ports"]))
@@ -135,6 +136,20 @@ async def test_a_401_reads_the_credentials_again_and_retries_once(server: Server
         await forward.stop()
     assert reauthenticated == [1]
     assert [s["Authorization"] for s in server.seen] == ["Bearer token-0", "Bearer token-1"]
+
+
+async def test_another_refusal_closes_the_connection_without_a_retry(server: Server) -> None:
+    forward, reauthenticated = forward_to(server, "web")
+    server.refuse_next, server.refuse_status = 1, 403
+    port = await forward.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"hello")
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed unanswered: the router retries
+        writer.close()
+    finally:
+        await forward.stop()
+    assert reauthenticated == [] and len(server.seen) == 1
 
 
 async def test_past_the_bound_a_connection_is_closed_unanswered_not_held(
