@@ -14,6 +14,7 @@ import click
 
 from devloop.core.spec import AppSpec, ProjectSpec, ProviderKind
 from devloop.errors import DevloopError, UsageError
+from devloop.providers.shared import project_id
 from devloop.router.router import Router
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def select_apps(project: ProjectSpec, names: tuple[str, ...]) -> list[AppSpec]:
 
 def make_router(project: ProjectSpec) -> Router:
     """The apps' stable URLs, one per project; the provider keeps its rotation, the engine reads it."""
-    return Router(project.router_port)
+    return Router(project.router_port, project_id(project.file))
 
 
 def make_provider(project: ProjectSpec, router: Router | None = None) -> AnyProvider:

@@ -69,12 +69,14 @@ class PlainPrinter:
                 for text in lines[-10:]:
                     self._api(app, f"  {text}")
                 self._api(app, after_failure(state.apps[app].deployed_image is not None))
-            case ev.DeploySucceeded(app=app, image=image, url=url):
+            case ev.DeploySucceeded(app=app, image=image, url=url, address=address):
                 spec = state.apps[app].spec
                 self._api(app, f"running {image} ({spec.instances} instance(s))")
                 if url and self.show_urls and self._urls.get(app) != url:
                     self._urls[app] = url
                     click.echo(f"{app}: {url}")
+                    if address and address != url:  # for clients whose resolver has no *.localhost
+                        click.echo(f"{app}: {address}")
             case ev.SyncStarted(app=app, copies=copies):
                 names = ", ".join(c.rel for c in copies[:5]) + (" ..." if len(copies) > 5 else "")
                 self._api(app, f"syncing {len(copies)} file(s): {names}")

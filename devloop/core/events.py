@@ -118,6 +118,7 @@ class DeploySucceeded:
     image: str
     url: str | None
     at: float
+    address: str | None = None  # http://127.0.0.1:PORT: the same app for clients that resolve no *.localhost
 
 
 @dataclass(frozen=True)

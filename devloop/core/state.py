@@ -45,6 +45,7 @@ class AppState:
     last_build_s: float | None = None
     last_deploy_at: float | None = None
     url: str | None = None
+    address: str | None = None  # the app's numeric loopback URL
     instances: tuple[ev.InstanceStatus, ...] = ()
     builds: int = 0
     config_spec: AppSpec | None = None  # the spec as the config file says, once `devloop scale` moved it
@@ -157,12 +158,13 @@ def _reduce_app(app: AppState, event: ev.Event, manual: bool) -> AppState:
             return replace(app, building=False, build_wanted=True)
         case ev.DeployStarted():
             return replace(app, deploying=True, redeploy=False, phase=Phase.DEPLOYING)
-        case ev.DeploySucceeded(image=image, url=url, at=at):
+        case ev.DeploySucceeded(image=image, url=url, at=at, address=address):
             return replace(
                 app,
                 deploying=False,
                 deployed_image=image,
                 url=url,
+                address=address,
                 last_deploy_at=at,
                 phase=Phase.RUNNING,
                 last_error=None,

@@ -65,6 +65,7 @@ class AppStatus:
     last_deploy_at: float | None = None
     last_error: str | None = None
     instance_list: tuple[InstanceRow, ...] = ()
+    address: str | None = None  # http://127.0.0.1:PORT, for clients that do not resolve *.localhost
 
 
 def _processes(spec: AppSpec, instances: tuple[InstanceStatus, ...]) -> dict[str, ProcessCounts]:
@@ -94,6 +95,7 @@ def app_status(app: AppState) -> AppStatus:
         processes=_processes(app.spec, app.instances),
         memory_mb=app.spec.memory_mb,
         url=app.url,
+        address=app.address,
         image=app.deployed_image,
         last_deploy_at=app.last_deploy_at,
         last_error=app.last_error,

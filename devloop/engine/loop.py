@@ -282,7 +282,7 @@ class Engine:
         else:
             if deployed.notice:
                 self.api(name, deployed.notice)
-            self.post(ev.DeploySucceeded(name, image, deployed.url, time.time()))
+            self.post(ev.DeploySucceeded(name, image, deployed.url, time.time(), self.router.address(spec)))
         finally:
             if self.deploys.get(name) is asyncio.current_task():
                 del self.deploys[name]

@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from devloop.core.addresses import stable_port
 from devloop.core.routes import (
     Route,
     RouteTable,
@@ -32,7 +33,7 @@ from devloop.core.routes import (
 from devloop.core.spec import DEFAULT_ROUTER_PORT, AppSpec
 from devloop.router import http1, rotation
 from devloop.router.http1 import HEAD_LIMIT, BadRequest, Request
-from devloop.router.net import close_writer, free_port
+from devloop.router.net import close_writer, free_port, port_is_free
 from devloop.router.rotation import Address, Backend, Backends, Listed, Rotation
 
 RETRY_DELAYS_S = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
@@ -54,8 +55,9 @@ class _AppRoutes:
 class Router:
     """Routes by Host header on the shared port, and per app on its dedicated port."""
 
-    def __init__(self, shared_port: int = DEFAULT_ROUTER_PORT) -> None:
+    def __init__(self, shared_port: int = DEFAULT_ROUTER_PORT, project_id: str | None = None) -> None:
         self.preferred_port = shared_port
+        self.project_id = project_id  # set: every routed app also gets a stable 127.0.0.1 port
         self.port: int | None = None
         self.table = RouteTable()
         self.apps: dict[str, _AppRoutes] = {}
@@ -87,6 +89,9 @@ class Router:
         entry = self.apps[app.name] = _AppRoutes(app.name, routes_for(app))
         self.table.set_app(app.name, entry.routes)
         wanted = dedicated_port(app)
+        if wanted is None and self.project_id is not None:
+            given = {self.port, *(e.dedicated_port for e in self.apps.values())}
+            wanted = stable_port(self.project_id, app.name, port_is_free, avoid={p for p in given if p})
         if wanted is not None:
 
             async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -105,6 +110,11 @@ class Router:
         if entry.routes:
             return entry.routes[0].url(self.port)
         return f"http://127.0.0.1:{entry.dedicated_port}" if entry.dedicated_port else None
+
+    def address(self, app: AppSpec) -> str | None:
+        """The app's own numeric loopback URL (its dedicated port), when it has one."""
+        entry = self.apps.get(app.name)
+        return f"http://127.0.0.1:{entry.dedicated_port}" if entry and entry.dedicated_port else None
 
     def urls(self, app: AppSpec) -> list[str]:
         """Every address the app answers on: its routes, then its dedicated port."""

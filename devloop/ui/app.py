@@ -201,7 +201,7 @@ class DevloopApp(App[bool]):
             phase,
             " ".join([f"{row.instances.running}/{row.instances.desired}", *process_counts(row)]),
             f"{row.memory_mb}M" if row.memory_mb else "",
-            row.url or "",
+            " ".join(u for u in (row.url, row.address if row.address != row.url else None) if u),
             build,
             short(row.last_error),
         ]

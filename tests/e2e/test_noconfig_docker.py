@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +42,12 @@ def test_up_in_a_bare_folder_serves_and_init_keeps_the_same_project(bare_web: Pa
         up.wait_for(r"no devloop\.yaml here: running web \(python\) in \. as detected; `devloop init` saves it")
         url = up.wait_for(r"^web: (http://web\.localhost:\d+)$", timeout=300).group(1)
         assert serves(url, "hello from python-web")
+        # Beside it, a numeric loopback URL: for clients whose resolver knows no *.localhost.
+        address = up.wait_for(r"^web: (http://127\.0\.0\.1:\d+)$").group(1)
+        with urllib.request.urlopen(address, timeout=10) as answer:  # the system resolver's path
+            assert b"hello from python-web" in answer.read()
+        shown = json.loads(devloop(bare_web, "status", "--json", "--provider", "docker").stdout)
+        assert shown["apps"][0]["address"] == address
         assert up.interrupt() == 130
     finally:
         up.kill()

@@ -423,3 +423,30 @@ async def test_apps_routed_at_the_same_moment_share_one_listener(router: Router)
     assert {router.url(app_spec(n)) for n in ("web", "api", "admin")} == {
         f"http://{n}.localhost:{router.port}" for n in ("web", "api", "admin")
     }
+
+
+async def test_with_a_project_every_routed_app_gets_its_own_stable_loopback_port() -> None:
+    """For clients that cannot resolve *.localhost: the same 127.0.0.1 port for the same project
+    and app, also after a restart, and a different one per app."""
+    web, api = app_spec("web"), app_spec("api")
+    first = Router(0, project_id="shop-1a2b3c4d")
+    notice = await first.ensure(web)
+    await first.ensure(api)
+    address = first.address(web)
+    assert address is not None and notice == f"web also answers on {address}"
+    assert first.address(api) not in (None, address)
+    await first.close()
+    again = Router(0, project_id="shop-1a2b3c4d")
+    await again.ensure(web)
+    try:
+        assert again.address(web) == address  # stable across a restart of devloop
+    finally:
+        await again.close()
+
+
+async def test_without_a_project_no_app_gets_a_port_it_did_not_ask_for() -> None:
+    router = Router(0)
+    try:
+        assert await router.ensure(app_spec("web")) is None and router.address(app_spec("web")) is None
+    finally:
+        await router.close()
