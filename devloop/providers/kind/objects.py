@@ -22,6 +22,7 @@ Obj = dict[str, Any]
 MANAGED_BY = "devloop"
 SECRET_PLACEHOLDER = "REPLACE-ME"  # export never writes real secret values
 PROBE_PERIOD_S = 5
+DEV_READINESS_PERIOD_S = 1  # `devloop up` only: see _check_readiness_every_second
 
 
 def labels(app: str, project: str, process: str = "web") -> dict[str, str]:
@@ -90,6 +91,14 @@ CONTAINER_SECURITY: Obj = {
     "runAsNonRoot": True,
 }
 POD_SECURITY: Obj = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _check_readiness_every_second(deployment: Obj) -> None:
+    """In the dev loop a new instance joins the router a second after it is ready, not up to
+    PROBE_PERIOD_S later; exported files keep the calmer period a shared cluster wants."""
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        if "readinessProbe" in container:
+            container["readinessProbe"]["periodSeconds"] = DEV_READINESS_PERIOD_S
 
 
 def _container(app: AppSpec, name: str, image: str, command: str | None, memory_mb: int | None,
@@ -233,6 +242,8 @@ def app_objects(
     for obj in objects:
         if obj["kind"] == "Deployment":
             _cf_env(app, obj, image, project, local, router_port)
+            if local:
+                _check_readiness_every_second(obj)
     routed = not app.no_route
     if routed:
         objects.append(_service(app, web_labels, namespace))

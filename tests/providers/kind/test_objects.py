@@ -114,3 +114,15 @@ def test_process_types_and_sidecars() -> None:
     web_containers = [c["name"] for c in names["shop"]["spec"]["template"]["spec"]["containers"]]
     assert worker_containers == ["worker", "proxy"] and web_containers == ["shop", "proxy"]
     assert names["shop-worker"]["spec"]["replicas"] == 2
+
+
+def test_readiness_is_checked_every_second_in_the_dev_loop_and_calmly_in_export() -> None:
+    from devloop.providers.kind.objects import PROBE_PERIOD_S
+
+    def readiness_periods(local: bool) -> list[int]:
+        objects = app_objects(SHAPES["http-3-instances"], "devloop/web:1", project="p", local=local)
+        return [c["readinessProbe"]["periodSeconds"] for o in objects if o["kind"] == "Deployment"
+                for c in o["spec"]["template"]["spec"]["containers"] if "readinessProbe" in c]  # fmt: skip
+
+    assert readiness_periods(local=True) and set(readiness_periods(local=True)) == {1}
+    assert set(readiness_periods(local=False)) == {PROBE_PERIOD_S}
