@@ -94,7 +94,7 @@ def test_every_answer_travels_as_json_and_back_unchanged(answer: Answer) -> None
 def test_the_status_answer_has_the_keys_of_devloop_status_json() -> None:
     (row,) = json.loads(encode_answer(ANSWERS[-1]))["apps"]
     assert list(row) == ["name", "state", "instances", "processes", "memory_mb", "url", "image",
-                         "last_deploy_at", "last_error", "instance_list"]  # fmt: skip
+                         "last_deploy_at", "last_error", "instance_list", "address"]  # fmt: skip
     assert row["instances"] == {"running": 1, "desired": 2}
     assert row["instance_list"][0] == {"index": 0, "state": "running", "address": "127.0.0.1:32768",
                                        "restarts": 0, "process": "web", "sidecar": ""}  # fmt: skip
