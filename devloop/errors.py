@@ -13,7 +13,8 @@ else escaping is a bug.
     ├── ProviderError            exit 6   the platform refused: container, cluster or API trouble
     │   ├── DeployError          exit 6   a new version never became healthy (its last lines kept)
     │   ├── DockerRefusedError   exit 6   the Docker engine answered with an error (its explanation)
-    │   │   └── DockerNotFoundError  exit 6   ... because the image, container, network or volume is not there
+    │   │   ├── DockerNotFoundError  exit 6   ... because the image, container, network or volume is not there
+    │   │   └── DockerConflictError  exit 6   ... because it is in the wrong state (a container not running)
     │   └── ImagePullError       exit 6   an image is missing and could not be pulled (name, registry, reason)
     └── WatchError               exit 7   file watching could not start
 """
@@ -76,7 +77,8 @@ class UsageError(DevloopError):
 class DockerUnavailableError(DevloopError):
     exit_code = 3
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, reason: str = "") -> None:
+        self.reason = reason  # why, in plain words ("the engine is not running ..."), when known
         super().__init__(message, hint=hint or docker_hint())
 
 
@@ -136,6 +138,10 @@ class DockerRefusedError(ProviderError):
 
 class DockerNotFoundError(DockerRefusedError):
     """The image, container, network or volume asked for is not on the engine."""
+
+
+class DockerConflictError(DockerRefusedError):
+    """The object is in the wrong state for the request (an exec into a container that stopped)."""
 
 
 class ImagePullError(ProviderError):

@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 from click.testing import CliRunner
 
 from devloop import errors
+from devloop.adapters.dockerapi import ContainerSpec, PortBinding
 from devloop.cli import cli
 from devloop.cli.printer import PlainPrinter
 from devloop.core.logbuffer import LogLine
@@ -32,6 +32,7 @@ from devloop.core.logformat import format_line
 from devloop.core.services import CATALOG, ServiceSpec, binding_env, credentials_for, type_for
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
 from devloop.providers.kind import cluster_config
+from tests.fakes.docker import FakeDockerEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,40 +180,6 @@ def test_devloop_never_runs_kubectl() -> None:
     assert spawned == []
 
 
-class _Network:
-    def __init__(self) -> None:
-        self.containers: list[Any] = []
-
-    def reload(self) -> None:
-        pass
-
-    def connect(self, container: Any) -> None:
-        self.containers.append(container)
-
-
-class _Container:
-    def __init__(self, name: str) -> None:
-        self.name, self.status, self.archives = name, "running", []  # type: ignore[var-annotated]
-
-    def put_archive(self, path: str, data: bytes) -> None:
-        self.archives.append((path, data))
-
-
-class _Containers:
-    def __init__(self, nodes: dict[str, _Container]) -> None:
-        self.nodes, self.run_calls = nodes, []  # type: ignore[var-annotated]
-
-    def get(self, name: str) -> _Container:
-        if name not in self.nodes:
-            raise docker.errors.NotFound(f"no container {name}")
-        return self.nodes[name]
-
-    def run(self, image: str, **options: Any) -> _Container:
-        self.run_calls.append((image, options))
-        self.nodes[options["name"]] = _Container(options["name"])
-        return self.nodes[options["name"]]
-
-
 def test_a_created_kind_cluster_gets_the_local_registry_recipe() -> None:
     """README: devloop wires kind's local-registry recipe into clusters it creates (registry on 127.0.0.1)."""
     from devloop.providers.kind.registry import ensure_kind_registry
@@ -220,17 +187,16 @@ def test_a_created_kind_cluster_gets_the_local_registry_recipe() -> None:
     assert 'config_path = "/etc/containerd/certs.d"' in "".join(
         __import__("yaml").safe_load(cluster_config.cluster_config())["containerdConfigPatches"]
     )
-    node = _Container("devloop-control-plane")
-    network = _Network()
-    client = types.SimpleNamespace(networks=types.SimpleNamespace(get=lambda name: network),
-                                   containers=_Containers({node.name: node}))  # fmt: skip
+    engine = FakeDockerEngine(images=["registry:2"])
+    node = engine.add_container("devloop-control-plane")
+    engine.networks["kind"] = {node.name}
     said: list[str] = []
-    ensure_kind_registry(client, [node.name], said.append)
-    ((_image, options),) = client.containers.run_calls
-    assert options["name"] == cluster_config.REGISTRY_NAME
-    assert options["ports"] == {"5000/tcp": ("127.0.0.1", cluster_config.REGISTRY_PORT)}  # loopback only
-    assert [c.name for c in network.containers] == [cluster_config.REGISTRY_NAME]  # on the kind network
-    ((where, archive),) = node.archives
+    ensure_kind_registry(engine, [node.name], said.append)
+    ((spec,),) = engine.called("create_container")
+    assert isinstance(spec, ContainerSpec) and spec.name == cluster_config.REGISTRY_NAME
+    assert spec.ports == (PortBinding(5000, cluster_config.REGISTRY_PORT, "127.0.0.1"),)  # loopback only
+    assert engine.networks["kind"] - {node.name} == {cluster_config.REGISTRY_NAME}  # on the kind network
+    ((where, archive),) = engine.named(node.name).archives
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         hosts = tar.extractfile(f"etc/containerd/certs.d/{cluster_config.registry_host()}/hosts.toml")
         assert hosts is not None and hosts.read().decode() == cluster_config.hosts_toml()
@@ -350,7 +316,8 @@ def test_exit_codes_are_the_documented_ones() -> None:
     documented: dict[type[errors.DevloopError], int] = {errors.ConfigError: 2, errors.UsageError: 2, errors.DockerUnavailableError: 3,
                   errors.BuildError: 4, errors.BuildContextError: 4, errors.ToolMissingError: 5,
                   errors.ProviderError: 6, errors.DeployError: 6, errors.ImagePullError: 6,
-                  errors.DockerRefusedError: 6, errors.DockerNotFoundError: 6, errors.WatchError: 7}  # fmt: skip
+                  errors.DockerRefusedError: 6, errors.DockerNotFoundError: 6, errors.DockerConflictError: 6,
+                  errors.WatchError: 7}  # fmt: skip
     assert {cls: cls.exit_code for cls in documented} == documented
     raised = {
         cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.DevloopError)

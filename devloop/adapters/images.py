@@ -7,9 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import docker
-
-from devloop.adapters.dockerapi import DockerEngine, as_engine
+from devloop.adapters.dockerapi import DockerEngine
 from devloop.core.pull import PullPolicy, PullProgress, human_bytes, split_reference
 from devloop.errors import DockerRefusedError, ImagePullError
 
@@ -72,7 +70,7 @@ def _reason(error: str) -> str:
 
 
 async def ensure_image_off_loop(
-    engine: DockerEngine | docker.DockerClient, ref: str, policy: PullPolicy, progress: Progress
+    engine: DockerEngine, ref: str, policy: PullPolicy, progress: Progress
 ) -> None:
     """`ensure_image` in a worker thread, its progress lines handed back to the event loop."""
     loop = asyncio.get_running_loop()
@@ -80,4 +78,4 @@ async def ensure_image_off_loop(
     def report(text: str) -> None:
         loop.call_soon_threadsafe(progress, text)
 
-    await asyncio.to_thread(ensure_image, as_engine(engine), ref, policy, report)
+    await asyncio.to_thread(ensure_image, engine, ref, policy, report)

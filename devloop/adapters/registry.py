@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import docker
-
-from devloop.adapters.dockerapi import DockerEngine, as_engine
+from devloop.adapters.dockerapi import DockerEngine
 from devloop.errors import DockerRefusedError, ProviderError
 
 Progress = Callable[[str], None]
@@ -23,10 +21,9 @@ def registry_reference(registry: str, image: str) -> str:
 
 
 async def push(
-    client: DockerEngine | docker.DockerClient, image: str, registry: str, progress: Progress
+    engine: DockerEngine, image: str, registry: str, progress: Progress
 ) -> str:
     """Tag `image` into `registry` and push it; the registry already has unchanged layers."""
-    engine = as_engine(client)
     target = registry_reference(registry, image)
     repository, _, tag = target.rpartition(":")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from devloop.adapters import dockerapi, proc
+from devloop.adapters import dockersdk, proc
 from devloop.adapters.dockerapi import DockerEngine
 from devloop.adapters.dockercli import DockerClient
 from devloop.build.context import (
@@ -134,7 +134,7 @@ class ImageBuilder:
 
     def engine(self) -> DockerEngine:
         if self._engine is None:
-            self._engine = dockerapi.open_engine()
+            self._engine = dockersdk.open_engine()
         return self._engine
 
     def _rules_for(self, context: Path, extra: Sequence[str], keep: Sequence[str]) -> IgnoreRules:

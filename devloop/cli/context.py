@@ -159,13 +159,13 @@ def make_provider(project: ProjectSpec, router: Router | None = None) -> AnyProv
 def make_builder(no_buildkit_warning: str | None = None) -> ImageBuilder:
     """The image builder on the local Docker engine; `no_buildkit_warning` is printed when the
     docker client cannot use BuildKit."""
-    from devloop.adapters import dockerapi, dockercli
+    from devloop.adapters import dockercli, dockersdk
     from devloop.build.builder import ImageBuilder
 
     client = dockercli.detect()
     if no_buildkit_warning and not client.buildkit:
         click.echo(f"warning: {no_buildkit_warning}", err=True)
-    return ImageBuilder(client, dockerapi.open_engine())
+    return ImageBuilder(client, dockersdk.open_engine())
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import yaml
 
-from devloop.adapters import dockerapi, dockercli
+from devloop.adapters import dockerapi, dockercli, dockersdk
 from devloop.cli.context import CliContext, config_options
 from devloop.core.routes import dedicated_port
 from devloop.core.spec import DEFAULT_ROUTER_PORT
@@ -83,7 +83,7 @@ def check_docker() -> list[Check]:
         )
     )
     try:
-        engine = dockerapi.open_engine(timeout=3)
+        engine = dockersdk.open_engine(timeout=3)
         version = engine.version().version
         engine.close()
         checks.append(

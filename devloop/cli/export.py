@@ -16,7 +16,7 @@ from typing import Any
 import click
 import yaml
 
-from devloop.adapters import dockerapi
+from devloop.adapters import dockersdk
 from devloop.build.builder import ImageBuilder, image_repository
 from devloop.cli.context import CliContext, config_options
 from devloop.core.credentials import split_credentials
@@ -68,7 +68,7 @@ def _export_image(planner: ImageBuilder, app: AppSpec) -> str:
 def pinned(image: str) -> str:
     """repository@digest when the local engine knows the image's registry digest, else the tag."""
     try:
-        digests = dockerapi.open_engine(timeout=2).repo_digests(image)
+        digests = dockersdk.open_engine(timeout=2).repo_digests(image)
     except Exception:  # no engine, or not built yet: the content tag is exact enough
         return image
     return str(digests[0]) if digests else image

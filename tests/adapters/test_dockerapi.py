@@ -6,9 +6,8 @@ import docker.errors
 import pytest
 import requests
 
-from devloop.adapters.dockerapi import SdkDockerEngine, as_engine
+from devloop.adapters.dockersdk import SdkDockerEngine
 from devloop.errors import DockerNotFoundError, DockerRefusedError, DockerUnavailableError
-from tests.fakes.docker import FakeDockerEngine
 
 
 class _Api:
@@ -75,13 +74,3 @@ def test_a_stream_that_breaks_halfway_is_mapped_too() -> None:
     assert next(stream) == {"status": "Pulling fs layer", "id": "a"}
     with pytest.raises(DockerRefusedError, match="unexpected EOF"):
         next(stream)
-
-
-def test_a_docker_engine_passes_through_as_engine_and_an_sdk_client_is_wrapped() -> None:
-    fake = FakeDockerEngine()
-    assert as_engine(fake) is fake
-    client = docker.DockerClient(base_url="unix:///nonexistent.sock", version="1.41")
-    try:
-        assert isinstance(as_engine(client), SdkDockerEngine)
-    finally:
-        client.close()

@@ -11,8 +11,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from devloop.adapters.dockerapi import SdkDockerEngine
 from devloop.adapters.dockercli import detect
+from devloop.adapters.dockersdk import SdkDockerEngine
 from devloop.adapters.images import ensure_image
 from devloop.core.pull import PullPolicy
 from devloop.core.services import ServiceSpec, exact_type

@@ -15,7 +15,7 @@ import docker
 import pytest
 
 from devloop.adapters import dockercli
-from devloop.adapters.dockerapi import SdkDockerEngine
+from devloop.adapters.dockersdk import SdkDockerEngine
 from devloop.build.builder import ImageBuilder
 from devloop.config.loader import load_project
 from devloop.core.buildlog import BuildOutput
@@ -190,10 +190,10 @@ def test_docker_down_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
     (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\n")
     load_app(tmp_path, "apps: [{name: down}]\n")
-    from devloop.adapters import dockerapi
+    from devloop.adapters import dockersdk
 
     with pytest.raises(DockerUnavailableError, match="cannot reach the Docker engine"):
-        ImageBuilder(dockercli.detect(), dockerapi.open_engine(timeout=2))
+        ImageBuilder(dockercli.detect(), dockersdk.open_engine(timeout=2))
     result = subprocess.run(
         [sys.executable, "-m", "devloop", "build"],
         cwd=tmp_path,

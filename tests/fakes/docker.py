@@ -15,17 +15,24 @@ process exits by itself unless `exit(...)` says so); labels filter as `key` or
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from devloop.adapters.dockerapi import (
+    ContainerEvent,
     ContainerInfo,
     ContainerSpec,
     DockerEngine,
+    EngineRecord,
     EngineVersion,
+    ExecResult,
     ProgressEvent,
 )
-from devloop.errors import DevloopError, DockerNotFoundError, DockerRefusedError
+from devloop.errors import DevloopError, DockerConflictError, DockerNotFoundError, DockerRefusedError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -34,6 +41,30 @@ class FakeContainer:
     spec: ContainerSpec | None = None  # None: put there by the test, not created through the engine
     logs: tuple[str, ...] = ()
     archives: list[tuple[str, bytes]] = field(default_factory=list)  # (path, tar) put into it
+
+
+class FakeStream(Iterator[T]):
+    """The scripted items, then (unless `ends`) blocked until `close` or `release` (the engine closing it)."""
+
+    def __init__(self, items: Sequence[T], release: threading.Event, ends: bool = False) -> None:
+        self._items = iter(list(items))
+        self._release = release
+        self._ends = ends
+        self.closed = False
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        for item in self._items:
+            return item
+        if not self._ends:
+            self._release.wait(10)
+        raise StopIteration
+
+    def close(self) -> None:
+        self.closed = True
+        self._release.set()
 
 
 def _matches(labels: Mapping[str, str], wanted: Sequence[str]) -> bool:
@@ -55,6 +86,11 @@ class FakeDockerEngine:
         self.pull_streams: dict[str, list[ProgressEvent]] = {}  # "repo:tag" -> what its pull says
         self.push_streams: dict[str, list[ProgressEvent]] = {}
         self.exec_codes: list[int] = []  # exit codes of the next execs (then 0)
+        self.scripted_events: list[ContainerEvent] = []  # what `events` streams, then it waits
+        self.events_end = threading.Event()  # set: the engine closes the event stream
+        self.log_chunks: dict[str, list[bytes]] = {}  # container id -> its framed output
+        self.image_users: dict[str, str] = {}
+        self.engine_info: EngineRecord = {"DriverStatus": [], "Architecture": "x86_64"}
         self.calls: list[tuple[str, tuple[object, ...]]] = []
         self.closed = False
         self._version = version
@@ -76,7 +112,7 @@ class FakeDockerEngine:
     def exit(self, ref: str, code: int) -> None:
         """The container's process ends with `code`."""
         found = self._find(ref)
-        found.info = replace(found.info, status="exited", exit_code=code)
+        found.info = replace(found.info, status="exited", running=False, exit_code=code)
 
     def named(self, name: str) -> FakeContainer:
         return self._find(name)
@@ -155,21 +191,23 @@ class FakeDockerEngine:
             raise DockerNotFoundError(f"No such image: {spec.image}")
         if any(c.info.name == spec.name for c in self.containers_by_id.values()):
             raise DockerRefusedError(f'Conflict. The container name "/{spec.name}" is already in use')
-        info = ContainerInfo(f"id-{next(self._ids)}", spec.name, "created", dict(spec.labels))
+        ports = tuple(replace(p, host_port=p.host_port or 32768 + n) for n, p in enumerate(spec.ports))
+        info = ContainerInfo(f"id-{next(self._ids)}", spec.name, "created", dict(spec.labels), ports=ports,
+                             network_mode=spec.network or "default")  # fmt: skip
         self.containers_by_id[info.id] = FakeContainer(info, spec)
-        if spec.network is not None:
+        if spec.network is not None and not spec.network.startswith("container:"):
             self.networks.setdefault(spec.network, set()).add(spec.name)
         return info.id
 
     def start(self, ref: str) -> None:
         self._record("start", ref)
         found = self._find(ref)
-        found.info = replace(found.info, status="running", exit_code=None)
+        found.info = replace(found.info, status="running", running=True, exit_code=None)
 
     def stop(self, ref: str, timeout_s: int) -> None:
         self._record("stop", ref, timeout_s)
         found = self._find(ref)
-        found.info = replace(found.info, status="exited", exit_code=0)
+        found.info = replace(found.info, status="exited", running=False, exit_code=0)
 
     def remove_container(self, ref: str) -> None:
         self._record("remove_container", ref)
@@ -178,11 +216,55 @@ class FakeDockerEngine:
         for members in self.networks.values():
             members.discard(found.info.name)
 
+    def restart(self, ref: str, timeout_s: int) -> None:
+        self._record("restart", ref, timeout_s)
+        found = self._find(ref)
+        found.info = replace(found.info, status="running", running=True, restarting=False, exit_code=None,
+                             restart_count=found.info.restart_count)  # fmt: skip
+
+    def kill(self, ref: str, signal: str) -> None:
+        self._record("kill", ref, signal)
+        self._find(ref)
+
+    def set_restart_policy(self, ref: str, policy: str) -> None:
+        self._record("set_restart_policy", ref, policy)
+        self._find(ref)
+
     def exec(self, ref: str, argv: Sequence[str]) -> int:
         self._record("exec", ref, tuple(argv))
         if self._find(ref).info.status != "running":
-            raise DockerRefusedError(f"Container {ref} is not running")
+            raise DockerConflictError(f"Container {ref} is not running")
         return self.exec_codes.pop(0) if self.exec_codes else 0
+
+    def exec_output(self, ref: str, argv: Sequence[str], user: str | None = None) -> ExecResult:
+        self._record("exec_output", ref, tuple(argv), user)
+        if self._find(ref).info.status != "running":
+            raise DockerConflictError(f"Container {ref} is not running")
+        return ExecResult(self.exec_codes.pop(0) if self.exec_codes else 0, b"")
+
+    def log_stream(
+        self, ref: str, *, follow: bool, since_ns: int | None = None, until_ns: int | None = None,
+        tail: int | None = None,
+    ) -> FakeStream[bytes]:  # fmt: skip
+        self._record("log_stream", ref, follow, since_ns, until_ns, tail)
+        chunks = self.log_chunks.get(ref)
+        if chunks is None:
+            raise DockerNotFoundError(f"No such container: {ref}")
+        return FakeStream(chunks if follow else [b"".join(chunks) + b"\n"], threading.Event(), ends=True)
+
+    def events(self, labels: Sequence[str]) -> FakeStream[ContainerEvent]:
+        self._record("events", tuple(labels))
+        return FakeStream(self.scripted_events, self.events_end)
+
+    def image_user(self, ref: str) -> str:
+        self._record("image_user", ref)
+        if ref not in self.images:
+            raise DockerNotFoundError(f"No such image: {ref}")
+        return self.image_users.get(ref, "")
+
+    def info(self) -> EngineRecord:
+        self._record("info")
+        return dict(self.engine_info)
 
     def logs(self, ref: str, tail: int) -> tuple[str, ...]:
         self._record("logs", ref, tail)
@@ -203,6 +285,20 @@ class FakeDockerEngine:
         if network not in self.networks:
             raise DockerNotFoundError(f"network {network} not found")
         self.networks[network].add(self._find(container).info.name)
+
+    def network_exists(self, name: str) -> bool:
+        self._record("network_exists", name)
+        return name in self.networks
+
+    def create_network(self, name: str, labels: Mapping[str, str]) -> None:
+        self._record("create_network", name, dict(labels))
+        if name in self.networks:
+            raise DockerConflictError(f"network with name {name} already exists")
+        self.networks[name] = set()
+
+    def remove_network(self, name: str) -> None:
+        self._record("remove_network", name)
+        self.networks.pop(name, None)
 
     def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
         self._record("create_volume", name, dict(labels))

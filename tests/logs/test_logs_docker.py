@@ -9,7 +9,7 @@ import docker
 import pytest
 
 from devloop.adapters import dockercli
-from devloop.adapters.dockerapi import SdkDockerEngine
+from devloop.adapters.dockersdk import SdkDockerEngine
 from devloop.build.builder import ImageBuilder
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.spec import AppSpec, BuildSpec, HealthCheck, HealthCheckType, ProjectSpec

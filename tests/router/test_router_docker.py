@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from devloop.adapters import dockerapi, dockercli
+from devloop.adapters import dockercli, dockersdk
 from devloop.build.builder import ImageBuilder
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType, ProjectSpec
 from devloop.engine.loop import Engine
@@ -106,7 +106,7 @@ async def test_crashed_instances_leave_rotation_and_the_last_one_gives_a_503_nam
     name = f"c{uuid.uuid4().hex[:6]}"
     project = ProjectSpec(tmp_path / "devloop.yaml", (spec(name, image),), router_port=18080)
     provider = DockerProvider(project)
-    engine = Engine(project, provider, ImageBuilder(dockercli.detect(), dockerapi.open_engine()), watch=False)
+    engine = Engine(project, provider, ImageBuilder(dockercli.detect(), dockersdk.open_engine()), watch=False)
     runner = asyncio.create_task(engine.run())
     try:
         state = await async_wait_until(

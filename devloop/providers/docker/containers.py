@@ -13,16 +13,21 @@ import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-import docker
-import docker.errors
-
-from devloop.adapters.dockerapi import CONNECTION_ERRORS, describe, engine_address
+from devloop.adapters.dockerapi import (
+    ContainerInfo,
+    ContainerSpec,
+    DockerEngine,
+    PortBinding,
+    describe,
+    engine_address,
+)
+from devloop.adapters.dockersdk import open_engine
 from devloop.core import cfenv
 from devloop.core.events import InstanceStatus
 from devloop.core.processes import WEB, main_memory_mb, process_name
 from devloop.core.routes import internal_hosts
 from devloop.core.spec import AppSpec, HealthCheckType, SidecarSpec
-from devloop.errors import DockerUnavailableError
+from devloop.errors import DevloopError, DockerNotFoundError, DockerRefusedError, DockerUnavailableError
 from devloop.providers.docker.labels import (
     LABEL_APP,
     LABEL_CONFIG,
@@ -31,8 +36,6 @@ from devloop.providers.docker.labels import (
     LABEL_PROCESS,
     LABEL_PROJECT,
     LABEL_SIDECAR,
-    Container,
-    Summary,
     config_hash,
     instance_of,
     instance_status,
@@ -48,43 +51,43 @@ T = TypeVar("T")
 
 def engine_error(exc: BaseException) -> DockerUnavailableError:
     """The one message for an engine that stopped answering (or was never there)."""
+    reason = exc.reason if isinstance(exc, DockerUnavailableError) and exc.reason else describe(exc)
     return DockerUnavailableError(
-        f"the Docker engine at {engine_address()} is not answering: {describe(exc)}"
+        f"the Docker engine at {engine_address()} is not answering: {reason}", reason=reason
     )
 
 
 class Containers:
     """One project's containers, and what devloop means by their exits (retiring, restarting)."""
 
-    def __init__(self, project_id: str, client: docker.DockerClient | None = None) -> None:
+    def __init__(self, project_id: str, engine: DockerEngine | None = None) -> None:
         self.project_id = project_id
-        self._client = client
+        self._engine = engine
         self.retiring: set[str] = set()  # containers devloop is stopping on purpose
         self.restarting: set[str] = set()  # containers `devloop restart` is restarting: no crash
         self.sidecar_ids: dict[str, list[str]] = {}  # instances a deploy is starting -> their sidecars
 
     @property
-    def client(self) -> docker.DockerClient:
-        if self._client is None:
+    def engine(self) -> DockerEngine:
+        """The engine, connected on first use (in a worker thread: it blocks)."""
+        if self._engine is None:
             try:
-                self._client = docker.from_env(timeout=30, max_pool_size=64)
-            except CONNECTION_ERRORS as exc:
+                self._engine = open_engine(timeout=30)
+            except DockerUnavailableError as exc:
                 raise engine_error(exc) from None
-        return self._client
+        return self._engine
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`fn` in a thread; the engine's API errors pass, a lost connection is DockerUnavailableError."""
+        """`fn` in a thread; the engine's refusals pass, a lost connection is DockerUnavailableError."""
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
-        except docker.errors.APIError:
-            raise
-        except CONNECTION_ERRORS as exc:
+        except DockerUnavailableError as exc:
             raise engine_error(exc) from None
 
     def close(self) -> None:
-        if self._client is not None:
+        if self._engine is not None:
             with contextlib.suppress(Exception):
-                self._client.close()
+                self._engine.close()
 
     # --- finding -----------------------------------------------------------------------------------
 
@@ -95,40 +98,39 @@ class Containers:
             labels.append(f"{LABEL_APP}={app.name}")
         return labels
 
-    def containers(self, app: AppSpec | None = None, all_states: bool = True) -> list[Container]:
-        """Full container objects: one inspect per container. Not for hot paths."""
-        return list(self.client.containers.list(all=all_states, filters={"label": self.labels(app)}))
+    def summaries(self, app: AppSpec | None = None) -> list[ContainerInfo]:
+        """Id, labels, state, network and ports of each container in one call (the list endpoint)."""
+        return self.engine.containers(self.labels(app))
 
-    def summaries(self, app: AppSpec | None = None) -> list[Summary]:
-        """Id, Labels, State and Ports of each container in one call (the list endpoint)."""
-        return list(self.client.api.containers(all=True, filters={"label": self.labels(app)}))
+    def own(self, app: AppSpec) -> list[ContainerInfo]:
+        """The app's containers in any state, each inspected, less those devloop is retiring."""
+        return [c for c in self.inspect(app) if c.id not in self.retiring]
 
-    def own(self, app: AppSpec) -> list[Container]:
-        """The app's containers in any state, less those devloop is retiring."""
-        return [c for c in self.containers(app, True) if c.id not in self.retiring]
-
-    def inspect(self, app: AppSpec) -> list[Container]:
+    def inspect(self, app: AppSpec) -> list[ContainerInfo]:
         """The app's containers, each inspected (those removed meanwhile left out)."""
         found = []
         for summary in self.summaries(app):
             try:
-                found.append(self.client.containers.get(summary["Id"]))
-            except docker.errors.NotFound:
+                found.append(self.engine.container(summary.id))
+            except DockerNotFoundError:
                 continue  # removed between the list and the inspect
         return found
 
-    def status(self, container: Container, app: AppSpec) -> InstanceStatus:
+    def get(self, ref: str) -> ContainerInfo:
+        """One container as it is now (an inspect)."""
+        return self.engine.container(ref)
+
+    def status(self, container: ContainerInfo, app: AppSpec) -> InstanceStatus:
         stopping = container.id in self.retiring or (
             container.id in self.restarting and container.status != "running"
         )
         return instance_status(container, app, stopping)
 
-    def last_lines(self, container: Container, count: int = 20) -> tuple[str, ...]:
+    def last_lines(self, container: ContainerInfo, count: int = 20) -> tuple[str, ...]:
         try:
-            raw = container.logs(tail=count)
-        except CONNECTION_ERRORS:
+            return self.engine.logs(container.id, count)
+        except DevloopError:
             return ()
-        return tuple(raw.decode("utf-8", errors="replace").splitlines()[-count:])
 
     # --- the network -------------------------------------------------------------------------------
 
@@ -138,22 +140,19 @@ class Containers:
 
     def ensure_network(self) -> None:
         """One network per project: apps reach each other by name (web -> redis:6379)."""
-        if not self.client.api.networks(names=[self.network]):
-            self.client.api.create_network(
-                self.network, driver="bridge", labels={LABEL_PROJECT: self.project_id}
-            )
+        if not self.engine.network_exists(self.network):
+            self.engine.create_network(self.network, {LABEL_PROJECT: self.project_id})
 
     def remove_network(self) -> None:
-        for network in self.client.api.networks(names=[self.network]):
-            with contextlib.suppress(docker.errors.APIError):
-                self.client.api.remove_network(network["Id"])
+        with contextlib.suppress(DockerRefusedError):
+            self.engine.remove_network(self.network)
 
     # --- starting ----------------------------------------------------------------------------------
 
     def start_instance(
         self, app: AppSpec, image: str, index: int, generation: str, router_port: int, process: str = WEB,
         sidecars: tuple[SidecarSpec, ...] = (),
-    ) -> Container:  # fmt: skip
+    ) -> ContainerInfo:  # fmt: skip
         """One instance of `process` (`app` is its view) and its sidecars, which share its network
         namespace as containers in a pod do: they reach each other on 127.0.0.1."""
         # What Cloud Foundry sets wins over the app's own env, as cf reserves PORT and VCAP_*.
@@ -166,18 +165,8 @@ class Containers:
         env = {**cfenv.unbound_services(app), **dict(app.env), **dict(app.secret_env), **system}
         # The web process is published for the router; another only for a port or http check.
         published = process == WEB or app.health.type is not HealthCheckType.PROCESS
-        api = self.client.api
+        engine = self.engine
         self.ensure_network()
-        host_config = api.create_host_config(
-            network_mode=self.network,
-            port_bindings={f"{app.port}/tcp": ("127.0.0.1", None)} if published else None,  # loopback only
-            # No restarts until healthy, so a crash at start keeps its exit code and output;
-            # `unless-stopped` (Docker's backoff, like CrashLoopBackOff) once it serves.
-            restart_policy={"Name": "no"},
-            init=True,
-            security_opt=["no-new-privileges"],  # setuid binaries cannot raise the app's privileges
-            mem_limit=f"{memory}m" if (memory := main_memory_mb(app.memory_mb, sidecars)) else None,
-        )
         name = f"devloop-{app.name}-{generation}-{index}"
         if process != WEB:
             name = f"devloop-{app.name}-{process}-{generation}-{index}"
@@ -189,55 +178,56 @@ class Containers:
             LABEL_CONFIG: config_hash(app, image, process, sidecars),
             LABEL_PROCESS: process,
         }
-        created = api.create_container(
-            image,
+        shell = ("/bin/sh", "-c")
+        main = engine.create_container(ContainerSpec(
+            image=image,
             name=name,
-            environment=env,
             labels=labels,
-            ports=[app.port] if published else None,
-            host_config=host_config,
-            networking_config=api.create_networking_config(
-                {self.network: api.create_endpoint_config(aliases=_aliases(app, process))}
-            ),
-            entrypoint=["/bin/sh", "-c", app.command] if app.command else None,
-            command=[] if app.command else None,
-            detach=True,
-        )
-        main = created["Id"]
+            environment=env,
+            entrypoint=(*shell, app.command) if app.command else None,
+            command=() if app.command else None,
+            ports=(PortBinding(app.port, None),) if published else (),  # loopback only, a free port
+            network=self.network,
+            aliases=_aliases(app, process),
+            # No restarts until healthy, so a crash at start keeps its exit code and output;
+            # `unless-stopped` (Docker's backoff, like CrashLoopBackOff) once it serves.
+            restart_policy="no",
+            init=True,
+            security_opt=("no-new-privileges",),  # setuid binaries cannot raise the app's privileges
+            memory_mb=main_memory_mb(app.memory_mb, sidecars) or None,
+        ))  # fmt: skip
         started: list[str] = []
         try:
-            api.start(main)
+            engine.start(main)
             for sidecar in sidecars:
-                sidecar_config = api.create_host_config(
-                    network_mode=f"container:{main}",
-                    restart_policy={"Name": "no"},
-                    init=True,
-                    security_opt=["no-new-privileges"],
-                    mem_limit=f"{sidecar.memory_mb}m" if sidecar.memory_mb else None,
-                )
-                one = api.create_container(
-                    image,
+                one = engine.create_container(ContainerSpec(
+                    image=image,
                     name=f"{name}-{sidecar.name}",
-                    environment=env,
                     labels={**labels, LABEL_SIDECAR: sidecar.name},
-                    host_config=sidecar_config,
-                    entrypoint=["/bin/sh", "-c", sidecar.command],
-                    command=[],
-                    detach=True,
-                )
-                started.append(one["Id"])
-                api.start(one["Id"])
+                    environment=env,
+                    entrypoint=(*shell, sidecar.command),
+                    command=(),
+                    network=f"container:{main}",
+                    restart_policy="no",
+                    init=True,
+                    security_opt=("no-new-privileges",),
+                    memory_mb=sidecar.memory_mb or None,
+                ))  # fmt: skip
+                started.append(one)
+                engine.start(one)
         except BaseException:
             self.remove_ids([*started, main])
             raise
         self.sidecar_ids[main] = started
-        return self.client.containers.get(main)  # one inspect: ports are known now
+        return engine.container(main)  # one inspect: ports are known now
 
-    def rejoin_sidecars(self, containers: list[Container]) -> None:
+    def rejoin_sidecars(self, containers: list[ContainerInfo]) -> list[ContainerInfo]:
         """Restart each sidecar whose instance restarted after it: a restarted container gets a new
-        network namespace, and the sidecar must share the current one (a pod's containers do)."""
+        network namespace, and the sidecar must share the current one (a pod's containers do).
+        The containers, those restarted as they are now."""
         started = {c.id: started_ns(c) for c in containers}
-        for sidecar in containers:
+        now = list(containers)
+        for at, sidecar in enumerate(containers):
             if not sidecar_of(sidecar) or sidecar.id in self.retiring:
                 continue
             main = instance_of(sidecar)
@@ -245,36 +235,37 @@ class Containers:
             if instance is None or instance.status != "running" or main in self.retiring:
                 continue
             if started[main] > started[sidecar.id]:
-                with contextlib.suppress(docker.errors.APIError):
-                    self.client.api.restart(sidecar.id, timeout=2)
-                    sidecar.reload()
+                with contextlib.suppress(DockerRefusedError):
+                    self.engine.restart(sidecar.id, 2)
+                    now[at] = self.engine.container(sidecar.id)
+        return now
 
     # --- removing ----------------------------------------------------------------------------------
 
     def stop_and_remove(self, ids: list[str]) -> None:
         """SIGTERM, up to STOP_TIMEOUT_S to exit, then gone; one already gone is no error."""
         for cid in ids:
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                self.client.api.stop(cid, timeout=STOP_TIMEOUT_S)
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                self.client.api.remove_container(cid, force=True)
+            with contextlib.suppress(DockerRefusedError):
+                self.engine.stop(cid, STOP_TIMEOUT_S)
+            with contextlib.suppress(DockerRefusedError):
+                self.engine.remove_container(cid)
 
-    def remove_now(self, containers: list[Container]) -> None:
+    def remove_now(self, containers: list[ContainerInfo]) -> None:
         """Instances a failed deploy started, their sidecars first."""
         self.remove_ids([sid for c in containers for sid in self.sidecar_ids.pop(c.id, [])])
         self.remove_ids([c.id for c in containers])
 
     def remove_ids(self, ids: list[str]) -> None:
         for cid in ids:
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                self.client.api.remove_container(cid, force=True)
+            with contextlib.suppress(DockerRefusedError):
+                self.engine.remove_container(cid)
 
 
-def _aliases(app: AppSpec, process: str) -> list[str]:
+def _aliases(app: AppSpec, process: str) -> tuple[str, ...]:
     """Names other containers of the project reach this one by: its process name, and for web
     its cf internal routes (`api.apps.internal`), served on the app's own port."""
     internal = list(internal_hosts(app)) if process == WEB else []
-    return [process_name(app.name, process), *internal]
+    return (process_name(app.name, process), *internal)
 
 
 def exec_argv(container: str, command: list[str], tty: bool) -> list[str]:

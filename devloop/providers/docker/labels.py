@@ -3,25 +3,20 @@ its project, app, process type, instance or sidecar, its config hash, address an
 
 Containers carry labels (project, app, index, image, config) so devloop finds its own, and only its
 own, again after a restart; a container started from the same config hash is interchangeable with a
-new one, so a second `devloop up` adopts it. The readers take a summary (the list endpoint's dict)
-or a container object (the SDK's, after an inspect) alike.
+new one, so a second `devloop up` adopts it. The readers take the engine seam's ContainerInfo, from
+the list endpoint (labels, state, ports, network) or an inspect (everything) alike.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
+from devloop.adapters.dockerapi import ContainerInfo
 from devloop.core.events import InstanceStatus
 from devloop.core.logformat import parse_rfc3339_ns
 from devloop.core.processes import WEB
 from devloop.core.spec import AppSpec, SidecarSpec
-
-# The SDK is untyped: a container object (docker.models.containers.Container) and a container
-# summary (one item of the list endpoint). The typed engine seam is adapters/'s to give.
-Container = Any
-Summary = dict[str, Any]
 
 LABEL_PROJECT = "devloop.project"
 LABEL_APP = "devloop.app"
@@ -48,59 +43,56 @@ def config_hash(app: AppSpec, image: str, process: str = WEB, sidecars: tuple[Si
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def labels_of(item: Summary | Container) -> dict[str, str]:
-    """Labels of a container summary (the list endpoint) or a container object."""
-    labels = item.get("Labels") if isinstance(item, dict) else item.labels
-    return labels or {}
+def labels_of(item: ContainerInfo) -> dict[str, str]:
+    """The container's labels."""
+    return dict(item.labels)
 
 
-def process_of(item: Summary | Container) -> str:
+def process_of(item: ContainerInfo) -> str:
     """The process type a container runs; containers from before process types ran web."""
     return labels_of(item).get(LABEL_PROCESS, WEB)
 
 
-def sidecar_of(item: Summary | Container) -> str:
+def sidecar_of(item: ContainerInfo) -> str:
     """The sidecar's name; "" for an instance of a process."""
     return labels_of(item).get(LABEL_SIDECAR, "")
 
 
-def index_of(item: Summary | Container) -> str:
+def index_of(item: ContainerInfo) -> str:
     """The instance index, as its label says it (`?` if it says none)."""
     return labels_of(item).get(LABEL_INDEX, "?")
 
 
-def instance_label(container: Summary | Container) -> str:
+def instance_label(container: ContainerInfo) -> str:
     """`0`, `worker/1`: an instance as messages name it."""
     process, index = process_of(container), index_of(container)
     return index if process == WEB else f"{process}/{index}"
 
 
-def instance_of(sidecar: Summary | Container) -> str:
+def instance_of(sidecar: ContainerInfo) -> str:
     """The id of the instance whose network a sidecar shares (a summary or a container object)."""
-    host_config = (sidecar if isinstance(sidecar, dict) else sidecar.attrs).get("HostConfig") or {}
-    return str(host_config.get("NetworkMode", "")).removeprefix("container:")
+    return sidecar.network_mode.removeprefix("container:")
 
 
-def sidecars_among(items: list[Any], instance_id: str) -> list[Any]:
+def sidecars_among(items: list[ContainerInfo], instance_id: str) -> list[ContainerInfo]:
     """The sidecars among `items` that share the network of the instance `instance_id`."""
     return [item for item in items if sidecar_of(item) and instance_of(item) == instance_id]
 
 
-def is_down(container: Container) -> bool:
+def is_down(container: ContainerInfo) -> bool:
     """Not serving and not on its way out: exited (crashed) or waiting in Docker's backoff."""
     return container.status in ("exited", "restarting")
 
 
-def address_of(container: Container, port: int) -> tuple[str, int] | None:
+def address_of(container: ContainerInfo, port: int) -> tuple[str, int] | None:
     """Where the container's `port` is published on the host's loopback, if it is."""
-    ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
-    for binding in ports.get(f"{port}/tcp") or []:
-        if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
-            return "127.0.0.1", int(binding["HostPort"])
+    for binding in container.ports:
+        if binding.container_port == port and binding.host_ip in ("127.0.0.1", "") and binding.host_port:
+            return "127.0.0.1", binding.host_port
     return None
 
 
-def backends_of(containers: list[Container], port: int) -> list[tuple[str, int, str]]:
+def backends_of(containers: list[ContainerInfo], port: int) -> list[tuple[str, int, str]]:
     """(host, port, index) of each container published on the host, as the router takes them."""
     found = []
     for container in containers:
@@ -110,17 +102,17 @@ def backends_of(containers: list[Container], port: int) -> list[tuple[str, int, 
     return found
 
 
-def started_ns(container: Container) -> int:
+def started_ns(container: ContainerInfo) -> int:
     """When the container last started (0 if the engine does not say)."""
     try:
-        return parse_rfc3339_ns((container.attrs.get("State") or {}).get("StartedAt", ""))
+        return parse_rfc3339_ns(container.started_at)
     except ValueError:
         return 0
 
 
-def memory_limit_mb(container: Container) -> int | None:
-    limit = (container.attrs.get("HostConfig") or {}).get("Memory") or 0
-    return int(limit) // (1024 * 1024) if limit else None
+def memory_limit_mb(container: ContainerInfo) -> int | None:
+    limit = container.memory_bytes
+    return limit // (1024 * 1024) if limit else None
 
 
 def numeric_user(user: str) -> tuple[int, int]:
@@ -136,12 +128,11 @@ def as_process(process: str) -> str:
     return "" if process == WEB else f" as process {process}"
 
 
-def instance_status(container: Container, app: AppSpec, stopping: bool) -> InstanceStatus:
+def instance_status(container: ContainerInfo, app: AppSpec, stopping: bool) -> InstanceStatus:
     """The container as the engine reports it; `stopping`: devloop replaces or restarts it, so its
     exit is no crash."""
-    state = container.attrs.get("State") or {}
     status = container.status
-    exit_code = state.get("ExitCode")
+    exit_code = container.exit_code
     if stopping:
         shown = "stopping"
     elif status == "running":
@@ -159,12 +150,12 @@ def instance_status(container: Container, app: AppSpec, stopping: bool) -> Insta
         id=container.id,
         state=shown,
         healthy=shown == "running",  # checked again by the health wait before traffic
-        restarts=int(container.attrs.get("RestartCount", 0)),
+        restarts=container.restart_count,
         address=f"{address[0]}:{address[1]}" if address else None,
         exit_code=exit_code if shown != "running" else None,
         process=process_of(container),
         sidecar=sidecar_of(container),
-        oom_killed=bool(state.get("OOMKilled")) and shown != "stopping",
+        oom_killed=container.oom_killed and shown != "stopping",
         memory_limit_mb=memory_limit_mb(container),
-        name=str(container.name or ""),
+        name=container.name,
     )

@@ -13,9 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-import docker
-
-from devloop.adapters.dockerapi import engine_address
+from devloop.adapters.dockerapi import ContainerInfo, DockerEngine, engine_address
 from devloop.adapters.images import ensure_image_off_loop
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
@@ -25,7 +23,7 @@ from devloop.core.services import ServiceSpec, binding_env
 from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec
 from devloop.providers.base import Deployed, Progress
 from devloop.providers.docker.containers import Containers, exec_argv
-from devloop.providers.docker.labels import LABEL_CONFIG, Container, backends_of, labels_of, sidecar_of
+from devloop.providers.docker.labels import LABEL_CONFIG, backends_of, labels_of, sidecar_of
 from devloop.providers.docker.rollout import Rollout
 from devloop.providers.docker.rotation import Routing
 from devloop.providers.docker.services import LABEL_SERVICE, DockerServices
@@ -39,15 +37,15 @@ class DockerProvider:
     name = "docker"
 
     def __init__(
-        self, project: ProjectSpec, client: docker.DockerClient | None = None, *, router: Router | None = None
+        self, project: ProjectSpec, engine: DockerEngine | None = None, *, router: Router | None = None
     ) -> None:
         self.project = project
         self.project_id = project_id(project.file)
         self.router = router or Router(project.router_port)  # devloop.cli.context hands in the one it built
-        self.containers = Containers(self.project_id, client)
+        self.containers = Containers(self.project_id, engine)
         self._call = self.containers.call
         self.services = DockerServices(
-            lambda: self.containers.client, self.project_id, self.network, self._call
+            lambda: self.containers.engine, self.project_id, self.network, self._call
         )
         self._background = Background()  # drains of old versions, health admissions
         self.rotation = Routing(self.router, self._background)
@@ -57,8 +55,8 @@ class DockerProvider:
         self.in_place = InPlace(self.containers, self.rotation, self.router, self._observe)
 
     @property
-    def client(self) -> docker.DockerClient:
-        return self.containers.client
+    def engine(self) -> DockerEngine:
+        return self.containers.engine
 
     @property
     def network(self) -> str:
@@ -68,14 +66,14 @@ class DockerProvider:
 
     async def ensure_platform(self, progress: Progress) -> str:
         progress(f"connecting to the Docker engine at {engine_address()}")
-        version = await self._call(lambda: self.client.version())
+        version = await self._call(lambda: self.engine.version())
         await self._call(self.containers.ensure_network)
-        return f"docker {version.get('Version', '?')} ({engine_address()})"
+        return f"docker {version.version} ({engine_address()})"
 
     async def deliver(self, app: AppSpec, image: str, progress: Progress) -> str:
         """Built on this very engine; a prebuilt `image:` is pulled when missing (or always)."""
         if app.build is None:
-            await ensure_image_off_loop(self.client, image, app.pull, progress)
+            await ensure_image_off_loop(self.engine, image, app.pull, progress)
         return image
 
     # --- deploy ---------------------------------------------------------------------------------
@@ -96,12 +94,11 @@ class DockerProvider:
 
     # --- instances and logs ---------------------------------------------------------------------
 
-    def snapshot(self, app: AppSpec) -> tuple[InstancesChanged, list[Container] | None]:
+    def snapshot(self, app: AppSpec) -> tuple[InstancesChanged, list[ContainerInfo] | None]:
         """The app's instances, and the containers that should serve (None: leave routing alone)."""
         generation = self.rotation.generation(app.name)
         serving = self.rotation.serving_config(app.name)
-        containers = self.containers.inspect(app)
-        self.containers.rejoin_sidecars(containers)
+        containers = self.containers.rejoin_sidecars(self.containers.inspect(app))
         statuses = [self.containers.status(c, app) for c in containers]
         current = [
             c
@@ -135,7 +132,7 @@ class DockerProvider:
         ]
         try:
             async with contextlib.aclosing(
-                app_events(lambda: self.client, self.containers.labels())
+                app_events(lambda: self.engine, self.containers.labels())
             ) as events:
                 async for names in events:
                     for name in names:
@@ -148,7 +145,7 @@ class DockerProvider:
     def tail(
         self, instance: InstanceStatus, since_ns: int | None, *, follow: bool = True, last: int | None = None
     ) -> AsyncIterator[LogLine]:
-        return log_lines(lambda: self.client, instance, since_ns, follow, last)
+        return log_lines(lambda: self.engine, instance, since_ns, follow, last)
 
     # --- sync, restart, exec --------------------------------------------------------------------
 
@@ -163,8 +160,8 @@ class DockerProvider:
 
     async def instance_env(self, instance: InstanceStatus) -> list[str]:
         """The environment the instance's container runs with (`NAME=value`), for `devloop env`."""
-        container = await self._call(self.client.containers.get, instance.id)
-        return list((container.attrs.get("Config") or {}).get("Env") or [])
+        container = await self._call(self.containers.get, instance.id)
+        return list(container.env)
 
     # --- backing services: the cf service commands -----------------------------------------------
 
@@ -193,7 +190,7 @@ class DockerProvider:
             for app in apps:
                 targets += await self._call(self.containers.summaries, app)
         targets.sort(key=lambda t: not sidecar_of(t))  # sidecars before the instances they join
-        await self._call(self.containers.remove_ids, [t["Id"] for t in targets])
+        await self._call(self.containers.remove_ids, [t.id for t in targets])
         if not await self._call(self.containers.summaries, None):
             # The project's last instance went: no empty network stays.
             await self._call(self.containers.remove_network)

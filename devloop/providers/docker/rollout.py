@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from devloop.adapters.dockerapi import ContainerInfo
 from devloop.core.processes import WEB, process_types, process_view, sidecars_of
 from devloop.core.spec import AppSpec, HealthCheckType, SidecarSpec
 from devloop.providers.base import Deployed, DeployError, Progress
@@ -21,8 +22,6 @@ from devloop.providers.docker.containers import STOP_TIMEOUT_S, Containers
 from devloop.providers.docker.labels import (
     LABEL_CONFIG,
     LABEL_INDEX,
-    Container,
-    Summary,
     address_of,
     as_process,
     backends_of,
@@ -40,7 +39,7 @@ from devloop.router.rotation import Backend
 from devloop.router.router import Router
 
 PROCESS_SETTLE_S = 0.5  # a `process` check passes once the process has stayed up this long
-RESTART_POLICY = {"Name": "unless-stopped"}  # once healthy: Docker's backoff, like CrashLoopBackOff
+RESTART_POLICY = "unless-stopped"  # once healthy: Docker's backoff, like CrashLoopBackOff
 
 
 class Rollout:
@@ -75,7 +74,7 @@ class Rollout:
     async def _retire_processes(self, app: AppSpec) -> None:
         wanted = set(process_types(app))
         gone = [
-            s["Id"] for s in await self._call(self._containers.summaries, app) if process_of(s) not in wanted
+            s.id for s in await self._call(self._containers.summaries, app) if process_of(s) not in wanted
         ]
         if gone:
             self._containers.retiring.update(gone)
@@ -90,11 +89,11 @@ class Rollout:
         notice = await self.router.ensure(app) if web else None
         old = [s for s in await self._call(self._containers.summaries, app) if process_of(s) == process]
         config = config_hash(view, image, process, sidecars)
-        current = [s for s in old if labels_of(s).get(LABEL_CONFIG) == config and s["State"] == "running"]
+        current = [s for s in old if labels_of(s).get(LABEL_CONFIG) == config and s.status == "running"]
         mains = [s for s in current if not sidecar_of(s)]
         if len(mains) == view.instances and len(old) == len(current):
             progress(f"adopting {len(mains)} running instance(s) of {image}{as_process(process)}")
-            adopted = [await self._call(self._containers.client.containers.get, s["Id"]) for s in mains]
+            adopted = [await self._call(self._containers.get, s.id) for s in mains]
             await self._wait_healthy(view, adopted, progress)
             if web:
                 self._route(app, adopted)
@@ -105,21 +104,21 @@ class Rollout:
         progress(f"starting {view.instances} instance(s) of {image}{as_process(process)}")
         generation = secrets.token_hex(3)
         previous = self.router.backends(app.name)
-        healthy: list[Container] = []
-        new: list[Container] = []
+        healthy: list[ContainerInfo] = []
+        new: list[ContainerInfo] = []
         retired: list[Backend] = []
 
-        def on_healthy(container: Container) -> None:
+        def on_healthy(container: ContainerInfo) -> None:
             # The new version takes the traffic from its first healthy instance on;
             # the old instances leave rotation now, finish their requests, and are stopped below.
             healthy.append(container)
             if web:
                 retired.extend(self._route(app, healthy))
 
-        async def start(index: int) -> Container:
+        async def start(index: int) -> ContainerInfo:
             return await self._start_tracked(new, view, image, index, generation, process, sidecars)
 
-        rest: asyncio.Future[list[Container]] | None = None
+        rest: asyncio.Future[list[ContainerInfo]] | None = None
         try:
             if view.instances > 0:
                 # Instance 0 first, alone on the engine and the CPU, so the new version serves
@@ -142,13 +141,13 @@ class Rollout:
         if old:
             progress(f"stopping {len(old)} old container(s){as_process(process)}")
             sidecars_first = sorted(old, key=lambda o: not sidecar_of(o))
-            self._retire(retired, [o["Id"] for o in sidecars_first])
+            self._retire(retired, [o.id for o in sidecars_first])
         return Deployed(self.router.url(app) if web else None, notice)
 
     async def _start_tracked(
-        self, new: list[Container], view: AppSpec, image: str, index: int, generation: str, process: str,
+        self, new: list[ContainerInfo], view: AppSpec, image: str, index: int, generation: str, process: str,
         sidecars: tuple[SidecarSpec, ...],
-    ) -> Container:  # fmt: skip
+    ) -> ContainerInfo:  # fmt: skip
         """Start one instance and record it in `new`. The engine call runs in a thread that a cancel
         (Ctrl-C) cannot stop: let it finish and record its container, so the caller's cleanup
         removes it instead of orphaning it."""
@@ -167,24 +166,24 @@ class Rollout:
         new.append(container)
         return container
 
-    async def _keep_restarting(self, new: list[Container]) -> None:
+    async def _keep_restarting(self, new: list[ContainerInfo]) -> None:
         """Healthy now: Docker restarts them (and their sidecars) from here on."""
-        api = self._containers.client.api
+        engine = self._containers.engine
         for container in new:
             for cid in (container.id, *self._containers.sidecar_ids.get(container.id, ())):
-                await self._call(api.update_container, cid, restart_policy=RESTART_POLICY)
+                await self._call(engine.set_restart_policy, cid, RESTART_POLICY)
         for container in new:  # later steps find its sidecars by label
             self._containers.sidecar_ids.pop(container.id, None)
 
     async def _rescale(
-        self, app: AppSpec, view: AppSpec, image: str, process: str, current: list[Summary],
+        self, app: AppSpec, view: AppSpec, image: str, process: str, current: list[ContainerInfo],
         progress: Progress,
     ) -> None:  # fmt: skip
         """`cf scale -i N`: start the missing instances or stop the extra ones; the others keep
         running untouched (same image and config: nothing about them changed)."""
         web = process == WEB
         mains = [s for s in current if not sidecar_of(s)]
-        keep: dict[int, Summary] = {}
+        keep: dict[int, ContainerInfo] = {}
         for summary in sorted(mains, key=lambda s: int(labels_of(s).get(LABEL_INDEX, "0"))):
             index = int(labels_of(summary).get(LABEL_INDEX, "0"))
             if index < view.instances:
@@ -193,9 +192,9 @@ class Rollout:
         missing = [i for i in range(view.instances) if i not in keep]
         progress(f"scaling to {view.instances} instance(s){as_process(process)}: "
                  f"{len(keep)} keep running, {len(missing)} to start, {len(extra)} to stop")  # fmt: skip
-        kept = [await self._call(self._containers.client.containers.get, s["Id"]) for s in keep.values()]
+        kept = [await self._call(self._containers.get, s.id) for s in keep.values()]
         generation = secrets.token_hex(3)
-        new: list[Container] = []
+        new: list[ContainerInfo] = []
         sidecars = sidecars_of(app, process)
         try:
             for index in missing:
@@ -207,8 +206,8 @@ class Rollout:
             raise
         retired = self._route(app, [*kept, *new]) if web else []
         if extra:
-            gone = sorted({s["Id"] for s in extra})
-            their_sidecars = [s["Id"] for main in gone for s in sidecars_among(current, main)]
+            gone = sorted({s.id for s in extra})
+            their_sidecars = [s.id for main in gone for s in sidecars_among(current, main)]
             self._retire(retired, their_sidecars + gone)
 
     def _retire(self, retired: list[Backend], ids: list[str]) -> None:
@@ -220,30 +219,25 @@ class Rollout:
 
         self._background.spawn(drain_then(self.router, retired, STOP_TIMEOUT_S, stop))
 
-    def _route(self, app: AppSpec, containers: list[Container]) -> list[Backend]:
+    def _route(self, app: AppSpec, containers: list[ContainerInfo]) -> list[Backend]:
         """Put exactly `containers` in the app's rotation; return the backends taken out."""
         return self.router.set_backends(app.name, backends_of(containers, app.port))
 
     async def _wait_healthy(
-        self, app: AppSpec, containers: list[Container], progress: Progress,
-        on_healthy: Callable[[Container], None] | None = None,
+        self, app: AppSpec, containers: list[ContainerInfo], progress: Progress,
+        on_healthy: Callable[[ContainerInfo], None] | None = None,
     ) -> None:  # fmt: skip
         deadline = time.monotonic() + app.health.timeout_s
         pending = {c.id: c for c in containers}
         up_since: dict[str, float] = {}
         while pending:
-            for cid, container in list(pending.items()):
-                await self._call(container.reload)
-                state = container.attrs.get("State") or {}
-                if (
-                    state.get("Restarting")
-                    or container.attrs.get("RestartCount", 0) > 0
-                    or not state.get("Running")
-                ):
-                    if state.get("OOMKilled"):
+            for cid in list(pending):
+                container = pending[cid] = await self._call(self._containers.get, cid)
+                if container.restarting or container.restart_count > 0 or not container.running:
+                    if container.oom_killed:
                         reason = f"was killed for using more than {app.memory_mb}M of memory"
                     else:
-                        reason = f"exited with code {state.get('ExitCode')}"
+                        reason = f"exited with code {container.exit_code}"
                     lines = await self._call(self._containers.last_lines, container)
                     raise DeployError(
                         f"{app.name}/{instance_label(container)} {reason} before becoming healthy", lines

@@ -20,9 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import ParamSpec, Protocol, TypeVar
 
-import docker
-
-from devloop.adapters.dockerapi import ContainerInfo, ContainerSpec, DockerEngine, PortBinding, as_engine
+from devloop.adapters.dockerapi import ContainerInfo, ContainerSpec, DockerEngine, PortBinding
 from devloop.adapters.images import ensure_image_off_loop
 from devloop.core.services import Credentials, ServiceSpec, credentials_for, new_password
 from devloop.errors import DeployError, DockerNotFoundError, DockerRefusedError
@@ -53,7 +51,7 @@ class DockerServices:
 
     def __init__(
         self,
-        engine: Callable[[], DockerEngine | docker.DockerClient],
+        engine: Callable[[], DockerEngine],
         project_id: str,
         network: str,
         call: OffLoop | None = None,
@@ -67,7 +65,7 @@ class DockerServices:
 
     @property
     def engine(self) -> DockerEngine:
-        return as_engine(self._engine())
+        return self._engine()
 
     # --- names and secrets ----------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The engine's blocking streams as async iterators: container events (which apps changed, one set
 per burst) and one container's log, each read by a thread of its own.
 
-The SDK reads both with blocking sockets; a reader thread hands what it reads to the event loop,
+The engine reads both with blocking sockets; a reader thread hands what it reads to the event loop,
 coalesced so a burst costs one wake-up, and its stream is closed when the consumer stops.
 """
 
@@ -11,35 +11,33 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Any
 
-import docker
-
+from devloop.adapters.dockerapi import ContainerEvent, DockerEngine, Stream
 from devloop.core.events import InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.providers.docker.containers import engine_error
 from devloop.providers.docker.labels import LABEL_APP
 from devloop.providers.shared import parse_log_line
 
-Client = Callable[[], docker.DockerClient]  # the engine client, made on first use (in the thread)
+Engine = Callable[[], DockerEngine]  # the engine, connected on first use (in the thread)
 
 
-async def app_events(client: Client, labels: list[str]) -> AsyncGenerator[set[str], None]:
+async def app_events(engine: Engine, labels: list[str]) -> AsyncGenerator[set[str], None]:
     """The names of the apps whose containers (those with `labels`) had events, a set per burst;
     DockerUnavailableError when the engine closes the stream or goes away."""
     queue: asyncio.Queue[str | BaseException] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     stop = threading.Event()
-    stream_holder: list[Any] = []
+    stream_holder: list[Stream[ContainerEvent]] = []
 
     def pump() -> None:
         try:
-            stream = client().events(decode=True, filters={"label": labels, "type": "container"})
+            stream = engine().events(labels)
             stream_holder.append(stream)
             for event in stream:
                 if stop.is_set():
                     return
-                name = (event.get("Actor") or {}).get("Attributes", {}).get(LABEL_APP)
+                name = event.attributes.get(LABEL_APP)
                 if name:
                     loop.call_soon_threadsafe(queue.put_nowait, name)
             raise ConnectionError("the event stream ended")  # the engine closed it
@@ -69,25 +67,17 @@ async def app_events(client: Client, labels: list[str]) -> AsyncGenerator[set[st
 
 
 async def log_lines(
-    client: Client, instance: InstanceStatus, since_ns: int | None, follow: bool, last: int | None
+    engine: Engine, instance: InstanceStatus, since_ns: int | None, follow: bool, last: int | None
 ) -> AsyncIterator[LogLine]:
     """The container's output after `since_ns` (or its `last` lines), following until it stops;
     a container that goes away just ends the lines."""
     handover = _Handover(asyncio.get_running_loop())
-    holder: list[Any] = []
+    holder: list[Stream[bytes]] = []
     stop = threading.Event()
 
     def pump() -> None:
         try:
-            container = client().containers.get(instance.id)
-            kwargs: dict[str, Any] = {"stream": True, "follow": follow, "timestamps": True}
-            if since_ns:
-                kwargs["since"] = since_ns / 1e9
-            if last is not None:
-                kwargs["tail"] = last
-            if not follow:  # one read of the whole backlog: parsing frame by frame off the socket is slow
-                kwargs["stream"] = False
-            stream = container.logs(**kwargs) if follow else iter([container.logs(**kwargs) + b"\n"])
+            stream = engine().log_stream(instance.id, follow=follow, since_ns=since_ns, tail=last)
             holder.append(stream)
             buffer = b""
             for chunk in stream:  # Docker frames each write: usually one line a chunk

@@ -10,16 +10,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import docker.errors
-
+from devloop.adapters.dockerapi import ContainerInfo
 from devloop.core.changes import SyncCopy
 from devloop.core.processes import WEB
 from devloop.core.spec import AppSpec
-from devloop.errors import DockerUnavailableError
+from devloop.errors import DockerConflictError, DockerUnavailableError
 from devloop.providers.base import Progress
 from devloop.providers.docker.containers import STOP_TIMEOUT_S, Containers
 from devloop.providers.docker.labels import (
-    Container,
     address_of,
     instance_label,
     is_down,
@@ -61,9 +59,7 @@ class InPlace:
         for container in running:
             try:
                 await self._sync_running(app, container, present, gone)
-            except docker.errors.APIError as exc:
-                if exc.status_code != 409:  # 409: it crashed since the list; it is down now
-                    raise
+            except DockerConflictError:  # it crashed since the list; it is down now
                 down.append(container)
         for container in down:
             await self._call(self._copy_into, container, app, present)
@@ -71,7 +67,7 @@ class InPlace:
         return len({c.id for c in running + down if not sidecar_of(c)})
 
     async def _sync_running(
-        self, app: AppSpec, container: Container, present: list[SyncCopy], gone: list[str]
+        self, app: AppSpec, container: ContainerInfo, present: list[SyncCopy], gone: list[str]
     ) -> None:
         if app.sync_restart is None or sidecar_of(container) or process_of(container) != WEB:
             restart = app.sync_restart is not None and not sidecar_of(container)
@@ -82,39 +78,41 @@ class InPlace:
             await self._call(self._sync_into, container, app, present, gone)
             await self._wait_serving(app, container, "a sync")
 
-    async def _start_again(self, down: list[Container], containers: list[Container]) -> None:
+    async def _start_again(self, down: list[ContainerInfo], containers: list[ContainerInfo]) -> None:
         """Start instances that are down (crashed, or held by Docker's restart backoff) and then
         their sidecars, so they share the new network namespace; routing follows by events."""
-        api = self._containers.client.api
+        engine = self._containers.engine
         for container in (c for c in down if not sidecar_of(c)):
-            await self._call(api.restart, container.id, timeout=0)
+            await self._call(engine.restart, container.id, 0)
             for sidecar in sidecars_among(containers, container.id):
-                await self._call(api.restart, sidecar.id, timeout=0)
+                await self._call(engine.restart, sidecar.id, 0)
 
-    def _copy_into(self, container: Container, app: AppSpec, present: list[SyncCopy]) -> None:
+    def _copy_into(self, container: ContainerInfo, app: AppSpec, present: list[SyncCopy]) -> None:
         """The files into a container in any state (the archive endpoint needs no process)."""
         if present:
-            uid, gid = numeric_user(container.attrs.get("Config", {}).get("User", ""))
-            container.put_archive("/", sync_archive(app, present, uid, gid))
+            uid, gid = numeric_user(container.user)
+            self._containers.engine.put_archive(container.id, "/", sync_archive(app, present, uid, gid))
 
-    def _sync_into(self, container: Container, app: AppSpec, present: list[SyncCopy], gone: list[str],
+    def _sync_into(self, container: ContainerInfo, app: AppSpec, present: list[SyncCopy], gone: list[str],
                    restart_step: bool = True) -> None:  # fmt: skip
+        engine = self._containers.engine
         self._copy_into(container, app, present)
         if gone:
-            container.exec_run(["rm", "-f", "--", *gone], user="0")
+            engine.exec_output(container.id, ["rm", "-f", "--", *gone], user="0")
         restart = app.sync_restart if restart_step else None
         if restart is not None and restart.signal:
             self._signal(container, restart.signal)
         elif restart is not None and restart.command:
-            container.exec_run(shell_argv(restart.command))
+            engine.exec_output(container.id, shell_argv(restart.command))
 
-    def _signal(self, container: Container, signal: str) -> None:
+    def _signal(self, container: ContainerInfo, signal: str) -> None:
         """Send `signal` to the app's process from inside the container (`kill` on PID 1, the init
         that passes it on). Docker's kill endpoint would do it too, but Docker 20.10 then counts the
         container as stopped by hand and never restarts it after a later crash."""
-        result = container.exec_run(signal_argv(signal), user="0")
+        engine = self._containers.engine
+        result = engine.exec_output(container.id, signal_argv(signal), user="0")
         if result.exit_code != 0:  # no shell in the image: the endpoint, and a sync heals a crash
-            container.kill(signal=f"SIG{signal_name(signal)}")
+            engine.kill(container.id, f"SIG{signal_name(signal)}")
 
     # --- restart -----------------------------------------------------------------------------------
 
@@ -124,7 +122,7 @@ class InPlace:
         that are down (crashed, in Docker's restart backoff) are started again too."""
         containers = await self._call(self._containers.own, app)
         instances = [c for c in containers if not sidecar_of(c) and (c.status == "running" or is_down(c))]
-        api = self._containers.client.api
+        engine = self._containers.engine
         for container in sorted(instances, key=lambda c: process_of(c) != WEB):
             progress(f"restarting instance {instance_label(container)}")
             sidecars = sidecars_among(containers, container.id)
@@ -133,12 +131,12 @@ class InPlace:
             try:
                 if process_of(container) == WEB:
                     async with self._out_of_rotation(app, container):
-                        await self._call(api.restart, container.id, timeout=STOP_TIMEOUT_S)
+                        await self._call(engine.restart, container.id, STOP_TIMEOUT_S)
                         await self._wait_serving(app, container, "a restart")
                 else:
-                    await self._call(api.restart, container.id, timeout=STOP_TIMEOUT_S)
+                    await self._call(engine.restart, container.id, STOP_TIMEOUT_S)
                 for sidecar in sidecars:
-                    await self._call(api.restart, sidecar.id, timeout=STOP_TIMEOUT_S)
+                    await self._call(engine.restart, sidecar.id, STOP_TIMEOUT_S)
             finally:
                 self._containers.restarting.difference_update(ids)
         return len(instances)
@@ -146,7 +144,7 @@ class InPlace:
     # --- one instance out of rotation ----------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _out_of_rotation(self, app: AppSpec, container: Container) -> AsyncIterator[None]:
+    async def _out_of_rotation(self, app: AppSpec, container: ContainerInfo) -> AsyncIterator[None]:
         """No new requests for `container` and its in-flight ones done, for the duration."""
         try:
             with self._rotation.holding(app.name):
@@ -156,12 +154,12 @@ class InPlace:
             with contextlib.suppress(DockerUnavailableError):
                 await self._observe(app)  # a restart moved the port: route the live ones
 
-    async def _wait_serving(self, app: AppSpec, container: Container, after: str) -> None:
+    async def _wait_serving(self, app: AppSpec, container: ContainerInfo, after: str) -> None:
         """Poll the health check until it passes; a restart by Docker on the way is fine."""
 
         async def serving() -> bool:
-            await self._call(container.reload)  # a restarted container gets a new host port
-            address = address_of(container, app.port)
+            now = await self._call(self._containers.get, container.id)  # a restart: a new host port
+            address = address_of(now, app.port)
             host, port = address if address else ("127.0.0.1", None)
             return await check(app.health, host, port)
 

@@ -14,16 +14,16 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
 
-import docker.errors
-
-from devloop.adapters import dockerapi, proc
+from devloop.adapters import dockersdk, proc
 from devloop.adapters import registry as registry_push
+from devloop.adapters.dockerapi import ContainerSpec, DockerEngine, PortBinding
+from devloop.adapters.images import ensure_image
 from devloop.adapters.kindcli import KindCli
 from devloop.adapters.kube import KubeClient
 from devloop.adapters.kubewire import Obj
-from devloop.errors import DevloopError, ProviderError
+from devloop.core.pull import PullPolicy
+from devloop.errors import DevloopError, DockerNotFoundError, ProviderError
 from devloop.providers.base import Progress
 from devloop.providers.kind import cluster_config
 
@@ -37,11 +37,11 @@ async def deliver(
 ) -> str:  # fmt: skip
     """The reference the cluster runs `image` by: pushed to `registry`, else loaded into kind's node."""
     if registry:
-        client = await asyncio.to_thread(dockerapi.connect)
+        engine = await asyncio.to_thread(dockersdk.open_engine)
         try:
-            return await registry_push.push(client, image, registry, progress)
+            return await registry_push.push(engine, image, registry, progress)
         finally:
-            client.close()
+            engine.close()
     if kind is not None:
         progress(f"loading {image} into kind cluster {cluster}")
         store = await asyncio.to_thread(_engine_image_store)
@@ -67,46 +67,46 @@ async def wire_registry(kube: KubeClient, kind: KindCli, cluster: str, progress:
     is the fallback when the registry cannot start."""
     nodes = await kind.nodes(cluster)
     try:
-        client = dockerapi.connect()
-        await asyncio.to_thread(ensure_kind_registry, client, nodes, progress)
+        engine = dockersdk.open_engine()
+        await asyncio.to_thread(ensure_kind_registry, engine, nodes, progress)
     except Exception as exc:  # no registry image, say: `kind load` still delivers
-        why = exc.explanation if isinstance(exc, docker.errors.APIError) else str(exc)
+        why = str(exc)
         progress(f"no local registry ({why}); images go in with `kind load docker-image`")
         return
     await kube.apply(cluster_config.registry_hosting(cluster_config.registry_host()), None)
 
 
-def ensure_kind_registry(client: Any, nodes: list[str], progress: Progress) -> None:
+def ensure_kind_registry(engine: DockerEngine, nodes: list[str], progress: Progress) -> None:
     """The local-registry recipe for kind: registry container, kind network, hosts.toml per node."""
     name = cluster_config.REGISTRY_NAME
     # The cheap checks first: no registry is started (or pulled) for nodes that are not there.
     try:
-        network = client.networks.get(KIND_NETWORK)
-        node_containers = [client.containers.get(node) for node in nodes]
-    except docker.errors.NotFound as exc:
+        engine.network_members(KIND_NETWORK)
+        node_ids = [engine.container(node).id for node in nodes]
+    except DockerNotFoundError as exc:
         raise ProviderError(
-            f"the kind nodes or their `{KIND_NETWORK}` network are not on this engine: {exc.explanation}"
+            f"the kind nodes or their `{KIND_NETWORK}` network are not on this engine: {exc}"
         ) from None
     try:
-        container = client.containers.get(name)
-    except docker.errors.NotFound:
+        status = engine.container(name).status
+    except DockerNotFoundError:
         progress(f"starting the local registry {name} on 127.0.0.1:{cluster_config.REGISTRY_PORT}")
-        container = client.containers.run(
-            REGISTRY_IMAGE,
+        ensure_image(engine, REGISTRY_IMAGE, PullPolicy.MISSING, lambda _line: None)  # as `docker run` pulls
+        engine.create_container(ContainerSpec(
+            image=REGISTRY_IMAGE,
             name=name,
-            detach=True,
-            restart_policy={"Name": "always"},
-            ports={"5000/tcp": ("127.0.0.1", cluster_config.REGISTRY_PORT)},
-        )
-    if container.status != "running":
-        container.start()
-    network.reload()
-    if name not in {c.name for c in network.containers}:
-        network.connect(container)
+            restart_policy="always",
+            ports=(PortBinding(5000, cluster_config.REGISTRY_PORT),),  # loopback only
+        ))  # fmt: skip
+        status = "created"
+    if status != "running":
+        engine.start(name)
+    if name not in engine.network_members(KIND_NETWORK):
+        engine.connect_network(KIND_NETWORK, name)
     folder = f"etc/containerd/certs.d/{cluster_config.registry_host()}"
     archive = _tar({f"{folder}/hosts.toml": cluster_config.hosts_toml().encode()})
-    for node in node_containers:
-        node.put_archive("/", archive)
+    for node in node_ids:
+        engine.put_archive(node, "/", archive)
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
@@ -146,15 +146,15 @@ def node_platform(info: Obj) -> str:
 def _engine_image_store() -> str | None:
     """The node platform when the engine uses the containerd image store, else None."""
     try:
-        client = dockerapi.connect()
+        engine = dockersdk.open_engine()
     except DevloopError:
         return None
     try:
-        info: Obj = client.info()
-    except Exception:
+        info: Obj = engine.info()
+    except DevloopError:
         return None
     finally:
-        client.close()
+        engine.close()
     return node_platform(info) if uses_containerd_store(info) else None
 
 

@@ -13,7 +13,7 @@ import json
 import time
 from datetime import UTC, datetime
 
-from devloop.adapters import dockerapi
+from devloop.adapters import dockersdk
 from devloop.adapters.kube import KubeClient
 from devloop.adapters.kubewire import Obj, plural
 from devloop.core.spec import AppSpec
@@ -202,15 +202,15 @@ class Rollouts:
 def runs_as_numeric_non_root(image: str) -> bool:
     """Whether the image's user is a non-zero UID, which the kubelet can check (True if unknown)."""
     try:
-        client = dockerapi.connect()
+        engine = dockersdk.open_engine()
     except DevloopError:
         return True
     try:
-        user = (client.images.get(image).attrs.get("Config") or {}).get("User") or ""
-    except Exception:  # not in the local engine (a remote image): leave the manifest as it is
+        user = engine.image_user(image)
+    except DevloopError:  # not in the local engine (a remote image): leave the manifest as it is
         return True
     finally:
-        client.close()
+        engine.close()
     uid = user.split(":", 1)[0]
     return uid.isdigit() and uid != "0"
 

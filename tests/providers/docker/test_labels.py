@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from devloop.adapters.dockerapi import ContainerInfo
+from devloop.adapters.dockersdk import container_info, summary_info
 from devloop.core.spec import AppSpec, SidecarSpec
 from devloop.providers.docker.labels import (
     LABEL_INDEX,
@@ -30,9 +31,11 @@ APP = AppSpec("web", Path("."), port=8080, env=(("A", "1"),), secret_env=(("TOKE
 
 def container(
     labels: dict[str, str] | None = None, status: str = "running", cid: str = "c1", **attrs: Any
-) -> SimpleNamespace:
-    """A container object as the SDK gives one after an inspect, with only what devloop reads."""
-    return SimpleNamespace(id=cid, name=f"devloop-{cid}", status=status, labels=labels or {}, attrs=attrs)
+) -> ContainerInfo:
+    """A container as the engine seam reads one from an inspect, with only what devloop reads."""
+    state = {**attrs.pop("State", {}), "Status": status}
+    return container_info({"Id": cid, "Name": f"/devloop-{cid}", "State": state,
+                           "Config": {"Labels": labels or {}}, **attrs})  # fmt: skip
 
 
 def published(port: int, host_port: str, host_ip: str = "127.0.0.1") -> dict[str, Any]:
@@ -66,7 +69,7 @@ def test_a_web_container_hashes_as_it_did_before_process_types() -> None:
 )
 def test_an_instance_is_named_by_its_index_and_non_web_process(labels: dict[str, str], label: str) -> None:
     assert instance_label(container(labels)) == label
-    assert instance_label({"Labels": labels}) == label  # a summary reads the same
+    assert instance_label(summary_info({"Labels": labels})) == label  # a summary reads the same
 
 
 @pytest.mark.parametrize(
@@ -94,7 +97,9 @@ def test_backends_are_the_published_containers_with_their_index() -> None:
 
 def test_a_sidecar_belongs_to_the_instance_whose_network_it_shares() -> None:
     sidecar = container({LABEL_SIDECAR: "stats"}, cid="s1", HostConfig={"NetworkMode": "container:c1"})
-    summary = {"Labels": {LABEL_SIDECAR: "stats"}, "HostConfig": {"NetworkMode": "container:c1"}}
+    summary = summary_info(
+        {"Labels": {LABEL_SIDECAR: "stats"}, "HostConfig": {"NetworkMode": "container:c1"}}
+    )
     main = container(cid="c1", HostConfig={"NetworkMode": "devloop-p"})
     assert instance_of(sidecar) == instance_of(summary) == "c1"
     assert sidecars_among([main, sidecar, summary], "c1") == [sidecar, summary]

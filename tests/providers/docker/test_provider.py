@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from devloop.adapters import dockercli
-from devloop.adapters.dockerapi import SdkDockerEngine
+from devloop.adapters.dockersdk import SdkDockerEngine
 from devloop.build.builder import ImageBuilder
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstanceStatus
