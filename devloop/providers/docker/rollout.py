@@ -17,6 +17,7 @@ from collections.abc import Callable
 from devloop.adapters.dockerapi import ContainerInfo
 from devloop.core.processes import WEB, process_types, process_view, sidecars_of
 from devloop.core.spec import AppSpec, HealthCheckType, SidecarSpec
+from devloop.errors import DockerRefusedError
 from devloop.providers.base import Deployed, DeployError, Progress
 from devloop.providers.docker.containers import STOP_TIMEOUT_S, Containers
 from devloop.providers.docker.labels import (
@@ -171,7 +172,13 @@ class Rollout:
         engine = self._containers.engine
         for container in new:
             for cid in (container.id, *self._containers.sidecar_ids.get(container.id, ())):
-                await self._call(engine.set_restart_policy, cid, RESTART_POLICY)
+                try:
+                    await self._call(engine.set_restart_policy, cid, RESTART_POLICY)
+                except DockerRefusedError:
+                    # It exited between its health check and now, and Docker updates no stopped
+                    # container: start it again, as the platform would have, then keep it restarting.
+                    await self._call(engine.start, cid)
+                    await self._call(engine.set_restart_policy, cid, RESTART_POLICY)
         for container in new:  # later steps find its sidecars by label
             self._containers.sidecar_ids.pop(container.id, None)
 

@@ -77,3 +77,23 @@ async def test_an_engine_that_goes_away_is_named_with_its_reason() -> None:
         DockerUnavailableError, match=r"^the Docker engine at .* is not answering: the engine is not running$"
     ):
         await containers.call(containers.summaries, None)
+
+
+async def test_an_instance_that_exited_right_after_its_health_check_is_started_and_kept_restarting() -> None:
+    """Docker refuses to update a stopped container ("cannot update a stopped container"): once
+    seen under load as a failed deploy of a healthy app. It is started again, then kept restarting."""
+    from devloop.providers.docker.rollout import RESTART_POLICY, Rollout
+    from devloop.providers.docker.rotation import Routing
+    from devloop.providers.shared import Background
+    from devloop.router.router import Router
+
+    engine = FakeDockerEngine(images=["img:1"])
+    one = engine.add_container("devloop-web-g1-0")
+    engine.exit(one.id, 0)
+    engine.fail("set_restart_policy", DockerRefusedError("cannot update a stopped container: unknown"))
+    containers, router, background = Containers("p", engine), Router(0), Background()
+    rollout = Rollout(containers, Routing(router, background), router, background, 0)
+    await rollout._keep_restarting([one])
+    assert engine.called("start") == [(one.id,)]
+    assert engine.called("set_restart_policy")[-1] == (one.id, RESTART_POLICY)
+    assert engine.named("devloop-web-g1-0").info.running
