@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -61,8 +62,16 @@ def published_ports(folder: Path, process: str) -> list[str]:
         client.close()
 
 
-def test_services_are_provisioned_bound_kept_and_purged(tmp_path: Path) -> None:
+@pytest.fixture
+def services_app(tmp_path: Path) -> Iterator[Path]:
+    """A copy of samples/services-app; whatever a failing test left (apps, services, data) goes after it."""
     folder = copy_sample("services-app", tmp_path)
+    yield folder
+    run(folder, {"XDG_STATE_HOME": str(tmp_path / "state")}, "down", "--purge")
+
+
+def test_services_are_provisioned_bound_kept_and_purged(services_app: Path, tmp_path: Path) -> None:
+    folder = services_app
     env = {"XDG_STATE_HOME": str(tmp_path / "state")}
     devloop = DevloopProcess("up", "--no-tui", "--no-router-logs", cwd=folder, env=env)
     try:
