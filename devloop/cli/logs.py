@@ -125,7 +125,6 @@ async def show_logs(
     async def recent_of(instance: InstanceStatus) -> None:
         async for line in provider.tail(instance, since_ns, follow=False, last=last):
             backlog.append(line)
-            newest[instance.id] = max(newest.get(instance.id, 0), line.timestamp_ns)
 
     # Every instance's recent lines at once, then one write: a terminal takes one big write far
     # faster than a write per line. `--tail 0`: none of them, only what comes from now on.

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from devloop.adapters.dockerapi import ContainerInfo, ContainerSpec, DockerEngin
 from devloop.adapters.images import ensure_image_off_loop
 from devloop.core.services import Credentials, ServiceSpec, credentials_for, new_password
 from devloop.errors import DeployError, DockerNotFoundError, DockerRefusedError
-from devloop.fs import write_private
+from devloop.fs import state_home, write_private
 
 LABEL_SERVICE = "devloop.service"
 STOP_TIMEOUT_S = 10
@@ -39,11 +38,6 @@ class OffLoop(Protocol):
     """Runs a blocking engine call in a worker thread (asyncio.to_thread, or the provider's)."""
 
     def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Awaitable[T]: ...
-
-
-def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "devloop"
 
 
 class DockerServices:
@@ -77,7 +71,7 @@ class DockerServices:
 
     @property
     def passwords_file(self) -> Path:
-        return state_dir() / self.project_id / "services.json"
+        return state_home() / self.project_id / "services.json"
 
     def _passwords(self) -> dict[str, str]:
         try:
