@@ -18,7 +18,7 @@ from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.logformat import LogFilter, format_line, parse_duration
 from devloop.core.spec import ProjectSpec
-from devloop.engine.history import LogHistory, masked, merge_recent, with_text
+from devloop.engine.history import LogHistory, mask_order, masked, merge_recent, with_text
 from devloop.engine.logmux import LogMux
 from devloop.engine.recorder import logs_dir, secret_values
 from devloop.errors import UsageError
@@ -102,13 +102,14 @@ async def show_logs(
     twice), then, unless `recent`, every instance followed from the newest line printed."""
     apps = [a for a in project.apps if not flt.apps or a.name in flt.apps]
     names_wanted = {a.name for a in apps}
+    ordered_secrets = mask_order(secrets)
     started_ns = time.time_ns()
     since_ns = started_ns - int(since_s * 1e9) if since_s else None
 
     names: dict[str, str] = {}  # instance id -> its platform name, for `--container NAME`
 
     def emit(line: LogLine) -> None:
-        line = with_text(line, masked(line.text, secrets))
+        line = with_text(line, masked(line.text, ordered_secrets))
         if flt.matches(line, names.get(line.container, "")):
             out(format_line(line, mode, timestamps, colour))
 

@@ -52,10 +52,17 @@ def decode(text: str) -> LogLine | None:
         return None
 
 
-def masked(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every known secret value replaced by the mask, longest first (one may hold another)."""
-    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
+def mask_order(secrets: Iterable[str]) -> tuple[str, ...]:
+    """The secrets worth masking, longest first (one may hold another): worked out once per set,
+    not once per line."""
+    return tuple(sorted({s for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True))
+
+
+def masked(text: str, ordered: tuple[str, ...]) -> str:
+    """`text` with every secret of `ordered` (from mask_order) replaced by the mask."""
+    for secret in ordered:
+        if secret in text:
+            text = text.replace(secret, MASK)
     return text
 
 
@@ -64,11 +71,11 @@ class LogHistory:
 
     def __init__(self, folder: Path, cap_bytes: int = CAP_BYTES, secrets: Iterable[str] = ()) -> None:
         self.journal = Journal(folder, cap_bytes, encode, decode)
-        self.secrets = tuple(secrets)
+        self.secrets = mask_order(secrets)
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
         """The values to mask from now on (a reload may bring new ones)."""
-        self.secrets = tuple(secrets)
+        self.secrets = mask_order(secrets)
 
     def append(self, line: LogLine) -> None:
         """Store one line, stamped now when its platform gave no time."""
@@ -92,10 +99,10 @@ def merge_recent(
 ) -> list[LogLine]:
     """The history and what the platform still holds, as one timeline with no line twice: a line
     both have (same instance, time and text, masked alike) is the same line."""
-    secrets = tuple(secrets)
+    ordered = mask_order(secrets)
     seen: set[tuple[str, int, str]] = set()
     merged: list[LogLine] = []
-    for line in [*stored, *(with_text(line, masked(line.text, secrets)) for line in tailed)]:
+    for line in [*stored, *(with_text(line, masked(line.text, ordered)) for line in tailed)]:
         key = (line.container, line.timestamp_ns, line.text)
         if line.container and key in seen:
             continue

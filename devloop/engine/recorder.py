@@ -71,7 +71,7 @@ class Recorder:
             self.history.set_secrets(self.secrets())
             self.timeline.health[event.app] = health_words(event.spec)
         for entry in self.timeline.observe(event, time.time_ns()):
-            text = masked(entry.text, self.secrets())
+            text = masked(entry.text, self.history.secrets)
             self.events.append(dataclasses.replace(entry, text=text) if text != entry.text else entry)
 
     async def flush_every(self, period_s: float = FLUSH_S) -> None:
