@@ -17,7 +17,7 @@ from devloop.core import events as ev
 from devloop.core.events import InstanceStatus
 from devloop.core.spec import AppSpec
 from devloop.core.specdiff import changed_fields
-from devloop.core.wording import crash_text
+from devloop.core.wording import crash_text, instance_changes
 
 
 @dataclass(frozen=True)
@@ -102,13 +102,12 @@ class Timeline:
         for instance in instances:
             before = self._instances.get(instance.key)
             self._instances[instance.key] = instance
-            crashed_now = instance.state == "crashed" and (before is None or before.state != "crashed")
-            restarted = before is not None and instance.restarts > before.restarts
-            if crashed_now or (restarted and before is not None and before.state != "crashed"):
-                said.append(("app.crash", crash_text(instance), instance.label))
-            if restarted:
-                said.append(("app.restart", f"instance {instance.label} restarted by the platform "
-                             f"({instance.restarts} so far)", instance.label))  # fmt: skip
+            for change in instance_changes(before, instance):  # the same as the [API] lines say
+                if change == "crash":
+                    said.append(("app.crash", crash_text(instance), instance.label))
+                else:
+                    said.append(("app.restart", f"instance {instance.label} restarted by the platform "
+                                 f"({instance.restarts} so far)", instance.label))  # fmt: skip
             if (before is not None and before.healthy and not instance.healthy
                     and instance.state == "running"):  # fmt: skip
                 check = self.health.get(app, "")

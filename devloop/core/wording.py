@@ -35,16 +35,22 @@ def crash_text(instance: InstanceStatus) -> str:
     return f"instance {instance.label} crashed{code}"
 
 
-def instance_notes(before: InstanceStatus | None, after: InstanceStatus) -> list[str]:
-    """The lines one instance's change deserves, in the order things happened: its crash (said
-    once per crash; a stop devloop asked for is none), then its restart by the platform."""
-    notes: list[str] = []
+def instance_changes(before: InstanceStatus | None, after: InstanceStatus) -> list[str]:
+    """What happened to one instance between two looks, in order: `crash` (said once per crash;
+    a stop devloop asked for is none), then `restart` by the platform."""
+    changes: list[str] = []
     restarted = before is not None and after.restarts > before.restarts
     if after.state == "crashed":
         if before is None or before.state != "crashed" or restarted:
-            notes.append(crash_text(after))
+            changes.append("crash")
     elif restarted and before is not None and before.state != "crashed":
-        notes.append(crash_text(after))  # the crash itself came and went between two looks
+        changes.append("crash")  # the crash itself came and went between two looks
     if restarted:
-        notes.append(f"instance {after.label} restarted ({after.restarts} so far)")
-    return notes
+        changes.append("restart")
+    return changes
+
+
+def instance_notes(before: InstanceStatus | None, after: InstanceStatus) -> list[str]:
+    """The lines one instance's change deserves, in the order things happened."""
+    restart = f"instance {after.label} restarted ({after.restarts} so far)"
+    return [crash_text(after) if change == "crash" else restart for change in instance_changes(before, after)]
