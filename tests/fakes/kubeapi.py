@@ -1397,8 +1397,15 @@ class FakeKubernetes(kmock.KubernetesEmulator):
     async def serve_portforward(
         self, raw: aiohttp.web.BaseRequest, ns: str | None, name: str | None
     ) -> aiohttp.web.StreamResponse:
+        # As the API server and kubelet: refused before the upgrade for a pod that is not there or
+        # a port that is missing or not a port.
+        if self.fetch("v1", "pods", ns, name or "") is None:
+            return status(404, "NotFound", f'pods "{name}" not found')
+        wanted = raw.query.get("ports", "")
+        if not wanted.isdigit() or not 0 < int(wanted) < 65536:
+            return status(400, "BadRequest", f"invalid port {wanted!r}: query parameter \"ports\" is required")
         cid = self.container_of(ns, name)
-        port = int(raw.query.get("ports", "0"))
+        port = int(wanted)
         ws = aiohttp.web.WebSocketResponse(protocols=("v4.channel.k8s.io", "portforward.k8s.io"))
         await ws.prepare(raw)
         prefix = struct.pack("<H", port)

@@ -208,3 +208,9 @@ def test_requests_above_limits_and_bad_ingress_hosts_are_invalid(cluster: Any) -
         bad.status_code == 422
         and 'spec.rules[0].host: Invalid value: "Shop.Example.com"' in bad.json()["message"]
     )
+
+
+def test_a_port_forward_to_a_pod_that_is_not_there_is_404_before_any_upgrade(cluster: Any) -> None:
+    with cluster.client() as client:
+        answer = client.get(f"/api/v1/namespaces/{NS}/pods/nope/portforward", params={"ports": "8080"})
+    assert answer.status_code == 404 and answer.json()["message"] == 'pods "nope" not found'
