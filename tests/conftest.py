@@ -133,6 +133,13 @@ def fake_kind(tmp_path: Path, fake_cluster: FakeCluster, monkeypatch: pytest.Mon
     kind = FakeKind(state, fake_cluster)
     for name, value in kind.env().items():
         monkeypatch.setenv(name, value)
+    # Clusters made in this process prefer ports of this worker's own: the race for a free port
+    # (which devloop survives by trying again) then never makes a test count two `kind create`s.
+    from devloop.providers.kind import cluster_config
+
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    monkeypatch.setattr(cluster_config, "HTTP_HOST_PORT", cluster_config.HTTP_HOST_PORT + 20 * (worker + 1))
+    monkeypatch.setattr(cluster_config, "HTTPS_HOST_PORT", cluster_config.HTTPS_HOST_PORT + 20 * (worker + 1))
     yield kind
 
 
