@@ -22,6 +22,8 @@ from devloop.errors import ProviderError
 from devloop.fs import write_private
 from devloop.providers.base import Progress
 from devloop.providers.kind import cluster_config
+from devloop.providers.kind.clusters import ClusterType, Detected, detect, kubeconfig_facts, with_nodes
+from devloop.providers.kind.delivery import Delivery
 from devloop.providers.kind.pods import node_ready
 from devloop.providers.kind.registry import wire_registry
 from devloop.providers.shared import project_id
@@ -51,6 +53,7 @@ class Cluster:
         self.kubeconfig: Path | None = None  # the kind cluster's; None: the user's kubeconfig
         self.kind: KindCli | None = None  # set when devloop drives a kind cluster (no --context)
         self.registry: str | None = None  # where images are pushed, if the cluster announces one
+        self._delivery: Delivery | None = None  # how images reach the nodes, once the type is known
         self._kube: KubeClient | None = None
 
     @property
@@ -164,10 +167,30 @@ class Cluster:
         )
         self.registry = cluster_config.pushed_registry(hosting)
         await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, None)
-        where = f"context {self.context}" if self.context else f"kind cluster {self.project.cluster}"
-        delivery = f"registry {self.registry}" if self.registry else "kind load" if self.kind else "as built"
-        version = info.get("gitVersion", "?")
-        return f"kubernetes {version} ({where}, namespace {namespace}, images via {delivery})"
+        delivery = await self.delivery()
+        if self.context:
+            found = delivery.detected
+            where = f"context {self.context}, {found.type} cluster {found.name}"
+        else:
+            where = f"kind cluster {self.project.cluster}"
+        version, way = info.get("gitVersion", "?"), delivery.describe(self.registry)
+        return f"kubernetes {version} ({where}, namespace {namespace}, images via {way})"
+
+    async def delivery(self) -> Delivery:
+        """How images reach this cluster's nodes: told once from the kubeconfig entry and the nodes."""
+        if self._delivery is None:
+            self._delivery = Delivery(await self.detect(), self.context, self.kind)
+        return self._delivery
+
+    async def detect(self) -> Detected:
+        """What runs behind the context (kind, k3d, minikube, Docker Desktop, ...)."""
+        if not self.context:
+            return Detected(ClusterType.KIND, self.project.cluster, False, "the kind cluster devloop runs")
+        facts = kubeconfig_facts(self.context, self.kubeconfig)
+        with contextlib.suppress(ProviderError):  # a user who may not list nodes: the names decide
+            listing = await self.kube.list_objects("v1", "nodes", None, "")
+            facts = with_nodes(facts, list(listing.get("items") or []))
+        return detect(facts)
 
     async def delete(self) -> None:
         """The kind cluster deleted (`devloop down --cluster`)."""

@@ -1,7 +1,7 @@
 """The kind provider: each app is a Deployment on a local Kubernetes (kind, or any --context).
 
 The Provider protocol's face, delegating each job to its module: the cluster
-(`cluster`: kind create/reuse, or a context), image delivery (`registry`),
+(`cluster`: kind create/reuse, or a context), image delivery (`delivery`),
 objects in and rollouts waited for (`rollout`), the router's per-pod
 port-forwards (`forwards`), backing services (`services`), and what a pod's
 status means (`pods`). What stays here is the glue: an app's objects and
@@ -28,7 +28,7 @@ from devloop.core.services import ServiceSpec
 from devloop.core.spec import AppSpec, ProjectSpec
 from devloop.errors import ProviderError, ToolMissingError
 from devloop.providers.base import Deployed, Progress
-from devloop.providers.kind import objects, registry, user_objects
+from devloop.providers.kind import objects, user_objects
 from devloop.providers.kind.cluster import Cluster, namespace_for
 from devloop.providers.kind.forwards import DRAIN_S, Forwards
 from devloop.providers.kind.pods import (
@@ -94,10 +94,8 @@ class KindProvider:
         return await self.cluster.ensure_platform(progress, self.namespace)
 
     async def deliver(self, app: AppSpec, image: str, progress: Progress) -> str:
-        cluster = self.cluster
-        return await registry.deliver(
-            image, cluster.registry, cluster.kind, self.project.cluster, self.context, progress
-        )
+        delivery = await self.cluster.delivery()
+        return await delivery.deliver(image, self.cluster.registry, progress)
 
     # --- deploy ---------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
-"""How a built image reaches the cluster: pushed to its local registry, else `kind load`.
+"""kind's local registry: the recipe devloop wires into the clusters it creates.
 
-Also sets up kind's local-registry recipe for a cluster devloop creates (a
+Sets up kind's local-registry recipe for a cluster devloop creates (a
 `registry:2` container on 127.0.0.1, joined to the `kind` network, a containerd
 hosts.toml on every node pointing `localhost:PORT` at it): knowledge of kind's
 layout, so it lives here rather than in the generic registry adapter.
@@ -10,56 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import io
-import shutil
 import tarfile
-import tempfile
-from pathlib import Path
 
-from devloop.adapters import dockersdk, proc
-from devloop.adapters import registry as registry_push
+from devloop.adapters import dockersdk
 from devloop.adapters.dockerapi import ContainerSpec, DockerEngine, PortBinding
 from devloop.adapters.images import ensure_image
 from devloop.adapters.kindcli import KindCli
 from devloop.adapters.kube import KubeClient
 from devloop.adapters.kubewire import Obj
 from devloop.core.pull import PullPolicy
-from devloop.errors import DevloopError, DockerNotFoundError, ProviderError
+from devloop.errors import DockerNotFoundError, ProviderError
 from devloop.providers.base import Progress
 from devloop.providers.kind import cluster_config
 
 REGISTRY_IMAGE = "registry:2"
 KIND_NETWORK = "kind"
-
-
-async def deliver(
-    image: str, registry: str | None, kind: KindCli | None, cluster: str, context: str | None,
-    progress: Progress,
-) -> str:  # fmt: skip
-    """The reference the cluster runs `image` by: pushed to `registry`, else loaded into kind's node."""
-    if registry:
-        engine = await asyncio.to_thread(dockersdk.open_engine)
-        try:
-            return await registry_push.push(engine, image, registry, progress)
-        finally:
-            engine.close()
-    if kind is not None:
-        progress(f"loading {image} into kind cluster {cluster}")
-        store = await asyncio.to_thread(_engine_image_store)
-        if store is None:
-            await kind.load_image(cluster, image)
-            return image
-        # Docker's containerd image store saves an image index with every platform's manifest
-        # and only the local one's content: kind's `ctr import --all-platforms` then fails
-        # (kind issue 3795). One platform's archive goes in with `load image-archive`.
-        with tempfile.TemporaryDirectory(prefix="devloop-image-") as folder:
-            archive = Path(folder) / "image.tar"
-            await _save_image(image, store, archive)
-            await kind.load_archive(cluster, archive)
-        return image
-    raise ProviderError(
-        f"context {context} has no local registry to push {image} to",
-        hint="add the `local-registry-hosting` ConfigMap to kube-public, or use a kind cluster",
-    )
 
 
 async def wire_registry(kube: KubeClient, kind: KindCli, cluster: str, progress: Progress) -> None:
@@ -141,30 +106,3 @@ def node_platform(info: Obj) -> str:
     """The engine's (and so kind's node's) platform, as `docker save --platform` names it."""
     arch = str(info.get("Architecture") or "x86_64")
     return "linux/" + {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7"}.get(arch, arch)
-
-
-def _engine_image_store() -> str | None:
-    """The node platform when the engine uses the containerd image store, else None."""
-    try:
-        engine = dockersdk.open_engine()
-    except DevloopError:
-        return None
-    try:
-        info: Obj = engine.info()
-    except DevloopError:
-        return None
-    finally:
-        engine.close()
-    return node_platform(info) if uses_containerd_store(info) else None
-
-
-async def _save_image(image: str, platform: str, archive: Path) -> None:
-    """`docker image save` of one platform (engines before 28 know no --platform: all of it then)."""
-    docker_cli = shutil.which("docker") or "docker"
-    result = await proc.run([docker_cli, "image", "save", "--platform", platform, "-o", str(archive), image])
-    if not result.ok and any(
-        "unknown flag" in line or "requires API version" in line for line in result.output
-    ):
-        result = await proc.run([docker_cli, "image", "save", "-o", str(archive), image])
-    if not result.ok:
-        raise ProviderError(f"`docker image save {image}` failed: " + " ".join(result.output[-5:]))
