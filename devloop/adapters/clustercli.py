@@ -23,8 +23,15 @@ def _find(tool: str, install: str) -> str:
     return path
 
 
+_ERROR_MARKS = ("ERRO[", "FATA[", "❌", "🤷", "Error:")
+
+
 def _tail(result: proc.ProcResult) -> str:
-    return " ".join(line.strip() for line in result.output[-5:] if line.strip())
+    """The tool's error lines (k3d's logrus `ERRO[0000] ...`, minikube's `❌ ...`), else its last lines."""
+    lines = [line.strip() for line in result.output if line.strip()]
+    errors = [line.split("] ", 1)[-1] if line[:5] in ("ERRO[", "FATA[") else line
+              for line in lines if line.startswith(_ERROR_MARKS)]  # fmt: skip
+    return " ".join(errors[-3:] or lines[-5:])
 
 
 @dataclass(frozen=True)

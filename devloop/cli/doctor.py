@@ -198,30 +198,57 @@ def check_kubeconfig() -> Check:
     return Check("kubeconfig", Verdict.PASS, f"contexts: {', '.join(contexts)}; current: {current or 'none'}")
 
 
-def run_checks(provider: str, ports: Iterable[int], folder: Path) -> list[Check]:
-    return [
+def check_cluster(context: str | None, cluster: str = "devloop") -> Check:
+    """The cluster type behind the context and the way images will reach it (from the kubeconfig and
+    `docker info` only: no API call, so an unreachable cluster does not stall the doctor)."""
+    from devloop.providers.kind.clusters import ClusterType, Detected, detect, kubeconfig_facts
+    from devloop.providers.kind.delivery import REGISTRY_HINT, Delivery, Way, engine_image_store
+
+    if context:
+        found = detect(kubeconfig_facts(context))
+        where = f"context {context} is {found.type}" + (f" ({found.name})" if found.name != context else "")
+    else:
+        found = Detected(ClusterType.KIND, cluster, False, "")
+        where = f"kind cluster {cluster} (no --context: devloop creates or reuses it)"
+    plan = Delivery(found, context, containerd_platform=engine_image_store).plan(None)
+    told = f"{where}, told by {found.why}" if context else where
+    if not plan:
+        return Check("cluster", Verdict.WARN, f"{told}; images need a registry", REGISTRY_HINT)
+    fallback = f" (fallback: {plan[1]})" if len(plan) > 1 else ""
+    first = "" if plan[0] is Way.SHARED else "the cluster's announced registry, else "
+    return Check("cluster", Verdict.PASS, f"{told}; images via {first}{plan[0]}{fallback}")
+
+
+def run_checks(provider: str, ports: Iterable[int], folder: Path, context: str | None = None,
+               cluster: str = "devloop") -> list[Check]:  # fmt: skip
+    checks = [
         *check_docker(),
-        check_kind(required=provider == "kind"),
+        check_kind(required=provider == "kind" and not context),
         check_disk(folder),
         check_inotify(),
         check_ports(ports),
         check_kubeconfig(),
     ]
+    if provider == "kind":
+        checks.append(check_cluster(context, cluster))
+    return checks
 
 
 @click.command("doctor")
 @config_options
 def doctor_command(config: CliContext) -> None:
-    """Check Docker, kind, disk, inotify, ports and kubeconfig; exit 3, 5 or 6 if `up` cannot work."""
-    chosen = config.provider or "kind"
+    """Check Docker, kind, disk, inotify, ports, kubeconfig and the cluster type and its image delivery;
+    exit 3, 5 or 6 if `up` cannot work."""
+    chosen = "kind" if config.context else config.provider or "kind"
     ports = [DEFAULT_ROUTER_PORT]
+    context, cluster = config.context, "devloop"
     if config.exists():  # doctor works without a config, with defaults
         project = config.load()
-        chosen = project.provider.value
+        chosen, context, cluster = project.provider.value, project.context, project.cluster
         # What devloop listens on: the router's shared port, apps' own ports, services' published ports.
         wanted = [project.router_port, *(dedicated_port(a) for a in project.apps)]
         ports = [p for p in (*wanted, *(s.host_port for s in project.services)) if p is not None]
-    checks = run_checks(chosen, ports, Path.cwd())
+    checks = run_checks(chosen, ports, Path.cwd(), context, cluster)
     marks = {Verdict.PASS: "ok  ", Verdict.WARN: "warn", Verdict.FAIL: "FAIL"}
     for check in checks:
         click.echo(f"[{marks[check.verdict]}] {check.name}: {check.detail}")

@@ -180,9 +180,10 @@ class Delivery:
                 await MinikubeCli.find().load_image(self.detected.name, archive)
 
 
-def _short(exc: BaseException) -> str:
+def _short(exc: BaseException, keep: int = 200) -> str:
+    """The error on one line; a long one keeps its end, where tools print the reason."""
     text = " ".join(str(exc).split())
-    return text if len(text) <= 160 else text[:157] + "..."
+    return text if len(text) <= keep else "..." + text[-keep:]
 
 
 def engine_image_store() -> str | None:

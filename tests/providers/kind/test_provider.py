@@ -286,7 +286,9 @@ async def test_registry_delivery_pushes_and_pods_pull_from_it(
     assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
     again: list[str] = []
     await provider.deliver(app, web_image, again.append)
-    assert again == [f"pushed {reference} (0 new layer(s))"]  # unchanged layers never travel twice
+    [line] = again  # unchanged layers never travel twice
+    assert line.startswith(f"delivered {reference} to kind cluster devloop via registry push in ")
+    assert line.endswith(" s (0 new layer(s))")
 
 
 def test_applied_objects_follow_the_schema(tmp_path: Path) -> None:
@@ -330,11 +332,42 @@ async def test_a_kubeconfig_context_needs_no_kind(
     provider = KindProvider(project)
     try:
         description = await provider.ensure_platform(lambda _text: None)
-        assert "(context team-dev, namespace devloop-" in description
-        with pytest.raises(ProviderError, match="context team-dev has no local registry"):
+        assert "(context team-dev, unknown cluster team-dev, namespace devloop-" in description
+        assert description.endswith("images via a registry (none set))")
+        with pytest.raises(ProviderError, match="context team-dev needs a registry") as caught:
             await provider.deliver(web_app(tmp_path), web_image, lambda _text: None)
+        assert caught.value.hint is not None and "--registry" in caught.value.hint
     finally:
         await provider.close()
+    assert fake_kind.calls() == []
+
+
+async def test_a_k3d_context_is_detected_and_its_images_go_in_with_k3d_import(
+    tmp_path: Path, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The context's name says k3d (as `k3d cluster create dev` writes it): no kind, `k3d image import -c dev`."""
+    config = tmp_path / "kubeconfig"
+    config.write_text(fake_kind.cluster.kubeconfig_text("k3d-dev"))  # type: ignore[attr-defined]
+    k3d_state = tmp_path / "k3d"
+    k3d_state.mkdir()
+    (k3d_state / "clusters").write_text("dev\n")
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    monkeypatch.setenv("FAKE_K3D_STATE", str(k3d_state))
+    from devloop.providers.kind import delivery
+
+    monkeypatch.setattr(delivery, "engine_image_store", lambda: None)
+    project = ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),), context="k3d-dev")
+    provider = KindProvider(project)
+    try:
+        description = await provider.ensure_platform(lambda _text: None)
+        assert "(context k3d-dev, k3d cluster dev, namespace " in description
+        assert description.endswith("images via k3d image import)")
+        progress: list[str] = []
+        assert await provider.deliver(web_app(tmp_path), "devloop/web:abc", progress.append) == "devloop/web:abc"
+        assert "to k3d cluster dev via k3d image import in" in progress[0]
+    finally:
+        await provider.close()
+    assert (k3d_state / "calls").read_text().splitlines() == ['["image", "import", "devloop/web:abc", "-c", "dev"]']
     assert fake_kind.calls() == []
 
 
@@ -745,10 +778,10 @@ async def test_with_dockers_containerd_image_store_images_go_in_as_one_platforms
     provider: KindProvider, web_image: str, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`kind load docker-image` fails with the containerd image store (kind issue 3795)."""
-    from devloop.providers.kind import registry
+    from devloop.providers.kind import delivery
 
     monkeypatch.setenv("FAKE_DOCKER_CONTAINERD_STORE", "1")
-    monkeypatch.setattr(registry, "_engine_image_store", lambda: "linux/amd64", raising=False)
+    monkeypatch.setattr(delivery, "engine_image_store", lambda: "linux/amd64")
     await provider.ensure_platform(lambda _text: None)
     assert await provider.deliver(web_app(Path(".")), web_image, lambda _t: None) == web_image
     loads = [c for c in fake_kind.calls() if c[:1] == ["load"]]
