@@ -69,7 +69,12 @@ def load(app: AppSpec, image: str) -> list[Obj]:
             for container in containers:
                 if names_app(str(container.get("image", "")), app.name):
                     container["image"] = image
-                    container.setdefault("imagePullPolicy", "IfNotPresent")
+                    # An image loaded into the nodes (or on a shared engine) is in no registry: a
+                    # user's `Always` would make the kubelet pull a tag nobody serves. `Never` stays.
+                    if "imagePullPolicy" not in container or (
+                        container["imagePullPolicy"] == "Always" and not in_a_registry(image)
+                    ):
+                        container["imagePullPolicy"] = "IfNotPresent"
                     swapped += 1
     if not swapped:
         raise ProviderError(
@@ -77,6 +82,13 @@ def load(app: AppSpec, image: str) -> list[Obj]:
             hint=f"set the app's container to `image: {app.name}`; devloop puts the built image there",
         )
     return documents
+
+
+def in_a_registry(image: str) -> bool:
+    """Whether `image` names a registry host (`localhost:5001/devloop/web:abc`), as Docker parses
+    it; devloop's own `devloop/web:abc` names none: it was loaded into the nodes, not pushed."""
+    first, slash, _ = image.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
 
 
 def privilege_warnings(objects: list[Obj]) -> list[str]:

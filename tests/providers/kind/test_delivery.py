@@ -251,3 +251,30 @@ async def test_a_real_docker_save_goes_into_kind_load_image_archive(fakes: dict[
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
     assert [c[:2] for c in calls(fakes["kind"])] == [["load", "image-archive"]]
+
+
+@pytest.mark.parametrize(
+    ("policy", "image", "expected"),
+    [
+        (None, IMAGE, "IfNotPresent"),
+        ("Always", IMAGE, "IfNotPresent"),  # loaded into the nodes: no registry serves it
+        ("Never", IMAGE, "Never"),
+        ("Always", f"localhost:5001/{IMAGE}", "Always"),  # pushed: the kubelet may pull it
+        ("Always", f"registry.team.example/{IMAGE}", "Always"),
+    ],
+)
+def test_a_loaded_image_is_never_pulled_whatever_the_manifest_says(
+    tmp_path: Path, policy: str | None, image: str, expected: str
+) -> None:
+    from devloop.core.spec import AppSpec
+    from devloop.providers.kind import user_objects
+
+    manifest = tmp_path / "k8s.yaml"
+    pull = f", imagePullPolicy: {policy}" if policy else ""
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n"
+        f"      containers:\n      - {{name: main, image: web{pull}}}\n"
+    )
+    app = AppSpec(name="web", source=tmp_path, manifests=manifest)
+    [deployment] = user_objects.load(app, image)
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == expected
