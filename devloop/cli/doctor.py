@@ -237,8 +237,7 @@ def run_checks(provider: str, ports: Iterable[int], folder: Path, context: str |
 @click.command("doctor")
 @config_options
 def doctor_command(config: CliContext) -> None:
-    """Check Docker, kind, disk, inotify, ports, kubeconfig and the cluster type and its image delivery;
-    exit 3, 5 or 6 if `up` cannot work."""
+    """Check Docker, kind, disk, inotify, ports and kubeconfig; exit 3, 5 or 6 if `up` cannot work."""
     chosen = "kind" if config.context else config.provider or "kind"
     ports = [DEFAULT_ROUTER_PORT]
     context, cluster = config.context, "devloop"
