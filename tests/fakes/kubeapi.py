@@ -24,8 +24,9 @@ top of it, following the API reference and the API server's own validation:
   readiness and liveness probes on the pod's own address (a failed startup or liveness probe kills
   the container, exit 137), `runAsNonRoot`, capabilities, runAsUser/Group, no-new-privileges,
   read-only root, service-link variables and `KUBERNETES_SERVICE_*`, claims as volumes,
-  `localhost:PORT/...` images pulled from a real registry, crash restarts (CrashLoopBackOff, the
-  back-off doubling);
+  `localhost:PORT/...` images pulled from a real registry, an explicit `imagePullPolicy` honoured
+  (`Always` pulls every start and fails for an image no registry here serves, `Never` never pulls:
+  ErrImageNeverPull), crash restarts (CrashLoopBackOff, the back-off doubling);
 - pod logs per container instance (`follow`, `timestamps`, `sinceTime`, `tailLines`, `previous`),
   exec (`v5.channel.k8s.io`, stdin with close; a command that cannot start is an InternalError
   Status) and port-forward over WebSockets, as the API server relays them from the kubelet.
@@ -742,8 +743,9 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     # --- nodes and the scheduler ------------------------------------------------------------------
 
-    def add_node(self, name: str, not_ready_for: float) -> None:
-        """A node as a new kind cluster has it: NotReady (with the not-ready taint) for a while."""
+    def add_node(self, name: str, not_ready_for: float, runtime: str = "containerd://1.7.18") -> None:
+        """A node as a new kind cluster has it: NotReady (with the not-ready taint) for a while; its
+        nodeInfo names the container runtime as the kubelet reports it (kind's nodes run containerd)."""
         self.node_ready_at[name] = asyncio.get_running_loop().time() + not_ready_for
         self.store("v1", "nodes", {
             "apiVersion": "v1", "kind": "Node",
@@ -751,7 +753,9 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                          "labels": {"kubernetes.io/hostname": name, "ingress-ready": "true",
                                     "node-role.kubernetes.io/control-plane": ""}},
             "spec": {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]},
-            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+            "status": {"nodeInfo": {"containerRuntimeVersion": runtime, "kubeletVersion": "v1.31.4",
+                                    "operatingSystem": "linux", "architecture": "amd64"},
+                       "conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady",
                                        "message": "container runtime network not ready: NetworkReady=false "
                                                   "reason:NetworkPluginNotReady message:Network plugin returns "
                                                   "error: cni plugin not initialized"}]},
@@ -1066,9 +1070,15 @@ class FakeKubernetes(kmock.KubernetesEmulator):
 
     def run_container(self, pod: Obj, spec: Obj, network_of: str | None = None) -> str:
         image = spec["image"]
+        policy = spec.get("imagePullPolicy")  # an unset one is IfNotPresent here (content tags)
         try:
+            if policy == "Always":
+                raise docker.errors.ImageNotFound("Always pulls")
             details = self.docker.images.get(image)
         except docker.errors.ImageNotFound:
+            if policy == "Never":
+                raise PodError("ErrImageNeverPull", f'Container image "{image}" is not present with pull '
+                               "policy of Never") from None  # fmt: skip
             if not re.match(r"^(localhost|127\.0\.0\.1):\d+/", image):
                 raise PodError("ErrImagePull", f'failed to pull image "{image}": not found') from None
             try:

@@ -51,7 +51,7 @@ class ContextFacts:
     home: str = ""
     node_names: tuple[str, ...] = ()
     node_labels: Mapping[str, str] = field(default_factory=dict)  # the first node's
-    container_runtime: str = ""  # a node's status.nodeInfo.containerRuntimeVersion
+    container_runtimes: tuple[str, ...] = ()  # each node's status.nodeInfo.containerRuntimeVersion
     docker_host: str = ""  # DOCKER_HOST the engine is reached by ("" = the platform default)
 
 
@@ -128,8 +128,8 @@ def detect(facts: ContextFacts) -> Detected:
     shares = kind in ENGINE_SHARING and _engine_is_the_clusters(kind, name, facts.docker_host)
     # Tilt also demands a Docker runtime on the node: Rancher Desktop in containerd mode, or
     # Docker Desktop's kind-based multi-node cluster, keep their images apart from the engine.
-    runtime = facts.container_runtime
-    if shares and runtime and not runtime.startswith("docker://"):
+    # A pod may land on any node, so every node must run on it.
+    if any(runtime and not runtime.startswith("docker://") for runtime in facts.container_runtimes):
         shares = False
     return Detected(kind, name, shares, why)
 
@@ -214,14 +214,17 @@ def kubeconfig_facts(context: str | None, kubeconfig: Path | None = None) -> Con
 
 
 def with_nodes(facts: ContextFacts, nodes: list[Mapping[str, Any]]) -> ContextFacts:
-    """`facts` plus what the node list says: names, the first node's labels, its container runtime."""
+    """`facts` plus what the node list says: names, the first node's labels, each one's runtime."""
     if not nodes:
         return facts
-    first = nodes[0]
-    info = (first.get("status") or {}).get("nodeInfo") or {}
+
+    def runtime(node: Mapping[str, Any]) -> str:
+        info = (node.get("status") or {}).get("nodeInfo") or {}
+        return str(info.get("containerRuntimeVersion") or "")
+
     return replace(
         facts,
         node_names=tuple(str((n.get("metadata") or {}).get("name") or "") for n in nodes),
-        node_labels=dict((first.get("metadata") or {}).get("labels") or {}),
-        container_runtime=str(info.get("containerRuntimeVersion") or ""),
+        node_labels=dict((nodes[0].get("metadata") or {}).get("labels") or {}),
+        container_runtimes=tuple(runtime(n) for n in nodes),
     )

@@ -32,19 +32,19 @@ CASES = [
     (dict(context="minikube", cluster="minikube"), ClusterType.MINIKUBE, "minikube", False),
     (dict(context="p2", certificate_authority=f"{HOME}/.minikube/ca.crt"), ClusterType.MINIKUBE, "p2", False),
     (dict(context="mk", node_labels={"minikube.k8s.io/name": "mk"}), ClusterType.MINIKUBE, "mk", False),
-    (dict(context="docker-desktop", cluster="docker-desktop", container_runtime=DOCKER),
+    (dict(context="docker-desktop", cluster="docker-desktop", container_runtimes=(DOCKER,)),
      ClusterType.DOCKER_DESKTOP, "docker-desktop", True),
     (dict(context="docker-for-desktop", cluster="docker-for-desktop-cluster",
           docker_host=f"unix://{HOME}/.docker/run/docker.sock"),
      ClusterType.DOCKER_DESKTOP, "docker-for-desktop-cluster", True),
     (dict(context="docker-desktop", cluster="docker-desktop", docker_host="tcp://builder.example:2376"),
      ClusterType.DOCKER_DESKTOP, "docker-desktop", False),  # another engine builds
-    (dict(context="docker-desktop", cluster="docker-desktop", container_runtime=CONTAINERD),
+    (dict(context="docker-desktop", cluster="docker-desktop", container_runtimes=(CONTAINERD,)),
      ClusterType.DOCKER_DESKTOP, "docker-desktop", False),  # Docker Desktop's kind-based cluster
     (dict(context="rancher-desktop", cluster="rancher-desktop",
-          docker_host=f"unix://{HOME}/.rd/docker.sock", container_runtime=DOCKER),
+          docker_host=f"unix://{HOME}/.rd/docker.sock", container_runtimes=(DOCKER,)),
      ClusterType.RANCHER_DESKTOP, "rancher-desktop", True),
-    (dict(context="rancher-desktop", cluster="rancher-desktop", container_runtime=CONTAINERD),
+    (dict(context="rancher-desktop", cluster="rancher-desktop", container_runtimes=(CONTAINERD,)),
      ClusterType.RANCHER_DESKTOP, "rancher-desktop", False),  # containerd mode: its own images
     (dict(context="colima", cluster="colima", docker_host=f"unix://{HOME}/.colima/default/docker.sock"),
      ClusterType.COLIMA, "default", True),
@@ -56,6 +56,8 @@ CASES = [
      ClusterType.ORBSTACK, "orbstack", True),
     (dict(context="orbstack", cluster="orbstack"), ClusterType.ORBSTACK, "orbstack", False),
     (dict(context="laptop", node_names=("docker-desktop",)), ClusterType.DOCKER_DESKTOP, "laptop", True),
+    (dict(context="docker-desktop", cluster="docker-desktop", container_runtimes=(DOCKER, CONTAINERD)),
+     ClusterType.DOCKER_DESKTOP, "docker-desktop", False),  # one node keeps its own images
     (dict(context="gke_team_europe-west1_dev", cluster="gke_team_europe-west1_dev",
           server="https://34.1.2.3"), ClusterType.UNKNOWN, "gke_team_europe-west1_dev", False),
 ]  # fmt: skip
@@ -106,6 +108,6 @@ def test_the_node_list_adds_names_labels_and_the_runtime() -> None:
     }
     facts = with_nodes(ContextFacts(context="mk"), [node, {"metadata": {"name": "minikube-m02"}}])
     assert facts.node_names == ("minikube", "minikube-m02")
-    assert facts.container_runtime == "docker://27.2.0"
+    assert facts.container_runtimes == ("docker://27.2.0", "")
     assert detect(facts).type is ClusterType.MINIKUBE
     assert with_nodes(facts, []) == facts

@@ -371,6 +371,44 @@ async def test_a_k3d_context_is_detected_and_its_images_go_in_with_k3d_import(
     assert fake_kind.calls() == []
 
 
+async def test_docker_desktop_on_this_engine_runs_the_built_image_without_a_copy(
+    tmp_path: Path, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch, web_image: str
+) -> None:
+    """The fake kubelet runs pods on this very engine, as Docker Desktop's does: no copy at all,
+    and a manifest's `imagePullPolicy: Always` (which would pull a tag no registry serves) is not kept."""
+    config = tmp_path / "kubeconfig"
+    config.write_text(fake_kind.cluster.kubeconfig_text("docker-desktop"))  # type: ignore[attr-defined]
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    cluster = fake_kind.cluster
+    kind_node = cluster.call(cluster.api.fetch, "v1", "nodes", None, "devloop-control-plane")  # type: ignore[attr-defined]
+    cluster.call(cluster.api.drop, "v1", "nodes", kind_node)  # type: ignore[attr-defined]
+    cluster.call(cluster.api.add_node, "docker-desktop", 0, "docker://27.3.1")  # type: ignore[attr-defined]
+    manifest = tmp_path / "deployment.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec:\n      containers:\n      - {name: main, image: web, imagePullPolicy: Always,\n"
+        "         env: [{name: PORT, value: '8080'}], ports: [{containerPort: 8080}],\n"
+        "         readinessProbe: {httpGet: {path: /, port: 8080}}}\n"
+    )
+    project = ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),), context="docker-desktop")
+    provider = KindProvider(project)
+    try:
+        description = await provider.ensure_platform(lambda _text: None)
+        assert "docker-desktop cluster docker-desktop" in description
+        assert description.endswith("images via shared engine (no copy))")
+        app = web_app(tmp_path, instances=1, manifests=manifest)
+        progress: list[str] = []
+        reference = await provider.deliver(app, web_image, progress.append)
+        assert reference == web_image and "via shared engine (no copy)" in progress[0]
+        deployed = await provider.deploy(app, reference, lambda _text: None)
+        assert deployed.url is not None and await asyncio.to_thread(http_get, deployed.url) == "hi"
+    finally:
+        await provider.close()
+    assert fake_kind.calls() == []
+
+
 def test_down_cluster_deletes_the_kind_cluster(tmp_path: Path, fake_kind: FakeKind) -> None:
     import sys
 
