@@ -22,6 +22,7 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 STALLED = {  # container waiting reasons that do not fix themselves
     "ImagePullBackOff": "cannot pull its image",
     "ErrImagePull": "cannot pull its image",
+    "ErrImageNeverPull": "has imagePullPolicy Never and its image is not on the node",
     "InvalidImageName": "has an invalid image name",
     "CreateContainerConfigError": "cannot be configured",
     "CreateContainerError": "cannot be created",

@@ -71,6 +71,9 @@ def test_stalls_and_crashes_say_why() -> None:
     assert pods.container_stall(pod("a", pull), 256) == pods.Stall(
         "web", "cannot pull its image", "not found: devloop/web:1", False
     )
+    never = waiting("ErrImageNeverPull", message='Container image "devloop/web:1" is not present')
+    stall = pods.container_stall(pod("a", never), 256)
+    assert stall is not None and stall.why == "has imagePullPolicy Never and its image is not on the node"
     crashed = running(ready=False, restarts=1) | {"lastState": {"terminated": {"exitCode": 2}}}
     assert pods.container_stall(pod("a", crashed), 256) == pods.Stall(
         "web", "exited with code 2 before becoming ready", None, True
