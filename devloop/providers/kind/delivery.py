@@ -21,7 +21,7 @@ from devloop.adapters import registry as registry_push
 from devloop.adapters.clustercli import K3dCli, MinikubeCli
 from devloop.adapters.kindcli import KindCli
 from devloop.adapters.kubewire import Obj
-from devloop.errors import DevloopError, ProviderError
+from devloop.errors import DevloopError, ProviderError, ToolMissingError
 from devloop.providers.base import Progress
 from devloop.providers.kind.clusters import ENGINE_SHARING, ClusterType, Detected
 from devloop.providers.kind.registry import node_platform, uses_containerd_store
@@ -121,8 +121,8 @@ class Delivery:
             return await self._run(first, image, registry, progress)
         except (DevloopError, OSError) as exc:
             self.failed[first] = str(exc)
-            if fallback is None:
-                raise
+            if fallback is None or (isinstance(exc, ToolMissingError) and _tool(fallback) == _tool(first)):
+                raise  # the archive way needs the same missing tool: its install hint is the fix
             progress(f"{first} failed ({_short(exc)}); falling back to {fallback} for this session")
         try:
             return await self._run(fallback, image, registry, progress)
@@ -178,6 +178,11 @@ class Delivery:
                 await K3dCli.find().import_image(self.detected.name, archive)
             else:
                 await MinikubeCli.find().load_image(self.detected.name, archive)
+
+
+def _tool(way: Way) -> str:
+    """The CLI a way runs (`kind`, `k3d`, `minikube`), "" for none."""
+    return next((tool for tool in ("kind", "k3d", "minikube") if tool in way.value), "")
 
 
 def _short(exc: BaseException, keep: int = 200) -> str:

@@ -278,3 +278,17 @@ def test_a_loaded_image_is_never_pulled_whatever_the_manifest_says(
     app = AppSpec(name="web", source=tmp_path, manifests=manifest)
     [deployment] = user_objects.load(app, image)
     assert deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == expected
+
+
+async def test_a_missing_tool_is_named_with_its_install_hint_not_tried_twice(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from devloop.errors import ToolMissingError
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no k3d anywhere
+    way = Delivery(on(ClusterType.K3D), "k3d-dev", containerd_platform=classic)
+    with pytest.raises(ToolMissingError) as caught:
+        await way.deliver(IMAGE, None, lambda _line: None)
+    assert "k3d is not installed" in str(caught.value)
+    assert caught.value.hint is not None and "https://k3d.io" in caught.value.hint
+    assert way.failed.keys() == {Way.K3D_IMPORT}
