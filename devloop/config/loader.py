@@ -159,6 +159,8 @@ def load_project_text(
             provider=ProviderKind(config.provider),
             cluster=config.cluster,
             context=config.context,
+            registry=config.registry,
+            namespace=config.namespace,
             router_port=config.router_port,
             services=_services_from_config(config, positions),
         )

@@ -16,6 +16,10 @@ DESCRIPTIONS: dict[str, str] = {
     "DevloopConfig.provider": "Where apps run: a kind cluster, or containers on the local Docker engine.",
     "DevloopConfig.cluster": "Name of the kind cluster devloop creates or reuses.",
     "DevloopConfig.context": "Use this kubeconfig context instead of creating a cluster.",
+    "DevloopConfig.registry": "HOST[:PORT][/PREFIX] to push images to (your `docker login` credentials); "
+    "pods run them by digest.",
+    "DevloopConfig.namespace": "The Kubernetes namespace (default: `devloop-<user>-<project>` on a shared "
+    "context, the project's own on a local one).",
     "DevloopConfig.router_port": "The router's shared port on 127.0.0.1 (the next free one if taken).",
     "DevloopConfig.apps": "The apps of this project.",
     "AppConfig.name": "App name: lowercase letters, digits and '-', at most 50 characters.",

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devloop.core.services import exact_type, known_types
+from devloop.core.shared import check_namespace, parse_registry
 from devloop.core.spec import check_app_name, parse_memory_mb
 
 Scalar = str | int | float | bool
@@ -156,6 +157,18 @@ class DevloopConfig(StrictModel):
     provider: Literal["kind", "docker"] = "kind"
     cluster: str = "devloop"
     context: str | None = None
+    registry: str | None = None
+    namespace: str | None = None
     router_port: int = Field(default=8080, ge=1, le=65535)
     services: list[ServiceConfig] = Field(default_factory=list)
     apps: list[AppConfig] = Field(min_length=1)
+
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, value: str | None) -> str | None:
+        return None if value is None else str(parse_registry(value))
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        return None if value is None else check_namespace(value)

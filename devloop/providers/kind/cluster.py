@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import os
 import re
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from devloop.adapters.kindcli import KindCli
 from devloop.adapters.kube import KubeClient
+from devloop.core.shared import developer_namespace, is_local_context
 from devloop.core.spec import ProjectSpec
 from devloop.errors import ProviderError
 from devloop.fs import write_private
@@ -34,9 +36,23 @@ PORT_TAKEN = "port is already allocated"  # Docker's words when kind's node cann
 
 
 def namespace_for(project: ProjectSpec) -> str:
-    """One namespace per project folder: two projects with an app `web` never meet."""
+    """One namespace per project folder: two projects with an app `web` never meet. On a shared
+    cluster (a context no local distribution named) one per developer and project too,
+    `devloop-<user>-<project>`; `namespace:` in devloop.yaml names it outright."""
+    if project.namespace:
+        return project.namespace
+    if not is_local_context(project.context):
+        return developer_namespace(developer(), project.file.resolve().parent.name)
     cleaned = re.sub(r"[^a-z0-9-]", "-", project_id(project.file).lower()).strip("-")
     return f"devloop-{cleaned}"[:63].rstrip("-")
+
+
+def developer() -> str:
+    """Who runs devloop: $USER, else the login name the system knows."""
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):  # no such user in /etc/passwd (a container's arbitrary UID)
+        return f"uid{os.getuid()}"
 
 
 def kubeconfig_cache() -> Path:
@@ -165,7 +181,7 @@ class Cluster:
             f"configmaps/{cluster_config.REGISTRY_HOSTING_CONFIGMAP}",
             cluster_config.REGISTRY_HOSTING_NAMESPACE,
         )
-        self.registry = cluster_config.pushed_registry(hosting)
+        self.registry = self.project.registry or cluster_config.pushed_registry(hosting)
         await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, None)
         delivery = await self.delivery()
         if self.context:
