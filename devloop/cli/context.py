@@ -36,6 +36,7 @@ class CliContext:
     var_pairs: tuple[str, ...] = ()
     provider: str | None = None
     context: str | None = None
+    registry: str | None = None  # --registry on up, push and build (registry_option)
 
     def exists(self) -> bool:
         from devloop.config.loader import find_config
@@ -76,6 +77,8 @@ class CliContext:
     def _with_context(self, project: ProjectSpec) -> ProjectSpec:
         if self.context:  # an existing cluster instead of the kind one: the kind provider's job
             project = dataclasses.replace(project, context=self.context, provider=ProviderKind.KIND)
+        if self.registry:
+            project = dataclasses.replace(project, registry=self.registry)
         return project
 
 
@@ -113,6 +116,27 @@ def config_options(func: Callable[..., R]) -> Callable[..., R]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def registry_option(func: Callable[..., R]) -> Callable[..., R]:
+    """`--registry HOST[:PORT]/PREFIX` (as Skaffold's --default-repo): images pushed there, pods
+    run them by digest; kept on the CliContext, which hands it to the project it loads."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is not None:
+            from devloop.core.shared import parse_registry
+
+            try:
+                value = str(parse_registry(value))
+            except ValueError as exc:
+                raise UsageError(f"--registry: {exc}") from None
+            ctx.ensure_object(CliContext).registry = value
+        return value
+
+    return click.option(
+        "--registry", metavar="HOST[:PORT]/PREFIX", callback=remember, expose_value=False, is_eager=True,
+        help="Push images to this registry (your `docker login` credentials); overrides `registry:`.",
+    )(func)  # fmt: skip
 
 
 def _display_path(path: Path) -> Path:

@@ -10,7 +10,15 @@ import time
 import click
 
 from devloop.build.builder import print_dockerfile as dockerfile_of
-from devloop.cli.context import CliContext, compose, config_options, make_builder, make_provider, select_apps
+from devloop.cli.context import (
+    CliContext,
+    compose,
+    config_options,
+    make_builder,
+    make_provider,
+    registry_option,
+    select_apps,
+)
 from devloop.cli.printer import PlainPrinter, print_build_output
 from devloop.cli.remote import ask
 from devloop.core import events as ev
@@ -25,6 +33,7 @@ from devloop.errors import BuildError, DeployError, ProviderError, UsageError
 
 @click.command()
 @config_options
+@registry_option
 @click.argument("apps", nargs=-1)
 @click.option(
     "--print-dockerfile", is_flag=True, help="Print the Dockerfile each app builds with; build nothing."
@@ -47,9 +56,23 @@ def build(config: CliContext, apps: tuple[str, ...], print_dockerfile: bool, for
             if app.build is None:
                 click.echo(f"{app.name}: prebuilt image {app.image}, nothing to build")
                 continue
-            await builder.build(app, print_build_output, force=force)
+            built = await builder.build(app, print_build_output, force=force)
+            if project.registry:  # as `skaffold build --default-repo`: built, then pushed
+                click.echo(f"{app.name}: {await push_built(built.image, project.registry)}")
 
     asyncio.run(run_all())
+
+
+async def push_built(image: str, registry: str) -> str:
+    """`image` pushed to `registry` with the user's Docker credentials; its digest reference."""
+    from devloop.adapters import dockersdk
+    from devloop.adapters.registry import push as push_image
+
+    engine = await asyncio.to_thread(dockersdk.open_engine)
+    try:
+        return await push_image(engine, image, registry, lambda line: click.echo(line, err=True))
+    finally:
+        engine.close()
 
 
 @click.command()
@@ -99,6 +122,7 @@ def trigger(config: CliContext, apps: tuple[str, ...]) -> None:
 
 @click.command()
 @config_options
+@registry_option
 def push(config: CliContext) -> None:
     """Build and deploy once, wait for health, print where the apps serve, exit (like `cf push`)."""
     project = config.load()

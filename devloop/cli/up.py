@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from devloop.cli.context import CliContext, Stack, compose, config_options
+from devloop.cli.context import CliContext, Stack, compose, config_options, registry_option
 from devloop.cli.printer import PlainPrinter
 from devloop.core.events import PlatformFailed
 from devloop.core.removal import describe_removal
@@ -27,6 +27,7 @@ NO_BUILDKIT = "this docker client has no BuildKit; builds use the legacy builder
 
 @click.command("up")
 @config_options
+@registry_option
 @click.option(
     "--no-tui", is_flag=True, help="Plain streamed output (the default when stdout is not a terminal)."
 )

@@ -34,7 +34,9 @@ async def test_two_developers_on_one_cluster_see_and_remove_only_their_own_apps(
         folder = tmp_path / user / "Shop"
         folder.mkdir(parents=True)
         monkeypatch.setenv("USER", user)
-        project = ProjectSpec(folder / "devloop.yaml", (web_app(folder, instances=1),), context="team-dev")
+        registry = "registry.example.com/team" if user == "alice" else None
+        project = ProjectSpec(folder / "devloop.yaml", (web_app(folder, instances=1),), context="team-dev",
+                              registry=registry)  # fmt: skip
         providers[user] = KindProvider(project)
     alice, bob = providers["alice"], providers["bob"]
     assert (alice.namespace, bob.namespace) == ("devloop-alice-shop", "devloop-bob-shop")
@@ -42,6 +44,8 @@ async def test_two_developers_on_one_cluster_see_and_remove_only_their_own_apps(
         for provider in (alice, bob):
             description = await provider.ensure_platform(lambda _text: None)
             assert f"(context team-dev, namespace {provider.namespace}" in description
+            if provider.project.registry:  # `registry:` is how images travel to a shared cluster
+                assert description.endswith("images via registry registry.example.com/team)")
             app = provider.project.apps[0]
             deployed = await provider.deploy(app, web_image, lambda _text: None)
             # The router reaches the pod over the API server's port-forward.
