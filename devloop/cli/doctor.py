@@ -18,6 +18,7 @@ import yaml
 
 from devloop.adapters import dockerapi, dockercli, dockersdk
 from devloop.cli.context import CliContext, config_options
+from devloop.cli.doctor_api import ApiTarget, api_target, latency
 from devloop.core.routes import dedicated_port
 from devloop.core.spec import DEFAULT_ROUTER_PORT
 from devloop.core.versions import MIN_KIND, kind_upgrade_hint
@@ -219,8 +220,25 @@ def check_cluster(context: str | None, cluster: str = "devloop") -> Check:
     return Check("cluster", Verdict.PASS, f"{told}; images via {first}{plan[0]}{fallback}")
 
 
-def run_checks(provider: str, ports: Iterable[int], folder: Path, context: str | None = None,
-               cluster: str = "devloop") -> list[Check]:  # fmt: skip
+def check_api_latency(target: ApiTarget) -> Check:
+    """The API server's median round trip: every apply, log stream and sync goes through it."""
+    try:
+        found = latency(target)
+    except DevloopError as exc:
+        return Check("api server", Verdict.WARN, f"{target.where}: {exc}", exc.hint)
+    detail = (f"{target.where} at {found.server}: {found.median_ms:.0f} ms median "
+              f"over {found.trips} round trips")  # fmt: skip
+    if found.slow:
+        return Check("api server", Verdict.WARN, detail + " (slow: each save waits several of these)",
+                     "a cluster nearer to you, or `devloop up --manual` to deploy less often")  # fmt: skip
+    return Check("api server", Verdict.PASS, detail)
+
+
+
+def run_checks(
+    provider: str, ports: Iterable[int], folder: Path, context: str | None = None, cluster: str = "devloop",
+    api: ApiTarget | None = None,
+) -> list[Check]:  # fmt: skip
     checks = [
         *check_docker(),
         check_kind(required=provider == "kind" and not context),
@@ -231,6 +249,8 @@ def run_checks(provider: str, ports: Iterable[int], folder: Path, context: str |
     ]
     if provider == "kind":
         checks.append(check_cluster(context, cluster))
+        if api is not None:
+            checks.append(check_api_latency(api))
     return checks
 
 
@@ -247,7 +267,7 @@ def doctor_command(config: CliContext) -> None:
         # What devloop listens on: the router's shared port, apps' own ports, services' published ports.
         wanted = [project.router_port, *(dedicated_port(a) for a in project.apps)]
         ports = [p for p in (*wanted, *(s.host_port for s in project.services)) if p is not None]
-    checks = run_checks(chosen, ports, Path.cwd(), context, cluster)
+    checks = run_checks(chosen, ports, Path.cwd(), context, cluster, api_target(context, cluster))
     marks = {Verdict.PASS: "ok  ", Verdict.WARN: "warn", Verdict.FAIL: "FAIL"}
     for check in checks:
         click.echo(f"[{marks[check.verdict]}] {check.name}: {check.detail}")
