@@ -162,3 +162,35 @@ async def test_bad_credentials_or_no_registry_say_which_and_the_fix_never_the_pa
     with pytest.raises(ProviderError, match=f"cannot reach the registry {gone}"):
         await pushed(image, gone, [])
     images.append(f"{gone}/{image}")
+
+
+def test_devloop_build_with_registry_pushes_what_it_built_and_says_the_fix_when_refused(
+    registry: Secured, images: list[str], tmp_path: Path
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Dockerfile").write_text(f"FROM scratch\nCOPY hello /hello\n# {uuid.uuid4().hex}\n")
+    (app / "hello").write_text("hi")
+    (app / "devloop.yaml").write_text("apps: [{name: tiny, dockerfile: Dockerfile}]\n")
+    good = docker_config(tmp_path / "good", registry.address, registry.user, registry.password)
+    bad = docker_config(tmp_path / "bad", registry.address, registry.user, "wrong-Pa55")
+
+    def build(config: Path) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DOCKER_CONFIG": str(config)}
+        argv = [sys.executable, "-m", "devloop", "build", "--registry", f"{registry.address}/team"]
+        return subprocess.run(argv, cwd=app, env=env, capture_output=True, text=True, timeout=120)
+
+    refused = build(bad)
+    assert refused.returncode == 6, refused.stderr  # a ProviderError, one message, no traceback
+    assert f"fix: `docker login {registry.address}`" in refused.stderr and "Traceback" not in refused.stderr
+    assert "wrong-Pa55" not in refused.stdout + refused.stderr
+    done = build(good)
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip().splitlines()[-1]
+    assert line.startswith(f"tiny: {registry.address}/team/devloop/tiny@sha256:"), done.stdout
+    client = docker.from_env()
+    try:
+        tags = client.images.get(line.split(": ", 1)[1]).tags  # the built tag and the pushed one
+    finally:
+        client.close()
+    images.extend(tags)
