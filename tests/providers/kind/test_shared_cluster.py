@@ -5,11 +5,15 @@ router, logs, exec and shells reaching pods through the API server alone (no kin
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from devloop.core.changes import SyncCopy
 from devloop.core.spec import ProjectSpec
 from devloop.providers.kind.provider import KindProvider
 from tests.conftest import FakeKind
@@ -39,6 +43,16 @@ async def test_two_developers_on_one_cluster_see_and_remove_only_their_own_apps(
                               registry=registry)  # fmt: skip
         providers[user] = KindProvider(project)
     alice, bob = providers["alice"], providers["bob"]
+
+    def cli(user: str, *args: str) -> subprocess.CompletedProcess[str]:
+        folder = providers[user].project.file.parent
+        (folder / "devloop.yaml").write_text(
+            f"context: team-dev\napps: [{{name: web, image: {web_image}}}]\n"
+        )
+        env = {**os.environ, "USER": user}
+        argv = [sys.executable, "-m", "devloop", *args]
+        return subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=60)
+
     assert (alice.namespace, bob.namespace) == ("devloop-alice-shop", "devloop-bob-shop")
     try:
         for provider in (alice, bob):
@@ -61,21 +75,26 @@ async def test_two_developers_on_one_cluster_see_and_remove_only_their_own_apps(
 
         for user, provider in providers.items():
             assert cluster.call(names, "pods", provider.namespace) == [seen[user][0].id]
-        # exec, logs and a shell go through the API server too
-        result = await bob.kube.exec(bob.namespace, seen["bob"][0].id, "web", ["echo", "exec-ok"])
-        assert (result.code, result.stdout) == (0, b"exec-ok\n")
+        # sync (tar over exec), exec, logs and a shell go through the API server too
+        (bob.project.apps[0].source / "note.txt").write_text("synced through the API server")
+        assert await bob.sync(bob.project.apps[0], (SyncCopy("note.txt", "/tmp/note.txt"),)) == 1
+        result = await bob.kube.exec(bob.namespace, seen["bob"][0].id, "web", ["cat", "/tmp/note.txt"])
+        assert (result.code, result.stdout) == (0, b"synced through the API server")
         logged = [line.text async for line in bob.tail(seen["bob"][0], None, follow=False)]
         assert any('"GET / HTTP/1.1" 200' in text for text in logged), logged  # the router's request
         shell = bob.shell_argv(seen["bob"][0], "echo from-the-pod", tty=False)
         ran = await asyncio.to_thread(subprocess.run, shell, capture_output=True, text=True, timeout=30)
         assert ran.stdout.strip() == "from-the-pod", ran.stderr
-        assert await alice.remove(None) == 1
+        # `devloop down` and `devloop status` as each developer runs them, in their own checkout.
+        down = cli("alice", "down")
+        assert "removed 1 instance(s)" in down.stdout, down.stdout + down.stderr
         assert cluster.call(names, "deployments", alice.namespace) == []
         # Her pod is on its way out (its grace period runs: the app is PID 1 and ignores SIGTERM).
         assert {i.state for i in (await alice.instances(alice.project.apps[0])).instances} <= {"stopping"}
         left = await bob.instances(bob.project.apps[0])
         assert [(i.id, i.state) for i in left.instances] == [(seen["bob"][0].id, "running")]
         assert len(cluster.call(names, "deployments", bob.namespace)) == 1
+        assert re.search(r"^web\s+running\s+1/1", cli("bob", "status").stdout, re.M)
     finally:
         for provider in (alice, bob):
             await provider.close()
