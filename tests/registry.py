@@ -38,9 +38,9 @@ class Secured:
         )  # fmt: skip
 
 
-def _free_port() -> int:
+def _free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -76,12 +76,12 @@ def running_registry(folder: Path, port: int | None = None) -> Iterator[str]:
         process.wait(10)
 
 
-def _answers_tls(port: int) -> bool:
+def _answers_tls(host: str, port: int) -> bool:
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     try:
         with (
-            socket.create_connection(("127.0.0.1", port), timeout=1) as raw,
+            socket.create_connection((host, port), timeout=1) as raw,
             context.wrap_socket(raw) as sock,
         ):
             sock.sendall(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
@@ -91,14 +91,17 @@ def _answers_tls(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def secured_registry(folder: Path, user: str = "dev", password: str = "s3cret-Pa55") -> Iterator[Secured]:
+def secured_registry(
+    folder: Path, user: str = "dev", password: str = "s3cret-Pa55", host: str = "127.0.0.1"
+) -> Iterator[Secured]:
     """A registry on 127.0.0.1:PORT with a certificate made for the test and an htpasswd file (bcrypt,
     the only scheme the registry takes). dockerd treats 127.0.0.0/8 as an insecure registry: it
-    speaks TLS to it without checking the certificate, so the host engine's config stays untouched."""
+    speaks TLS to it without checking the certificate, so the host engine's config stays untouched.
+    On another `host` (the docker0 gateway, say) dockerd checks the certificate, and refuses it."""
     bcrypt = pytest.importorskip("bcrypt")
     from tests.fakes.kubetls import certs
 
-    port = _free_port()
+    port = _free_port(host)
     folder.mkdir(parents=True, exist_ok=True)
     made = certs()  # a server certificate for 127.0.0.1 and localhost, from the fake cluster's CA
     (folder / "cert.pem").write_bytes(made.server_cert)
@@ -109,13 +112,13 @@ def secured_registry(folder: Path, user: str = "dev", password: str = "s3cret-Pa
     config = (
         "version: 0.1\nlog: {level: info, formatter: text, accesslog: {disabled: true}}\n"
         f"storage: {{filesystem: {{rootdirectory: {folder / 'blobs'}}}}}\n"
-        f"http: {{addr: '127.0.0.1:{port}', tls: {{certificate: {folder / 'cert.pem'}, key: {folder / 'key.pem'}}}}}\n"
+        f"http: {{addr: '{host}:{port}', tls: {{certificate: {folder / 'cert.pem'}, key: {folder / 'key.pem'}}}}}\n"
         f"auth: {{htpasswd: {{realm: devloop-test, path: {folder / 'htpasswd'}}}}}\n"
     )
     process = _serve(folder, config, log)
     try:
-        wait_until(lambda: _answers_tls(port), timeout=20, what="the TLS registry")
-        yield Secured(f"127.0.0.1:{port}", user, password, log)
+        wait_until(lambda: _answers_tls(host, port), timeout=20, what="the TLS registry")
+        yield Secured(f"{host}:{port}", user, password, log)
     finally:
         process.terminate()
         process.wait(10)

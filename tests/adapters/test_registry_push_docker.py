@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 
 from devloop.adapters import dockersdk
@@ -194,3 +195,35 @@ def test_devloop_build_with_registry_pushes_what_it_built_and_says_the_fix_when_
     finally:
         client.close()
     images.extend(tags)
+
+
+def docker0_gateway() -> str | None:
+    """The default bridge's gateway address: on this host, yet not loopback (so dockerd checks TLS)."""
+    client = docker.from_env()
+    try:
+        config = client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or [{}]
+    except docker.errors.DockerException:
+        return None
+    finally:
+        client.close()
+    return config[0].get("Gateway")
+
+
+async def test_a_certificate_the_engine_does_not_trust_is_a_tls_message_with_the_fix(
+    images: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = docker0_gateway()
+    if not gateway:
+        pytest.skip("no default bridge network to serve a non-loopback registry on")
+    with secured_registry(tmp_path / "registry", host=gateway) as registry:
+        monkeypatch.setenv(
+            "DOCKER_CONFIG",
+            str(docker_config(tmp_path / "docker", registry.address, registry.user, registry.password)),
+        )
+        image = tiny_image(images, "untrusted")
+        images.append(f"{registry.address}/{image}")
+        with pytest.raises(ProviderError) as caught:
+            await pushed(image, registry.address, [])
+    shown = caught.value.render()
+    assert f"the registry {registry.address} has a TLS problem: " in shown and "x509" in shown
+    assert f"/etc/docker/certs.d/{registry.address}/ca.crt" in shown and registry.password not in shown
