@@ -206,7 +206,8 @@ def docker0_gateway() -> str | None:
         return None
     finally:
         client.close()
-    return config[0].get("Gateway")
+    gateway = config[0].get("Gateway")
+    return str(gateway) if gateway else None
 
 
 async def test_a_certificate_the_engine_does_not_trust_is_a_tls_message_with_the_fix(
