@@ -36,8 +36,11 @@ def test_doctor_shows_the_api_servers_median_round_trip(
     config = tmp_path / "team-kubeconfig"
     config.write_text(fake_cluster.kubeconfig_text("team-dev"))
     monkeypatch.setenv("KUBECONFIG", str(config))
+    before = fake_cluster.call(lambda: len(fake_cluster.api.requests_seen))  # type: ignore[union-attr]
     check = check_api_latency(ApiTarget("context team-dev", "team-dev"))
     assert check.verdict is Verdict.PASS, check
+    seen = fake_cluster.call(lambda: list(fake_cluster.api.requests_seen)[before:])  # type: ignore[union-attr]
+    assert [r[:2] for r in seen].count(("GET", "/version/")) >= ROUND_TRIPS  # each trip a real request
     assert check.detail.startswith("context team-dev at https://127.0.0.1:")
     assert check.detail.endswith(f" ms median over {ROUND_TRIPS} round trips")
     monkeypatch.chdir(tmp_path)

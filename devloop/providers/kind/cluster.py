@@ -182,7 +182,7 @@ class Cluster:
             cluster_config.REGISTRY_HOSTING_NAMESPACE,
         )
         self.registry = self.project.registry or cluster_config.pushed_registry(hosting)
-        await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, None)
+        await self._ensure_namespace(kube, namespace)
         delivery = await self.delivery()
         if self.context:
             found = delivery.detected
@@ -207,6 +207,16 @@ class Cluster:
             listing = await self.kube.list_objects("v1", "nodes", None, "")
             facts = with_nodes(facts, list(listing.get("items") or []))
         return detect(facts)
+
+    @staticmethod
+    async def _ensure_namespace(kube: KubeClient, namespace: str) -> None:
+        """The namespace there: made when missing. One that exists is left alone, as a shared
+        cluster's admin may have made it for a developer who may not patch namespaces."""
+        existing = None
+        with contextlib.suppress(ProviderError):  # may not even read it: try to make it
+            existing = await kube.get("v1", f"namespaces/{namespace}")
+        if existing is None:
+            await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, None)
 
     async def delete(self) -> None:
         """The kind cluster deleted (`devloop down --cluster`)."""

@@ -54,6 +54,12 @@ async def test_two_developers_on_one_cluster_see_and_remove_only_their_own_apps(
         return subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=60)
 
     assert (alice.namespace, bob.namespace) == ("devloop-alice-shop", "devloop-bob-shop")
+    # Bob's namespace was made for him by the cluster's admin, and he may not change namespaces.
+    cluster = fake_kind.cluster
+    api = cluster.api  # type: ignore[attr-defined]
+    made = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": bob.namespace}}
+    cluster.call(api.store, "v1", "namespaces", made, "ADDED")
+    forbidden = cluster.call(api.inject, "PATCH", rf"/namespaces/{bob.namespace}$", "status", 403, 100)
     try:
         for provider in (alice, bob):
             description = await provider.ensure_platform(lambda _text: None)
@@ -67,10 +73,9 @@ async def test_two_developers_on_one_cluster_see_and_remove_only_their_own_apps(
         seen = {user: (await p.instances(p.project.apps[0])).instances for user, p in providers.items()}
         assert {user: len(found) for user, found in seen.items()} == {"alice": 1, "bob": 1}
         assert seen["alice"][0].id != seen["bob"][0].id
-        cluster = fake_kind.cluster
+        assert forbidden.hits == 0  # nobody tried
 
         def names(plural: str, namespace: str) -> list[str]:
-            api = cluster.api  # type: ignore[attr-defined]
             return [o["metadata"]["name"] for _v, o in api.items(plural, namespace)]  # type: ignore[no-any-return]
 
         for user, provider in providers.items():
