@@ -124,7 +124,7 @@ def registry_option(func: Callable[..., R]) -> Callable[..., R]:
 
     def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
         if value is not None:
-            from devloop.core.shared import parse_registry
+            from devloop.core.shared_cluster import parse_registry
 
             try:
                 value = str(parse_registry(value))

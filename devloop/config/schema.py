@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devloop.core.services import exact_type, known_types
-from devloop.core.shared import check_namespace, parse_registry
+from devloop.core.shared_cluster import check_namespace, parse_registry
 from devloop.core.spec import check_app_name, parse_memory_mb
 
 Scalar = str | int | float | bool

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from devloop.adapters.kindcli import KindCli
 from devloop.adapters.kube import KubeClient
-from devloop.core.shared import developer_namespace, is_local_context
+from devloop.core.shared_cluster import developer_namespace, is_local_context
 from devloop.core.spec import ProjectSpec
 from devloop.errors import ProviderError
 from devloop.fs import write_private

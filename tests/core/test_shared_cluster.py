@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from devloop.core.shared import (
+from devloop.core.shared_cluster import (
     RegistryRef,
     check_namespace,
     developer_namespace,
