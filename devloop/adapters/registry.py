@@ -33,6 +33,14 @@ def registry_reference(registry: str, image: str) -> str:
     return f"{registry.rstrip('/')}/{image}"
 
 
+def split_tag(reference: str) -> tuple[str, str]:
+    """(repository, tag) of `host:5000/team/web:1.2`; an untagged `host:5000/nginx` is `latest`."""
+    name, colon, tag = reference.rpartition(":")
+    if not colon or "/" in tag:  # that colon was the registry's port
+        return reference, "latest"
+    return name, tag
+
+
 def registry_host(registry: str) -> str:
     """The part of `HOST[:PORT]/PREFIX` that `docker login` takes."""
     return registry.strip().split("/", 1)[0]
@@ -66,8 +74,8 @@ def push_error(registry: str, target: str, detail: str) -> ProviderError:
 async def push(engine: DockerEngine, image: str, registry: str, progress: Progress) -> str:
     """Tag `image` into `registry` and push it; the registry already has unchanged layers. Returns
     `repository@sha256:...` (the digest the registry stored) when the engine reports it."""
-    target = registry_reference(registry, image)
-    repository, _, tag = target.rpartition(":")
+    repository, tag = split_tag(registry_reference(registry, image))
+    target = f"{repository}:{tag}"
 
     def run() -> str:
         engine.tag_image(image, repository, tag)

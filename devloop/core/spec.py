@@ -171,7 +171,7 @@ class ProjectSpec:
     notices: tuple[Notice, ...] = ()
     router_port: int = DEFAULT_ROUTER_PORT
     services: tuple[ServiceSpec, ...] = ()
-    registry: str | None = None  # HOST[:PORT][/PREFIX] images are pushed to (core.shared_cluster.parse_registry)
+    registry: str | None = None  # HOST[:PORT][/PREFIX] to push images to (core.shared_cluster)
     namespace: str | None = None  # the Kubernetes namespace, when the user names it
 
     def service(self, name: str) -> ServiceSpec:

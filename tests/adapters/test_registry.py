@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devloop.adapters.registry import push, push_error
+from devloop.adapters.registry import push, push_error, split_tag
 from devloop.errors import DockerRefusedError, ProviderError
 from tests.fakes.docker import FakeDockerEngine
 
@@ -26,11 +26,15 @@ async def test_push_tags_into_the_registry_and_counts_new_layers() -> None:
 async def test_a_push_the_registry_refuses_is_one_provider_error() -> None:
     engine = FakeDockerEngine(images=[IMAGE])
     engine.push_streams["localhost:5001/devloop/web:0123456789abcdef"] = [{"error": "blob upload unknown"}]
-    with pytest.raises(ProviderError, match=r"^pushing localhost:5001/devloop/web:\w+ failed: blob upload unknown$"):
+    with pytest.raises(
+        ProviderError, match=r"^pushing localhost:5001/devloop/web:\w+ failed: blob upload unknown$"
+    ):
         await push(engine, IMAGE, "localhost:5001", lambda _text: None)
     engine.push_streams.clear()
     engine.fail("push", DockerRefusedError("denied: requested access to the resource is denied"))
-    with pytest.raises(ProviderError, match="localhost:5001 refused the credentials: denied: requested access"):
+    with pytest.raises(
+        ProviderError, match="localhost:5001 refused the credentials: denied: requested access"
+    ):
         await push(engine, IMAGE, "localhost:5001", lambda _text: None)
 
 
@@ -46,7 +50,9 @@ async def test_the_pushed_reference_is_the_digest_the_engine_reports() -> None:
     lines: list[str] = []
     reference = await push(engine, IMAGE, "reg.example.com/team", lines.append)
     assert reference == f"reg.example.com/team/devloop/web@{DIGEST}"
-    assert lines == [f"pushed reg.example.com/team/devloop/web:0123456789abcdef (1 new layer(s)) as {DIGEST[:19]}"]
+    assert lines == [
+        f"pushed reg.example.com/team/devloop/web:0123456789abcdef (1 new layer(s)) as {DIGEST[:19]}"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -67,5 +73,20 @@ def test_a_refused_push_names_the_registry_and_the_fix(said: str, expected: str,
 
 
 def test_credentials_in_an_engine_message_are_never_shown() -> None:
-    error = push_error("reg.example.com", "t", 'Get "https://dev:hunter2@reg.example.com/v2/": dial tcp: i/o timeout')
+    error = push_error(
+        "reg.example.com", "t", 'Get "https://dev:hunter2@reg.example.com/v2/": dial tcp: i/o timeout'
+    )
     assert "hunter2" not in error.render() and "https://reg.example.com/v2/" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [("localhost:5001/devloop/web:abc", ("localhost:5001/devloop/web", "abc")),
+     ("localhost:5001/nginx", ("localhost:5001/nginx", "latest")),
+     ("reg.example.com/team/nginx", ("reg.example.com/team/nginx", "latest")),
+     ("reg.example.com/team/redis:7", ("reg.example.com/team/redis", "7"))],
+)  # fmt: skip
+def test_an_untagged_image_is_pushed_as_latest_not_split_at_the_port(
+    reference: str, expected: tuple[str, str]
+) -> None:
+    assert split_tag(reference) == expected
