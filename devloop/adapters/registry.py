@@ -21,9 +21,13 @@ from devloop.errors import DockerRefusedError, ProviderError
 Progress = Callable[[str], None]
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _URL_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
-_AUTH_WORDS = ("unauthorized", "authentication required", "no basic auth credentials", "denied",
-               "incorrect username or password", "401")  # fmt: skip
-_TLS_WORDS = ("x509:", "certificate", "tls:", "server gave http response to https client")
+_AUTH = re.compile(
+    r"unauthorized|authentication required|no basic auth credentials|\bdenied\b"
+    r"|incorrect username or password|\b401\b"
+)
+_TLS_WORDS = ("x509:", "tls:", "certificate signed by", "certificate is not", "certificate is valid for",
+              "certificate has expired", "handshake failure",
+              "server gave http response to https client")  # fmt: skip
 _UNREACHABLE_WORDS = ("connection refused", "no such host", "i/o timeout", "network is unreachable",
                       "dial tcp", "connection reset", "timeout exceeded")  # fmt: skip
 
@@ -57,16 +61,16 @@ def push_error(registry: str, target: str, detail: str) -> ProviderError:
             hint=f"trust its CA in /etc/docker/certs.d/{host}/ca.crt (or fix its certificate), "
             f"then `docker login {host}`",
         )
-    if any(word in lowered for word in _AUTH_WORDS):
-        return ProviderError(
-            f"pushing {target}: the registry {host} refused the credentials: {said}",
-            hint=f"`docker login {host}` (devloop pushes with your Docker credentials)",
-        )
-    if any(word in lowered for word in _UNREACHABLE_WORDS):
+    if any(word in lowered for word in _UNREACHABLE_WORDS):  # before the credentials: a port may read 401
         return ProviderError(
             f"pushing {target}: cannot reach the registry {host}: {said}",
             hint=f"check `registry:` / --registry ({registry}) and that the registry serves; "
             f"then `docker login {host}`",
+        )
+    if _AUTH.search(lowered):
+        return ProviderError(
+            f"pushing {target}: the registry {host} refused the credentials: {said}",
+            hint=f"`docker login {host}` (devloop pushes with your Docker credentials)",
         )
     return ProviderError(f"pushing {target} failed: {said}")
 
