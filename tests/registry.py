@@ -47,6 +47,7 @@ def _free_port(host: str = "127.0.0.1") -> int:
 def _serve(folder: Path, config: str, log: Path | None = None) -> subprocess.Popen[bytes]:
     if not REGISTRY_BINARY.exists():
         pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "registry.yml").write_text(config)
     out = log.open("wb") if log is not None else subprocess.DEVNULL
     try:
@@ -102,7 +103,7 @@ def secured_registry(
     from tests.fakes.kubetls import certs
 
     port = _free_port(host)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)  # the certificate and htpasswd files go in first
     made = certs()  # a server certificate for 127.0.0.1 and localhost, from the fake cluster's CA
     (folder / "cert.pem").write_bytes(made.server_cert)
     (folder / "key.pem").write_bytes(made.server_key)
