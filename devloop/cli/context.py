@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from devloop.core.spec import AppSpec, ProjectSpec, ProviderKind
+from devloop.core.spec import AppSpec, Notice, ProjectSpec, ProviderKind
 from devloop.errors import DevloopError, UsageError
 from devloop.providers.shared import project_id
 from devloop.router.router import Router
@@ -79,6 +79,10 @@ class CliContext:
             project = dataclasses.replace(project, context=self.context, provider=ProviderKind.KIND)
         if self.registry:
             project = dataclasses.replace(project, registry=self.registry)
+        if project.registry and project.provider is ProviderKind.DOCKER:
+            unused = Notice(str(project.file.name), f"registry {project.registry} is for a Kubernetes "
+                            "cluster; the docker provider runs images where they are built")  # fmt: skip
+            project = dataclasses.replace(project, notices=(*project.notices, unused))
         return project
 
 

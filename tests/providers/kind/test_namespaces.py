@@ -96,3 +96,20 @@ def test_registry_on_the_command_line_overrides_the_config(
     assert seen == ["ghcr.io/acme/dev", "old.example.com"]
     bad = runner.invoke(command, ["--registry", "https://ghcr.io/acme"])
     assert isinstance(bad.exception, UsageError) and "without a scheme" in str(bad.exception)
+
+
+def test_a_registry_on_the_docker_provider_is_a_warning_not_a_silent_no_op(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "devloop.yaml").write_text("provider: docker\napps: [{name: web, image: nginx}]\n")
+    monkeypatch.chdir(tmp_path)
+
+    @click.command()
+    @config_options
+    @registry_option
+    def command(config: CliContext) -> None:
+        config.load()
+
+    result = CliRunner().invoke(command, ["--registry", "ghcr.io/acme"])
+    assert result.exit_code == 0
+    assert "warning: devloop.yaml: registry ghcr.io/acme is for a Kubernetes cluster" in result.output
