@@ -5,14 +5,14 @@ router, logs, exec and shells reaching pods through the API server alone (no kin
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from devloop.cli import cli as devloop_cli
 from devloop.core.changes import SyncCopy
 from devloop.core.spec import ProjectSpec
 from devloop.providers.kind.provider import KindProvider
@@ -44,14 +44,14 @@ async def test_two_developers_on_one_cluster_see_and_remove_only_their_own_apps(
         providers[user] = KindProvider(project)
     alice, bob = providers["alice"], providers["bob"]
 
-    def cli(user: str, *args: str) -> subprocess.CompletedProcess[str]:
-        folder = providers[user].project.file.parent
-        (folder / "devloop.yaml").write_text(
-            f"context: team-dev\napps: [{{name: web, image: {web_image}}}]\n"
-        )
-        env = {**os.environ, "USER": user}
-        argv = [sys.executable, "-m", "devloop", *args]
-        return subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=60)
+    async def cli(user: str, command: str) -> str:
+        """`devloop COMMAND` as `user` runs it on their checkout (in this process: no interpreter start)."""
+        config = providers[user].project.file
+        config.write_text(f"context: team-dev\napps: [{{name: web, image: {web_image}}}]\n")
+        runner = CliRunner(env={"USER": user})
+        result = await asyncio.to_thread(runner.invoke, devloop_cli, [command, "-f", str(config)])
+        assert result.exit_code == 0, result.output
+        return result.output
 
     assert (alice.namespace, bob.namespace) == ("devloop-alice-shop", "devloop-bob-shop")
     # Bob's namespace was made for him by the cluster's admin, and he may not change namespaces.
@@ -91,15 +91,14 @@ async def test_two_developers_on_one_cluster_see_and_remove_only_their_own_apps(
         ran = await asyncio.to_thread(subprocess.run, shell, capture_output=True, text=True, timeout=30)
         assert ran.stdout.strip() == "from-the-pod", ran.stderr
         # `devloop down` and `devloop status` as each developer runs them, in their own checkout.
-        down = cli("alice", "down")
-        assert "removed 1 instance(s)" in down.stdout, down.stdout + down.stderr
+        assert "removed 1 instance(s)" in await cli("alice", "down")
         assert cluster.call(names, "deployments", alice.namespace) == []
         # Her pod is on its way out (its grace period runs: the app is PID 1 and ignores SIGTERM).
         assert {i.state for i in (await alice.instances(alice.project.apps[0])).instances} <= {"stopping"}
         left = await bob.instances(bob.project.apps[0])
         assert [(i.id, i.state) for i in left.instances] == [(seen["bob"][0].id, "running")]
         assert len(cluster.call(names, "deployments", bob.namespace)) == 1
-        assert re.search(r"^web\s+running\s+1/1", cli("bob", "status").stdout, re.M)
+        assert re.search(r"^web\s+running\s+1/1", await cli("bob", "status"), re.M)
     finally:
         for provider in (alice, bob):
             await provider.close()
