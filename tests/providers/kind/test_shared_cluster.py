@@ -63,7 +63,7 @@ async def test_two_developers_on_one_cluster_see_and_remove_only_their_own_apps(
     try:
         for provider in (alice, bob):
             description = await provider.ensure_platform(lambda _text: None)
-            assert f"(context team-dev, namespace {provider.namespace}" in description
+            assert f"(context team-dev, unknown cluster team-dev, namespace {provider.namespace}," in description
             if provider.project.registry:  # `registry:` is how images travel to a shared cluster
                 assert description.endswith("images via registry registry.example.com/team)")
             app = provider.project.apps[0]
