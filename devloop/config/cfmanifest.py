@@ -57,7 +57,9 @@ HONOURED = {
     "health-check-invocation-timeout": "how long one check may take",
     "health-check-interval": "seconds between checks",
     "docker": "a prebuilt image (docker.image)",
-    "processes": "process types, each with its own command, instances, memory and health check",
+    "processes": "process types, each with its own command, instances, memory and health check; "
+    "one with `instances: 0` runs none (as in cf) and is a task template: "
+    "`devloop task APP --name TYPE` runs it once, as `cf run-task --process TYPE`",
     "sidecars": "extra processes beside the app's",
     "services": "bound services (provisioned when their name says their type)",
     "version": "the manifest format version",
@@ -240,6 +242,11 @@ def _app(
         if value is not None:
             notice(key, _not_honoured(key))
     for k, process in enumerate(app.processes or ()):
+        if process.instances == 0 and process.type != WEB:
+            book.add(f"task:{app.name}/{process.type}", str(positions.at((*at, "processes", k, "instances"))),
+                     f"process type {process.type!r} has instances: 0: it runs no instances, as in cf; "
+                     f"`devloop task {app.name} --name {process.type}` runs it once as a task "
+                     "(cf run-task --process)")  # fmt: skip
         for key in NOT_HONOURED:
             if getattr(process, key.replace("-", "_"), None) is not None:
                 notice(key, _not_honoured(key), (*at, "processes", k, key))

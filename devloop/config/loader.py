@@ -33,6 +33,7 @@ from devloop.core.spec import (
     ProviderKind,
     SyncRestart,
     SyncRule,
+    TaskSpec,
     parse_memory_mb,
 )
 from devloop.errors import ConfigError, Location, UsageError
@@ -182,6 +183,9 @@ def health_from_config(cfg: HealthCheckConfig) -> HealthCheck:
 
 
 def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlPath) -> AppSpec:
+    for i, task in enumerate(app.tasks):
+        if any(t.name == task.name for t in app.tasks[:i]):
+            raise ConfigError(positions.at((*at, "tasks", i, "name")), f"duplicate task name {task.name!r}")
     source = resolve_dir(base, app.path, positions, (*at, "path"))
     build = None
     if app.image is None:
@@ -232,6 +236,10 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
             for p in app.processes
         ),
         sidecars=resolve_sidecars(app.sidecars),
+        tasks=tuple(
+            TaskSpec(t.name, t.command, t.before_start, parse_memory_mb(t.memory) if t.memory else None)
+            for t in app.tasks
+        ),
     )
     web = next((p for p in app.processes if p.type == WEB), None)
     given = frozenset(_SPEC_FIELD[f] for f in (web.model_fields_set if web else ()) if f in _SPEC_FIELD)

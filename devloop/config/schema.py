@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from devloop.core.services import exact_type, known_types
 from devloop.core.shared_cluster import check_namespace, parse_registry
 from devloop.core.spec import check_app_name, parse_memory_mb
+from devloop.core.tasks import check_task_name
 
 Scalar = str | int | float | bool
 Size = int | str
@@ -93,6 +94,16 @@ class SidecarConfig(StrictModel):
     _size = field_validator("memory")(_check_size)
 
 
+class TaskConfig(StrictModel):
+    name: str
+    command: str = Field(min_length=1)
+    before_start: bool = False
+    memory: Size | None = None
+
+    _names = field_validator("name")(check_task_name)
+    _size = field_validator("memory")(_check_size)
+
+
 class AppConfig(StrictModel):
     name: str
     path: str = "."
@@ -122,6 +133,7 @@ class AppConfig(StrictModel):
     services: list[str] = Field(default_factory=list)
     processes: list[ProcessConfig] = Field(default_factory=list)
     sidecars: list[SidecarConfig] = Field(default_factory=list)
+    tasks: list[TaskConfig] = Field(default_factory=list)
 
     _names = field_validator("name")(check_app_name)
     _sizes = field_validator("memory", "disk_quota")(_check_size)

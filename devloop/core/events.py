@@ -162,6 +162,15 @@ class Restarted:
 
 
 @dataclass(frozen=True)
+class TaskFinished:
+    """A task (`devloop task`, a before-start task) ended: news for the timeline only."""
+
+    app: str
+    name: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
 class PlatformReady:
     description: str
 
@@ -190,6 +199,7 @@ Event = (
     | SyncFailed
     | InstancesChanged
     | Restarted
+    | TaskFinished
     | PlatformReady
     | PlatformFailed
 )

@@ -104,6 +104,17 @@ class SidecarSpec:
 
 
 @dataclass(frozen=True)
+class TaskSpec:
+    """A one-off process of the app (cf `run-task`); `before_start`: it runs, and must succeed,
+    before each new version's instances start (devloop.core.tasks)."""
+
+    name: str
+    command: str
+    before_start: bool = False
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True)
 class AppSpec:
     name: str
     source: Path
@@ -135,6 +146,7 @@ class AppSpec:
     display_name: str = ""
     # cf internal routes (`*.apps.internal`): reachable from the project's other apps only.
     internal_routes: tuple[str, ...] = ()
+    tasks: tuple[TaskSpec, ...] = ()
 
     @property
     def label(self) -> str:

@@ -80,6 +80,10 @@ class Timeline:
                 return one(app, "audit.app.process.scale", f"scaled {which}to {count} instance{plural}{size}")
             case ev.Restarted(app=app, instances=count):
                 return one(app, "audit.app.restart", f"restarted {count} instance{'s' if count != 1 else ''}")
+            case ev.TaskFinished(app=app, name=name, exit_code=0):
+                return one(app, "app.task.succeeded", f"task {name} succeeded")
+            case ev.TaskFinished(app=app, name=name, exit_code=code):
+                return one(app, "app.task.failed", f"task {name} failed (exit {code})")
             case ev.SpecChanged(app=app, spec=spec):
                 before = self._specs.get(app)
                 self._specs[app] = spec

@@ -40,6 +40,8 @@ def texts(timeline: Timeline, *events: ev.Event) -> list[str]:
         (ev.ScaleRequested("web", 1, 512), "audit.app.process.scale", "scaled to 1 instance, 512M each"),
         (ev.ScaleRequested("web", 2, process="worker"), "audit.app.process.scale", "scaled worker to 2 instances"),
         (ev.Restarted("web", 2), "audit.app.restart", "restarted 2 instances"),
+        (ev.TaskFinished("web", "migrate", 0), "app.task.succeeded", "task migrate succeeded"),
+        (ev.TaskFinished("web", "migrate", 3), "app.task.failed", "task migrate failed (exit 3)"),
     ],
 )  # fmt: skip
 def test_each_event_in_cfs_words(event: ev.Event, type_: str, text: str) -> None:
