@@ -85,7 +85,7 @@ class TaskResult:
         return f"task {self.name} failed (exit {self.exit_code})"
 
     def failure(self) -> str:
-        """Why a before-start task holds the app: which task, its exit code, its last lines."""
-        lines = "".join(f"\n  {line}" for line in self.last_lines[-LAST_LINES:])
-        tail = f"; its last lines:{lines}" if lines else " (it printed nothing)"
-        return f"before-start {self.summary()}: {self.app} is not started{tail}"
+        """Why a before-start task holds the app: which task and its exit code (its last lines go
+        beside it, as a failed deploy's do)."""
+        quiet = "" if self.last_lines else " (it printed nothing)"
+        return f"before-start {self.summary()}{quiet}: {self.app} is not started"

@@ -24,6 +24,7 @@ from devloop.core.spec import ProjectSpec
 from devloop.core.state import EngineState, reduce, why_not_serving
 from devloop.engine.commands import Commands
 from devloop.engine.logmux import LogMux
+from devloop.engine.tasks import run_before_start
 from devloop.errors import BuildError, DevloopError, ToolMissingError, UsageError, describe_failure
 from devloop.providers.base import DeployError, Provider
 from devloop.router.router import Router
@@ -272,6 +273,7 @@ class Engine:
 
         try:
             ref = await self.provider.deliver(spec, image, progress)
+            await run_before_start(self, spec, ref, progress)  # migrations: they hold the new version
             deployed = await self.provider.deploy(spec, ref, progress)
         except DeployError as exc:
             self.post(ev.DeployFailed(name, image, str(exc), exc.lines))

@@ -17,13 +17,14 @@ from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.removal import Removed
 from devloop.core.services import ServiceSpec
-from devloop.core.spec import AppSpec
+from devloop.core.spec import AppSpec, TaskSpec
 from devloop.errors import DeployError
 from devloop.router.router import Router
 
-__all__ = ["ClusterProvider", "DeployError", "Deployed", "EnvReader", "Progress", "Provider"]
+__all__ = ["ClusterProvider", "DeployError", "Deployed", "EnvReader", "Progress", "Provider", "TaskOutput"]
 
 Progress = Callable[[str], None]
+TaskOutput = Callable[[LogLine], None]  # a task's output lines, tagged `APP/TASK/NAME`, as they come
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,17 @@ class Provider(Protocol):
 
     def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
         """A command that opens a shell in `instance` (or runs `command` there)."""
+        ...
+
+    async def current_image(self, app: AppSpec) -> str | None:
+        """The image the app's web instances run now (as the scheduler refers to it); None: none run."""
+        ...
+
+    async def run_task(
+        self, app: AppSpec, image: str, task: TaskSpec, output: TaskOutput, progress: Progress
+    ) -> int:
+        """Run `task` once from `image` with the app's env and bindings (cf `run-task`), its output to
+        `output`; its exit code. Nothing of it is left behind, also when cancelled (Ctrl-C)."""
         ...
 
     async def service_states(self) -> dict[str, str]:

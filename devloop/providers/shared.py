@@ -16,6 +16,7 @@ from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import parse_rfc3339_ns
 from devloop.core.services import ServiceSpec
 from devloop.core.spec import AppSpec, ProjectSpec
+from devloop.core.tasks import source_of
 from devloop.errors import DeployError
 from devloop.router.rotation import Backend
 from devloop.router.router import Router
@@ -71,6 +72,16 @@ def parse_log_line(instance: InstanceStatus, text: str) -> LogLine:
     except ValueError:
         return LogLine(instance.app, "APP", text, instance.index, instance.id, process=instance.qualifier)
     return LogLine(instance.app, "APP", message, instance.index, instance.id, ts, instance.qualifier)
+
+
+def task_line(app: str, task: str, text: str, container: str) -> LogLine:
+    """A task's output line (`RFC3339-TIMESTAMP message`), tagged `APP/TASK/NAME`."""
+    stamp, _, message = text.partition(" ")
+    try:
+        ts = parse_rfc3339_ns(stamp)
+    except ValueError:
+        ts, message = time.time_ns(), text
+    return LogLine(app, source_of(task), message, container=container, timestamp_ns=ts)
 
 
 async def wait_serving(

@@ -65,9 +65,9 @@ def test_a_process_type_is_a_task_template_as_cf_run_task_process() -> None:
 
 def test_results_in_the_timeline_words_and_a_failure_names_the_task_code_and_lines() -> None:
     assert TaskResult("web", "m", 0).summary() == "task m succeeded"
-    failed = TaskResult("web", "m", 3, tuple(f"line {i}" for i in range(15)))
+    failed = TaskResult("web", "m", 3, ("line 1",))
     assert failed.summary() == "task m failed (exit 3)"
-    text = failed.failure()
-    assert text.startswith("before-start task m failed (exit 3): web is not started")
-    assert "line 14" in text and "line 4" not in text  # the last ten lines
-    assert "printed nothing" in TaskResult("web", "m", 1).failure()
+    assert failed.failure() == "before-start task m failed (exit 3): web is not started"
+    assert TaskResult("web", "m", 1).failure() == (
+        "before-start task m failed (exit 1) (it printed nothing): web is not started"
+    )

@@ -22,9 +22,10 @@ from devloop.core.logbuffer import LogLine
 from devloop.core.processes import process_types, process_view
 from devloop.core.removal import Removed
 from devloop.core.services import ServiceSpec
-from devloop.core.spec import AppSpec
+from devloop.core.spec import AppSpec, TaskSpec
+from devloop.core.tasks import source_of
 from devloop.errors import DevloopError
-from devloop.providers.base import ClusterProvider, Deployed, EnvReader, Progress, Provider
+from devloop.providers.base import ClusterProvider, Deployed, EnvReader, Progress, Provider, TaskOutput
 from devloop.router.router import Router
 
 if TYPE_CHECKING:  # only for the check at the bottom: the engine's tests need neither provider
@@ -44,6 +45,9 @@ class FakeProvider:
         self.running: dict[str, tuple[InstanceStatus, ...]] = {}
         self.lines: dict[str, list[LogLine]] = {}  # instance id -> what it printed
         self.closed = False
+        self.task_codes: dict[str, int] = {}  # task name -> the exit code its runs end with (default 0)
+        self.task_output: dict[str, list[str]] = {}  # task name -> what its runs print
+        self.tasks_run: list[tuple[str, str, str]] = []  # (app, task, image) of each task run
         self._errors: dict[str, list[DevloopError]] = {}
         self._held: dict[str, asyncio.Event] = {}
         self._changes: asyncio.Queue[InstancesChanged] | None = None
@@ -136,6 +140,19 @@ class FakeProvider:
 
     def shell_argv(self, instance: InstanceStatus, command: str | None = None, tty: bool = True) -> list[str]:
         return ["fake-shell", instance.id, *([command] if command else [])]
+
+    async def current_image(self, app: AppSpec) -> str | None:
+        self._record("current_image", app.name)
+        return next((image for name, image in reversed(self.deployed) if name == app.name), None)
+
+    async def run_task(
+        self, app: AppSpec, image: str, task: TaskSpec, output: TaskOutput, progress: Progress
+    ) -> int:
+        self._record("run_task", app.name)
+        self.tasks_run.append((app.name, task.name, image))
+        for text in self.task_output.get(task.name, []):
+            output(LogLine(app.name, source_of(task.name), text))
+        return self.task_codes.get(task.name, 0)
 
     async def service_states(self) -> dict[str, str]:
         self._record("service_states")

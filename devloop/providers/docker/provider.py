@@ -20,8 +20,8 @@ from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.removal import Removed
 from devloop.core.services import ServiceSpec, binding_env
-from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec
-from devloop.providers.base import Deployed, Progress
+from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec, TaskSpec
+from devloop.providers.base import Deployed, Progress, TaskOutput
 from devloop.providers.docker.containers import Containers, exec_argv
 from devloop.providers.docker.labels import LABEL_CONFIG, backends_of, labels_of, sidecar_of
 from devloop.providers.docker.rollout import Rollout
@@ -29,6 +29,7 @@ from devloop.providers.docker.rotation import Routing
 from devloop.providers.docker.services import LABEL_SERVICE, DockerServices
 from devloop.providers.docker.stream import app_events, log_lines
 from devloop.providers.docker.sync import InPlace
+from devloop.providers.docker.tasks import current_image, is_task, run_task
 from devloop.providers.shared import Background, bound_services, project_id, shell_argv
 from devloop.router.router import Router
 
@@ -163,6 +164,17 @@ class DockerProvider:
         container = await self._call(self.containers.get, instance.id)
         return list(container.env)
 
+    # --- tasks (cf run-task) ---------------------------------------------------------------------
+
+    async def current_image(self, app: AppSpec) -> str | None:
+        return await self._call(current_image, self.containers, app)
+
+    async def run_task(
+        self, app: AppSpec, image: str, task: TaskSpec, output: TaskOutput, progress: Progress
+    ) -> int:
+        return await run_task(self.containers, self._bind, app, image, task, output, progress,
+                              self.project.router_port)  # fmt: skip
+
     # --- backing services: the cf service commands -----------------------------------------------
 
     async def service_states(self) -> dict[str, str]:
@@ -194,7 +206,8 @@ class DockerProvider:
         if not await self._call(self.containers.summaries, None):
             # The project's last instance went: no empty network stays.
             await self._call(self.containers.remove_network)
-        instances = [t for t in targets if not sidecar_of(t)]  # a sidecar is part of its instance
+        # A sidecar is part of its instance; a task is none.
+        instances = [t for t in targets if not sidecar_of(t) and not is_task(labels_of(t))]
         return Removed(len(instances), services, volumes)
 
     async def close(self) -> None:

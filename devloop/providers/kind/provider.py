@@ -25,9 +25,9 @@ from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.processes import WEB, process_name, process_types, process_view
 from devloop.core.services import ServiceSpec
-from devloop.core.spec import AppSpec, ProjectSpec
+from devloop.core.spec import AppSpec, ProjectSpec, TaskSpec
 from devloop.errors import ProviderError, ToolMissingError
-from devloop.providers.base import Deployed, Progress
+from devloop.providers.base import Deployed, Progress, TaskOutput
 from devloop.providers.kind import objects, user_objects
 from devloop.providers.kind.cluster import Cluster, namespace_for
 from devloop.providers.kind.forwards import DRAIN_S, Forwards
@@ -43,6 +43,7 @@ from devloop.providers.kind.pods import (
 from devloop.providers.kind.rollout import POLL_S, Rollouts, for_root_image, runs_as_numeric_non_root
 from devloop.providers.kind.service_objects import binding_secret, read_bindings, service_claims_selector
 from devloop.providers.kind.services import Services
+from devloop.providers.kind.tasks import JobRun, current_image, remove_tasks
 from devloop.providers.shared import (
     bound_services,
     parse_log_line,
@@ -330,6 +331,19 @@ class KindProvider:
             "--namespace", self.namespace, "--pod", pod, "--container", container, "--", *command,
         ]  # fmt: skip
 
+    # --- tasks (cf run-task): Jobs ---------------------------------------------------------------
+
+    async def current_image(self, app: AppSpec) -> str | None:
+        await self.connect(lambda _text: None)
+        return await current_image(self.kube, self.namespace, app)
+
+    async def run_task(
+        self, app: AppSpec, image: str, task: TaskSpec, output: TaskOutput, progress: Progress
+    ) -> int:
+        env = [o for o in self.objects(app, image) if o["kind"] in ("ConfigMap", "Secret")]
+        run = JobRun(self.kube, self.namespace, self.project_label, self.project.router_port)
+        return await run.run(app, image, task, await self._bind(app, env, progress), output, progress)
+
     # --- backing services: the cf service commands -----------------------------------------------
 
     async def service_states(self) -> dict[str, str]:
@@ -356,6 +370,8 @@ class KindProvider:
         counted = [p for p in pods.get("items") or [] if names is None or app_of(p) in names]
         for target in list(apps) if apps is not None else [None]:
             await self.rollouts.prune(target, keep=set(), keep_credentials=not purge)
+        if apps is None:
+            await remove_tasks(self.kube, self.namespace, self.project_label)
         if purge and apps is None:  # the services' data: their volume claims outlive the StatefulSets
             # The StatefulSet controller labels a claim with its template's labels and the selector's,
             # not with the StatefulSet's own: select by the template's.
