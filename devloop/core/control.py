@@ -53,7 +53,19 @@ class SetManual:
     on: bool
 
 
-Request = Trigger | Scale | Restart | Reload | Status | SetManual
+@dataclass(frozen=True)
+class TaskLog:
+    """Output of a task `devloop task` runs beside this `devloop up`, for its log stream and history
+    (`times_ns` one per line); with `exit_code`, the task ended."""
+
+    app: str
+    task: str
+    lines: tuple[str, ...] = ()
+    times_ns: tuple[int, ...] = ()
+    exit_code: int | None = None
+
+
+Request = Trigger | Scale | Restart | Reload | Status | SetManual | TaskLog
 
 # --- answers -------------------------------------------------------------------------------------
 

@@ -19,12 +19,15 @@ from devloop.core.control import (
     SetManual,
     Status,
     StatusReport,
+    TaskLog,
     Trigger,
     Triggered,
 )
+from devloop.core.logbuffer import LogLine
 from devloop.core.processes import process_types, process_view
 from devloop.core.specdiff import describe_fields, diff_projects
 from devloop.core.status import app_status
+from devloop.core.tasks import TaskResult, source_of
 from devloop.errors import DevloopError
 
 if TYPE_CHECKING:
@@ -53,6 +56,8 @@ class Commands:
             case SetManual(on=on):
                 self.engine.post(ev.ManualModeSet(on))
                 return Accepted()
+            case TaskLog():
+                return self.task_log(request)
 
     def trigger(self, request: Trigger) -> Answer:
         state = self.engine.state
@@ -78,6 +83,21 @@ class Commands:
         if not 0 <= count <= 100:
             return Refused("instances must be 0 to 100")
         self.engine.post(ev.ScaleRequested(request.app, count, request.memory_mb, request.process))
+        return Accepted()
+
+    def task_log(self, request: TaskLog) -> Answer:
+        """A task's lines into the log stream (and so the history), its end into the timeline."""
+        if request.app not in self.engine.state.apps:
+            return Refused(f"unknown app {request.app!r}")
+        if len(request.times_ns) != len(request.lines):
+            return Refused("bad request: one time per line")
+        source = source_of(request.task)
+        for text, ts in zip(request.lines, request.times_ns, strict=True):
+            self.engine.logs.add(LogLine(request.app, source, text, timestamp_ns=ts))
+        if request.exit_code is not None:
+            result = TaskResult(request.app, request.task, request.exit_code)
+            self.engine.api(request.app, result.summary())
+            self.engine.post(ev.TaskFinished(request.app, request.task, request.exit_code))
         return Accepted()
 
     def status(self) -> StatusReport:

@@ -34,6 +34,7 @@ from devloop.core.control import (
     SetManual,
     Status,
     StatusReport,
+    TaskLog,
     Trigger,
     Triggered,
 )
@@ -46,7 +47,7 @@ T = TypeVar("T")
 
 REQUESTS: dict[str, type[Request]] = {
     "trigger": Trigger, "scale": Scale, "restart": Restart, "reload": Reload, "status": Status,
-    "manual": SetManual,
+    "manual": SetManual, "task-log": TaskLog,
 }  # fmt: skip
 ANSWERS: dict[str, type[Answer]] = {
     "accepted": Accepted, "triggered": Triggered, "reloaded": Reloaded, "status": StatusReport,
