@@ -17,7 +17,8 @@ top of it, following the API reference and the API server's own validation:
 - controllers on their own tick (a GET right after an apply sees the old status): Deployments
   (pods `<name>-<hash>-<suffix>` in apimachinery's safe alphabet, maxSurge 1 / maxUnavailable 0,
   Progressing with `progressDeadlineSeconds`), StatefulSets (one claim per pod, backed by a Docker
-  volume that outlives them, released once no pod uses it), a scheduler that leaves pods
+  volume that outlives them, released once no pod uses it), Jobs and their TTL (tests/fakes/kubejobs.py:
+  a generated selector, one pod, terminal status, Orphan deletion by default), a scheduler that leaves pods
   Unschedulable while the node is NotReady (a new kind cluster's is, for a while);
 - a kubelet that runs every pod as a real container on the local Docker engine, each pod synced
   on its own task as the kubelet's pod workers do (a busy pod's slow probe holds up no other): startup,
@@ -26,7 +27,9 @@ top of it, following the API reference and the API server's own validation:
   read-only root, service-link variables and `KUBERNETES_SERVICE_*`, claims as volumes,
   `localhost:PORT/...` images pulled from a real registry, an explicit `imagePullPolicy` honoured
   (`Always` pulls every start and fails for an image no registry here serves, `Never` never pulls:
-  ErrImageNeverPull), crash restarts (CrashLoopBackOff, the back-off doubling);
+  ErrImageNeverPull), crash restarts (CrashLoopBackOff, the back-off doubling), and pods whose
+  `restartPolicy` says they are done (Succeeded/Failed, the exit code in `terminated`, the container
+  kept for its logs until the pod goes);
 - pod logs per container instance (`follow`, `timestamps`, `sinceTime`, `tailLines`, `previous`),
   exec (`v5.channel.k8s.io`, stdin with close; a command that cannot start is an InternalError
   Status) and port-forward over WebSockets, as the API server relays them from the kubelet.
@@ -67,7 +70,7 @@ import docker.errors
 import kmock
 import yaml
 
-from tests.fakes import kubestrict, kubetls
+from tests.fakes import kubejobs, kubestrict, kubetls
 
 Obj = dict[str, Any]
 KUBELET_LABEL = "devloop-fake-kubelet.cluster"
@@ -169,6 +172,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         self.probe_started: dict[str, float] = {}  # pod -> when its container was first seen running
         self.probe_times: dict[tuple[str, str], float] = {}  # (pod, startup|liveness) -> last probed
         self.probe_failures: dict[tuple[str, str], int] = {}  # (pod, startup|liveness) -> failures in a row
+        self.jobs_finished: dict[str, float] = {}  # finished Job -> when the TTL controller saw it so
         for namespace in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.store("v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                             "metadata": {"name": namespace, "uid": secrets.token_hex(16),
@@ -335,7 +339,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
             obj = self.fetch(api_version, plural, ns, name)
             if obj is None:
                 return status(404, "NotFound", f'{plural} "{name}" not found')
-            self.delete_object(api_version, plural, obj)
+            self.delete_object(api_version, plural, obj, raw.query.get("propagationPolicy"))
             return aiohttp.web.json_response(obj)
         return status(405, "MethodNotAllowed", f"{raw.method} is not served by this fake")
 
@@ -422,6 +426,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         meta["generation"] = generation
         if current is not None and "status" in current:
             obj["status"] = current["status"]
+        if obj.get("kind") == "Job" and current is None:  # the generated selector and pod labels
+            kubejobs.on_create(obj)
         if obj.get("kind") == "Service":  # the allocator's address, kept for the Service's life
             given = ((current or {}).get("spec") or {}).get("clusterIP")
             obj.setdefault("spec", {})["clusterIP"] = (
@@ -486,7 +492,7 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         raw.transport.abort()
         return response
 
-    def delete_object(self, api_version: str, plural: str, obj: Obj) -> None:
+    def delete_object(self, api_version: str, plural: str, obj: Obj, propagation: str | None = None) -> None:
         if plural == "pods":
             self.begin_termination(obj)
             return
@@ -502,6 +508,8 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         if plural == "statefulsets":
             for pod in self.stateful_pods(obj):
                 self.begin_termination(pod)
+        if plural == "jobs":
+            kubejobs.on_delete(self, obj, propagation)
 
     # --- the StatefulSet controller (pods NAME-0..N-1, one at a time; a claim each, kept) ------------
 
@@ -714,10 +722,14 @@ class FakeKubernetes(kmock.KubernetesEmulator):
                 self.reconcile(deployment)
             for _v, sts in self.items("statefulsets", None):
                 self.reconcile_stateful(sts)
+            for _v, job in self.items("jobs", None):
+                kubejobs.reconcile(self, job)
             self.update_nodes()
             for _v, pod in self.items("pods", None):
                 if pod["metadata"].get("deletionTimestamp"):
                     continue
+                if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                    continue  # terminal: the kubelet starts nothing more in it
                 if not pod["spec"].get("nodeName"):
                     self.schedule(pod)
                 else:
@@ -846,6 +858,18 @@ class FakeKubernetes(kmock.KubernetesEmulator):
         state = container.attrs["State"]
         self.note_run(cid, state)
         self.network[cid] = container.attrs["NetworkSettings"]
+        policy = pod["spec"].get("restartPolicy", "Always")
+        if not state.get("Running") and key not in self.restarting and (
+            policy == "Never" or (policy == "OnFailure" and state.get("ExitCode") == 0)
+        ):  # it ran to its end: the pod is done, its container kept for its logs until the pod goes
+            code = state.get("ExitCode", 1)
+            reason = "Completed" if code == 0 else ("OOMKilled" if state.get("OOMKilled") else "Error")
+            terminated = {"exitCode": code, "reason": reason, "containerID": f"docker://{cid}",
+                          "startedAt": state.get("StartedAt"), "finishedAt": state.get("FinishedAt")}  # fmt: skip
+            self.set_pod_status(pod, {**base, "started": False, "containerID": f"docker://{cid}",
+                                      "state": {"terminated": terminated}}, False,
+                                "Succeeded" if code == 0 else "Failed")  # fmt: skip
+            return
         if not state.get("Running"):
             if key not in self.restarting:
                 code = state.get("ExitCode", 1)

@@ -318,6 +318,29 @@ def _selector_matches(selector: Obj, labels: dict[str, str]) -> bool:
     return True
 
 
+def _restart_policy_causes(kind: str, spec: Obj, old: Obj | None) -> list[tuple[str, str, str]]:
+    """A Job's pods may restart on failure or never (an empty policy defaults to Always first); a
+    Deployment's always. A Job's selector is generated unless `manualSelector`, and its template
+    cannot change (pkg/apis/batch/validation)."""
+    template = spec.get("template") or {}
+    policy = (template.get("spec") or {}).get("restartPolicy") or "Always"
+    where = "spec.template.spec.restartPolicy"
+    causes = []
+    if kind == "Job":
+        if policy not in ("OnFailure", "Never"):
+            causes.append((where, "FieldValueNotSupported",
+                           f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"'))  # fmt: skip
+        uid = (spec.get("selector") or {}).get("matchLabels", {}).get("batch.kubernetes.io/controller-uid")
+        if spec.get("manualSelector") is not True and (uid is None or len(spec["selector"]["matchLabels"]) != 1):
+            causes.append(("spec.selector", "FieldValueInvalid",
+                           f"Invalid value: {json.dumps(spec.get('selector'))}: `selector` not auto-generated"))  # fmt: skip
+        if old is not None and (old.get("spec") or {}).get("template") != template:
+            causes.append(("spec.template", "FieldValueInvalid", "Invalid value: ...: field is immutable"))
+    elif kind in ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet") and policy != "Always":
+        causes.append((where, "FieldValueNotSupported", f'Unsupported value: "{policy}": supported values: "Always"'))
+    return causes
+
+
 def check_semantics(obj: Obj, old: Obj | None) -> None:
     """The API server's validation of the object devloop can trip, and of an update against the old one."""
     kind, meta = str(obj.get("kind")), obj.get("metadata") or {}
@@ -389,6 +412,7 @@ def check_semantics(obj: Obj, old: Obj | None) -> None:
             )
             causes.append(("spec.template.metadata.labels", "FieldValueInvalid",
                            f"Invalid value: {shown}: `selector` does not match template `labels`"))  # fmt: skip
+        causes += _restart_policy_causes(kind, spec, old)
         if old is not None:
             old_spec = old.get("spec") or {}
             if kind in ("Deployment", "ReplicaSet", "DaemonSet") and old_spec.get("selector") != spec.get(
