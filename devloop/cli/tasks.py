@@ -15,9 +15,11 @@ import dataclasses
 import shlex
 import sys
 import time
+from collections.abc import Callable
 
 import click
 
+from devloop.build.builder import Builder
 from devloop.cli.context import CliContext, config_options, make_builder, make_provider, select_apps
 from devloop.cli.printer import print_build_output, use_colour
 from devloop.cli.remote import running_status
@@ -127,7 +129,7 @@ class Sink:
             self.recorder.close()
 
 
-async def image_for(provider: Provider, app: AppSpec) -> str:
+async def image_for(provider: Provider, app: AppSpec, builder: Callable[[], Builder] = make_builder) -> str:
     """The image the app's instances run; else built as `devloop build` does and delivered."""
     image = await provider.current_image(app)
     if image is not None:
@@ -136,7 +138,7 @@ async def image_for(provider: Provider, app: AppSpec) -> str:
         assert app.image is not None  # an app without a build runs a prebuilt image
         image = app.image
     else:
-        image = (await make_builder().build(app, print_build_output)).image
+        image = (await builder().build(app, print_build_output)).image
     return await provider.deliver(app, image, progress)
 
 

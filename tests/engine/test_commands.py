@@ -22,6 +22,7 @@ from devloop.core.control import (
     SetManual,
     Status,
     StatusReport,
+    TaskLog,
     Trigger,
     Triggered,
 )
@@ -108,6 +109,18 @@ def test_status_is_one_row_per_app_in_config_order() -> None:
     assert [(row.name, row.state, row.instances) for row in answer.apps] == [
         ("web", "waiting", Counts(0, 2)), ("worker", "waiting", Counts(0, 1)),
     ]  # fmt: skip
+
+
+def test_a_task_beside_the_up_joins_its_log_stream_and_its_end_the_timeline() -> None:
+    engine = engine_for(spec("web"))
+    assert engine.command(TaskLog("web", "migrate", ("hi", "done"), (10, 20))) == Accepted()
+    assert engine.command(TaskLog("web", "migrate", exit_code=3)) == Accepted()
+    lines = [(line.tag, line.text, line.timestamp_ns) for line in engine.logs.lines("web")]
+    assert lines[:2] == [("APP/TASK/migrate", "hi", 10), ("APP/TASK/migrate", "done", 20)]
+    assert lines[2][:2] == ("API", "task migrate failed (exit 3)")
+    assert engine.posted == [ev.TaskFinished("web", "migrate", 3)]
+    assert engine.command(TaskLog("api", "x")) == Refused("unknown app 'api'")
+    assert engine.command(TaskLog("web", "x", ("a",), ())) == Refused("bad request: one time per line")
 
 
 def test_manual_mode_is_posted() -> None:

@@ -21,6 +21,7 @@ from devloop.core.control import (
     SetManual,
     Status,
     StatusReport,
+    TaskLog,
     Trigger,
     Triggered,
 )
@@ -69,7 +70,8 @@ async def test_the_socket_binds_and_answers_whatever_the_runtime_folders_length(
 
 REQUESTS = [
     Trigger(("web", "worker")), Trigger(), Scale("web", 3), Scale("web", None, 512, "worker"), Restart("web"),
-    Reload(), Status(), SetManual(True),
+    Reload(), Status(), SetManual(True), TaskLog("web", "migrate", ("hi", "there"), (1, 2)),
+    TaskLog("web", "migrate", exit_code=3),
 ]  # fmt: skip
 ANSWERS: list[Answer] = [
     Accepted(), Triggered(("web",)), Reloaded(("web",)), Refused("no app named api"),

@@ -1,0 +1,76 @@
+"""`devloop task`'s command line: how COMMAND and --name become the task to run, and the refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from devloop.cli import cli
+from devloop.cli.tasks import task_of
+from devloop.core.spec import AppSpec, ProcessSpec, TaskSpec
+from devloop.errors import UsageError
+
+APP = AppSpec("web", Path("/app"), tasks=(TaskSpec("migrate", "python migrate.py", before_start=True,
+                                                   memory_mb=64),),
+              processes=(ProcessSpec("clock", "python clock.py", instances=0),))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "expected"),
+    [
+        (("python migrate.py",), "m1", TaskSpec("m1", "python migrate.py")),  # one word: a shell command
+        (("sh", "-c", "echo hi; exit 3"), "t", TaskSpec("t", "sh -c 'echo hi; exit 3'")),  # words: quoted back
+        ((), "migrate", TaskSpec("migrate", "python migrate.py", memory_mb=64)),  # the config's, run now
+        ((), "clock", TaskSpec("clock", "python clock.py")),  # a process type as the template
+        (("echo", "x"), "migrate", TaskSpec("migrate", "echo x", memory_mb=64)),  # its memory, another command
+    ],
+)  # fmt: skip
+def test_the_task_to_run(command: tuple[str, ...], name: str, expected: TaskSpec) -> None:
+    assert task_of(APP, command, name) == expected
+
+
+def test_no_name_gets_a_generated_one() -> None:
+    task = task_of(APP, ("true",), None)
+    assert len(task.name) == 8 and task.command == "true" and not task.before_start
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "message"),
+    [
+        ((), None, "give the command after `--`"),
+        ((), "nope", "web has no task or process type 'nope'; tasks: migrate, clock"),
+        (("true",), "Bad_Name", "invalid task name 'Bad_Name'"),
+    ],
+)
+def test_refusals_say_the_fix(command: tuple[str, ...], name: str | None, message: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        task_of(APP, command, name)
+    assert message in raised.value.render()
+
+
+def test_the_command_is_in_the_cli_and_unknown_apps_are_one_message(tmp_path: Path) -> None:
+    (tmp_path / "devloop.yaml").write_text("provider: docker\napps: [{name: web, image: busybox:1.36}]\n")
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        help_text = runner.invoke(cli, ["task", "--help"]).output
+        assert "cf run-task" in help_text and "--name" in help_text
+        result = runner.invoke(cli, ["task", "-f", str(tmp_path / "devloop.yaml"), "api", "--", "true"])
+    assert result.exit_code != 0 and "no app named api; apps here: web" in str(result.exception)
+
+
+async def test_the_image_is_the_running_ones_else_built_as_devloop_build_does(tmp_path: Path) -> None:
+    from devloop.cli.tasks import image_for
+    from devloop.core.spec import BuildSpec
+    from tests.fakes.builder import FakeBuilder
+    from tests.fakes.provider import FakeProvider
+
+    app = AppSpec("web", tmp_path, BuildSpec(tmp_path, tmp_path / "Dockerfile"))
+    provider, builder = FakeProvider(), FakeBuilder()
+    built = await image_for(provider, app, lambda: builder)
+    assert builder.started == ["web"] and built == builder.finished[0][1]
+    assert provider.called("deliver") == ["web"]  # delivered to the platform as a deploy would
+    provider.deployed.append(("web", "devloop/web:running"))
+    assert await image_for(provider, app, lambda: builder) == "devloop/web:running"
+    assert builder.started == ["web"]  # nothing built: the instances' image
