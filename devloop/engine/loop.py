@@ -273,7 +273,8 @@ class Engine:
 
         try:
             ref = await self.provider.deliver(spec, image, progress)
-            await run_before_start(self, spec, ref, progress)  # migrations: they hold the new version
+            if image != self.state.apps[name].deployed_image:  # a new version: not a scale or an env edit
+                await run_before_start(self, spec, ref, progress)  # migrations: they hold it until done
             deployed = await self.provider.deploy(spec, ref, progress)
         except DeployError as exc:
             self.post(ev.DeployFailed(name, image, str(exc), exc.lines))

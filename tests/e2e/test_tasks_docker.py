@@ -98,6 +98,16 @@ def test_ctrl_c_stops_the_task_and_leaves_no_container(app: Path) -> None:
     finally:
         task.kill()
     assert containers(app, LABEL_TASK) == []
+    # `devloop down web` takes its running tasks with it, as `cf delete` does; the run says so.
+    task = DevloopProcess("task", "web", "--name", "nap", "--", "echo started; sleep 60", cwd=app)
+    try:
+        task.wait_for(r"\[APP/TASK/nap\] web \| started", timeout=60)
+        assert devloop(app, "down", "web").returncode == 0
+        task.wait_for(r"error: task nap: its container was removed", timeout=30)
+        assert task.proc.wait(30) == 6
+    finally:
+        task.kill()
+    assert containers(app, LABEL_TASK) == []
 
 
 def test_a_failing_before_start_task_holds_the_app(tmp_path: Path) -> None:

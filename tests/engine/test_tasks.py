@@ -38,6 +38,11 @@ async def test_before_start_tasks_hold_the_new_version_and_a_failure_keeps_the_o
         assert provider.tasks_run == [("web", "migrate", first), ("web", "warm", first)]
         assert provider.calls.index(("run_task", "web")) < provider.calls.index(("deploy", "web"))
 
+        engine.post(ev.ScaleRequested("web", 2))  # the same version, more instances: no tasks again
+        await until(lambda: len(provider.deployed) == 2, "the scaled deploy")
+        assert len(provider.tasks_run) == 2
+        first_count = len(provider.deployed)
+
         provider.task_codes["migrate"] = 3
         provider.task_output["migrate"] = [f"step {i}" for i in range(12)]
         engine.post(ev.FilesChanged("web", frozenset({"app.py"})))
@@ -45,7 +50,7 @@ async def test_before_start_tasks_hold_the_new_version_and_a_failure_keeps_the_o
         state = engine.state.apps["web"]
         assert state.last_error == "before-start task migrate failed (exit 3): web is not started"
         assert state.error_lines == tuple(f"step {i}" for i in range(2, 12))  # its last ten lines
-        assert provider.deployed == [("web", first)] and state.deployed_image == first  # the old one serves
+        assert provider.deployed[first_count:] == [] and state.deployed_image == first  # the old one serves
         assert [t for _a, t, _i in provider.tasks_run] == ["migrate", "warm", "migrate"]  # `warm` never ran
         lines = [(line.tag, line.text) for line in engine.logs.lines("web")]
         assert ("APP/TASK/migrate", "step 11") in lines  # its output is in the app's log

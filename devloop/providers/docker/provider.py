@@ -29,7 +29,7 @@ from devloop.providers.docker.rotation import Routing
 from devloop.providers.docker.services import LABEL_SERVICE, DockerServices
 from devloop.providers.docker.stream import app_events, log_lines
 from devloop.providers.docker.sync import InPlace
-from devloop.providers.docker.tasks import current_image, is_task, run_task
+from devloop.providers.docker.tasks import current_image, is_task, run_task, task_labels
 from devloop.providers.shared import Background, bound_services, project_id, shell_argv
 from devloop.router.router import Router
 
@@ -199,8 +199,9 @@ class DockerProvider:
             # The whole project goes: its services too (their data stays unless `purge`).
             services, volumes = await self._call(self.services.remove, purge)
         else:
-            for app in apps:
+            for app in apps:  # its instances and, as cf deletes an app's tasks with it, its tasks
                 targets += await self._call(self.containers.summaries, app)
+                targets += await self._call(self.engine.containers, task_labels(self.project_id, app.name))
         targets.sort(key=lambda t: not sidecar_of(t))  # sidecars before the instances they join
         await self._call(self.containers.remove_ids, [t.id for t in targets])
         if not await self._call(self.containers.summaries, None):

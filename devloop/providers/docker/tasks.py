@@ -19,6 +19,7 @@ from devloop.core.events import InstanceStatus
 from devloop.core.processes import WEB
 from devloop.core.spec import AppSpec, TaskSpec
 from devloop.core.tasks import source_of
+from devloop.errors import DockerNotFoundError, ProviderError
 from devloop.providers.base import Progress, TaskOutput
 from devloop.providers.docker.containers import Containers
 from devloop.providers.docker.labels import LABEL_IMAGE, LABEL_PROJECT, labels_of, process_of, sidecar_of
@@ -41,6 +42,11 @@ def current_image(containers: Containers, app: AppSpec) -> str | None:
 
 def is_task(labels: dict[str, str]) -> bool:
     return LABEL_TASK in labels
+
+
+def task_labels(project: str, app: str) -> list[str]:
+    """The label filter of one app's task containers."""
+    return [f"{LABEL_PROJECT}={project}", f"{LABEL_TASK_APP}={app}"]
 
 
 async def run_task(
@@ -83,7 +89,11 @@ async def run_task(
         async for line in log_lines(lambda: engine, following, None, True, None):
             output(dataclasses.replace(line, source=source_of(task.name), instance=None, process=""))
         while True:  # the log ends when the container stops; its state may lag a moment behind
-            info = await containers.call(containers.get, cid)
+            try:
+                info = await containers.call(containers.get, cid)
+            except DockerNotFoundError:
+                gone = f"task {task.name}: its container was removed (`devloop down`?)"
+                raise ProviderError(gone) from None
             if info.status in ("exited", "dead"):
                 return 137 if info.oom_killed and not info.exit_code else int(info.exit_code or 0)
             await asyncio.sleep(EXIT_POLL_S)

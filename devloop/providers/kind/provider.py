@@ -367,11 +367,10 @@ class KindProvider:
             return 0  # no cluster: nothing to remove
         pods = await self.kube.list_objects("v1", "pods", self.namespace, selector(self.project_label))
         names = {a.name for a in apps} if apps is not None else None
-        counted = [p for p in pods.get("items") or [] if names is None or app_of(p) in names]
+        counted = [p for p in pods.get("items") or [] if app_of(p) and (names is None or app_of(p) in names)]
         for target in list(apps) if apps is not None else [None]:
             await self.rollouts.prune(target, keep=set(), keep_credentials=not purge)
-        if apps is None:
-            await remove_tasks(self.kube, self.namespace, self.project_label)
+        await remove_tasks(self.kube, self.namespace, self.project_label, names)  # cf: a deleted app's too
         if purge and apps is None:  # the services' data: their volume claims outlive the StatefulSets
             # The StatefulSet controller labels a claim with its template's labels and the selector's,
             # not with the StatefulSet's own: select by the template's.

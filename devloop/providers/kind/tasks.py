@@ -17,6 +17,7 @@ from devloop.core.spec import AppSpec, TaskSpec
 from devloop.errors import ProviderError
 from devloop.providers.base import Progress, TaskOutput
 from devloop.providers.kind.jobs import (
+    LABEL_TASK_APP,
     TASK_CONTAINER,
     TaskPod,
     job_name,
@@ -105,7 +106,8 @@ class JobRun:
                     last_ns = line.timestamp_ns
                     output(line)
             current = await self.kube.get("v1", f"pods/{pod}", self.namespace)
-            state = task_pod(current) if current is not None else TaskPod("stalled", reason="was deleted")
+            gone = TaskPod("stalled", reason="was deleted (`devloop down`?)")
+            state = task_pod(current) if current is not None else gone
             if state.phase == "done" and state.exit_code is not None:
                 return state.exit_code
             if state.phase == "stalled":
@@ -113,8 +115,10 @@ class JobRun:
             await asyncio.sleep(POLL_S)  # the log ended before the kubelet reported the exit
 
 
-async def remove_tasks(kube: KubeClient, namespace: str, project: str) -> None:
-    """Delete the project's task Jobs (their pods go with them): `devloop down`."""
+async def remove_tasks(kube: KubeClient, namespace: str, project: str, apps: set[str] | None) -> None:
+    """Delete the task Jobs of the project (of `apps`), their pods with them: `devloop down`."""
     listing = await kube.list_objects("batch/v1", "jobs", namespace, tasks_selector(project))
     for job in listing.get("items") or []:
+        if apps is not None and (job["metadata"].get("labels") or {}).get(LABEL_TASK_APP) not in apps:
+            continue
         await kube.delete("batch/v1", f"jobs/{job['metadata']['name']}", namespace)

@@ -77,3 +77,18 @@ async def test_a_cancelled_task_leaves_no_job_and_no_pod(provider: KindProvider,
         await run
     assert await objects(provider, "batch/v1", "jobs") == []
     await async_poll_gone(provider)
+
+
+async def test_down_of_the_app_deletes_its_running_task_and_the_run_says_so(
+    provider: KindProvider, tmp_path: Path
+) -> None:
+    from devloop.errors import ProviderError
+
+    lines: list[LogLine] = []
+    nap = TaskSpec("nap", "trap 'exit 143' TERM; echo up; sleep 60 & wait")
+    run = asyncio.create_task(provider.run_task(app(tmp_path), IMAGE, nap, lines.append, lambda _text: None))
+    await async_wait_until(lambda: lines or None, timeout=30, what="the task's first line")
+    await provider.remove([app(tmp_path)])  # `devloop down web`: as cf deletes an app's tasks with it
+    with pytest.raises(ProviderError, match=r"task nap: its pod was deleted"):
+        await asyncio.wait_for(run, 30)
+    assert await objects(provider, "batch/v1", "jobs") == []
