@@ -92,9 +92,9 @@ class Sink:
         shown = dataclasses.replace(line, text=masked(line.text, self.secrets))
         click.echo(format_line(shown, colour=use_colour()))
         if self.recorder is not None:
-            self.recorder.line(line)
+            self.recorder.line(shown)
         else:
-            self.pending.append(line)
+            self.pending.append(shown)  # masked before it leaves this process
 
     async def flush_every(self) -> None:
         while True:

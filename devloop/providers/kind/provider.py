@@ -334,7 +334,7 @@ class KindProvider:
     # --- tasks (cf run-task): Jobs ---------------------------------------------------------------
 
     async def current_image(self, app: AppSpec) -> str | None:
-        await self.connect(lambda _text: None)
+        await self.connect(lambda _text: None, create=False)
         return await current_image(self.kube, self.namespace, app)
 
     async def run_task(

@@ -66,29 +66,24 @@ async def async_poll_gone(provider: KindProvider) -> None:
     await async_poll(no_task_pods, timeout=20, what="the Job's pod gone with it")
 
 
-async def test_a_cancelled_task_leaves_no_job_and_no_pod(provider: KindProvider, tmp_path: Path) -> None:
-    lines: list[LogLine] = []
-    nap = TaskSpec("nap", "trap 'exit 143' TERM; echo up; sleep 60 & wait")  # a shell that stops on SIGTERM
-    run = asyncio.create_task(provider.run_task(app(tmp_path), IMAGE, nap, lines.append, lambda _text: None))
-    await async_wait_until(lambda: lines or None, timeout=30, what="the task's first line")
-    assert len(await objects(provider, "batch/v1", "jobs")) == 1
-    run.cancel()  # Ctrl-C
-    with pytest.raises(asyncio.CancelledError):
-        await run
-    assert await objects(provider, "batch/v1", "jobs") == []
-    await async_poll_gone(provider)
-
-
-async def test_down_of_the_app_deletes_its_running_task_and_the_run_says_so(
+async def test_a_cancelled_task_leaves_no_job_and_no_pod_and_down_stops_a_running_one(
     provider: KindProvider, tmp_path: Path
 ) -> None:
     from devloop.errors import ProviderError
 
-    lines: list[LogLine] = []
-    nap = TaskSpec("nap", "trap 'exit 143' TERM; echo up; sleep 60 & wait")
-    run = asyncio.create_task(provider.run_task(app(tmp_path), IMAGE, nap, lines.append, lambda _text: None))
-    await async_wait_until(lambda: lines or None, timeout=30, what="the task's first line")
-    await provider.remove([app(tmp_path)])  # `devloop down web`: as cf deletes an app's tasks with it
-    with pytest.raises(ProviderError, match=r"task nap: its pod was deleted"):
-        await asyncio.wait_for(run, 30)
-    assert await objects(provider, "batch/v1", "jobs") == []
+    nap = TaskSpec("nap", "trap 'exit 143' TERM; echo up; sleep 60 & wait")  # a shell that stops on SIGTERM
+    for stop in ("Ctrl-C", "devloop down web"):
+        lines: list[LogLine] = []
+        run = asyncio.create_task(provider.run_task(app(tmp_path), IMAGE, nap, lines.append, lambda _text: None))
+        await async_wait_until(lambda: lines or None, timeout=30, what="the task's first line")  # noqa: B023
+        assert len(await objects(provider, "batch/v1", "jobs")) == 1
+        if stop == "Ctrl-C":
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await run
+        else:  # as cf deletes an app's tasks with it
+            await provider.remove([app(tmp_path)])
+            with pytest.raises(ProviderError, match=r"task nap: its pod was deleted"):
+                await asyncio.wait_for(run, 30)
+        assert await objects(provider, "batch/v1", "jobs") == []
+        await async_poll_gone(provider)
