@@ -45,8 +45,7 @@ COMMANDS = {
     "ssh": _at("apps", "ssh", "A shell in one instance of an app (like `cf ssh`)."),
     "open": _at("apps", "open_app", "Open an app's URL in the browser."),
     "task": _at("tasks", "task_command",
-                "Run a one-off task in APP's current image: `devloop task web -- python migrate.py` "
-                "(cf run-task)."),
+                "Run a one-off process in an app's current image (like `cf run-task`)."),
     "logs": _at("logs", "logs_command", "Follow every instance's output, stern-style (like `cf logs`)."),
     "events": _at("events", "events",
                   "What happened to the apps: pushed, crashed, scaled, restarted (like `cf events`)."),

@@ -49,7 +49,10 @@ FLUSH_S = 0.2  # lines go to a running `devloop up` in batches, this often
 @click.option("--name", help="The task's name (default: eight hex digits); alone, a task of the config "
               "or a process type to run.")  # fmt: skip
 def task_command(config: CliContext, app_name: str, command: tuple[str, ...], name: str | None) -> None:
-    """Run a one-off task in APP's current image: `devloop task web -- python migrate.py` (cf run-task)."""
+    """Run a one-off process in an app's current image (like `cf run-task`).
+
+    `devloop task web -- python migrate.py`; `devloop task web --name migrate` runs a task of the config.
+    """
     project = config.load()
     (app,) = select_apps(project, (app_name,))
     sys.exit(run_once(project, app, task_of(app, command, name)))
