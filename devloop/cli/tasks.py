@@ -91,6 +91,14 @@ class Sink:
         self.recorder = None if self.remote else Recorder(project, state_home(), project_id(project.file))
         self.pending: list[LogLine] = []
 
+    async def mask_service_passwords(self, provider: Provider) -> None:
+        """The passwords of the services the app binds join the values its output never shows."""
+        known = [value for _key, value in self.app.secret_env]
+        for service in self.project.services:
+            if service.name in self.app.services and (password := await provider.service_password(service)):
+                known.append(password)
+        self.secrets = mask_order(known)
+
     def line(self, line: LogLine) -> None:
         shown = dataclasses.replace(line, text=masked(line.text, self.secrets))
         click.echo(format_line(shown, colour=use_colour()))
@@ -158,6 +166,7 @@ def run_once(project: ProjectSpec, app: AppSpec, task: TaskSpec) -> int:
         flusher = asyncio.create_task(sink.flush_every())
         try:
             await provider.ensure_platform(progress)
+            await sink.mask_service_passwords(provider)
             image = await image_for(provider, app)
             progress(f"running task {task.name} of {app.label}: {task.command}")
             result = await run_task(provider, app, image, task, sink.line, progress)

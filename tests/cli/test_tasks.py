@@ -74,3 +74,37 @@ async def test_the_image_is_the_running_ones_else_built_as_devloop_build_does(tm
     provider.deployed.append(("web", "devloop/web:running"))
     assert await image_for(provider, app, lambda: builder) == "devloop/web:running"
     assert builder.started == ["web"]  # nothing built: the instances' image
+
+
+async def test_the_output_masks_env_file_secrets_and_bound_service_passwords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from devloop.cli.tasks import Sink
+    from devloop.core.credentials import MASK
+    from devloop.core.logbuffer import LogLine
+    from devloop.core.services import ServiceSpec, exact_type
+    from devloop.core.spec import ProjectSpec
+    from devloop.engine.history import LogHistory
+    from devloop.engine.recorder import logs_dir
+    from devloop.fs import state_home
+    from devloop.providers.shared import project_id
+    from tests.fakes.provider import FakeProvider
+
+    class Passwords(FakeProvider):
+        async def service_password(self, service: ServiceSpec) -> str | None:
+            return "pw-of-db-1234" if service.name == "db" else "pw-of-other"
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    kind = exact_type("postgres")
+    assert kind is not None
+    app = AppSpec("web", tmp_path, secret_env=(("TOKEN", "tok-s3cr3t"),), services=("db",))
+    project = ProjectSpec(tmp_path / "devloop.yaml", (app,), services=(ServiceSpec("db", kind),
+                                                                        ServiceSpec("other", kind)))  # fmt: skip
+    sink = Sink(project, app, TaskSpec("t", "true"))
+    await sink.mask_service_passwords(Passwords())
+    sink.line(LogLine("web", "APP/TASK/t", "postgres://u:pw-of-db-1234@db/x tok-s3cr3t pw-of-other"))
+    sink.close()
+    out = capsys.readouterr().out
+    assert out == f"[APP/TASK/t] web | postgres://u:{MASK}@db/x {MASK} pw-of-other\n"  # another app's: not its
+    stored = [line.text for line in LogHistory(logs_dir(state_home(), project_id(project.file))).lines()]
+    assert stored == [f"postgres://u:{MASK}@db/x {MASK} pw-of-other"]
