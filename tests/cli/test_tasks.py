@@ -108,3 +108,48 @@ async def test_the_output_masks_env_file_secrets_and_bound_service_passwords(
     assert out == f"[APP/TASK/t] web | postgres://u:{MASK}@db/x {MASK} pw-of-other\n"  # another app's: not its
     stored = [line.text for line in LogHistory(logs_dir(state_home(), project_id(project.file))).lines()]
     assert stored == [f"postgres://u:{MASK}@db/x {MASK} pw-of-other"]
+
+
+async def test_beside_a_running_up_the_lines_and_the_end_reach_its_stream_over_the_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real control socket between `devloop task`'s sink and an engine (fake provider and builder)."""
+    import asyncio
+
+    from devloop.cli.tasks import Sink
+    from devloop.core import events as ev
+    from devloop.core.credentials import MASK
+    from devloop.core.logbuffer import LogLine
+    from devloop.core.spec import ProjectSpec
+    from devloop.engine.control import ControlServer, socket_path
+    from devloop.engine.loop import Engine
+    from devloop.providers.shared import project_id
+    from tests.fakes.builder import FakeBuilder
+    from tests.fakes.provider import FakeProvider
+    from tests.helpers import async_wait_until
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    app = AppSpec("web", tmp_path, secret_env=(("TOKEN", "tok-s3cr3t"),))
+    project = ProjectSpec(tmp_path / "devloop.yaml", (app,))
+    engine = Engine(project, FakeProvider(), FakeBuilder(), watch=False)
+    finished: list[ev.Event] = []
+    engine.subscribe(lambda _state, event: finished.append(event) if isinstance(event, ev.TaskFinished) else None)
+    server = ControlServer(socket_path(project_id(project.file)), engine.command)
+    await server.start()
+    loop = asyncio.create_task(engine.run())
+    try:
+        sink = await asyncio.to_thread(Sink, project, app, TaskSpec("seed", "true"))
+        assert sink.remote and sink.recorder is None  # it found the running up
+        sink.line(LogLine("web", "APP/TASK/seed", "seeded with tok-s3cr3t", timestamp_ns=5))
+        await sink.flush(exit_code=0)
+        await async_wait_until(lambda: finished or None, timeout=5, what="the task's end in the engine")
+        lines = [(line.tag, line.text) for line in engine.logs.lines("web")]
+        assert ("APP/TASK/seed", f"seeded with {MASK}") in lines  # masked before it left
+        assert ("API", "task seed succeeded") in lines
+        assert finished == [ev.TaskFinished("web", "seed", 0)]
+        assert f"[APP/TASK/seed] web | seeded with {MASK}" in capsys.readouterr().out
+    finally:
+        engine.stop()
+        await asyncio.wait_for(loop, 5)
+        await server.close()
