@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import shlex
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -90,6 +91,7 @@ class Sink:
         self.remote = running_status(project) is not None
         self.recorder = None if self.remote else Recorder(project, state_home(), project_id(project.file))
         self.pending: list[LogLine] = []
+        self._sending = asyncio.Lock()  # batches reach the running up in order, the end last
 
     async def mask_service_passwords(self, provider: Provider) -> None:
         """The passwords of the services the app binds join the values its output never shows."""
@@ -113,6 +115,10 @@ class Sink:
             await self.flush()
 
     async def flush(self, exit_code: int | None = None) -> None:
+        async with self._sending:
+            await self._flush(exit_code)
+
+    async def _flush(self, exit_code: int | None) -> None:
         batch, self.pending = self.pending, []
         if not self.remote or (not batch and exit_code is None):
             return
@@ -158,25 +164,36 @@ def progress(text: str) -> None:
 
 
 def run_once(project: ProjectSpec, app: AppSpec, task: TaskSpec) -> int:
-    """Run the task; its exit code. Ctrl-C stops it and leaves nothing behind (exit 130)."""
+    """Run the task; its exit code. Ctrl-C or SIGTERM stops it and leaves nothing behind (exit 130)."""
     provider = make_provider(project)
     sink = Sink(project, app, task)
 
+    async def attempt() -> int:
+        await provider.ensure_platform(progress)
+        await sink.mask_service_passwords(provider)
+        image = await image_for(provider, app)
+        progress(f"running task {task.name} of {app.label}: {task.command}")
+        result = await run_task(provider, app, image, task, sink.line, progress)
+        await sink.flush(result.exit_code)
+        if not sink.remote:
+            sink.finished(result.exit_code)
+        progress(result.summary())
+        return result.exit_code
+
     async def run() -> int:
         flusher = asyncio.create_task(sink.flush_every())
+        work = asyncio.create_task(attempt())
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, work.cancel)
         try:
-            await provider.ensure_platform(progress)
-            await sink.mask_service_passwords(provider)
-            image = await image_for(provider, app)
-            progress(f"running task {task.name} of {app.label}: {task.command}")
-            result = await run_task(provider, app, image, task, sink.line, progress)
-            flusher.cancel()
-            await sink.flush(result.exit_code)
-            if not sink.remote:
-                sink.finished(result.exit_code)
-            progress(result.summary())
-            return result.exit_code
+            return await work
+        except asyncio.CancelledError:
+            progress(f"task {task.name} stopped; nothing of it is left running")
+            return 130
         finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
