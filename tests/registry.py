@@ -59,11 +59,13 @@ def _serve(folder: Path, config: str, log: Path | None = None) -> subprocess.Pop
 
 
 @contextlib.contextmanager
-def running_registry(folder: Path, port: int | None = None) -> Iterator[str]:
-    """Yields `localhost:PORT`; the registry keeps its blobs under `folder`."""
+def running_registry(folder: Path, port: int | None = None, delete: bool = False) -> Iterator[str]:
+    """Yields `localhost:PORT`; the registry keeps its blobs under `folder`. `delete`: it allows
+    DELETE of manifests (`storage: delete: enabled: true`; Debian's default config does not)."""
     port = port or _free_port()
     config = (
-        f"version: 0.1\nstorage: {{filesystem: {{rootdirectory: {folder / 'blobs'}}}}}\n"
+        f"version: 0.1\nstorage: {{filesystem: {{rootdirectory: {folder / 'blobs'}}}"
+        + (", delete: {enabled: true}" if delete else "") + "}\n"
         f"http: {{addr: '127.0.0.1:{port}'}}\n"
     )
     process = _serve(folder, config)

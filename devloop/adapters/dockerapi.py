@@ -100,6 +100,54 @@ class EngineVersion:
     api_version: str
 
 
+@dataclass(frozen=True)
+class ImageUsage:
+    """One image on the engine as `docker system df` reports it (sizes in bytes)."""
+
+    id: str
+    tags: tuple[str, ...]  # repository:tag names
+    created: float  # seconds since the epoch
+    size: int
+    shared_size: int  # of `size`, the bytes other images share (base layers); -1 when unknown
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    images: tuple[ImageUsage, ...]
+    running_image_ids: frozenset[str]  # the images of the containers that run now
+    layers_size: int = 0  # bytes all image layers take together (each shared layer once)
+
+
+def disk_usage(record: Mapping[str, object]) -> DiskUsage:
+    """`GET /system/df` as the engine sends it -> DiskUsage."""
+    images = tuple(
+        ImageUsage(
+            id=str(image.get("Id", "")),
+            tags=tuple(str(t) for t in _list(image.get("RepoTags")) if t != "<none>:<none>"),
+            created=_number(image.get("Created"), 0),
+            size=int(_number(image.get("Size"), 0)),
+            shared_size=int(_number(image.get("SharedSize"), -1)),
+        )
+        for image in _records(record.get("Images"))
+    )
+    running = frozenset(
+        str(c.get("ImageID", "")) for c in _records(record.get("Containers")) if c.get("State") == "running"
+    )
+    return DiskUsage(images, running, int(_number(record.get("LayersSize"), 0)))
+
+
+def _number(value: object, default: float) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
+
+
+def _records(value: object) -> list[Mapping[str, object]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
 class Stream(Protocol[T_co]):
     """A blocking stream of the engine's answers; `close` from another thread ends a blocked read."""
 
@@ -124,6 +172,14 @@ class DockerEngine(Protocol):
         ...
 
     def tag_image(self, image: str, repository: str, tag: str) -> None: ...
+
+    def disk_usage(self) -> DiskUsage:
+        """Every image with its sizes, and which images running containers use (`docker system df`)."""
+        ...
+
+    def remove_image(self, ref: str) -> None:
+        """Untag `ref` (the image goes with its last tag); DockerConflictError when a container uses it."""
+        ...
 
     def pull(self, repository: str, tag: str) -> Iterator[ProgressEvent]:
         """The pull's progress records; an `error` record says the registry refused."""

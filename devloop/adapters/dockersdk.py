@@ -18,12 +18,14 @@ from devloop.adapters.dockerapi import (
     ContainerEvent,
     ContainerInfo,
     ContainerSpec,
+    DiskUsage,
     EngineRecord,
     EngineVersion,
     ExecResult,
     PortBinding,
     ProgressEvent,
     describe,
+    disk_usage,
     engine_address,
 )
 from devloop.errors import (
@@ -220,6 +222,14 @@ class SdkDockerEngine:
     def tag_image(self, image: str, repository: str, tag: str) -> None:
         with _mapped():
             self._api.tag(image, repository, tag)
+
+    def disk_usage(self) -> DiskUsage:
+        with _mapped():
+            return disk_usage(self._api.df())
+
+    def remove_image(self, ref: str) -> None:
+        with _mapped():
+            self._api.remove_image(ref)
 
     def pull(self, repository: str, tag: str) -> Iterator[ProgressEvent]:
         with _mapped():

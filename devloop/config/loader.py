@@ -163,6 +163,7 @@ def load_project_text(
             registry=config.registry,
             namespace=config.namespace,
             router_port=config.router_port,
+            keep_images=config.keep_images,
             services=_services_from_config(config, positions),
         )
         check_bindings(project, positions)

@@ -21,6 +21,7 @@ DESCRIPTIONS: dict[str, str] = {
     "DevloopConfig.namespace": "The Kubernetes namespace (default: `devloop-<user>-<project>` on a shared "
     "context, the project's own on a local one).",
     "DevloopConfig.router_port": "The router's shared port on 127.0.0.1 (the next free one if taken).",
+    "DevloopConfig.keep_images": "Content tags kept per app in each image store (engine, registry, kind nodes); older ones are pruned after each deploy and by `devloop prune`.",
     "DevloopConfig.apps": "The apps of this project.",
     "AppConfig.name": "App name: lowercase letters, digits and '-', at most 50 characters.",
     "AppConfig.path": "Source folder, relative to this file; also the build context.",

@@ -172,6 +172,7 @@ class DevloopConfig(StrictModel):
     registry: str | None = None
     namespace: str | None = None
     router_port: int = Field(default=8080, ge=1, le=65535)
+    keep_images: int = Field(default=3, ge=1)
     services: list[ServiceConfig] = Field(default_factory=list)
     apps: list[AppConfig] = Field(min_length=1)
 

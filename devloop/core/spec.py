@@ -185,6 +185,7 @@ class ProjectSpec:
     services: tuple[ServiceSpec, ...] = ()
     registry: str | None = None  # HOST[:PORT][/PREFIX] to push images to (core.shared_cluster)
     namespace: str | None = None  # the Kubernetes namespace, when the user names it
+    keep_images: int = 3  # content tags kept per app in each image store (devloop prune)
 
     def service(self, name: str) -> ServiceSpec:
         for service in self.services:

@@ -24,10 +24,12 @@ from devloop.adapters.dockerapi import (
     ContainerEvent,
     ContainerInfo,
     ContainerSpec,
+    DiskUsage,
     DockerEngine,
     EngineRecord,
     EngineVersion,
     ExecResult,
+    ImageUsage,
     ProgressEvent,
 )
 from devloop.errors import DevloopError, DockerConflictError, DockerNotFoundError, DockerRefusedError
@@ -78,6 +80,8 @@ def _matches(labels: Mapping[str, str], wanted: Sequence[str]) -> bool:
 class FakeDockerEngine:
     def __init__(self, images: Sequence[str] = (), version: str = "27.0.0") -> None:
         self.images: set[str] = set(images)
+        self.usage: dict[str, ImageUsage] = {}  # image id -> what `disk_usage` reports (scripted)
+        self.running_image_ids: set[str] = set()  # the images `disk_usage` says containers run
         self.digests: dict[str, tuple[str, ...]] = {}
         self.tags: list[tuple[str, str, str]] = []
         self.containers_by_id: dict[str, FakeContainer] = {}
@@ -160,6 +164,23 @@ class FakeDockerEngine:
             raise DockerNotFoundError(f"No such image: {image}")
         self.tags.append((image, repository, tag))
         self.images.add(f"{repository}:{tag}")
+
+    def disk_usage(self) -> DiskUsage:
+        self._record("disk_usage")
+        return DiskUsage(tuple(self.usage.values()), frozenset(self.running_image_ids))
+
+    def remove_image(self, ref: str) -> None:
+        self._record("remove_image", ref)
+        for image_id, usage in list(self.usage.items()):
+            if ref in usage.tags:
+                left = tuple(t for t in usage.tags if t != ref)
+                if left:
+                    self.usage[image_id] = replace(usage, tags=left)
+                else:
+                    del self.usage[image_id]
+                self.images.discard(ref)
+                return
+        raise DockerNotFoundError(f"No such image: {ref}")
 
     def pull(self, repository: str, tag: str) -> Iterator[ProgressEvent]:
         self._record("pull", repository, tag)
