@@ -27,6 +27,11 @@ if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
     sys.dont_write_bytecode = False
 
 
+# The suite's projects share one Docker engine and app names (`web`): a prune after one test's deploy
+# must not remove another's images. Tests of the automatic prune turn it on for themselves.
+os.environ.setdefault("DEVLOOP_AUTO_PRUNE", "0")
+
+
 def _docker_engine_up() -> bool:
     docker = shutil.which("docker")
     if docker is None:

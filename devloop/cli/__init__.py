@@ -26,6 +26,8 @@ COMMANDS = {
                   "Write the Kubernetes objects devloop would apply (yaml, kustomize or helm)."),
     "completion": _at("completion", "completion",
                       'Print the shell completion script, e.g. `eval "$(devloop completion bash)"`.'),
+    "prune": _at("prune", "prune_command", "Remove old images of the apps beyond the newest N per app "
+                 "(engine, registry, kind nodes); --dry-run says what would go."),
     # the loop, and its one-shot pieces
     "up": _at("up", "up_command",
               "Build, deploy and follow the apps; rebuild or sync on every save (Ctrl-C to stop)."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from devloop.adapters import dockerapi, dockercli, dockersdk
 from devloop.cli.context import CliContext, config_options
 from devloop.cli.doctor_api import ApiTarget, api_target, latency
 from devloop.core.routes import dedicated_port
-from devloop.core.spec import DEFAULT_ROUTER_PORT
+from devloop.core.spec import DEFAULT_ROUTER_PORT, ProjectSpec
 from devloop.core.versions import MIN_KIND, kind_upgrade_hint
 from devloop.errors import DevloopError, DockerUnavailableError, ProviderError, ToolMissingError
 
@@ -234,6 +235,22 @@ def check_api_latency(target: ApiTarget) -> Check:
     return Check("api server", Verdict.PASS, detail)
 
 
+def check_images(project: ProjectSpec) -> Check:
+    """The space devloop's images take in each store it reaches (a dry-run prune: nothing removed)."""
+    from devloop.images.prune import prune, usage_lines
+    from devloop.images.reach import reachable_stores
+
+    async def read() -> list[str]:
+        stores = await reachable_stores(project)
+        apps = [a.name for a in project.apps]
+        return usage_lines(await prune(stores, project.keep_images, apps, dry_run=True))
+
+    try:
+        lines = asyncio.run(read())
+    except DevloopError as exc:
+        return Check("image space", Verdict.WARN, f"not readable: {exc}")
+    return Check("image space", Verdict.PASS, "; ".join(lines) or "no store reachable")
+
 
 def run_checks(
     provider: str, ports: Iterable[int], folder: Path, context: str | None = None, cluster: str = "devloop",
@@ -268,6 +285,8 @@ def doctor_command(config: CliContext) -> None:
         wanted = [project.router_port, *(dedicated_port(a) for a in project.apps)]
         ports = [p for p in (*wanted, *(s.host_port for s in project.services)) if p is not None]
     checks = run_checks(chosen, ports, Path.cwd(), context, cluster, api_target(context, cluster))
+    if config.exists():
+        checks.append(check_images(config.load(quiet=True, names_only=True)))
     marks = {Verdict.PASS: "ok  ", Verdict.WARN: "warn", Verdict.FAIL: "FAIL"}
     for check in checks:
         click.echo(f"[{marks[check.verdict]}] {check.name}: {check.detail}")

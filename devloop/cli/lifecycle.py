@@ -4,6 +4,7 @@ in a running `devloop up`, and `down` to remove what devloop runs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 
@@ -29,7 +30,10 @@ from devloop.core.state import EngineState, Phase
 from devloop.core.wording import without_serving_claim
 from devloop.engine.loop import Engine
 from devloop.errors import BuildError, DeployError, ProviderError, UsageError
+from devloop.images.auto import AutoPrune
+from devloop.images.auto import enabled as auto_prune_enabled
 
+PRUNE_WAIT_S = 15.0  # how long `push` waits for the disk budget's prune before it exits
 
 @click.command()
 @config_options
@@ -164,10 +168,16 @@ def push_once(project: ProjectSpec) -> int:
             platform_code.append(event.exit_code)
 
     engine.subscribe(on_failure)
+    pruner = AutoPrune(project, engine.api) if auto_prune_enabled() else None
+    if pruner is not None:
+        engine.subscribe(pruner.listener)
 
     async def run() -> None:
         try:
             await engine.run()
+            if pruner is not None:  # the disk budget, once the apps are up (a few seconds at most)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(pruner.wait(), PRUNE_WAIT_S)
         finally:
             await provider.close()
 

@@ -20,6 +20,8 @@ from devloop.engine.control import ControlServer, socket_path
 from devloop.engine.loop import Engine
 from devloop.engine.recorder import Recorder
 from devloop.fs import state_home
+from devloop.images.auto import AutoPrune
+from devloop.images.auto import enabled as auto_prune_enabled
 from devloop.providers.shared import project_id
 
 NO_BUILDKIT = "this docker client has no BuildKit; builds use the legacy builder"
@@ -80,6 +82,8 @@ def run_up(
     engine.logs.subscribe(recorder.line)
     engine.subscribe(recorder.event)
     engine.spawn(recorder.flush_every(), "flush the log history")
+    if auto_prune_enabled():  # the disk budget after each deploy, beside the loop
+        engine.subscribe(AutoPrune(project, engine.api).listener)
     try:
         if tui:
             return asyncio.run(_run_tui(engine, down_on_exit=down_on_exit, router_logs=router_logs))

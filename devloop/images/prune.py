@@ -25,6 +25,14 @@ class StoreReport:
     error: str | None = None
     used_bytes: int = 0
 
+    def freed(self, dry_run: bool) -> int:
+        """Bytes freed (or, in a dry run, that removing would free: about)."""
+        if self.plan is None:
+            return 0
+        if dry_run:
+            return self.plan.freed
+        return self.removal.freed if self.removal else 0
+
     def line(self, dry_run: bool) -> str:
         if self.plan is None:
             return f"{self.store}: skipped ({self.error})"
@@ -34,10 +42,10 @@ class StoreReport:
         if dry_run:
             count = len({i.key for i in self.plan.remove})
             return (f"{self.store}: would remove {count} image(s), about {human_bytes(self.plan.freed)} "
-                    f"(keeps {kept}{tail})")  # fmt: skip
+                    f"(keeps {kept} tag(s){tail})")  # fmt: skip
         removal = self.removal or Removal(0)
         text = (f"{self.store}: removed {len(removal.removed)} tag(s), freed {human_bytes(removal.freed)} "
-                f"(keeps {kept}{tail})")  # fmt: skip
+                f"(keeps {kept} tag(s){tail})")  # fmt: skip
         for ref, why in removal.failed:
             text += f"\n  kept {ref}: {why}"
         for note in removal.notes:
@@ -94,3 +102,17 @@ async def prune(
                 removal = Removal(0, (), tuple((i.ref, describe_failure(exc)) for i in doomed))
         reports.append(StoreReport(store.name, chosen, removal, used_bytes=inventory.used_bytes))
     return reports
+
+
+def usage_lines(reports: Sequence[StoreReport]) -> list[str]:
+    """For `devloop doctor`: what devloop's images take in each store, and what a prune would free."""
+    lines = []
+    for report in reports:
+        if report.plan is None:
+            lines.append(f"{report.store}: not readable ({report.error})")
+            continue
+        tags = len({i.key for i in (*report.plan.keep, *report.plan.remove, *report.plan.running)})
+        freed = human_bytes(report.plan.freed)
+        extra = f"; `devloop prune` frees about {freed}" if report.plan.remove else ""
+        lines.append(f"{report.store}: {human_bytes(report.used_bytes)} in {tags} image(s){extra}")
+    return lines

@@ -62,6 +62,7 @@ def ensure_kind_registry(engine: DockerEngine, nodes: list[str], progress: Progr
             name=name,
             restart_policy="always",
             ports=(PortBinding(5000, cluster_config.REGISTRY_PORT),),  # loopback only
+            environment={"REGISTRY_STORAGE_DELETE_ENABLED": "true"},  # `devloop prune` deletes old tags
         ))  # fmt: skip
         status = "created"
     if status != "running":

@@ -1,0 +1,86 @@
+"""The prune after each deploy: it runs beside the loop, one at a time (deploys meanwhile coalesce
+into one more run), says what it freed, says a store's note once, and never raises."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from devloop.core import events as ev
+from devloop.core.spec import AppSpec, ProjectSpec
+from devloop.core.state import EngineState
+from devloop.images.auto import AutoPrune
+from devloop.images.budget import StoredImage
+from devloop.images.stores import Inventory, Removal, Store
+
+
+class Shelf:
+    """A store of scripted images; `gate` holds inventory until the test lets it go."""
+
+    name = "shelf"
+
+    def __init__(self, count: int) -> None:
+        self.images = [StoredImage("devloop/web", f"{n:016x}", float(n), 1000, f"id{n}") for n in range(count)]
+        self.gate = asyncio.Event()
+        self.removed: list[str] = []
+
+    async def inventory(self) -> Inventory:
+        await self.gate.wait()
+        return Inventory(tuple(self.images))
+
+    async def remove(self, images: Sequence[StoredImage]) -> Removal:
+        self.removed += [i.ref for i in images]
+        self.images = [i for i in self.images if i not in images]
+        return Removal(1000 * len(images), tuple(i.ref for i in images), notes=("a note said once",))
+
+
+def project() -> ProjectSpec:
+    return ProjectSpec(file=Path("devloop.yaml"), apps=(AppSpec("web", Path("/src")),), keep_images=2)
+
+
+def deployed() -> ev.Event:
+    return ev.DeploySucceeded("web", "devloop/web:x", None, 0.0)
+
+
+def test_deploys_start_one_prune_at_a_time_and_it_reports_once() -> None:
+    said: list[tuple[str, str]] = []
+
+    async def scenario() -> tuple[Shelf, AutoPrune]:
+        shelf = Shelf(5)
+
+        async def stores(_project: ProjectSpec) -> list[Store]:
+            return [shelf]
+
+        auto = AutoPrune(project(), lambda app, text: said.append((app, text)), stores)
+        state = EngineState.initial((), False)
+        auto.listener(state, ev.BuildCancelled("web"))  # not a deploy: nothing starts
+        assert auto.runs == 0
+        auto.listener(state, deployed())
+        await asyncio.sleep(0)  # the prune started: it waits for the store
+        for _ in range(2):  # two deploys while it runs: one more run after it, not two
+            auto.listener(state, deployed())
+        shelf.gate.set()
+        await auto.wait()
+        return shelf, auto
+
+    shelf, auto = asyncio.run(scenario())
+    assert auto.runs == 2
+    assert sorted(shelf.removed) == [f"devloop/web:{n:016x}" for n in range(3)]  # newest 2 stay
+    assert said[0] == ("web", "pruned images beyond the newest 2 per app: shelf 3.0 kB (3 tag(s))")
+    assert [text for _app, text in said].count("a note said once") == 1
+
+
+def test_a_failing_prune_is_said_and_never_raised() -> None:
+    said: list[str] = []
+
+    async def broken(_project: ProjectSpec) -> list[Store]:
+        raise RuntimeError("the engine went away")
+
+    async def scenario() -> None:
+        auto = AutoPrune(project(), lambda _app, text: said.append(text), broken)
+        auto.listener(EngineState.initial((), False), deployed())
+        await auto.wait()
+
+    asyncio.run(scenario())
+    assert said == ["pruning old images failed: the engine went away"]
