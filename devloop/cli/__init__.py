@@ -28,6 +28,11 @@ COMMANDS = {
                       'Print the shell completion script, e.g. `eval "$(devloop completion bash)"`.'),
     "prune": _at("prune", "prune_command", "Remove old images of the apps beyond the newest N per app "
                  "(engine, registry, kind nodes); --dry-run says what would go."),
+    "pack": _at("pack", "pack_command",
+                "Write one archive of the images and wheels a room with no network needs for this project."),
+    "unpack": _at("pack", "unpack_command",
+                  "Check a workshop archive, load its images into the engine; "
+                  "print how to install its wheels."),
     # the loop, and its one-shot pieces
     "up": _at("up", "up_command",
               "Build, deploy and follow the apps; rebuild or sync on every save (Ctrl-C to stop)."),

@@ -3,8 +3,10 @@ running the oldest; prune keeps exactly the newest N and the running one, and sa
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
+import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,11 +39,15 @@ def app(tmp_path: Path) -> Iterator[str]:
 
 def test_prune_keeps_exactly_n_and_never_the_running_one(app: str, tmp_path: Path) -> None:
     docker = detect().path
-    made = [f"{n:016x}" for n in range(1, 6)]  # built in this order: the first is the oldest
-    for n, tag in enumerate(made):
-        (tmp_path / "Dockerfile").write_text(f"FROM {BASE}\nLABEL devloop.prune-test={app}-{n}\n")
-        subprocess.run([docker, "build", "-q", "-t", f"devloop/{app}:{tag}", str(tmp_path)],
-                       check=True, capture_output=True)  # fmt: skip
+    made = [f"{n:016x}" for n in range(1, 6)]  # made in this order: the first is the oldest
+    (tmp_path / "Dockerfile").write_text(f"FROM {BASE}\nLABEL devloop.prune-test={app}\n")
+    subprocess.run([docker, "build", "-q", "-t", f"devloop/{app}:{made[0]}", str(tmp_path)],
+                   check=True, capture_output=True)  # fmt: skip
+    empty = io.BytesIO()
+    tarfile.open(fileobj=empty, mode="w").close()
+    for n, tag in enumerate(made[1:]):  # tiny images of their own (an import is one empty layer)
+        subprocess.run([docker, "image", "import", "--message", f"{app}-{n}", "-", f"devloop/{app}:{tag}"],
+                       input=empty.getvalue(), check=True, capture_output=True)  # fmt: skip
     subprocess.run([docker, "run", "-d", "--name", f"{app}-running", f"devloop/{app}:{made[0]}",
                     "sleep", "60"], check=True, capture_output=True)  # fmt: skip
     project = tmp_path / "project"

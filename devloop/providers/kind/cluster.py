@@ -22,6 +22,7 @@ from devloop.core.shared_cluster import developer_namespace, is_local_context
 from devloop.core.spec import ProjectSpec
 from devloop.errors import ProviderError
 from devloop.fs import write_private
+from devloop.images.archive import recorded_node_image
 from devloop.providers.base import Progress
 from devloop.providers.kind import cluster_config
 from devloop.providers.kind.clusters import ClusterType, Detected, detect, kubeconfig_facts, with_nodes
@@ -166,7 +167,10 @@ class Cluster:
         if (http, https) != preferred:
             progress(f"ingress ports {preferred[0]}/{preferred[1]} are taken; "
                      f"the cluster maps 127.0.0.1:{http}/{https} instead")  # fmt: skip
-        return cluster_config.cluster_config(http, https)
+        node_image = recorded_node_image()  # `devloop unpack` brought one: kind cannot pull its default
+        if node_image:
+            progress(f"the cluster's node is made from {node_image} (from `devloop unpack`)")
+        return cluster_config.cluster_config(http, https, node_image)
 
     async def _kind_kubeconfig(self, kind: KindCli, name: str) -> Path:
         text = await kind.kubeconfig(name)

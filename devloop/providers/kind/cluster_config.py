@@ -39,8 +39,11 @@ def kind_ports(router_port: int, is_free: Callable[[int], bool]) -> tuple[int, i
     return chosen[0], chosen[1]
 
 
-def cluster_config(http_port: int = HTTP_HOST_PORT, https_port: int = HTTPS_HOST_PORT) -> str:
-    """kind's Cluster config: API server and ingress ports on loopback only, registry mirrors on."""
+def cluster_config(
+    http_port: int = HTTP_HOST_PORT, https_port: int = HTTPS_HOST_PORT, node_image: str | None = None
+) -> str:
+    """kind's Cluster config: API server and ingress ports on loopback only, registry mirrors on;
+    `node_image`: the node made from that image (a workshop archive's, by tag) instead of kind's default."""
     config: dict[str, Any] = {
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
@@ -59,6 +62,8 @@ def cluster_config(http_port: int = HTTP_HOST_PORT, https_port: int = HTTPS_HOST
             }
         ],
     }
+    if node_image:
+        config["nodes"][0]["image"] = node_image
     return yaml.safe_dump(config, sort_keys=False)
 
 
