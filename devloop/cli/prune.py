@@ -9,8 +9,6 @@ import click
 
 from devloop.cli.context import CliContext, config_options
 from devloop.core.pull import human_bytes
-from devloop.images.prune import prune
-from devloop.images.reach import reachable_stores
 
 
 @click.command("prune")
@@ -24,6 +22,9 @@ def prune_command(config: CliContext, dry_run: bool, keep: int | None) -> None:
     project = config.load(names_only=True)
     count = keep or project.keep_images
     apps = [app.name for app in project.apps]
+
+    from devloop.images.prune import prune  # the adapters when it runs, not for its --help
+    from devloop.images.reach import reachable_stores
 
     async def run() -> None:
         stores = await reachable_stores(project)

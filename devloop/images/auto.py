@@ -15,7 +15,6 @@ from devloop.core.pull import human_bytes
 from devloop.core.spec import ProjectSpec
 from devloop.core.state import EngineState
 from devloop.images.prune import StoreReport, prune
-from devloop.images.reach import reachable_stores
 from devloop.images.stores import Store
 
 Say = Callable[[str, str], None]  # (app, text): an [API] line
@@ -30,7 +29,7 @@ class AutoPrune:
 
     def __init__(
         self, project: ProjectSpec, say: Say,
-        stores: Callable[[ProjectSpec], Awaitable[Sequence[Store]]] = reachable_stores,
+        stores: Callable[[ProjectSpec], Awaitable[Sequence[Store]]] | None = None,
     ) -> None:  # fmt: skip
         self.project = project
         self._say = say
@@ -58,6 +57,10 @@ class AutoPrune:
             self._again = False
             self.runs += 1
             try:
+                if self._stores is None:  # the adapters when the first prune runs, not at import
+                    from devloop.images.reach import reachable_stores
+
+                    self._stores = reachable_stores
                 stores = await self._stores(self.project)
                 reports = await prune(stores, self.project.keep_images, [a.name for a in self.project.apps])
             except Exception as exc:  # the budget never fails the loop: say it, go on

@@ -13,7 +13,6 @@ from devloop.build.builder import print_dockerfile
 from devloop.core.spec import ProjectSpec, ProviderKind
 from devloop.errors import DevloopError
 from devloop.images.workshop import base_images
-from devloop.providers.kind.registry import REGISTRY_IMAGE
 
 NODE_REPOSITORY = "kindest/node"
 
@@ -26,6 +25,8 @@ class Wanted:
 
 def wanted_images(project: ProjectSpec, node_image: str | None) -> list[Wanted]:
     """Every image the room pulls for this project, each once, in the order `devloop up` needs them."""
+    from devloop.providers.kind.registry import REGISTRY_IMAGE
+
     found: list[Wanted] = []
 
     def add(image: str, why: str) -> None:
