@@ -58,7 +58,7 @@ def node_image_of(engine: DockerEngine, cluster: str) -> str | None:
         argv = [docker, "inspect", "--format", "{{.Config.Image}}", f"{cluster}-control-plane"]
         found = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
         if found.returncode == 0 and found.stdout.strip().startswith(NODE_REPOSITORY):
-            return found.stdout.strip().split("@", 1)[0]
+            return tagged(engine, found.stdout.strip())
     try:
         images = engine.disk_usage().images
     except DevloopError:
@@ -75,3 +75,19 @@ def missing(engine: DockerEngine, wanted: list[Wanted]) -> list[str]:
         if not engine.image_present(item.image):
             lines.append(f"{item.image} ({item.why}) is not on this machine: run `docker pull {item.image}`")
     return lines
+
+
+def tagged(engine: DockerEngine, ref: str) -> str:
+    """`kindest/node:v1.32.2@sha256:…` (kind pins its default by digest) as the tag alone, tagging
+    the image so where a pull by digest left it untagged: `docker save` of the tag keeps the name,
+    and `docker load` in the room brings it back (it drops digests)."""
+    name = ref.split("@", 1)[0]
+    if name == ref or ":" not in name.rsplit("/", 1)[-1]:
+        return ref  # no digest, or no tag to name it by
+    if not engine.image_present(name):
+        repository, _, tag = name.rpartition(":")
+        try:
+            engine.tag_image(ref, repository, tag)
+        except DevloopError:
+            return ref
+    return name

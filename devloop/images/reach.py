@@ -21,7 +21,11 @@ def collect_registry_garbage() -> None:
     """`registry garbage-collect` in devloop's registry container: deleted manifests' blobs leave the disk."""
     engine = dockersdk.open_engine()
     try:
-        engine.exec_output(cluster_config.REGISTRY_NAME, ["registry", "garbage-collect", REGISTRY_CONFIG])
+        argv = ["registry", "garbage-collect", REGISTRY_CONFIG]
+        done = engine.exec_output(cluster_config.REGISTRY_NAME, argv)
+        if done.exit_code != 0:
+            said = done.output.decode(errors="replace").strip()[-200:]
+            raise DevloopError(said or f"`registry garbage-collect` exited {done.exit_code}")
     finally:
         engine.close()
 

@@ -150,3 +150,14 @@ def test_unpack_of_a_corrupted_archive_says_which_item_in_one_line_and_loads_not
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith("error: image a.tar in the archive is corrupted")
     assert "loaded" not in result.stdout
+
+
+def test_a_node_image_pinned_by_digest_is_packed_by_its_tag() -> None:
+    from devloop.images.packlist import tagged
+
+    pinned = "kindest/node:v1.32.2@sha256:" + "a" * 64
+    engine = FakeDockerEngine(images=[pinned])  # pulled by digest: no tag on the engine
+    assert tagged(engine, pinned) == "kindest/node:v1.32.2"
+    assert engine.called("tag_image") == [(pinned, "kindest/node", "v1.32.2")]
+    assert tagged(engine, "kindest/node:v1.32.2") == "kindest/node:v1.32.2"
+    assert tagged(engine, "kindest/node@sha256:" + "b" * 64) == "kindest/node@sha256:" + "b" * 64

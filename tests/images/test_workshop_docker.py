@@ -1,8 +1,8 @@
 """The workshop round trip on the real engine: pack a sample whose base image no registry has (a
 private tag of the local stand-in base, so removing it hurts no other test), remove the base,
-unpack, and `devloop push` the sample: it builds and serves with no pull possible (the layers stay
-on the engine under the stand-in's own name; the private name comes back from the archive only).
-Refusals (a missing image, a corrupted item) are tested without Docker in test_workshop.py."""
+see pack refuse before writing anything, unpack, and `devloop push` the sample: it builds and
+serves with no pull possible (the layers stay on the engine under the stand-in's own name; the
+private name comes back from the archive only). A corrupted item: test_workshop.py, no Docker."""
 
 from __future__ import annotations
 
@@ -67,7 +67,10 @@ def test_pack_remove_unpack_and_push_serves_with_no_pull_possible(sample: tuple[
     assert re.search(r"wrote .*workshop\.tar \([\d.]+ MB\): 1 image\(s\), 0 wheel\(s\)", packed.stdout)
 
     docker("rmi", base)
-    assert docker("image", "inspect", base, check=False).returncode != 0
+    refused = devloop(project, "pack", "-o", str(tmp_path / "again.tar"), "--no-wheels", state=state)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert f"{base} (base image of ws" in refused.stderr and f"`docker pull {base}`" in refused.stderr
+    assert "nothing written" in refused.stderr and not list(tmp_path.glob("again.tar*"))
     unpacked = devloop(project, "unpack", str(archive), state=state)
     assert unpacked.returncode == 0, unpacked.stderr
     assert f"loaded 1 image(s) into the engine: {base}" in unpacked.stdout
