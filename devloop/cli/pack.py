@@ -6,6 +6,7 @@ is written, and every item's checksum is checked before anything is loaded."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -112,7 +113,8 @@ def unpack_command(path: Path, wheels_dir: Path | None, install: bool) -> None:
             for item in wheel_items:
                 source = tar.extractfile(item.member)
                 assert source is not None
-                (folder / Path(item.member).name).write_bytes(source.read())
+                with open(folder / Path(item.member).name, "wb") as target:
+                    shutil.copyfileobj(source, target)
     click.echo(f"loaded {len(images)} image(s) into the engine: " + ", ".join(i.name for i in images))
     if manifest.node_image:
         click.echo(f"a kind cluster devloop creates uses {manifest.node_image} (loaded, by tag)")

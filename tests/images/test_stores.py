@@ -100,3 +100,19 @@ def test_a_store_that_cannot_be_read_is_skipped_and_said() -> None:
     assert reports[0].line(dry_run=False).startswith("kind node gone-control-plane: skipped (")
     assert "No such container" in reports[0].line(dry_run=False)
     assert len(engine.images) == 1
+
+
+def test_doctor_lines_say_the_space_per_store_and_what_a_prune_frees() -> None:
+    from devloop.images.prune import usage_lines
+
+    engine = engine_with([(f"devloop/web:{tag(n)}", 1100, float(n)) for n in range(1, 6)])
+
+    async def broken(argv: Sequence[str]) -> ProcResult:
+        return ProcResult(tuple(argv), 1, ("Error: No such container: gone-control-plane",))
+
+    reports = asyncio.run(prune([EngineStore(lambda: engine), NodeStore("gone-control-plane", runner=broken)],
+                                keep=3, apps=["web"], dry_run=True))  # fmt: skip
+    lines = usage_lines(reports)
+    assert lines[0] == "local engine: 5.0 kB in 5 image(s); `devloop prune` frees about 2.0 kB"
+    assert lines[1].startswith("kind node gone-control-plane: not readable (")
+    assert len(engine.images) == 5  # a dry run removes nothing

@@ -161,3 +161,20 @@ def test_a_node_image_pinned_by_digest_is_packed_by_its_tag() -> None:
     assert engine.called("tag_image") == [(pinned, "kindest/node", "v1.32.2")]
     assert tagged(engine, "kindest/node:v1.32.2") == "kindest/node:v1.32.2"
     assert tagged(engine, "kindest/node@sha256:" + "b" * 64) == "kindest/node@sha256:" + "b" * 64
+
+
+def test_a_cluster_made_after_unpack_uses_the_archives_node_image_by_tag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from devloop.providers.kind.cluster_config import cluster_config
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert archive.recorded_node_image() is None
+    archive.record_node_image("kindest/node:v1.32.2")
+    assert archive.recorded_node_image() == "kindest/node:v1.32.2"
+    assert (tmp_path / "devloop" / "workshop.json").stat().st_mode & 0o077 == 0
+    made = yaml.safe_load(cluster_config(node_image=archive.recorded_node_image()))
+    assert made["nodes"][0]["image"] == "kindest/node:v1.32.2"
+    assert "image" not in yaml.safe_load(cluster_config())["nodes"][0]
