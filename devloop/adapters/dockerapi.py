@@ -15,8 +15,9 @@ when it is in the wrong state (a container that is not running).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 ProgressEvent = dict[str, object]  # one JSON record of a pull or push stream, as the engine sends it
@@ -109,6 +110,7 @@ class ImageUsage:
     created: float  # seconds since the epoch
     size: int
     shared_size: int  # of `size`, the bytes other images share (base layers); -1 when unknown
+    tagged_at: float = 0.0  # when a tag was last put on it (`Metadata.LastTagTime`); 0: not asked
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,32 @@ def disk_usage(record: Mapping[str, object]) -> DiskUsage:
         str(c.get("ImageID", "")) for c in _records(record.get("Containers")) if c.get("State") == "running"
     )
     return DiskUsage(images, running, int(_number(record.get("LayersSize"), 0)))
+
+
+def with_tag_times(
+    usage: DiskUsage, inspect: Callable[[str], Mapping[str, object]], which: Callable[[ImageUsage], bool]
+) -> DiskUsage:
+    """`usage` with `tagged_at` filled from an inspect of each image `which` picks: a build's
+    `Created` can be its base's (a metadata-only last step, a cache hit), its tag time cannot."""
+    images = []
+    for image in usage.images:
+        if which(image):
+            stamp = str(_mapping(inspect(image.id).get("Metadata")).get("LastTagTime") or "")
+            image = replace(image, tagged_at=_epoch(stamp))
+        images.append(image)
+    return replace(usage, images=tuple(images))
+
+
+def _epoch(stamp: str) -> float:
+    try:
+        moment = datetime.fromisoformat(stamp).timestamp() if stamp else 0.0
+    except ValueError:
+        return 0.0
+    return max(moment, 0.0)  # "0001-01-01T00:00:00Z": never tagged
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _number(value: object, default: float) -> float:
@@ -173,8 +201,9 @@ class DockerEngine(Protocol):
 
     def tag_image(self, image: str, repository: str, tag: str) -> None: ...
 
-    def disk_usage(self) -> DiskUsage:
-        """Every image with its sizes, and which images running containers use (`docker system df`)."""
+    def disk_usage(self, tag_times: Callable[[ImageUsage], bool] | None = None) -> DiskUsage:
+        """Every image with its sizes, and which images running containers use (`docker system df`);
+        the images `tag_times` picks also with their last tag time (one inspect each)."""
         ...
 
     def remove_image(self, ref: str) -> None:

@@ -7,7 +7,7 @@ Only this module imports the SDK; everything else takes a DockerEngine (from `op
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Generic, TypeVar
 
 import docker
@@ -22,11 +22,13 @@ from devloop.adapters.dockerapi import (
     EngineRecord,
     EngineVersion,
     ExecResult,
+    ImageUsage,
     PortBinding,
     ProgressEvent,
     describe,
     disk_usage,
     engine_address,
+    with_tag_times,
 )
 from devloop.errors import (
     DockerConflictError,
@@ -223,9 +225,10 @@ class SdkDockerEngine:
         with _mapped():
             self._api.tag(image, repository, tag)
 
-    def disk_usage(self) -> DiskUsage:
+    def disk_usage(self, tag_times: Callable[[ImageUsage], bool] | None = None) -> DiskUsage:
         with _mapped():
-            return disk_usage(self._api.df())
+            usage = disk_usage(self._api.df())
+            return with_tag_times(usage, self._api.inspect_image, tag_times) if tag_times else usage
 
     def remove_image(self, ref: str) -> None:
         with _mapped():

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from devloop.adapters.dockerapi import DiskUsage, DockerEngine
+from devloop.adapters.dockerapi import DiskUsage, DockerEngine, ImageUsage
 from devloop.errors import DevloopError, DockerConflictError, DockerNotFoundError
 from devloop.images.budget import StoredImage, app_of
 
@@ -41,7 +41,8 @@ class Store(Protocol):
 
 
 class EngineStore:
-    """The local Docker engine: tags via `docker system df` (sizes, who runs what), removal by untagging."""
+    """The local Docker engine: tags via `docker system df` (sizes, who runs what), ordered by when
+    each was last tagged (a build's `Created` may be its base's); removal by untagging."""
 
     name = "local engine"
 
@@ -49,7 +50,7 @@ class EngineStore:
         self._open = opener
 
     async def inventory(self) -> Inventory:
-        usage = await asyncio.to_thread(self._usage)
+        usage = await asyncio.to_thread(self._usage, True)
         images: list[StoredImage] = []
         used = 0
         for image in usage.images:
@@ -59,17 +60,18 @@ class EngineStore:
                 repository, _, tag = name.rpartition(":")
                 if app_of(repository) is not None:
                     ours = True
-                    images.append(StoredImage(repository, tag, image.created, unique, image.id))
+                    made = image.tagged_at or image.created  # when devloop last tagged it, if known
+                    images.append(StoredImage(repository, tag, made, unique, image.id))
             used += unique if ours else 0
         return Inventory(tuple(images), in_use_ids=usage.running_image_ids, used_bytes=used)
 
     async def remove(self, images: Sequence[StoredImage]) -> Removal:
         return await asyncio.to_thread(self._remove, images)
 
-    def _usage(self) -> DiskUsage:
+    def _usage(self, tag_times: bool = False) -> DiskUsage:
         engine = self._open()
         try:
-            return engine.disk_usage()
+            return engine.disk_usage(_ours if tag_times else None)
         finally:
             engine.close()
 
@@ -94,3 +96,7 @@ class EngineStore:
         finally:
             engine.close()
         return Removal(max(0, before - after), tuple(removed), tuple(failed))
+
+
+def _ours(image: ImageUsage) -> bool:
+    return any(app_of(name.rpartition(":")[0]) is not None for name in image.tags)

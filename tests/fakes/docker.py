@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -165,8 +165,8 @@ class FakeDockerEngine:
         self.tags.append((image, repository, tag))
         self.images.add(f"{repository}:{tag}")
 
-    def disk_usage(self) -> DiskUsage:
-        self._record("disk_usage")
+    def disk_usage(self, tag_times: Callable[[ImageUsage], bool] | None = None) -> DiskUsage:
+        self._record("disk_usage")  # `tagged_at` as scripted in `usage`
         return DiskUsage(tuple(self.usage.values()), frozenset(self.running_image_ids))
 
     def remove_image(self, ref: str) -> None:

@@ -6,9 +6,12 @@ private name comes back from the archive only). A corrupted item: test_workshop.
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import subprocess
 import sys
+import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,9 +34,20 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run([detect().path, *args], capture_output=True, text=True, check=check, timeout=120)
 
 
-def devloop(folder: Path, *args: str, state: Path) -> subprocess.CompletedProcess[str]:
+def devloop(folder: Path, *args: str, state: Path, auto_prune: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "XDG_STATE_HOME": str(state), "DEVLOOP_AUTO_PRUNE": "1" if auto_prune else "0"}
     return subprocess.run([sys.executable, "-m", "devloop", *args], cwd=folder, capture_output=True, text=True,
-                          timeout=180, env={**__import__("os").environ, "XDG_STATE_HOME": str(state)})  # fmt: skip
+                          timeout=180, env=env)  # fmt: skip
+
+
+def project_app(project: Path) -> str:
+    return str(re.findall(r"name: (ws\w+)", (project / "devloop.yaml").read_text())[0])
+
+
+def empty_tar() -> bytes:
+    buffer = io.BytesIO()
+    tarfile.open(fileobj=buffer, mode="w").close()
+    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -48,7 +62,8 @@ def sample(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         f"ARG BASE={base}\nFROM $BASE AS run\nCMD {SERVER}\n"
     )
     (project / "devloop.yaml").write_text(
-        f"provider: docker\napps:\n  - name: ws{token}\n    path: web\n    health_check: {{type: port}}\n"
+        f"provider: docker\nkeep_images: 1\napps:\n  - name: ws{token}\n    path: web\n"
+        "    health_check: {type: port}\n"
     )
     yield project, base
     devloop(project, "down", state=tmp_path / "state")
@@ -76,8 +91,12 @@ def test_pack_remove_unpack_and_push_serves_with_no_pull_possible(sample: tuple[
     assert f"loaded 1 image(s) into the engine: {base}" in unpacked.stdout
     assert docker("image", "inspect", base, check=False).returncode == 0
 
-    pushed = devloop(project, "push", state=state)
+    old = f"devloop/{project_app(project)}:{'0' * 16}"  # an older content tag: the budget removes it
+    subprocess.run([detect().path, "image", "import", "-", old], input=empty_tar(), check=True, capture_output=True)
+    pushed = devloop(project, "push", state=state, auto_prune=True)
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     address = re.search(r"^ws\w+: (http://127\.0\.0\.1:\d+)", pushed.stdout, re.M)
     assert address, pushed.stdout
     assert wait_until(lambda: http_get(address.group(1)), timeout=20, what="the sample") == "workshop"
+    assert "pruned images beyond the newest 1 per app: local engine" in pushed.stdout + pushed.stderr
+    assert docker("image", "inspect", old, check=False).returncode != 0
