@@ -1,8 +1,8 @@
 """Prune every store devloop reaches down to its budget, and say what it freed per store.
 
 Which tags run is pooled across stores first: an image a kind node's container runs keeps its
-copy in the registry and on the engine too. Stores that cannot say when an image was made (a
-node's crictl) borrow the time from a store that can.
+copy in the registry and on the engine too. So are the times: each tag is as new as the latest
+time any store knows for it (a node's crictl knows none).
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ def pooled_use(inventories: Iterable[Inventory]) -> set[str]:
 
 
 def with_times(images: Sequence[StoredImage], known: dict[str, float]) -> tuple[StoredImage, ...]:
-    return tuple(replace(i, created=known.get(i.key, 0.0)) if not i.created else i for i in images)
+    """Each tag at the latest time any store knows for it: one order in every store (a node knows
+    no times, a registry only the image's `created`; the engine knows when the tag was made)."""
+    return tuple(replace(i, created=max(i.created, known.get(i.key, 0.0))) for i in images)
 
 
 async def prune(

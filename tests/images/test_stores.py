@@ -10,9 +10,10 @@ from collections.abc import Sequence
 
 from devloop.adapters.dockerapi import ImageUsage
 from devloop.adapters.proc import ProcResult
+from devloop.images.budget import StoredImage
 from devloop.images.nodestore import NodeStore
 from devloop.images.prune import prune
-from devloop.images.stores import EngineStore
+from devloop.images.stores import EngineStore, Inventory, Removal
 from tests.fakes.docker import FakeDockerEngine
 
 
@@ -116,3 +117,33 @@ def test_doctor_lines_say_the_space_per_store_and_what_a_prune_frees() -> None:
     assert lines[0] == "local engine: 5.0 kB in 5 image(s); `devloop prune` frees about 2.0 kB"
     assert lines[1].startswith("kind node gone-control-plane: not readable (")
     assert len(engine.images) == 5  # a dry run removes nothing
+
+
+class Listed:
+    """A store that lists what it is given (a registry's copies, with their images' `created`)."""
+
+    name = "listed"
+
+    def __init__(self, images: list[StoredImage]) -> None:
+        self.images = images
+
+    async def inventory(self) -> Inventory:
+        return Inventory(tuple(self.images))
+
+    async def remove(self, images: Sequence[StoredImage]) -> Removal:
+        self.images = [i for i in self.images if i not in images]
+        return Removal(0, tuple(i.ref for i in images))
+
+
+def test_every_store_orders_a_tag_by_the_latest_time_any_store_knows() -> None:
+    # The registry's `created` says tag 1 is newest (a cache hit keeps an old build's time, or
+    # the reverse); the engine tagged 2 last: 2 stays in both.
+    engine = FakeDockerEngine()
+    for n, tagged_at in ((1, 10.0), (2, 20.0)):
+        image_id = f"sha256:{n}"
+        engine.usage[image_id] = ImageUsage(image_id, (f"devloop/web:{tag(n)}",), 1.0, 10, 0, tagged_at)
+    registry = Listed([StoredImage("localhost:5001/devloop/web", tag(1), 15.0, 10, "d1"),
+                       StoredImage("localhost:5001/devloop/web", tag(2), 5.0, 10, "d2")])  # fmt: skip
+    asyncio.run(prune([EngineStore(lambda: engine), registry], keep=1, apps=["web"]))
+    assert [i.tag for i in registry.images] == [tag(2)]
+    assert [u.tags for u in engine.usage.values()] == [(f"devloop/web:{tag(2)}",)]
