@@ -11,14 +11,16 @@ from pathlib import Path
 
 import click
 
-from devloop.cli.context import CliContext, Stack, compose, config_options, registry_option
+from devloop.cli.context import CliContext, Stack, compose, config_options, registry_option, select_apps
 from devloop.cli.printer import PlainPrinter
+from devloop.core.debug import with_debug
 from devloop.core.events import PlatformFailed
 from devloop.core.removal import describe_removal
 from devloop.core.spec import ProjectSpec
 from devloop.engine.control import ControlServer, socket_path
 from devloop.engine.loop import Engine
 from devloop.engine.recorder import Recorder
+from devloop.errors import UsageError
 from devloop.fs import state_home
 from devloop.images.auto import AutoPrune
 from devloop.images.auto import enabled as auto_prune_enabled
@@ -37,6 +39,9 @@ NO_BUILDKIT = "this docker client has no BuildKit; builds use the legacy builder
 @click.option("--manual", is_flag=True, help="Queue changes instead of rebuilding on every save.")
 @click.option("--no-watch", is_flag=True, help="Deploy once and follow logs; do not watch files.")
 @click.option("--no-router-logs", is_flag=True, help="Leave the router's [RTR] access lines out.")
+@click.option("--debug", is_flag=True, help="Run the apps (or the APPs named) under their debugger.")
+@click.option("--debug-wait", is_flag=True, help="As --debug, paused until a debugger attaches.")
+@click.argument("apps", nargs=-1)
 def up_command(
     config: CliContext,
     no_tui: bool,
@@ -44,9 +49,28 @@ def up_command(
     manual: bool,
     no_watch: bool,
     no_router_logs: bool,
+    debug: bool,
+    debug_wait: bool,
+    apps: tuple[str, ...],
 ) -> None:
-    """Build, deploy and follow the apps; rebuild or sync on every save (Ctrl-C to stop)."""
+    """Build, deploy and follow the apps; rebuild or sync on every save (Ctrl-C to stop).
+
+    `devloop up --debug [APP...]` starts the apps named (all when none) under their runtime's
+    debugger, each instance's debug port on a stable 127.0.0.1 port."""
+    if apps and not (debug or debug_wait):
+        raise UsageError("app names go with --debug (`devloop up --debug web`); `devloop up` runs every app")
     project = config.load()
+    if debug or debug_wait:
+        names = tuple(a.name for a in select_apps(project, apps)) if apps else ()
+        loaded = config.load
+        project = with_debug(project, names, debug_wait)
+
+        def reload() -> ProjectSpec:
+            return with_debug(loaded(quiet=True), names, debug_wait)
+    else:
+
+        def reload() -> ProjectSpec:
+            return config.load(quiet=True)
     tui = not no_tui and sys.stdout.isatty() and sys.stdin.isatty()
     code = run_up(
         project,
@@ -56,7 +80,7 @@ def up_command(
         watch=not no_watch,
         tui=tui,
         router_logs=not no_router_logs,
-        reloader=lambda: config.load(quiet=True),
+        reloader=reload,
         config_files=config.vars_files,
     )
     sys.exit(code)

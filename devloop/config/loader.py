@@ -241,6 +241,7 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
             TaskSpec(t.name, t.command, t.before_start, parse_memory_mb(t.memory) if t.memory else None)
             for t in app.tasks
         ),
+        debug="wait" if app.debug == "wait" else ("on" if app.debug else ""),
     )
     web = next((p for p in app.processes if p.type == WEB), None)
     given = frozenset(_SPEC_FIELD[f] for f in (web.model_fields_set if web else ()) if f in _SPEC_FIELD)

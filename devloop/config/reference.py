@@ -42,6 +42,7 @@ DESCRIPTIONS: dict[str, str] = {
     "AppConfig.routes": "Routes like `route` (cf `routes`); a route's port gives the app that port too.",
     "AppConfig.host_port": "Also serve this app alone on http://127.0.0.1:HOST_PORT (any Host header).",
     "AppConfig.no_route": "No URL for this app, e.g. a worker (cf `no-route`).",
+    "AppConfig.debug": "Run the web instances under their runtime's debugger (`wait`: paused until one attaches); never exported.",
     "AppConfig.random_route": "Recorded (cf `random-route`); devloop gives a stable local route.",
     "AppConfig.health_check": "How devloop decides an instance is healthy.",
     "AppConfig.sync": "Files copied into running instances on save instead of a rebuild.",

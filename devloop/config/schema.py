@@ -134,6 +134,7 @@ class AppConfig(StrictModel):
     processes: list[ProcessConfig] = Field(default_factory=list)
     sidecars: list[SidecarConfig] = Field(default_factory=list)
     tasks: list[TaskConfig] = Field(default_factory=list)
+    debug: bool | Literal["wait"] = False
 
     _names = field_validator("name")(check_app_name)
     _sizes = field_validator("memory", "disk_quota")(_check_size)

@@ -25,6 +25,8 @@ class InstanceStatus:
     oom_killed: bool = False  # its last exit was the kernel's out-of-memory kill
     memory_limit_mb: int | None = None  # the limit it runs with, when the platform says
     name: str = ""  # the platform's name for it (container name, pod name), for `logs --container`
+    debug: str = ""  # under a debugger: its tool (debugpy, inspector, delve, jdwp)
+    debug_address: str | None = None  # host:port a debugger attaches to (the stable forwarded one)
 
     @property
     def key(self) -> str:

@@ -147,6 +147,8 @@ class AppSpec:
     # cf internal routes (`*.apps.internal`): reachable from the project's other apps only.
     internal_routes: tuple[str, ...] = ()
     tasks: tuple[TaskSpec, ...] = ()
+    # Under its runtime's debugger (core.debug): "" off, "on", "wait" (paused until a client attaches).
+    debug: str = ""
 
     @property
     def label(self) -> str:

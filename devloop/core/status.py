@@ -49,6 +49,8 @@ class InstanceRow:
     restarts: int = 0
     process: str = "web"
     sidecar: str = ""
+    debug: str = ""  # under a debugger: its tool (debugpy, inspector, ...)
+    debug_address: str | None = None  # 127.0.0.1:PORT a debugger attaches to
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,15 @@ def _processes(spec: AppSpec, instances: tuple[InstanceStatus, ...]) -> dict[str
 
 def _rows(instances: tuple[InstanceStatus, ...]) -> tuple[InstanceRow, ...]:
     return tuple(
-        InstanceRow(i.index, i.state, i.address, i.restarts, i.process, i.sidecar) for i in instances
+        InstanceRow(i.index, i.state, i.address, i.restarts, i.process, i.sidecar, i.debug, i.debug_address)
+        for i in instances
     )
+
+
+def debug_cell(row: AppStatus) -> str:
+    """`0 127.0.0.1:PORT` per debugged instance (the dashboard's debug column); `-` for none."""
+    cells = [f"{i.index} {i.debug_address}" for i in row.instance_list if i.debug_address and not i.sidecar]
+    return " ".join(cells) if cells else "-"
 
 
 def app_status(app: AppState) -> AppStatus:

@@ -8,6 +8,7 @@ per line.
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import time
@@ -25,13 +26,14 @@ from devloop.core import events as ev
 from devloop.core.control import Refused, Restart, Scale
 from devloop.core.logbuffer import LogLine
 from devloop.core.state import AppState, EngineState, Phase
-from devloop.core.status import AppStatus, app_status
+from devloop.core.status import AppStatus, app_status, debug_cell
 from devloop.ui.logview import LogView
 from devloop.ui.screens import ConfirmQuitScreen, EnvScreen, HelpScreen, ScaleScreen
 from devloop.ui.view import EngineView
 
 TICK_S = 0.05
 COLUMNS = ("App", "State", "Instances", "Memory limit", "URL", "Last build", "Error")
+DEBUG_COLUMN = "Debug"
 # A symbol per state, so state never depends on colour alone (the cursor row hides colour).
 PHASE_MARK = {
     Phase.WAITING: "…",
@@ -136,7 +138,7 @@ class DevloopApp(App[bool]):
         self.build_view = self.query_one("#build", LogView)
         self.status = self.query_one("#status", Static)
         self._status_text = ""
-        for column in COLUMNS:
+        for column in self.table_columns:
             table.add_column(column, key=column)
         for name in self.view.state.order:
             table.add_row(*self._cells(self.view.state.apps[name]), key=name)
@@ -205,12 +207,22 @@ class DevloopApp(App[bool]):
             build,
             short(row.last_error),
         ]
+        if DEBUG_COLUMN in self.table_columns:  # where a debugger attaches, per instance; paused ones said
+            cells.insert(5, debug_cell(row))
         return [Text(cell, style=style) for cell in cells]
+
+    @functools.cached_property
+    def table_columns(self) -> tuple[str, ...]:
+        """The apps table's columns (fixed when it is made): a Debug one when an app runs under
+        its debugger."""
+        if not any(a.spec.debug for a in self.view.state.apps.values()):
+            return COLUMNS
+        return (*COLUMNS[:5], DEBUG_COLUMN, *COLUMNS[5:])
 
     def _refresh_table(self) -> None:
         table = self.table
         for name in self.view.state.order:
-            for column, cell in zip(COLUMNS, self._cells(self.view.state.apps[name]), strict=True):
+            for column, cell in zip(self.table_columns, self._cells(self.view.state.apps[name]), strict=True):
                 table.update_cell(name, column, cell, update_width=True)
         state = self.view.state
         mode = "manual" if state.manual else "auto"

@@ -23,6 +23,7 @@ from devloop.adapters.dockerapi import (
 )
 from devloop.adapters.dockersdk import open_engine
 from devloop.core import cfenv
+from devloop.core.debug import Runtime
 from devloop.core.events import InstanceStatus
 from devloop.core.processes import WEB, main_memory_mb, process_name
 from devloop.core.routes import internal_hosts
@@ -31,6 +32,7 @@ from devloop.errors import DevloopError, DockerNotFoundError, DockerRefusedError
 from devloop.providers.docker.labels import (
     LABEL_APP,
     LABEL_CONFIG,
+    LABEL_DEBUG,
     LABEL_IMAGE,
     LABEL_INDEX,
     LABEL_PROCESS,
@@ -66,6 +68,7 @@ class Containers:
         self.retiring: set[str] = set()  # containers devloop is stopping on purpose
         self.restarting: set[str] = set()  # containers `devloop restart` is restarting: no crash
         self.sidecar_ids: dict[str, list[str]] = {}  # instances a deploy is starting -> their sidecars
+        self.debug: dict[str, Runtime] = {}  # apps whose web instances run under a debugger
 
     @property
     def engine(self) -> DockerEngine:
@@ -178,6 +181,11 @@ class Containers:
             LABEL_CONFIG: config_hash(app, image, process, sidecars),
             LABEL_PROCESS: process,
         }
+        ports = (PortBinding(app.port, None),) if published else ()  # loopback only, a free port
+        runtime = self.debug.get(app.name) if process == WEB else None
+        if runtime is not None:  # its debug port too; core.debug's stable port forwards to it
+            labels[LABEL_DEBUG] = runtime.name
+            ports = (*ports, PortBinding(runtime.port, None))
         shell = ("/bin/sh", "-c")
         main = engine.create_container(ContainerSpec(
             image=image,
@@ -186,7 +194,7 @@ class Containers:
             environment=env,
             entrypoint=(*shell, app.command) if app.command else None,
             command=() if app.command else None,
-            ports=(PortBinding(app.port, None),) if published else (),  # loopback only, a free port
+            ports=ports,
             network=self.network,
             aliases=_aliases(app, process),
             # No restarts until healthy, so a crash at start keeps its exit code and output;

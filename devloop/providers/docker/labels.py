@@ -13,6 +13,7 @@ import hashlib
 import json
 
 from devloop.adapters.dockerapi import ContainerInfo
+from devloop.core.debug import RUNTIMES
 from devloop.core.events import InstanceStatus
 from devloop.core.logformat import parse_rfc3339_ns
 from devloop.core.processes import WEB
@@ -25,6 +26,7 @@ LABEL_IMAGE = "devloop.image"
 LABEL_CONFIG = "devloop.config"  # hash of everything that shapes the container, for adoption
 LABEL_PROCESS = "devloop.process"  # the cf process type it runs (web, worker, ...)
 LABEL_SIDECAR = "devloop.sidecar"  # set on a sidecar: its name; it shares its instance's network
+LABEL_DEBUG = "devloop.debug"  # set on an instance run under a debugger: its runtime (core.debug)
 
 
 def config_hash(app: AppSpec, image: str, process: str = WEB, sidecars: tuple[SidecarSpec, ...] = ()) -> str:
@@ -144,6 +146,8 @@ def instance_status(container: ContainerInfo, app: AppSpec, stopping: bool) -> I
     else:
         shown = "starting"
     address = address_of(container, app.port)
+    runtime = RUNTIMES.get(labels_of(container).get(LABEL_DEBUG, ""))
+    debug_at = address_of(container, runtime.port) if runtime is not None else None
     return InstanceStatus(
         app=app.name,
         index=int(labels_of(container).get(LABEL_INDEX, "0")),
@@ -158,4 +162,6 @@ def instance_status(container: ContainerInfo, app: AppSpec, stopping: bool) -> I
         oom_killed=container.oom_killed and shown != "stopping",
         memory_limit_mb=memory_limit_mb(container),
         name=container.name,
+        debug=runtime.tool if runtime is not None else "",
+        debug_address=f"{debug_at[0]}:{debug_at[1]}" if debug_at else None,
     )

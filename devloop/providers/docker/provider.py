@@ -15,13 +15,17 @@ from dataclasses import replace
 
 from devloop.adapters.dockerapi import ContainerInfo, DockerEngine, engine_address
 from devloop.adapters.images import ensure_image_off_loop
+from devloop.build import debuglayer
+from devloop.core import debug
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.core.removal import Removed
 from devloop.core.services import ServiceSpec, binding_env
 from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec, TaskSpec
+from devloop.errors import UsageError
 from devloop.providers.base import Deployed, Progress, TaskOutput
+from devloop.providers.debugports import DebugPorts
 from devloop.providers.docker.containers import Containers, exec_argv
 from devloop.providers.docker.labels import LABEL_CONFIG, backends_of, labels_of, sidecar_of
 from devloop.providers.docker.rollout import Rollout
@@ -54,6 +58,7 @@ class DockerProvider:
             self.containers, self.rotation, self.router, self._background, project.router_port
         )
         self.in_place = InPlace(self.containers, self.rotation, self.router, self._observe)
+        self.debug_ports = DebugPorts(self.project_id)
 
     @property
     def engine(self) -> DockerEngine:
@@ -91,7 +96,31 @@ class DockerProvider:
         return replace(app, secret_env=(*kept, *env.items()))
 
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
-        return await self.rollout.deploy(await self._bind(app, progress), image, progress)
+        bound = await self._bind(app, progress)
+        if not app.debug:
+            self.containers.debug.pop(app.name, None)
+            return await self.rollout.deploy(bound, image, progress)
+        view, image = await self._debug_view(bound, image, progress)
+        deployed = await self.rollout.deploy(view, image, progress)
+        await self._observe(app)
+        for line in self.debug_ports.said():
+            progress(line)
+        return deployed
+
+    async def _debug_view(self, app: AppSpec, image: str, progress: Progress) -> tuple[AppSpec, str]:
+        """The app as its instances run under the debugger, and the image they run (the debug
+        layer on top of the app's for Python)."""
+        config = await debuglayer.image_config(image)
+        argv = debug.start_argv(app.command, config.entrypoint, config.cmd)
+        try:
+            plan = debug.plan(app, argv)
+        except debug.DebugUnsupported as exc:
+            raise UsageError(str(exc)) from None
+        if plan.runtime is debug.PYTHON:
+            progress(f"adding debugpy {debuglayer.DEBUGPY_VERSION} to {image} (a debug layer of its own)")
+            image = await debuglayer.python_layer(app.name, image, config.id)
+        self.containers.debug[app.name] = plan.runtime
+        return debug.debug_app(app, plan), image
 
     # --- instances and logs ---------------------------------------------------------------------
 
@@ -117,7 +146,7 @@ class DockerProvider:
         change, current = await self._call(self.snapshot, app)
         if current is not None:
             self.rotation.follow(app, backends_of(current, app.port))
-        return change
+        return await self.debug_ports.follow(change)
 
     async def instances(self, app: AppSpec) -> InstancesChanged:
         return await self._observe(app)
@@ -212,6 +241,7 @@ class DockerProvider:
         return Removed(len(instances), services, volumes)
 
     async def close(self) -> None:
+        await self.debug_ports.close()
         await self.router.close()
         await self._background.finish()
         self.containers.close()

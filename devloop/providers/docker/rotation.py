@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+from devloop.core.debug import PAUSED
 from devloop.core.spec import AppSpec, HealthCheck, HealthCheckType
 from devloop.providers.shared import Background
 from devloop.router import health
@@ -67,6 +68,7 @@ class Routing:
         self._admitting: set[Address] = set()  # restarted instances waiting for their health check
         self._live: dict[str, set[Address]] = {}  # app -> addresses of its serving containers
         self._sick: dict[str, dict[Address, str]] = {}  # app -> failing its health check: address -> index
+        self._paused: set[Address] = set()  # debugged instances not answering (at a breakpoint?)
         self._deploying: set[str] = set()  # apps whose routing a deploy is changing
         self._serving_config: dict[str, str] = {}  # app -> config hash of the version it serves
         self._generation: dict[str, int] = {}  # bumped by deploys, so stale snapshots do not route
@@ -163,7 +165,15 @@ class Routing:
             for address in [a for a in sick if a not in live]:
                 del sick[address]
             for host, port, index in self.router.backends(app.name):
+                if app.debug and (host, port) in self._paused and await self._check(app.health, host, port):
+                    self._paused.discard((host, port))
+                    continue
                 if (host, port) in live and not await self._check(app.health, host, port):
+                    if app.debug:  # a breakpoint holds it: not killed, not taken out, said once
+                        if (host, port) not in self._paused:
+                            self._paused.add((host, port))
+                            self.router.notice(app.name, f"instance {index} {PAUSED}")
+                        continue
                     sick[(host, port)] = index
                     self.router.remove_backend(app.name, (host, port))
                     self.router.notice(app.name, f"instance {index} failed its health check: out of rotation")

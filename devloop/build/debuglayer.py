@@ -1,0 +1,154 @@
+"""The debug layer: an image devloop builds on top of an app's image for `up --debug`, so the user's
+own image never carries a debugger.
+
+For Python it adds debugpy: `FROM <app image>`, debugpy's pure-Python wheel (`py2.py3-none-any`,
+one for every Python 3) unpacked into /opt/devloop/debugpy and put on PYTHONPATH. The wheel is
+fetched once on the host with pip (PyPI is reachable from the host, maybe not from a build) and
+kept in devloop's cache folder, user-only. The image's own start command is read here too
+(`docker image inspect`), since the debugger wraps it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import os
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from devloop.adapters import dockercli, proc
+from devloop.core.debug import DEBUGPY_DIR
+from devloop.errors import BuildError, ToolMissingError
+from devloop.fs import private_dir
+
+DEBUGPY_VERSION = "1.8.22"  # pinned: the same debugger every run; bump with a test run
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """What an image runs and where: its id, ENTRYPOINT, CMD and WORKDIR."""
+
+    id: str
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+    workdir: str
+
+
+def cache_home() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "devloop"
+
+
+def parse_inspect(text: str) -> ImageConfig:
+    """`docker image inspect` output (a JSON list of one image) as an ImageConfig."""
+    data = json.loads(text)
+    image = data[0] if isinstance(data, list) else data
+    config = image.get("Config") or {}
+    return ImageConfig(
+        id=str(image.get("Id", "")),
+        entrypoint=tuple(config.get("Entrypoint") or ()),
+        cmd=tuple(config.get("Cmd") or ()),
+        workdir=str(config.get("WorkingDir") or ""),
+    )
+
+
+async def image_config(image: str) -> ImageConfig:
+    """The image's id, ENTRYPOINT, CMD and WORKDIR, from the engine."""
+    client = dockercli.detect()
+    result = await proc.run([client.path, "image", "inspect", image])
+    if not result.ok:
+        raise BuildError(f"cannot read image {image}: {' '.join(result.output[-3:])}")
+    return parse_inspect("\n".join(result.output))
+
+
+async def debugpy_tree(cache: Path | None = None) -> Path:
+    """The folder holding the unpacked `debugpy` package, fetched with pip into the cache once."""
+    root = (cache or cache_home()) / "debugpy" / DEBUGPY_VERSION
+    if (root / "debugpy" / "__main__.py").is_file():
+        return root
+    with tempfile.TemporaryDirectory(prefix="devloop-debugpy-") as tmp:
+        argv = [sys.executable, "-m", "pip", "download", f"debugpy=={DEBUGPY_VERSION}", "--no-deps",
+                "--only-binary=:all:", "--platform", "any", "--disable-pip-version-check",
+                "-d", tmp]  # fmt: skip
+        try:
+            result = await proc.run(argv)
+        except ToolMissingError:
+            result = None
+        wheels = sorted(Path(tmp).glob("debugpy-*-none-any.whl"))
+        if result is None or not result.ok or not wheels:
+            last = " ".join(result.output[-2:]) if result is not None else "pip is not installed"
+            raise BuildError(
+                f"cannot fetch debugpy {DEBUGPY_VERSION} with pip: {last}",
+                last_lines=result.output[-10:] if result is not None else (),
+            )
+        unpacked = Path(tmp) / "tree"
+        await asyncio.to_thread(_unzip, wheels[0], unpacked)
+        private_dir(root.parent)
+        if not (root / "debugpy" / "__main__.py").is_file():
+            os.replace(unpacked, root)  # atomic: a second devloop never sees half a tree
+    return root
+
+
+def _unzip(wheel: Path, into: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            if member.startswith("debugpy/"):
+                archive.extract(member, into)
+    os.chmod(into, 0o700)
+
+
+def python_dockerfile(image: str) -> str:
+    """debugpy on top of `image`, importable whatever PYTHONPATH the image sets."""
+    return (
+        f"FROM {image}\n"
+        f"COPY debugpy {DEBUGPY_DIR}/debugpy\n"
+        f"ENV PYTHONPATH={DEBUGPY_DIR}${{PYTHONPATH:+:$PYTHONPATH}}\n"
+    )
+
+
+def context_tar(tree: Path, dockerfile: str) -> bytes:
+    """The debug layer's build context: the Dockerfile and the debugpy package (world-readable in
+    the image, whatever user the app runs as)."""
+    buffer = io.BytesIO()
+
+    def readable(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        info.mode = 0o755 if info.isdir() else 0o644
+        return info
+
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        tar.add(tree / "debugpy", arcname="debugpy", filter=readable)
+        data = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        info.mode = 0o644
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def layer_tag(app: str, image_id: str) -> str:
+    digest = hashlib.sha256(f"{image_id}/debugpy-{DEBUGPY_VERSION}".encode()).hexdigest()[:16]
+    return f"devloop-debug/{app}:{digest}"
+
+
+async def python_layer(app: str, image: str, image_id: str, cache: Path | None = None) -> str:
+    """The app's image with debugpy added (built once per app image); its tag."""
+    client = dockercli.detect()
+    tag = layer_tag(app, image_id or image)
+    present = await proc.run([client.path, "image", "inspect", "--format", "{{.Id}}", tag])
+    if present.ok:
+        return tag
+    tree = await debugpy_tree(cache)
+    data = await asyncio.to_thread(context_tar, tree, python_dockerfile(image))
+    argv = [*client.build_argv(), "-t", tag, "--label", f"devloop.app={app}", "-"]
+    result = await proc.run(argv, env=client.build_env(), stdin_data=data)
+    if not result.ok:
+        raise BuildError(f"{app}: the debug layer did not build", last_lines=result.output[-10:])
+    return tag

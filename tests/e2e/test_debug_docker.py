@@ -1,0 +1,102 @@
+"""`devloop up --debug` on the docker provider, with a real debugger: debugpy in a debug layer on top of
+the app's image, attached through the stable forwarded port by a Debug Adapter Protocol client
+(tests/dap.py) as an IDE would; a breakpoint in the handler is hit by a request to the app's URL."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from devloop.providers.shared import project_id
+from tests.dap import DapClient
+from tests.devloop_process import DevloopProcess
+from tests.helpers import http_request
+
+pytestmark = pytest.mark.docker
+
+APP = '''\
+import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        greeting = "hello from " + self.path
+        body = greeting.encode()  # line 8: the breakpoint
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+'''
+CONFIG = """\
+version: 1
+provider: docker
+apps:
+  - {name: web, path: ., language: python, memory: 128M}
+"""
+BREAKPOINT_LINE = 8
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "app.py").write_text(APP)
+    (tmp_path / "devloop.yaml").write_text(CONFIG)
+    yield tmp_path
+    subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=tmp_path, capture_output=True, timeout=60)
+
+
+def image_has_debugpy(image: str) -> bool:
+    found = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh", image, "-c",
+                            "ls /opt/devloop/debugpy"], capture_output=True)  # fmt: skip
+    return found.returncode == 0
+
+
+def test_a_breakpoint_set_through_the_forwarded_port_is_hit_by_a_request(project: Path) -> None:
+    devloop = DevloopProcess("up", "--no-tui", "--no-watch", "--debug", cwd=project)
+    try:
+        app_image = devloop.wait_for(r"adding debugpy \S+ to (\S+) ").group(1)
+        port = int(devloop.wait_for(r"web/0 debug: 127\.0\.0\.1:(\d+) \(debugpy\)").group(1))
+        url = devloop.wait_for(r"^web: (http://\S+)").group(1)
+        client = DapClient("127.0.0.1", port)
+        try:
+            client.attach({"/app/app.py": [BREAKPOINT_LINE]}, justMyCode=True)
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                answer = pool.submit(http_request, url.rstrip("/") + "/debugged", timeout=30)
+                stopped = client.event("stopped", timeout=20)
+                assert stopped["body"]["reason"] == "breakpoint"
+                assert client.local_variables(stopped["body"]["threadId"])["greeting"] == "'hello from /debugged'"
+                assert not answer.done()  # held at the breakpoint
+                client.request("continue", threadId=stopped["body"]["threadId"])
+                assert answer.result(timeout=20) == (200, b"hello from /debugged")
+        finally:
+            client.close()
+        status = subprocess.run([sys.executable, "-m", "devloop", "status", "--json"], cwd=project,
+                                capture_output=True, text=True, timeout=30)  # fmt: skip
+        rows = json.loads(status.stdout)["apps"]
+        web = next(r for r in rows if r["name"] == "web")
+        assert [(i["debug"], i["debug_address"]) for i in web["instance_list"]] == [
+            ("debugpy", f"127.0.0.1:{port}")
+        ]
+        assert devloop.interrupt() == 130
+    finally:
+        devloop.kill()
+    # debugpy went into a layer of devloop's own; the app's image has none of it.
+    client_ = docker.from_env()
+    try:
+        label = f"devloop.project={project_id(project / 'devloop.yaml')}"
+        running = client_.containers.list(filters={"label": label})
+        debug_image = running[0].labels["devloop.image"]
+    finally:
+        client_.close()
+    assert debug_image.startswith("devloop-debug/web:")
+    assert image_has_debugpy(debug_image) and not image_has_debugpy(app_image)
