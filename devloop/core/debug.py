@@ -94,7 +94,7 @@ def start_argv(command: str | None, entrypoint: Iterable[str], cmd: Iterable[str
 
 def _program_words(argv: tuple[str, ...]) -> list[str]:
     """The words of the command proper: a `sh -c STRING` unwrapped, `exec` and `VAR=x` dropped."""
-    if len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in ("sh", "bash", "dash") and argv[1] == "-c":
+    if _is_shell(argv):
         try:
             words = shlex.split(argv[2])
         except ValueError:
@@ -110,8 +110,7 @@ def wrap_python(app: str, argv: tuple[str, ...], wait: bool, port: int = PYTHON.
     """The start command run by debugpy: `python [opts] -m debugpy --listen 0.0.0.0:PORT
     [--wait-for-client] REST`, REST being the script, `-m module` or `-c code` it ran, a console
     script (gunicorn, uvicorn...) as `-m` its module. Raises DebugUnsupported for anything else."""
-    shell = len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in ("sh", "bash", "dash") and argv[1] == "-c"
-    if shell and _SHELL_SYNTAX.search(argv[2]):
+    if _is_shell(argv) and _SHELL_SYNTAX.search(argv[2]):
         raise DebugUnsupported(
             f"{app}: its command is a shell pipeline ({argv[2]!r}); devloop wraps one program "
             "under debugpy: set `command:` to the python line alone (e.g. `python app.py`)"
@@ -124,7 +123,7 @@ def wrap_python(app: str, argv: tuple[str, ...], wait: bool, port: int = PYTHON.
     listen = ["-Xfrozen_modules=off", "-m", "debugpy", "--listen", f"0.0.0.0:{port}"]
     listen += ["--wait-for-client"] if wait else []
     if program in PY_SCRIPTS:
-        return shlex.join(["python", *listen, "-m", PY_SCRIPTS[program], *words[1:]])
+        return _join(["python", *listen, "-m", PY_SCRIPTS[program]], words[1:], argv)
     if not _PYTHON.match(program):
         raise DebugUnsupported(
             f"{app}: its start command runs {words[0]!r}, not python; devloop starts python apps under "
@@ -138,7 +137,23 @@ def wrap_python(app: str, argv: tuple[str, ...], wait: bool, port: int = PYTHON.
             options.append(rest.pop(0))
     if not rest:
         raise DebugUnsupported(f"{app}: its command starts an interactive python; set `command:` to a script")
-    return shlex.join([words[0], *options, *listen, *rest])
+    return _join([words[0], *options, *listen], rest, argv)
+
+
+def _join(head: list[str], rest: list[str], argv: tuple[str, ...]) -> str:
+    """`head` then `rest` as one shell command; a shell command's `rest` kept as it was written
+    (`$PORT` must still expand), when the words before it were plain ones."""
+    if _is_shell(argv) and rest:
+        skipped = argv[2].split()[: len(shlex.split(argv[2])) - len(rest)]
+        if all(shlex.split(w) == [w] for w in skipped):
+            pattern = r"^\s*" + "".join(re.escape(w) + r"\s+" for w in skipped)
+            return f"{shlex.join(head)} {re.sub(pattern, '', argv[2]).strip()}"
+    return shlex.join([*head, *rest])
+
+
+def _is_shell(argv: tuple[str, ...]) -> bool:
+    """`sh -c STRING` (bash, dash): a command written for a shell."""
+    return len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in ("sh", "bash", "dash") and argv[1] == "-c"
 
 
 def _joined(env: dict[str, str], name: str, option: str) -> tuple[str, str]:
