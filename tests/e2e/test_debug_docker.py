@@ -100,3 +100,29 @@ def test_a_breakpoint_set_through_the_forwarded_port_is_hit_by_a_request(project
         client_.close()
     assert debug_image.startswith("devloop-debug/web:")
     assert image_has_debugpy(debug_image) and not image_has_debugpy(app_image)
+
+
+NODE_SERVER = """\
+require("http").createServer((req, res) => res.end("hi")).listen(process.env.PORT);
+"""
+NODE_CONFIG = """\
+version: 1
+provider: docker
+apps:
+  - {name: api, path: ., memory: 128M, health_check: {type: port}}
+"""
+
+
+def test_nodes_inspector_answers_on_the_forwarded_port(tmp_path: Path) -> None:
+    (tmp_path / "server.js").write_text(NODE_SERVER)
+    (tmp_path / "Dockerfile").write_text('FROM node:22-slim\nCOPY server.js /srv/\nCMD ["node", "/srv/server.js"]\n')
+    (tmp_path / "devloop.yaml").write_text(NODE_CONFIG)
+    devloop = DevloopProcess("up", "--no-tui", "--no-watch", "--debug", "api", cwd=tmp_path)
+    try:
+        port = int(devloop.wait_for(r"api/0 debug: 127\.0\.0\.1:(\d+) \(inspector\)").group(1))
+        status, body = http_request(f"http://127.0.0.1:{port}/json/version", timeout=10)
+        assert status == 200 and json.loads(body)["Browser"].startswith("node.js/v")
+        assert devloop.interrupt() == 130
+    finally:
+        devloop.kill()
+        subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=tmp_path, capture_output=True, timeout=60)
