@@ -143,3 +143,30 @@ async def test_an_instance_failing_its_check_leaves_rotation_and_comes_back_when
         "instance 0 passes its health check again: back in rotation",
     ]
     assert len(background) == 0
+
+
+async def test_a_debugged_instance_paused_at_a_breakpoint_stays_in_rotation_and_is_said_once(
+    router: Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from devloop.core.debug import PAUSED
+
+    monkeypatch.setattr(rotation_module, "MONITOR_MIN_S", 0)
+    debugged = replace(APP, debug="on")
+    check, background = ScriptedCheck(), Background()
+    rotation = Routing(router, background, check)
+    notices: list[str] = []
+    router.on_notice = lambda _app, text: notices.append(text)
+    router.set_backends("web", [A, B])
+    rotation.follow(debugged, [A, B])
+    check.passing.update(at(B))  # A holds at a breakpoint
+    monitor = asyncio.create_task(rotation.monitor(debugged))
+    try:
+        await async_wait_until(lambda: notices or None, timeout=5, what="the paused notice")
+        await async_wait_until(lambda: len(check.asked) >= 6 or None, timeout=5, what="more checks")
+    finally:
+        monitor.cancel()
+        await asyncio.gather(monitor, return_exceptions=True)
+    assert router.backends("web") == [A, B]
+    assert notices == [f"instance 0 {PAUSED}"]
