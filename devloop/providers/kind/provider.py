@@ -30,6 +30,7 @@ from devloop.errors import ProviderError, ToolMissingError
 from devloop.providers.base import Deployed, Progress, TaskOutput
 from devloop.providers.kind import objects, user_objects
 from devloop.providers.kind.cluster import Cluster, namespace_for
+from devloop.providers.kind.debugging import KindDebug
 from devloop.providers.kind.forwards import DRAIN_S, Forwards
 from devloop.providers.kind.pods import (
     Indexes,
@@ -76,6 +77,7 @@ class KindProvider:
             self.cluster, self.router, self.namespace, self.project_label, self._indexes, self._cached_pods
         )
         self.services = Services(self.cluster, self.rollouts, self.namespace, self.project_label)
+        self.debugging = KindDebug(project_id(project.file))  # `up --debug`: pod spec, debug ports
 
     # --- platform -------------------------------------------------------------------------------
 
@@ -95,6 +97,7 @@ class KindProvider:
         return await self.cluster.ensure_platform(progress, self.namespace)
 
     async def deliver(self, app: AppSpec, image: str, progress: Progress) -> str:
+        image = await self.debugging.prepare(app, image, progress)  # the debug layer when debugged
         delivery = await self.cluster.delivery()
         return await delivery.deliver(image, self.cluster.registry, progress)
 
@@ -139,7 +142,8 @@ class KindProvider:
         return [secret, *objects]
 
     async def deploy(self, app: AppSpec, image: str, progress: Progress) -> Deployed:
-        objects = await self._bind(app, self.objects(app, image), progress)
+        app = self.debugging.view(app)
+        objects = await self._bind(app, self.debugging.objects(app, self.objects(app, image)), progress)
         if app.manifests is not None:
             for warning in user_objects.privilege_warnings(objects):
                 progress(f"warning: {warning}")  # applied as written: the user's YAML is the truth
@@ -159,6 +163,10 @@ class KindProvider:
                 await self.rollouts.wait(self._view(app, obj), obj["metadata"]["name"], image, progress)
         notice = await self.router.ensure(app)
         await self._forwards.refresh(app)
+        if app.debug:
+            await self.instances(app)
+            for line in self.debugging.ports.said():
+                progress(line)
         return Deployed(self.router.url(app), notice)
 
     @staticmethod
@@ -176,6 +184,11 @@ class KindProvider:
     def _statuses(self, app: AppSpec) -> InstancesChanged:
         return instance_statuses(app, self._cached_pods(app.name), self._indexes)
 
+    async def _followed(self, app: AppSpec) -> InstancesChanged:
+        """The statuses, each debugged pod's debug port forwarded behind its stable port."""
+        change = self._statuses(app)
+        return await self.debugging.follow(self.kube, change, self._cached_pods(app.name))
+
     def snapshot(self, app: AppSpec) -> InstancesChanged:
         return self._statuses(app)
 
@@ -191,7 +204,7 @@ class KindProvider:
             del self._pods[name]  # the listing is the whole truth for this app
         for pod in listing.get("items") or []:
             self._pods[pod["metadata"]["name"]] = pod
-        return self._statuses(app)
+        return await self._followed(app)
 
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
         by_name = {a.name: a for a in apps}
@@ -199,7 +212,7 @@ class KindProvider:
         listing = await self.kube.list_objects("v1", "pods", self.namespace, everything)
         self._pods = {p["metadata"]["name"]: p for p in listing.get("items") or []}
         for app in apps:
-            yield self._statuses(app)
+            yield await self._followed(app)
         since = (listing.get("metadata") or {}).get("resourceVersion")
         async for kind, pod in self.kube.watch("v1", "pods", self.namespace, everything, since):
             if kind == "BOOKMARK":
@@ -215,7 +228,7 @@ class KindProvider:
             if changed is not None:
                 with contextlib.suppress(ProviderError):
                     await self._forwards.refresh(changed, self._cached_pods(changed.name))
-                yield self._statuses(changed)
+                yield await self._followed(changed)
 
     async def tail(
         self, instance: InstanceStatus, since_ns: int | None, *, follow: bool = True, last: int | None = None
@@ -387,6 +400,7 @@ class KindProvider:
         await self.cluster.delete()
 
     async def close(self) -> None:
+        await self.debugging.close()
         await self._forwards.close()
         await self.router.close()
         await self.cluster.close()
