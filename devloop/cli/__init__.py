@@ -46,6 +46,8 @@ COMMANDS = {
                 "--purge their data too."),
     # cf's app commands
     "status": _at("apps", "status", "Apps, state, instances, memory and URL (like `cf apps`)."),
+    "debug-config": _at("debugconfig", "debug_config",
+                        "The IDE's attach settings (host, port, paths) for the apps run with `up --debug`."),
     "scale": _at("apps", "scale",
                  "Change an app's instances or memory in the running `devloop up` (like `cf scale`)."),
     "restart": _at("apps", "restart", "Restart an app's instances one at a time (like `cf restart`)."),
