@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -122,6 +123,33 @@ def test_nodes_inspector_answers_on_the_forwarded_port(tmp_path: Path) -> None:
         port = int(devloop.wait_for(r"api/0 debug: 127\.0\.0\.1:(\d+) \(inspector\)").group(1))
         status, body = http_request(f"http://127.0.0.1:{port}/json/version", timeout=10)
         assert status == 200 and json.loads(body)["Browser"].startswith("node.js/v")
+        assert devloop.interrupt() == 130
+    finally:
+        devloop.kill()
+        subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=tmp_path, capture_output=True, timeout=60)
+
+
+JAVA_CONFIG = """\
+version: 1
+provider: docker
+apps:
+  - {name: jvm, image: "eclipse-temurin:17-jre", command: java -cp /nowhere Main, no_route: true}
+"""
+
+
+def test_jdwp_answers_its_handshake_on_the_forwarded_port(tmp_path: Path) -> None:
+    """`--debug-wait` on a JVM: JDWP (through JAVA_TOOL_OPTIONS, suspend=y) holds it before `main`
+    and answers a debugger's handshake on the stable port."""
+    (tmp_path / "devloop.yaml").write_text(JAVA_CONFIG)
+    devloop = DevloopProcess("up", "--no-tui", "--no-watch", "--debug-wait", cwd=tmp_path)
+    try:
+        port = int(devloop.wait_for(r"jvm/0 debug: 127\.0\.0\.1:(\d+) \(jdwp\)").group(1))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"JDWP-Handshake")
+            answer = b""
+            while len(answer) < 14 and (chunk := sock.recv(14 - len(answer))):
+                answer += chunk
+        assert answer == b"JDWP-Handshake"
         assert devloop.interrupt() == 130
     finally:
         devloop.kill()
