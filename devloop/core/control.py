@@ -65,7 +65,15 @@ class TaskLog:
     exit_code: int | None = None
 
 
-Request = Trigger | Scale | Restart | Reload | Status | SetManual | TaskLog
+@dataclass(frozen=True)
+class SetDebug:
+    """Run an app under its debugger (on) or not (off), until devloop stops (the dashboard's `d`)."""
+
+    app: str
+    on: bool
+
+
+Request = Trigger | Scale | Restart | Reload | Status | SetManual | TaskLog | SetDebug
 
 # --- answers -------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from devloop.core.control import (
     Request,
     Restart,
     Scale,
+    SetDebug,
     SetManual,
     Status,
     StatusReport,
@@ -58,6 +59,26 @@ class Commands:
                 return Accepted()
             case TaskLog():
                 return self.task_log(request)
+            case SetDebug():
+                return self.set_debug(request)
+
+    def set_debug(self, request: SetDebug) -> Answer:
+        """The app redeployed under its debugger (or without), as a config edit would."""
+        engine = self.engine
+        app = engine.state.apps.get(request.app)
+        if app is None:
+            return Refused(f"unknown app {request.app!r}")
+        mode = "on" if request.on else ""
+        if bool(app.spec.debug) == request.on:
+            return Accepted()
+        spec = dataclasses.replace(app.config_spec or app.spec, debug=mode)
+        engine.post(ev.SpecChanged(spec.name, spec))
+        engine.api(spec.name, "debugging: redeploying under the debugger" if request.on
+                   else "debugging off: redeploying without the debugger")  # fmt: skip
+        apps = tuple(spec if a.name == spec.name else a for a in engine.project.apps)
+        engine.project = dataclasses.replace(engine.project, apps=apps)
+        engine.rewatch()  # the health monitor reads `debug` (a paused instance stays in rotation)
+        return Accepted()
 
     def trigger(self, request: Trigger) -> Answer:
         state = self.engine.state

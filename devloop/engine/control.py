@@ -31,6 +31,7 @@ from devloop.core.control import (
     Request,
     Restart,
     Scale,
+    SetDebug,
     SetManual,
     Status,
     StatusReport,
@@ -47,7 +48,7 @@ T = TypeVar("T")
 
 REQUESTS: dict[str, type[Request]] = {
     "trigger": Trigger, "scale": Scale, "restart": Restart, "reload": Reload, "status": Status,
-    "manual": SetManual, "task-log": TaskLog,
+    "manual": SetManual, "task-log": TaskLog, "debug": SetDebug,
 }  # fmt: skip
 ANSWERS: dict[str, type[Answer]] = {
     "accepted": Accepted, "triggered": Triggered, "reloaded": Reloaded, "status": StatusReport,

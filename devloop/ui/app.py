@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from devloop.core import events as ev
-from devloop.core.control import Refused, Restart, Scale
+from devloop.core.control import Refused, Restart, Scale, SetDebug
 from devloop.core.logbuffer import LogLine
 from devloop.core.state import AppState, EngineState, Phase
 from devloop.core.status import AppStatus, app_status, debug_cell
@@ -73,6 +73,7 @@ class DevloopApp(App[bool]):
         Binding("m", "toggle_manual", "Manual"),
         Binding("s", "scale", "Scale"),
         Binding("R", "restart", "Restart"),
+        Binding("d", "toggle_debug", "Debug", show=False),  # in `?`; the footer is full
         Binding("o", "open_url", "Open"),
         Binding("e", "show_env", "Env"),
         Binding("x", "exec_shell", "Shell"),
@@ -89,6 +90,7 @@ class DevloopApp(App[bool]):
         ("m", "manual / automatic builds"),
         ("s", "scale the selected app"),
         ("R", "restart the selected app's instances"),
+        ("d", "run the selected app under its debugger, or not (the Debug column says where)"),
         ("o", "open the app's URL in a browser"),
         ("e", "show the app's environment (secrets masked)"),
         ("x", "open a shell in instance 0"),
@@ -341,6 +343,19 @@ class DevloopApp(App[bool]):
             self.notify(answer.error, severity="error")
         else:
             self.notify(f"{self.selected()}: restarting, one instance at a time")
+
+    def action_toggle_debug(self) -> None:
+        """The selected app redeployed under its debugger, or without it."""
+        name = self.selected()
+        on = not self.view.state.apps[name].spec.debug
+        answer = self.view.command(SetDebug(name, on))
+        if isinstance(answer, Refused):
+            self.notify(answer.error, severity="error")
+            return
+        if on and DEBUG_COLUMN not in self.table_columns:
+            self.table_columns = (*COLUMNS[:5], DEBUG_COLUMN, *COLUMNS[5:])
+            self.table.add_column(DEBUG_COLUMN, key=DEBUG_COLUMN)  # shown last; filled as it runs
+        self.notify(f"{name}: {'debugging: redeploying under its debugger' if on else 'debugging off'}")
 
     def action_open_url(self) -> None:
         url = self.view.state.apps[self.selected()].url

@@ -19,6 +19,7 @@ from devloop.core.control import (
     Reloaded,
     Restart,
     Scale,
+    SetDebug,
     SetManual,
     Status,
     StatusReport,
@@ -173,3 +174,15 @@ def test_work_spawned_before_the_loop_runs_starts_with_it() -> None:
     assert started == []
     asyncio.run(engine.run())
     assert started == ["flush task"]
+
+
+def test_set_debug_redeploys_the_app_under_its_debugger_and_back() -> None:
+    engine = engine_for(spec("web"))
+    assert engine.command(SetDebug("web", True)) == Accepted()
+    (changed,) = engine.posted
+    assert isinstance(changed, ev.SpecChanged) and changed.spec.debug == "on"
+    assert engine.project.apps[0].debug == "on"
+    assert "debugging: redeploying under the debugger" in [line.text for line in engine.logs.lines("web")]
+    assert engine.command(SetDebug("api", True)) == Refused("unknown app 'api'")
+    assert engine.command(SetDebug("web", False)) == Accepted()  # the state still has it off: nothing posted
+    assert len(engine.posted) == 1

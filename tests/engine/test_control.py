@@ -18,6 +18,7 @@ from devloop.core.control import (
     Request,
     Restart,
     Scale,
+    SetDebug,
     SetManual,
     Status,
     StatusReport,
@@ -71,7 +72,7 @@ async def test_the_socket_binds_and_answers_whatever_the_runtime_folders_length(
 REQUESTS = [
     Trigger(("web", "worker")), Trigger(), Scale("web", 3), Scale("web", None, 512, "worker"), Restart("web"),
     Reload(), Status(), SetManual(True), TaskLog("web", "migrate", ("hi", "there"), (1, 2)),
-    TaskLog("web", "migrate", exit_code=3),
+    TaskLog("web", "migrate", exit_code=3), SetDebug("web", True),
 ]  # fmt: skip
 ANSWERS: list[Answer] = [
     Accepted(), Triggered(("web",)), Reloaded(("web",)), Refused("no app named api"),
@@ -99,7 +100,8 @@ def test_the_status_answer_has_the_keys_of_devloop_status_json() -> None:
                          "last_deploy_at", "last_error", "instance_list", "address"]  # fmt: skip
     assert row["instances"] == {"running": 1, "desired": 2}
     assert row["instance_list"][0] == {"index": 0, "state": "running", "address": "127.0.0.1:32768",
-                                       "restarts": 0, "process": "web", "sidecar": ""}  # fmt: skip
+                                       "restarts": 0, "process": "web", "sidecar": "", "debug": "",
+                                       "debug_address": None}  # fmt: skip
 
 
 @pytest.mark.parametrize(

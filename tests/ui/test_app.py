@@ -223,3 +223,16 @@ async def test_process_types_show_their_counts_and_their_lines_their_tags() -> N
         view = app.query_one("#logs", LogView)
         shown = view._line_strip(list(view.lines())[-1]).text  # the row as the pane draws it
         assert shown == "[APP/worker/1] web | took job 7"
+
+
+async def test_d_runs_the_selected_app_under_its_debugger_and_shows_the_debug_column() -> None:
+    from devloop.core.control import SetDebug
+    from devloop.ui.app import DEBUG_COLUMN
+
+    engine = engine_with_two_apps()
+    app = DevloopApp(engine)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert DEBUG_COLUMN not in [c.label.plain for c in app.table.columns.values()]
+        await pilot.press("d")
+        assert engine.commands[-1] == SetDebug("web", True)
+        assert DEBUG_COLUMN in [c.label.plain for c in app.table.columns.values()]
