@@ -37,6 +37,16 @@ def test_readme_screenshot_is_the_running_snapshot() -> None:
     )
 
 
+def test_readme_debug_screenshot_is_the_debugging_snapshot() -> None:
+    snapshot = ROOT / "tests" / "ui" / "__snapshots__" / "test_snapshots" / "test_debugging.svg"
+    assert (ROOT / "docs" / "debug-screenshot.svg").read_bytes() == snapshot.read_bytes(), (
+        "copy the debugging snapshot to docs/debug-screenshot.svg"
+    )
+    assert "![devloop up --debug: the dashboard's Debug column](docs/debug-screenshot.svg)" in (
+        ROOT / "README.md"
+    ).read_text()
+
+
 def test_readme_starts_with_the_two_commands() -> None:
     lines = (ROOT / "README.md").read_text().splitlines()
     assert "devloop up" in lines[3] and "python3 -m pytest" in lines[4]

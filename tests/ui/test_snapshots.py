@@ -43,6 +43,30 @@ def failed() -> FakeEngine:
     return engine
 
 
+def debugging() -> FakeEngine:
+    """`devloop up --debug web`: the Debug column says where each instance's debugger listens."""
+    from dataclasses import replace
+
+    engine = FakeEngine((replace(spec("web"), debug="on"), spec("worker", instances=1)))
+    engine.running("web")
+    engine.running("worker", "devloop/worker:1", 8081)
+    debugged = tuple(
+        ev.InstanceStatus("web", i, f"web-{i}", "running", True, debug="debugpy",
+                          debug_address=f"127.0.0.1:{24905 + i * 1311}")
+        for i in range(2)
+    )  # fmt: skip
+    engine.feed(ev.InstancesChanged("web", debugged))
+    engine.say("web", "web/0 debug: 127.0.0.1:24905 (debugpy)", source="API")
+    engine.say("web", "web/1 debug: 127.0.0.1:26216 (debugpy)", source="API")
+    engine.say("web", "instance 0: GET /orders 200", instance=0)
+    engine.say("web", "instance 0 does not answer its health check: paused in the debugger?", source="RTR")
+    return engine
+
+
+def test_debugging(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(DevloopApp(debugging()), terminal_size=SIZE)
+
+
 def test_building(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(DevloopApp(building()), terminal_size=SIZE)
 
