@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -23,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devloop.adapters import dockercli, proc
-from devloop.core.debug import DEBUGPY_DIR
-from devloop.errors import BuildError, ToolMissingError
+from devloop.core.debug import DEBUGPY_DIR, DLV_PATH, GO, PYTHON, Runtime
+from devloop.errors import BuildError, ToolMissingError, UsageError
 from devloop.fs import private_dir
 
 DEBUGPY_VERSION = "1.8.22"  # pinned: the same debugger every run; bump with a test run
@@ -112,19 +113,19 @@ def python_dockerfile(image: str) -> str:
     )
 
 
-def context_tar(tree: Path, dockerfile: str) -> bytes:
-    """The debug layer's build context: the Dockerfile and the debugpy package (world-readable in
-    the image, whatever user the app runs as)."""
+def context_tar(tree: Path, dockerfile: str, member: str = "debugpy") -> bytes:
+    """The debug layer's build context: the Dockerfile and `member` of `tree` (the debugpy package,
+    the dlv binary), world-readable in the image whatever user the app runs as."""
     buffer = io.BytesIO()
 
     def readable(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
-        info.mode = 0o755 if info.isdir() else 0o644
+        info.mode = 0o755 if info.isdir() or info.mode & 0o100 else 0o644
         return info
 
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        tar.add(tree / "debugpy", arcname="debugpy", filter=readable)
+        tar.add(tree / member, arcname=member, filter=readable)
         data = dockerfile.encode()
         info = tarfile.TarInfo("Dockerfile")
         info.size = len(data)
@@ -133,20 +134,69 @@ def context_tar(tree: Path, dockerfile: str) -> bytes:
     return buffer.getvalue()
 
 
-def layer_tag(app: str, image_id: str) -> str:
-    digest = hashlib.sha256(f"{image_id}/debugpy-{DEBUGPY_VERSION}".encode()).hexdigest()[:16]
+def layer_tag(app: str, image_id: str, tool: str = "debugpy") -> str:
+    version = DEBUGPY_VERSION if tool == "debugpy" else tool
+    digest = hashlib.sha256(f"{image_id}/{tool}-{version}".encode()).hexdigest()[:16]
     return f"devloop-debug/{app}:{digest}"
+
+
+async def debug_image(runtime: Runtime, app: str, image: str, image_id: str) -> str:
+    """The image the app's debugged instances run: a debug layer for Python (debugpy) and Go (dlv);
+    Node and Java carry their debugger in the runtime, so their image as it is."""
+    if runtime is PYTHON:
+        return await python_layer(app, image, image_id)
+    if runtime is GO:
+        return await go_layer(app, image, image_id)
+    return image
+
+
+def host_dlv() -> Path:
+    """This machine's `dlv`, if it can run in any image (a static binary); else one message."""
+    found = shutil.which("dlv")
+    how = "CGO_ENABLED=0 go install github.com/go-delve/delve/cmd/dlv@latest"
+    if found is None:
+        raise UsageError("Go apps are debugged under Delve, and `dlv` is not on PATH",
+                         hint=f"install it: {how}")  # fmt: skip
+    with open(found, "rb") as binary:
+        head = binary.read(4096)
+    if b"ld-linux" in head or b"ld-musl" in head:  # an ELF interpreter: it needs the host's libc
+        raise UsageError(f"{found} is linked against the host's libc; images may have none",
+                         hint=f"install a static dlv: {how}")  # fmt: skip
+    return Path(found)
+
+
+def go_dockerfile(image: str) -> str:
+    return f"FROM {image}\nCOPY dlv {DLV_PATH}\n"
+
+
+async def go_layer(app: str, image: str, image_id: str) -> str:
+    """The app's image with the host's static `dlv` added; its tag."""
+    dlv = host_dlv()
+    version = hashlib.sha256(await asyncio.to_thread(dlv.read_bytes)).hexdigest()[:12]  # new dlv, new layer
+    with tempfile.TemporaryDirectory(prefix="devloop-dlv-") as tmp:
+        shutil.copy2(dlv, Path(tmp) / "dlv")
+        dockerfile = go_dockerfile(image)
+        return await _build_layer(app, image, image_id, Path(tmp), "dlv", dockerfile, f"dlv-{version}")
 
 
 async def python_layer(app: str, image: str, image_id: str, cache: Path | None = None) -> str:
     """The app's image with debugpy added (built once per app image); its tag."""
+    return await _build_layer(app, image, image_id, None, "debugpy", python_dockerfile(image), "debugpy",
+                              cache)  # fmt: skip
+
+
+async def _build_layer(
+    app: str, image: str, image_id: str, tree: Path | None, member: str, dockerfile: str, tool: str,
+    cache: Path | None = None,
+) -> str:  # fmt: skip
     client = dockercli.detect()
-    tag = layer_tag(app, image_id or image)
+    tag = layer_tag(app, image_id or image, tool)
     present = await proc.run([client.path, "image", "inspect", "--format", "{{.Id}}", tag])
     if present.ok:
         return tag
-    tree = await debugpy_tree(cache)
-    data = await asyncio.to_thread(context_tar, tree, python_dockerfile(image))
+    if tree is None:
+        tree = await debugpy_tree(cache)
+    data = await asyncio.to_thread(context_tar, tree, dockerfile, member)
     argv = [*client.build_argv(), "-t", tag, "--label", f"devloop.app={app}", "-"]
     result = await proc.run(argv, env=client.build_env(), stdin_data=data)
     if not result.ok:

@@ -18,6 +18,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from devloop.core.debug import GO_DEBUG_GCFLAGS
 from devloop.core.processes import WEB, procfile_command
 from devloop.core.spec import AppSpec, Language
 from devloop.errors import BuildContextError
@@ -227,13 +228,16 @@ def _go(app: AppSpec, view: SourceView) -> str:
         "ENTRYPOINT " + json.dumps(["/bin/sh", "-c", app.command]) if app.command else 'ENTRYPOINT ["/app"]'
     )
     runtime = GO_RUNTIME_IMAGE if not app.command else "debian:bookworm-slim"
+    # Under the debugger (`up --debug`): symbols kept, no optimisation or inlining, so Delve's
+    # breakpoints and variables match the source; otherwise a small stripped binary.
+    flags = f'-gcflags="{GO_DEBUG_GCFLAGS}"' if app.debug else '-trimpath -ldflags="-s -w"'
     return f"""\
 FROM {GO_IMAGE} AS build
 WORKDIR /src
 COPY go.mod{go_sum} ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/app .
+RUN CGO_ENABLED=0 go build {flags} -o /out/app .
 
 FROM {runtime}
 ENV PORT={app.port}

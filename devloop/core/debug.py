@@ -46,6 +46,7 @@ _SHELL_SYNTAX = re.compile(r"&&|\|\||[;|`<>]|\$\(")
 # Python's own options that take a value (the value is not the script).
 _PY_VALUE_OPTS = {"-W", "-X", "-Q"}
 DEBUGPY_DIR = "/opt/devloop/debugpy"  # where the debug layer puts debugpy in the image
+DLV_PATH = "/opt/devloop/dlv"  # where it puts Delve for Go
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def delve_command(argv: tuple[str, ...], wait: bool) -> str:
     words = _program_words(argv)
     if not words:
         raise DebugUnsupported("the Go app has no start command; set `command:` to the binary")
-    dlv = ["dlv", "exec", words[0], "--headless", f"--listen=0.0.0.0:{GO.port}", "--api-version=2",
+    dlv = [DLV_PATH, "exec", words[0], "--headless", f"--listen=0.0.0.0:{GO.port}", "--api-version=2",
            "--accept-multiclient", *([] if wait else ["--continue"])]  # fmt: skip
     return shlex.join([*dlv, *(["--", *words[1:]] if words[1:] else [])])
 

@@ -8,7 +8,10 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from devloop.build import debuglayer
+from devloop.errors import UsageError
 
 
 def test_the_images_start_command_comes_from_its_inspect() -> None:
@@ -36,3 +39,22 @@ def test_one_debug_image_per_app_image_and_debugpy_version() -> None:
     first = debuglayer.layer_tag("web", "sha256:abc")
     assert first.startswith("devloop-debug/web:") and first == debuglayer.layer_tag("web", "sha256:abc")
     assert first != debuglayer.layer_tag("web", "sha256:abd")
+
+
+def test_go_takes_a_static_dlv_from_this_machine_or_says_how_to_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(UsageError, match="`dlv` is not on PATH") as missing:
+        debuglayer.host_dlv()
+    assert "go install github.com/go-delve/delve/cmd/dlv@latest" in missing.value.render()
+    dlv = tmp_path / "dlv"
+    dlv.write_bytes(b"\x7fELF" + b"\0" * 60 + b"/lib64/ld-linux-x86-64.so.2\0")
+    dlv.chmod(0o755)
+    with pytest.raises(UsageError, match="linked against the host's libc"):
+        debuglayer.host_dlv()
+    dlv.write_bytes(b"\x7fELF" + b"\0" * 200)
+    assert debuglayer.host_dlv() == dlv
+    assert debuglayer.go_dockerfile("devloop/go:1") == "FROM devloop/go:1\nCOPY dlv /opt/devloop/dlv\n"
+    with tarfile.open(fileobj=io.BytesIO(debuglayer.context_tar(tmp_path, "FROM x\n", "dlv"))) as tar:
+        assert tar.getmember("dlv").mode == 0o755

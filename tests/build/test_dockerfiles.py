@@ -206,3 +206,12 @@ def test_node_base_image_follows_engines(engines: object, image: str) -> None:
     text = generate(app(Language.NODE), view({"package.json": package}))
     assert [line for line in text.splitlines() if line.startswith("FROM")] == [f"FROM {image} AS deps",
                                                                              f"FROM {image}"]  # fmt: skip
+
+
+def test_a_debugged_go_build_keeps_its_symbols_unoptimised() -> None:
+    from dataclasses import replace
+
+    plain = generate(app(Language.GO), view({"go.mod": ""}))
+    debugged = generate(replace(app(Language.GO), debug="on"), view({"go.mod": ""}))
+    assert '-ldflags="-s -w"' in plain and "-gcflags" not in plain
+    assert 'go build -gcflags="all=-N -l" -o /out/app .' in debugged and "-s -w" not in debugged

@@ -85,7 +85,7 @@ def test_node_and_java_debug_through_their_options_variables_kept_with_the_apps_
 
 def test_go_runs_under_delve_headless() -> None:
     plan = debug.plan(app(Language.GO), ("/app", "--verbose"))
-    assert shlex.split(plan.command) == ["dlv", "exec", "/app", "--headless", "--listen=0.0.0.0:2345",
+    assert shlex.split(plan.command) == [debug.DLV_PATH, "exec", "/app", "--headless", "--listen=0.0.0.0:2345",
                                          "--api-version=2", "--accept-multiclient", "--continue", "--", "--verbose"]  # fmt: skip
     assert "--continue" not in debug.plan(app(Language.GO, debug="wait"), ("/app",)).command
 

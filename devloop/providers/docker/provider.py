@@ -116,9 +116,10 @@ class DockerProvider:
             plan = debug.plan(app, argv)
         except debug.DebugUnsupported as exc:
             raise UsageError(str(exc)) from None
-        if plan.runtime is debug.PYTHON:
-            progress(f"adding debugpy {debuglayer.DEBUGPY_VERSION} to {image} (a debug layer of its own)")
-            image = await debuglayer.python_layer(app.name, image, config.id)
+        if plan.runtime in (debug.PYTHON, debug.GO):
+            tool = f"debugpy {debuglayer.DEBUGPY_VERSION}" if plan.runtime is debug.PYTHON else "dlv"
+            progress(f"adding {tool} to {image} (a debug layer of its own)")
+        image = await debuglayer.debug_image(plan.runtime, app.name, image, config.id)
         self.containers.debug[app.name] = plan.runtime
         return debug.debug_app(app, plan), image
 

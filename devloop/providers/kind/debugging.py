@@ -72,10 +72,10 @@ class KindDebug:
         except debug.DebugUnsupported as exc:
             raise UsageError(str(exc)) from None
         self.plans[app.name] = plan
-        if plan.runtime is debug.PYTHON:
-            progress(f"adding debugpy {debuglayer.DEBUGPY_VERSION} to {image} (a debug layer of its own)")
-            return await debuglayer.python_layer(app.name, image, config.id)
-        return image
+        if plan.runtime in (debug.PYTHON, debug.GO):
+            tool = f"debugpy {debuglayer.DEBUGPY_VERSION}" if plan.runtime is debug.PYTHON else "dlv"
+            progress(f"adding {tool} to {image} (a debug layer of its own)")
+        return await debuglayer.debug_image(plan.runtime, app.name, image, config.id)
 
     def view(self, app: AppSpec) -> AppSpec:
         """The app as its debugged pods run it (its plain self when not debugged)."""
