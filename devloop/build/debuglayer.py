@@ -68,10 +68,32 @@ async def image_config(image: str) -> ImageConfig:
     return parse_inspect("\n".join(result.output))
 
 
+def installed_debugpy() -> Path | None:
+    """This Python's own debugpy package folder, when it is the pinned version. Its compiled
+    speedups are named for this Python and machine (`*.cpython-311-x86_64-linux-gnu.so`), so
+    another Python in an image skips them and runs the pure-Python code, as the wheel does."""
+    try:
+        from importlib import metadata, util
+
+        if metadata.version("debugpy") != DEBUGPY_VERSION:
+            return None
+        spec = util.find_spec("debugpy")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
 async def debugpy_tree(cache: Path | None = None) -> Path:
-    """The folder holding the unpacked `debugpy` package, fetched with pip into the cache once."""
+    """The folder holding the `debugpy` package, in the cache: copied from this Python's own when it
+    has the pinned version, else fetched with pip (PyPI) once."""
     root = (cache or cache_home()) / "debugpy" / DEBUGPY_VERSION
     if (root / "debugpy" / "__main__.py").is_file():
+        return root
+    local = installed_debugpy()
+    if local is not None:
+        await asyncio.to_thread(_copy_tree, local, root)
         return root
     with tempfile.TemporaryDirectory(prefix="devloop-debugpy-") as tmp:
         argv = [sys.executable, "-m", "pip", "download", f"debugpy=={DEBUGPY_VERSION}", "--no-deps",
@@ -94,6 +116,17 @@ async def debugpy_tree(cache: Path | None = None) -> Path:
         if not (root / "debugpy" / "__main__.py").is_file():
             os.replace(unpacked, root)  # atomic: a second devloop never sees half a tree
     return root
+
+
+def _copy_tree(package: Path, root: Path) -> None:
+    private_dir(root.parent)
+    staging = root.parent / f".{root.name}.{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(package, staging / "debugpy", ignore=shutil.ignore_patterns("__pycache__"))
+    os.chmod(staging, 0o700)
+    if not (root / "debugpy" / "__main__.py").is_file():
+        os.replace(staging, root)  # atomic: a second devloop never sees half a tree
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _unzip(wheel: Path, into: Path) -> None:

@@ -58,3 +58,16 @@ def test_go_takes_a_static_dlv_from_this_machine_or_says_how_to_get_one(
     assert debuglayer.go_dockerfile("devloop/go:1") == "FROM devloop/go:1\nCOPY dlv /opt/devloop/dlv\n"
     with tarfile.open(fileobj=io.BytesIO(debuglayer.context_tar(tmp_path, "FROM x\n", "dlv"))) as tar:
         assert tar.getmember("dlv").mode == 0o755
+
+
+def test_debugpy_comes_from_this_pythons_own_copy_into_the_cache(tmp_path: Path) -> None:
+    import asyncio
+    import stat
+
+    pytest.importorskip("debugpy")
+    if debuglayer.installed_debugpy() is None:
+        pytest.skip(f"this Python's debugpy is not {debuglayer.DEBUGPY_VERSION}")
+    root = asyncio.run(debuglayer.debugpy_tree(tmp_path / "cache"))
+    assert (root / "debugpy" / "__main__.py").is_file()
+    assert stat.S_IMODE((tmp_path / "cache" / "debugpy").stat().st_mode) == 0o700  # user-only
+    assert asyncio.run(debuglayer.debugpy_tree(tmp_path / "cache")) == root  # once

@@ -106,45 +106,28 @@ def test_a_breakpoint_set_through_the_forwarded_port_is_hit_by_a_request(project
 NODE_SERVER = """\
 require("http").createServer((req, res) => res.end("hi")).listen(process.env.PORT);
 """
-NODE_CONFIG = """\
+# Node's inspector through NODE_OPTIONS (`up --debug api`); a JVM under `debug: wait`, held by JDWP
+# (JAVA_TOOL_OPTIONS, suspend=y) before `main`, which needs no class to exist.
+RUNTIMES_CONFIG = """\
 version: 1
 provider: docker
 apps:
   - {name: api, path: ., memory: 128M, health_check: {type: port}}
+  - {name: jvm, image: "eclipse-temurin:17-jre", command: java -cp /nowhere Main, no_route: true, debug: wait}
 """
 
 
-def test_nodes_inspector_answers_on_the_forwarded_port(tmp_path: Path) -> None:
+def test_nodes_inspector_and_javas_jdwp_answer_on_their_forwarded_ports(tmp_path: Path) -> None:
     (tmp_path / "server.js").write_text(NODE_SERVER)
     (tmp_path / "Dockerfile").write_text('FROM node:22-slim\nCOPY server.js /srv/\nCMD ["node", "/srv/server.js"]\n')
-    (tmp_path / "devloop.yaml").write_text(NODE_CONFIG)
+    (tmp_path / "devloop.yaml").write_text(RUNTIMES_CONFIG)
     devloop = DevloopProcess("up", "--no-tui", "--no-watch", "--debug", "api", cwd=tmp_path)
     try:
-        port = int(devloop.wait_for(r"api/0 debug: 127\.0\.0\.1:(\d+) \(inspector\)").group(1))
-        status, body = http_request(f"http://127.0.0.1:{port}/json/version", timeout=10)
+        node = int(devloop.wait_for(r"api/0 debug: 127\.0\.0\.1:(\d+) \(inspector\)").group(1))
+        status, body = http_request(f"http://127.0.0.1:{node}/json/version", timeout=10)
         assert status == 200 and json.loads(body)["Browser"].startswith("node.js/v")
-        assert devloop.interrupt() == 130
-    finally:
-        devloop.kill()
-        subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=tmp_path, capture_output=True, timeout=60)
-
-
-JAVA_CONFIG = """\
-version: 1
-provider: docker
-apps:
-  - {name: jvm, image: "eclipse-temurin:17-jre", command: java -cp /nowhere Main, no_route: true}
-"""
-
-
-def test_jdwp_answers_its_handshake_on_the_forwarded_port(tmp_path: Path) -> None:
-    """`--debug-wait` on a JVM: JDWP (through JAVA_TOOL_OPTIONS, suspend=y) holds it before `main`
-    and answers a debugger's handshake on the stable port."""
-    (tmp_path / "devloop.yaml").write_text(JAVA_CONFIG)
-    devloop = DevloopProcess("up", "--no-tui", "--no-watch", "--debug-wait", cwd=tmp_path)
-    try:
-        port = int(devloop.wait_for(r"jvm/0 debug: 127\.0\.0\.1:(\d+) \(jdwp\)").group(1))
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        jvm = int(devloop.wait_for(r"jvm/0 debug: 127\.0\.0\.1:(\d+) \(jdwp\)").group(1))
+        with socket.create_connection(("127.0.0.1", jvm), timeout=10) as sock:
             sock.sendall(b"JDWP-Handshake")
             answer = b""
             while len(answer) < 14 and (chunk := sock.recv(14 - len(answer))):
