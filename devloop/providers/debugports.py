@@ -34,6 +34,7 @@ class DebugPorts:
         self.project_id = project_id
         self._ports: dict[str, _Port] = {}
         self._said: list[str] = []  # lines not yet printed (a port, a port that moved)
+        self._open_connections: set[asyncio.StreamWriter] = set()
 
     def address(self, key: str) -> str | None:
         entry = self._ports.get(key)
@@ -44,16 +45,20 @@ class DebugPorts:
         lines, self._said = self._said, []
         return lines
 
-    async def follow(self, change: InstancesChanged) -> InstancesChanged:
+    async def follow(self, change: InstancesChanged, open_new: bool = True) -> InstancesChanged:
         """Point each debugged instance's stable port at where it runs now; the statuses with the
-        stable address in place of the instance's own."""
+        stable address in place of the instance's own. `open_new` false (a one-off `devloop
+        status`): no new listener, which would close with the command; the instance's own address."""
         shown: list[InstanceStatus] = []
         live: dict[str, dict[str, str]] = {}
         for status in change.instances:
             if status.debug and status.debug_address and status.state == "running" and not status.sidecar:
                 live.setdefault(f"{status.app}/{status.label}", {})[status.id] = status.debug_address
         for key, found in live.items():
-            entry = self._ports.get(key) or await self._open(key, change.instances)
+            entry = self._ports.get(key)
+            if entry is None and not open_new:
+                continue
+            entry = entry or await self._open(key, change.instances)
             # The newest instance takes new connections: one seen before keeps its place.
             entry.targets = {i: a for i, a in entry.targets.items() if i in found}
             entry.targets.update({i: a for i, a in found.items() if i not in entry.targets})
@@ -102,16 +107,21 @@ class DebugPorts:
                 if dst.can_write_eof():
                     dst.write_eof()
 
+        self._open_connections.update((writer, up_writer))
         try:
             await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
         finally:
+            self._open_connections.difference_update((writer, up_writer))
             await close_writer(up_writer)
             await close_writer(writer)
 
     async def close(self) -> None:
+        """Every listener closed, and every debugger connection through them."""
         for entry in self._ports.values():
             if entry.server is not None:
                 entry.server.close()
+        for writer in list(self._open_connections):
+            writer.close()
         for entry in self._ports.values():
             if entry.server is not None:
                 with contextlib.suppress(Exception):

@@ -92,3 +92,21 @@ def test_an_instance_not_debugged_is_left_alone() -> None:
         await ports.close()
 
     asyncio.run(scenario())
+
+
+def test_a_one_off_look_opens_no_listener_and_shows_the_instances_own_port() -> None:
+    async def scenario() -> None:
+        ports = DebugPorts("proj-debugports-4")
+        server, at = await upstream(b"x")
+        try:
+            shown = await ports.follow(InstancesChanged("web", (instance("a", at),)), open_new=False)
+            assert shown.instances[0].debug_address == at and ports.said() == []
+            opened = await ports.follow(InstancesChanged("web", (instance("a", at),)))
+            stable = opened.instances[0].debug_address
+            again = await ports.follow(InstancesChanged("web", (instance("a", at),)), open_new=False)
+            assert again.instances[0].debug_address == stable != at  # one already open is used
+        finally:
+            await ports.close()
+            server.close()
+
+    asyncio.run(scenario())

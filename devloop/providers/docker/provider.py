@@ -142,15 +142,15 @@ class DockerProvider:
         follow = self.rotation.follows(app.name, generation, bool(current))
         return InstancesChanged(app.name, tuple(statuses)), (current if follow else None)
 
-    async def _observe(self, app: AppSpec) -> InstancesChanged:
-        """A snapshot, and the router following it (rotation.py says how)."""
+    async def _observe(self, app: AppSpec, open_debug: bool = True) -> InstancesChanged:
+        """A snapshot, the router and the stable debug ports following it (rotation.py says how)."""
         change, current = await self._call(self.snapshot, app)
         if current is not None:
             self.rotation.follow(app, backends_of(current, app.port))
-        return await self.debug_ports.follow(change)
+        return await self.debug_ports.follow(change, open_debug)
 
     async def instances(self, app: AppSpec) -> InstancesChanged:
-        return await self._observe(app)
+        return await self._observe(app, open_debug=False)  # a one-off look opens no debug port
 
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
         by_name = {a.name: a for a in apps}

@@ -86,8 +86,11 @@ class KindDebug:
         plan = self.plans.get(app.name)
         return debug_objects(objects, app.name, plan.runtime) if plan is not None and app.debug else objects
 
-    async def follow(self, kube: KubeClient, change: InstancesChanged, pods: list[Obj]) -> InstancesChanged:
-        """A port-forward to each running debugged web pod's debug port, behind its stable port."""
+    async def follow(
+        self, kube: KubeClient, change: InstancesChanged, pods: list[Obj], forward_new: bool = True
+    ) -> InstancesChanged:
+        """A port-forward to each running debugged web pod's debug port, behind its stable port
+        (`forward_new` false: only those already open; a one-off look opens none)."""
         by_name = {p["metadata"]["name"]: p for p in pods}
         forwards = self._forwards.setdefault(change.app, {})
         statuses = []
@@ -98,6 +101,9 @@ class KindDebug:
                 statuses.append(status)
                 continue
             forward = forwards.get(status.id)
+            if forward is None and not forward_new:
+                statuses.append(replace(status, debug=runtime.tool))
+                continue
             if forward is None:
                 try:
                     forward = await kube.port_forward(pod, runtime.port)
@@ -111,7 +117,7 @@ class KindDebug:
         for gone in [p for p in forwards if p not in by_name]:
             with contextlib.suppress(Exception):
                 await forwards.pop(gone).stop()
-        return await self.ports.follow(InstancesChanged(change.app, tuple(statuses)))
+        return await self.ports.follow(InstancesChanged(change.app, tuple(statuses)), forward_new)
 
     async def close(self) -> None:
         for forward in [f for by_pod in self._forwards.values() for f in by_pod.values()]:

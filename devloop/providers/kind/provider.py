@@ -165,6 +165,7 @@ class KindProvider:
         await self._forwards.refresh(app)
         if app.debug:
             await self.instances(app)
+            await self._followed(app)
             for line in self.debugging.ports.said():
                 progress(line)
         return Deployed(self.router.url(app), notice)
@@ -184,10 +185,10 @@ class KindProvider:
     def _statuses(self, app: AppSpec) -> InstancesChanged:
         return instance_statuses(app, self._cached_pods(app.name), self._indexes)
 
-    async def _followed(self, app: AppSpec) -> InstancesChanged:
+    async def _followed(self, app: AppSpec, forward: bool = True) -> InstancesChanged:
         """The statuses, each debugged pod's debug port forwarded behind its stable port."""
         change = self._statuses(app)
-        return await self.debugging.follow(self.kube, change, self._cached_pods(app.name))
+        return await self.debugging.follow(self.kube, change, self._cached_pods(app.name), forward)
 
     def snapshot(self, app: AppSpec) -> InstancesChanged:
         return self._statuses(app)
@@ -204,7 +205,7 @@ class KindProvider:
             del self._pods[name]  # the listing is the whole truth for this app
         for pod in listing.get("items") or []:
             self._pods[pod["metadata"]["name"]] = pod
-        return await self._followed(app)
+        return await self._followed(app, forward=False)  # a one-off look opens no port-forward
 
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
         by_name = {a.name: a for a in apps}
