@@ -18,7 +18,7 @@ import pytest
 from devloop.providers.shared import project_id
 from tests.dap import DapClient
 from tests.devloop_process import DevloopProcess
-from tests.helpers import http_request
+from tests.helpers import http_get, http_request, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -117,6 +117,19 @@ apps:
 """
 
 
+def jdwp_handshake(port: int) -> bytes | None:
+    """The JVM's answer to a debugger's handshake; None while nothing answers yet."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"JDWP-Handshake")
+            answer = b""
+            while len(answer) < 14 and (chunk := sock.recv(14 - len(answer))):
+                answer += chunk
+    except OSError:
+        return None
+    return answer or None
+
+
 def test_nodes_inspector_and_javas_jdwp_answer_on_their_forwarded_ports(tmp_path: Path) -> None:
     (tmp_path / "server.js").write_text(NODE_SERVER)
     (tmp_path / "Dockerfile").write_text('FROM node:22-slim\nCOPY server.js /srv/\nCMD ["node", "/srv/server.js"]\n')
@@ -124,15 +137,11 @@ def test_nodes_inspector_and_javas_jdwp_answer_on_their_forwarded_ports(tmp_path
     devloop = DevloopProcess("up", "--no-tui", "--no-watch", "--debug", "api", cwd=tmp_path)
     try:
         node = int(devloop.wait_for(r"api/0 debug: 127\.0\.0\.1:(\d+) \(inspector\)").group(1))
-        status, body = http_request(f"http://127.0.0.1:{node}/json/version", timeout=10)
-        assert status == 200 and json.loads(body)["Browser"].startswith("node.js/v")
+        # The inspector may still be starting when the app serves: ask until it answers, as an IDE does.
+        body = wait_until(lambda: http_get(f"http://127.0.0.1:{node}/json/version"), timeout=10, what="inspector")
+        assert json.loads(body)["Browser"].startswith("node.js/v")
         jvm = int(devloop.wait_for(r"jvm/0 debug: 127\.0\.0\.1:(\d+) \(jdwp\)").group(1))
-        with socket.create_connection(("127.0.0.1", jvm), timeout=10) as sock:
-            sock.sendall(b"JDWP-Handshake")
-            answer = b""
-            while len(answer) < 14 and (chunk := sock.recv(14 - len(answer))):
-                answer += chunk
-        assert answer == b"JDWP-Handshake"
+        assert wait_until(lambda: jdwp_handshake(jvm), timeout=10, what="JDWP") == b"JDWP-Handshake"
         assert devloop.interrupt() == 130
     finally:
         devloop.kill()
