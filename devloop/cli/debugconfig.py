@@ -57,7 +57,8 @@ def targets(project: ProjectSpec, apps: list[AppSpec]) -> tuple[list[Target], bo
     for app in apps:
         row = rows.get(app.name)
         local = os.path.relpath(app.source, root) if app.source.is_absolute() else str(app.source)
-        debugged = [i for i in (row.instance_list if row else ()) if i.debug_address and not i.sidecar]
+        listed = row.instance_list if row else ()
+        debugged = sorted((i for i in listed if i.debug_address and not i.sidecar), key=lambda i: i.index)
         if debugged:
             live = True
             runtime = next((r.name for r in debug.RUNTIMES.values() if r.tool == debugged[0].debug), "python")
