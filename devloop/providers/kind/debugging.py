@@ -4,8 +4,8 @@ debugged pod's debug port behind its stable loopback port (providers.debugports)
 The pod spec edit is pure (`debug_objects`): the wrapped command and the debugger's env come with
 the app's debug view (core.debug), the image is the debug layer (build.debuglayer) delivered like
 any other; here the container gets its debug port and loses its liveness probe, so a process held
-at a breakpoint is not killed by the kubelet (its readiness probe only takes it out of the
-Service's endpoints, which the router does not use).
+at a breakpoint is not killed by the kubelet, and its readiness probe tolerates a long pause, so
+the request held at the breakpoint is not cut (its pod stays in the router's rotation).
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from devloop.providers.debugports import DebugPorts
 from devloop.providers.kind.pods import process_of
 
 ANNOTATION = "devloop.dev/debug"  # on a debugged pod template: its runtime
+# Readiness checks a debugged pod may fail in a row and stay ready (held at a breakpoint): an
+# unready pod leaves the router's rotation and its port-forward closes once drained, which would
+# cut the very request being debugged.
+PAUSE_CHECKS = 3600
 
 
 def debug_objects(objects: list[Obj], app: str, runtime: debug.Runtime) -> list[Obj]:
@@ -42,6 +46,8 @@ def debug_objects(objects: list[Obj], app: str, runtime: debug.Runtime) -> list[
                 if container["name"] != app:
                     continue  # a sidecar runs as it is
                 container.pop("livenessProbe", None)
+                if "readinessProbe" in container:  # ready once, then failures tolerated: paused, not gone
+                    container["readinessProbe"]["failureThreshold"] = PAUSE_CHECKS
                 ports = [p for p in container.get("ports") or [] if p.get("name") != "debug"]
                 container["ports"] = [*ports, {"name": "debug", "containerPort": runtime.port}]
         out.append(obj)

@@ -9,7 +9,7 @@ import kubernetes_validate
 
 from devloop.core import debug
 from devloop.core.spec import AppSpec, BuildSpec, HealthCheck, HealthCheckType, Language, ProcessSpec
-from devloop.providers.kind.debugging import ANNOTATION, debug_objects, runtime_of_pod
+from devloop.providers.kind.debugging import ANNOTATION, PAUSE_CHECKS, debug_objects, runtime_of_pod
 from devloop.providers.kind.objects import app_objects
 from tests.providers.kind.test_objects import K8S_VERSION
 
@@ -33,7 +33,7 @@ def test_the_web_pods_run_under_debugpy_with_its_port_and_no_liveness_probe() ->
     assert container["command"] == ["/bin/sh", "-c", plan.command]
     assert "-m debugpy --listen 0.0.0.0:5678" in plan.command
     assert {"name": "debug", "containerPort": 5678} in container["ports"]
-    assert "livenessProbe" not in container and "readinessProbe" in container
+    assert "livenessProbe" not in container and container["readinessProbe"]["failureThreshold"] == PAUSE_CHECKS
     assert container["image"] == "localhost:5001/devloop-debug/web:abc"
     assert runtime_of_pod(web) is debug.PYTHON and web["metadata"]["annotations"][ANNOTATION] == "python"
     worker = found["web-worker"]["spec"]["template"]
