@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Callable
 from dataclasses import replace
 
 from devloop.adapters.kube import Forward, KubeClient
@@ -62,7 +63,11 @@ def runtime_of_pod(pod: Obj) -> debug.Runtime | None:
 class KindDebug:
     """The debug plans of one project's apps, and the port-forwards behind their stable ports."""
 
-    def __init__(self, project_id: str) -> None:
+    def __init__(
+        self, project_id: str, kube: Callable[[], KubeClient], pods: Callable[[str], list[Obj]]
+    ) -> None:
+        self._kube = kube  # the provider's client, connected when the pods are
+        self._pods = pods  # an app's pods as the provider last saw them
         self.plans: dict[str, debug.DebugPlan] = {}
         self.ports = DebugPorts(project_id)
         self._forwards: dict[str, dict[str, Forward]] = {}  # app -> pod -> its debug port's forward
@@ -92,12 +97,18 @@ class KindDebug:
         plan = self.plans.get(app.name)
         return debug_objects(objects, app.name, plan.runtime) if plan is not None and app.debug else objects
 
-    async def follow(
-        self, kube: KubeClient, change: InstancesChanged, pods: list[Obj], forward_new: bool = True
-    ) -> InstancesChanged:
+    async def announce(self, change: InstancesChanged, progress: Progress) -> None:
+        """After a deploy: the debug ports followed, each new address said once."""
+        await self.follow(change)
+        for line in self.ports.said():
+            progress(line)
+
+    async def follow(self, change: InstancesChanged, forward_new: bool = True) -> InstancesChanged:
         """A port-forward to each running debugged web pod's debug port, behind its stable port
         (`forward_new` false: only those already open; a one-off look opens none)."""
-        by_name = {p["metadata"]["name"]: p for p in pods}
+        by_name = {p["metadata"]["name"]: p for p in self._pods(change.app)}
+        if not any(runtime_of_pod(p) for p in by_name.values()) and not self._forwards.get(change.app):
+            return await self.ports.follow(change, forward_new)  # nothing debugged: no API call
         forwards = self._forwards.setdefault(change.app, {})
         statuses = []
         for status in change.instances:
@@ -112,7 +123,7 @@ class KindDebug:
                 continue
             if forward is None:
                 try:
-                    forward = await kube.port_forward(pod, runtime.port)
+                    forward = await self._kube().port_forward(pod, runtime.port)
                     await forward.start()
                 except (ProviderError, OSError):
                     statuses.append(status)  # the next change tries again

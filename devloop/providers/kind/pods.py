@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from devloop.adapters.kubewire import Obj
 from devloop.core.events import InstancesChanged, InstanceStatus
-from devloop.core.processes import WEB
+from devloop.core.processes import WEB, process_types, process_view
 from devloop.core.spec import AppSpec
 
 LABEL_PROJECT = "devloop.dev/project"
@@ -197,3 +197,9 @@ def instance_statuses(app: AppSpec, pods: list[Obj], indexes: Indexes) -> Instan
                 )
     statuses.sort(key=lambda i: (i.process != WEB, i.process, i.index, i.sidecar))
     return InstancesChanged(app.name, tuple(statuses))
+
+
+def deployment_view(app: AppSpec, deployment: Obj) -> AppSpec:
+    """The app as the Deployment's process runs it (its health check, its timeout)."""
+    process = process_of(deployment)  # the pod template's label is on the Deployment too
+    return process_view(app, process) if process in process_types(app) else app

@@ -36,6 +36,7 @@ from devloop.providers.kind.pods import (
     Indexes,
     app_of,
     container_of,
+    deployment_view,
     instance_statuses,
     pod_state,
     process_of,
@@ -77,7 +78,7 @@ class KindProvider:
             self.cluster, self.router, self.namespace, self.project_label, self._indexes, self._cached_pods
         )
         self.services = Services(self.cluster, self.rollouts, self.namespace, self.project_label)
-        self.debugging = KindDebug(project_id(project.file))  # `up --debug`: pod spec, debug ports
+        self.debugging = KindDebug(project_id(project.file), lambda: self.kube, self._cached_pods)
 
     # --- platform -------------------------------------------------------------------------------
 
@@ -160,21 +161,13 @@ class KindProvider:
         await self.rollouts.prune(app, {(o["kind"], o["metadata"]["name"]) for o in objects})
         for obj in objects:
             if obj["kind"] == "Deployment":
-                await self.rollouts.wait(self._view(app, obj), obj["metadata"]["name"], image, progress)
+                await self.rollouts.wait(deployment_view(app, obj), obj["metadata"]["name"], image, progress)
         notice = await self.router.ensure(app)
         await self._forwards.refresh(app)
-        if app.debug:
+        if app.debug:  # each instance's debug port forwarded, said once
             await self.instances(app)
-            await self._followed(app)
-            for line in self.debugging.ports.said():
-                progress(line)
+            await self.debugging.announce(self._statuses(app), progress)
         return Deployed(self.router.url(app), notice)
-
-    @staticmethod
-    def _view(app: AppSpec, deployment: Obj) -> AppSpec:
-        """The app as the Deployment's process runs it (its health check, its timeout)."""
-        process = process_of(deployment)  # the pod template's label is on the Deployment too
-        return process_view(app, process) if process in process_types(app) else app
 
     # --- instances and logs ---------------------------------------------------------------------
 
@@ -184,11 +177,6 @@ class KindProvider:
 
     def _statuses(self, app: AppSpec) -> InstancesChanged:
         return instance_statuses(app, self._cached_pods(app.name), self._indexes)
-
-    async def _followed(self, app: AppSpec, forward: bool = True) -> InstancesChanged:
-        """The statuses, each debugged pod's debug port forwarded behind its stable port."""
-        change = self._statuses(app)
-        return await self.debugging.follow(self.kube, change, self._cached_pods(app.name), forward)
 
     def snapshot(self, app: AppSpec) -> InstancesChanged:
         return self._statuses(app)
@@ -205,7 +193,7 @@ class KindProvider:
             del self._pods[name]  # the listing is the whole truth for this app
         for pod in listing.get("items") or []:
             self._pods[pod["metadata"]["name"]] = pod
-        return await self._followed(app, forward=False)  # a one-off look opens no port-forward
+        return await self.debugging.follow(self._statuses(app), forward_new=False)  # a one-off look
 
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
         by_name = {a.name: a for a in apps}
@@ -213,7 +201,7 @@ class KindProvider:
         listing = await self.kube.list_objects("v1", "pods", self.namespace, everything)
         self._pods = {p["metadata"]["name"]: p for p in listing.get("items") or []}
         for app in apps:
-            yield await self._followed(app)
+            yield await self.debugging.follow(self._statuses(app))
         since = (listing.get("metadata") or {}).get("resourceVersion")
         async for kind, pod in self.kube.watch("v1", "pods", self.namespace, everything, since):
             if kind == "BOOKMARK":
@@ -229,7 +217,7 @@ class KindProvider:
             if changed is not None:
                 with contextlib.suppress(ProviderError):
                     await self._forwards.refresh(changed, self._cached_pods(changed.name))
-                yield await self._followed(changed)
+                yield await self.debugging.follow(self._statuses(changed))
 
     async def tail(
         self, instance: InstanceStatus, since_ns: int | None, *, follow: bool = True, last: int | None = None
