@@ -80,7 +80,7 @@ class PlainPrinter:
             case ev.SyncStarted(app=app, copies=copies):
                 names = ", ".join(c.rel for c in copies[:5]) + (" ..." if len(copies) > 5 else "")
                 self._api(app, f"syncing {len(copies)} file(s): {names}")
-            case ev.SyncDone(app=app, files=count):
+            case ev.SyncDone(app=app, instances=count):
                 self._api(app, f"synced into {count} instance(s)")
             case ev.SyncFailed(app=app, message=message):
                 self._api(app, self._style(f"sync failed, rebuilding instead: {message}", fg="yellow"))

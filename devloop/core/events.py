@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from devloop.core.changes import SyncCopy
 from devloop.core.spec import AppSpec
+from devloop.core.stages import Stages
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class DeploySucceeded:
     url: str | None
     at: float
     address: str | None = None  # http://127.0.0.1:PORT: the same app for clients that resolve no *.localhost
+    stages: Stages = ()  # where a save's time went, from its first file event to serving (none: not a save)
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,8 @@ class SyncStarted:
 @dataclass(frozen=True)
 class SyncDone:
     app: str
-    files: int
+    instances: int  # the instances the files went into
+    stages: Stages = ()  # where the save's time went, from its first file event to the first instance serving
 
 
 @dataclass(frozen=True)

@@ -185,8 +185,10 @@ def _reduce_app(app: AppState, event: ev.Event, manual: bool) -> AppState:
         case ev.SyncDone():
             return replace(app, syncing=False)
         case ev.SyncFailed(message=message):
-            # A failed sync falls back to a rebuild, which always converges.
-            return replace(app, syncing=False, build_wanted=True, last_error=message)
+            # A failed sync falls back to a rebuild, which always converges: its image is deployed
+            # even when it is the one running (the instances may hold half a sync, or be down).
+            return replace(app, syncing=False, build_wanted=True, redeploy=app.deployed_image is not None,
+                           last_error=message)  # fmt: skip
         case ev.InstancesChanged(instances=instances):
             phase = app.phase
             if app.deployed_image and not app.deploying and not app.building:

@@ -17,6 +17,7 @@ from devloop.core import events as ev
 from devloop.core.events import InstanceStatus
 from devloop.core.spec import AppSpec
 from devloop.core.specdiff import changed_fields
+from devloop.core.stages import Stages, describe
 from devloop.core.wording import crash_text, instance_changes
 
 
@@ -27,10 +28,14 @@ class Entry:
     type: str  # cf's event type: audit.app.build, app.crash, audit.app.process.scale, ...
     text: str  # what `devloop events` prints after the time
     instance: str = ""  # the instance's label (`0`, `worker/1`) when it is about one
+    stages: Stages = ()  # a save's stages (ms each), for a sync or a push that a save caused
 
     def to_json(self) -> dict[str, object]:
-        return {"time_ns": self.time_ns, "app": self.app, "type": self.type, "text": self.text,
-                "instance": self.instance or None}  # fmt: skip
+        record: dict[str, object] = {"time_ns": self.time_ns, "app": self.app, "type": self.type,
+                                     "text": self.text, "instance": self.instance or None}  # fmt: skip
+        if self.stages:
+            record["stages_ms"] = dict(self.stages)
+        return record
 
 
 def encode(entry: Entry) -> str:
@@ -40,8 +45,10 @@ def encode(entry: Entry) -> str:
 def decode(text: str) -> Entry | None:
     try:
         record = json.loads(text)
+        timed = record.get("stages_ms") or {}
+        stages = tuple((str(stage), float(ms)) for stage, ms in timed.items())
         return Entry(int(record["time_ns"]), str(record["app"]), str(record["type"]), str(record["text"]),
-                     str(record.get("instance") or ""))  # fmt: skip
+                     str(record.get("instance") or ""), stages)  # fmt: skip
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -55,8 +62,8 @@ class Timeline:
         self._specs: dict[str, AppSpec] = {}
 
     def observe(self, event: ev.Event, now_ns: int) -> list[Entry]:
-        def one(app: str, type_: str, text: str, instance: str = "") -> list[Entry]:
-            return [Entry(now_ns, app, type_, text, instance)]
+        def one(app: str, type_: str, text: str, instance: str = "", stages: Stages = ()) -> list[Entry]:
+            return [Entry(now_ns, app, type_, text, instance, stages)]
 
         match event:
             case ev.BuildSucceeded(skipped=True):
@@ -65,12 +72,15 @@ class Timeline:
                 return one(app, "audit.app.build", f"built {image} in {seconds:.1f}s")
             case ev.BuildFailed(app=app, message=message):
                 return one(app, "audit.app.build.failed", f"build failed: {first_line(message)}")
-            case ev.DeploySucceeded(app=app, image=image):
-                return one(app, "audit.app.push", f"pushed {image}")
+            case ev.DeploySucceeded(app=app, image=image, stages=timed):
+                took = f", {describe(timed)} from the save" if timed else ""
+                return one(app, "audit.app.push", f"pushed {image}{took}", stages=timed)
             case ev.DeployFailed(app=app, image=image, message=message):
                 return one(app, "audit.app.push.failed", f"push of {image} failed: {first_line(message)}")
-            case ev.SyncDone(app=app, files=files):
-                return one(app, "audit.app.sync", f"synced {files} file{'s' if files != 1 else ''}")
+            case ev.SyncDone(app=app, instances=count, stages=timed):
+                took = f" in {describe(timed)}" if timed else ""
+                plural = "s" if count != 1 else ""
+                return one(app, "audit.app.sync", f"synced into {count} instance{plural}{took}", stages=timed)
             case ev.SyncFailed(app=app, message=message):
                 return one(app, "audit.app.sync.failed", f"sync failed: {first_line(message)}")
             case ev.ScaleRequested(app=app, instances=count, memory_mb=memory, process=process):

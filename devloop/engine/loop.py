@@ -16,11 +16,13 @@ from pathlib import Path
 
 from devloop.build.builder import Builder
 from devloop.core import events as ev
+from devloop.core import stages
 from devloop.core.buildlog import BuildOutput
 from devloop.core.control import Answer, Refused, Request
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.plan import CancelBuild, StartBuild, StartDeploy, StartSync, decide
 from devloop.core.spec import ProjectSpec
+from devloop.core.stages import Stopwatch
 from devloop.core.state import EngineState, reduce, why_not_serving
 from devloop.engine.commands import Commands
 from devloop.engine.logmux import LogMux
@@ -67,6 +69,10 @@ class Engine:
         self.builds: dict[str, asyncio.Task[None]] = {}
         self.deploys: dict[str, asyncio.Task[None]] = {}
         self.syncs: dict[str, asyncio.Task[None]] = {}
+        # The timing of a save, from its first file event to serving: handed from the file batch to
+        # the build or sync it causes, and from a build to its deploy (`devloop events` shows it).
+        self._saves: dict[str, Stopwatch] = {}
+        self._built_saves: dict[str, Stopwatch] = {}
         self._inputs: list[asyncio.Task[None]] = []
         self._stopping = False
         self._before_run: list[tuple[Coroutine[object, object, None], str]] = []
@@ -183,15 +189,19 @@ class Engine:
             for action in actions:
                 if isinstance(action, StartBuild):
                     self._apply(ev.BuildStarted(action.app))
-                    self.builds[action.app] = asyncio.create_task(self._build(action.app))
+                    save = self._saves.pop(action.app, None)
+                    self.builds[action.app] = asyncio.create_task(self._build(action.app, save))
                 elif isinstance(action, CancelBuild):
                     self.builds[action.app].cancel()
                 elif isinstance(action, StartDeploy):
                     self._apply(ev.DeployStarted(action.app, action.image))
-                    self.deploys[action.app] = asyncio.create_task(self._deploy(action.app, action.image))
+                    save = self._built_saves.pop(action.app, None)
+                    deploy = self._deploy(action.app, action.image, save)
+                    self.deploys[action.app] = asyncio.create_task(deploy)
                 elif isinstance(action, StartSync):
                     self._apply(ev.SyncStarted(action.app, action.copies))
-                    self.syncs[action.app] = asyncio.create_task(self._sync(action))
+                    sync = self._sync(action, self._saves.pop(action.app, None))
+                    self.syncs[action.app] = asyncio.create_task(sync)
             if all(isinstance(a, CancelBuild) for a in actions):
                 return
 
@@ -231,6 +241,9 @@ class Engine:
         assert self.watcher is not None
         while True:
             batch = await self.watcher.batches.get()
+            save = Stopwatch(batch.first_seen or None)
+            save.mark("debounce")
+            self._saves[batch.app] = save
             self.post(ev.FilesChanged(batch.app, batch.files))
 
     async def _watch_notices(self) -> None:
@@ -246,10 +259,11 @@ class Engine:
         text = f"warning: {out.text}" if out.kind == "warning" else out.text
         self.logs.add(LogLine(out.app, "STG", text, timestamp_ns=time.time_ns()))
 
-    async def _build(self, name: str) -> None:
+    async def _build(self, name: str, save: Stopwatch | None = None) -> None:
         spec = self.state.apps[name].spec
         try:
-            result = await self.builder.build(spec, self._build_output)
+            with stages.timing(save):
+                result = await self.builder.build(spec, self._build_output)
         except asyncio.CancelledError:
             self.post(ev.BuildCancelled(name))
             raise
@@ -260,22 +274,28 @@ class Engine:
         except Exception as exc:  # a full disk, an engine error: one message, and the loop goes on
             self.post(ev.BuildFailed(name, describe_failure(exc)))
         else:
+            if save is not None and not result.skipped:
+                save.mark("build")
+                self._built_saves[name] = save
             self.post(ev.BuildSucceeded(name, result.image, result.duration_s, result.skipped))
         finally:
             if self.builds.get(name) is asyncio.current_task():
                 del self.builds[name]
 
-    async def _deploy(self, name: str, image: str) -> None:
+    async def _deploy(self, name: str, image: str, save: Stopwatch | None = None) -> None:
         spec = self.state.apps[name].spec  # scaling changes it at run time
 
         def progress(text: str) -> None:
             self.api(name, text)
 
         try:
-            ref = await self.provider.deliver(spec, image, progress)
-            if image != self.state.apps[name].deployed_image:  # a new version: not a scale or an env edit
-                await run_before_start(self, spec, ref, progress)  # migrations: they hold it until done
-            deployed = await self.provider.deploy(spec, ref, progress)
+            with stages.timing(save):
+                ref = await self.provider.deliver(spec, image, progress)
+                stages.mark("deliver")
+                if image != self.state.apps[name].deployed_image:  # a new version: not a scale or an env edit
+                    await run_before_start(self, spec, ref, progress)  # migrations: they hold it until done
+                    stages.mark("tasks")
+                deployed = await self.provider.deploy(spec, ref, progress)
         except DeployError as exc:
             self.post(ev.DeployFailed(name, image, str(exc), exc.lines))
         except DevloopError as exc:
@@ -285,21 +305,25 @@ class Engine:
         else:
             if deployed.notice:
                 self.api(name, deployed.notice)
-            self.post(ev.DeploySucceeded(name, image, deployed.url, time.time(), self.router.address(spec)))
+            timed = save.stages() if save is not None else ()
+            address = self.router.address(spec)
+            self.post(ev.DeploySucceeded(name, image, deployed.url, time.time(), address, timed))
         finally:
             if self.deploys.get(name) is asyncio.current_task():
                 del self.deploys[name]
 
-    async def _sync(self, action: StartSync) -> None:
+    async def _sync(self, action: StartSync, save: Stopwatch | None = None) -> None:
         spec = self.state.apps[action.app].spec
         try:
-            count = await self.provider.sync(spec, action.copies)
+            with stages.timing(save):
+                stages.mark("queued")
+                count = await self.provider.sync(spec, action.copies)
         except DevloopError as exc:
             self.post(ev.SyncFailed(action.app, exc.render()))
         except Exception as exc:  # a sync that fails for any reason falls back to a rebuild
             self.post(ev.SyncFailed(action.app, f"sync failed: {describe_failure(exc)}"))
         else:
-            self.post(ev.SyncDone(action.app, count))
+            self.post(ev.SyncDone(action.app, count, save.stages() if save is not None else ()))
         finally:
             if self.syncs.get(action.app) is asyncio.current_task():
                 del self.syncs[action.app]

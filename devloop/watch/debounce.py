@@ -49,6 +49,11 @@ class Debouncer:
         delay = min(quiet, max(0.0, self._first_at + self.max_wait_s - now))
         self._timer = loop.call_later(delay, self._fire)
 
+    @property
+    def first_at(self) -> float:
+        """When the batch being gathered (or the one just flushed) saw its first event, loop time."""
+        return self._first_at
+
     def _fire(self) -> None:
         self._timer = None
         batch, self._pending = frozenset(self._pending), set()

@@ -37,6 +37,7 @@ CONFIG_WATCH = "\0config"  # the key of the config files' own watch (no app has 
 class ChangeBatch:
     app: str
     files: frozenset[str]  # relative to the app folder, POSIX
+    first_seen: float = 0.0  # the burst's first event (loop time, monotonic): a save's timing starts there
 
 
 @dataclass
@@ -232,7 +233,12 @@ class Watcher:
         self.notices.put_nowait(f"{entry.app.source} is back; watching it again")
 
     def _flusher(self, app: str) -> Callable[[frozenset[str]], None]:
-        return lambda files: self.batches.put_nowait(ChangeBatch(app, files))
+        def flush(files: frozenset[str]) -> None:
+            entry = self._watches.get(app)
+            first = entry.debouncer.first_at if entry is not None else 0.0
+            self.batches.put_nowait(ChangeBatch(app, files, first))
+
+        return flush
 
     async def stop(self) -> None:
         self._config_debouncer.cancel()

@@ -104,6 +104,12 @@ def test_a_failed_sync_falls_back_to_a_rebuild() -> None:
         ev.SyncFailed("web", "no"),
     )
     assert decide(state) == [StartBuild("web")]
+    # The rebuild's image is the one running (the sync's files were the built ones): deployed
+    # anyway, as the instances may hold half the sync or be down.
+    image = state.apps["web"].deployed_image
+    assert image is not None
+    state = run(state, ev.BuildStarted("web"), ev.BuildSucceeded("web", image, 0.1, skipped=True))
+    assert decide(state) == [StartDeploy("web", image)]
 
 
 def test_a_failed_build_keeps_the_running_version_and_the_fix_clears_the_error() -> None:

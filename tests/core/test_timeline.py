@@ -34,7 +34,7 @@ def texts(timeline: Timeline, *events: ev.Event) -> list[str]:
          "pushed devloop/web:abc"),
         (ev.DeployFailed("web", "devloop/web:abc", "rollout stalled"), "audit.app.push.failed",
          "push of devloop/web:abc failed: rollout stalled"),
-        (ev.SyncDone("web", 1), "audit.app.sync", "synced 1 file"),
+        (ev.SyncDone("web", 1), "audit.app.sync", "synced into 1 instance"),
         (ev.SyncFailed("web", ""), "audit.app.sync.failed", "sync failed: (no message)"),
         (ev.ScaleRequested("web", 3), "audit.app.process.scale", "scaled to 3 instances"),
         (ev.ScaleRequested("web", 1, 512), "audit.app.process.scale", "scaled to 1 instance, 512M each"),
@@ -111,3 +111,13 @@ def test_an_entry_survives_the_round_trip(entry: Entry) -> None:
 @pytest.mark.parametrize("text", ["", "{}", '{"time_ns": "soon"}', "nope"])
 def test_a_foreign_line_is_no_entry(text: str) -> None:
     assert decode(text) is None
+
+
+def test_a_saves_stages_are_said_and_kept_in_the_json_round_trip() -> None:
+    timed = (("debounce", 20.0), ("copy", 4.0), ("serving", 80.0))
+    (entry,) = Timeline().observe(ev.SyncDone("web", 2, timed), 7)
+    assert entry.text == "synced into 2 instances in 104 ms (debounce 20, copy 4, serving 80)"
+    assert encode(entry).count('"stages_ms":{"debounce":20.0,"copy":4.0,"serving":80.0}') == 1
+    assert decode(encode(entry)) == entry
+    (pushed,) = Timeline().observe(ev.DeploySucceeded("web", "devloop/web:a", None, 0.0, None, timed), 7)
+    assert pushed.text == "pushed devloop/web:a, 104 ms (debounce 20, copy 4, serving 80) from the save"
