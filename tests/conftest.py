@@ -160,10 +160,13 @@ def no_leftover_networks() -> Iterator[None]:
     before = {n["Id"] for n in client.api.networks(filters={"label": "devloop.project"})}
     yield
     for network in client.api.networks(filters={"label": "devloop.project"}):
-        if network["Id"] not in before:
-            # Still in use by a container a test left for inspection: it stays.
-            with contextlib.suppress(docker.errors.APIError):
-                client.api.remove_network(network["Id"])
+        project = (network.get("Labels") or {}).get("devloop.project", "")
+        # Another test process may still run this project with every container down (a crash
+        # loop): Docker removes a network its stopped containers are on, and they never start again.
+        if network["Id"] in before or client.api.containers(all=True, filters={"label": f"devloop.project={project}"}):
+            continue
+        with contextlib.suppress(docker.errors.APIError):
+            client.api.remove_network(network["Id"])
     client.close()
 
 

@@ -184,6 +184,19 @@ class Stream(Protocol[T_co]):
     def close(self) -> None: ...
 
 
+class ExecSession(Protocol):
+    """A process kept running in a container with its stdin open (blocking): a request written,
+    its one-line answer read. DockerConflictError once the process or its container is gone."""
+
+    def send(self, data: bytes) -> None: ...
+
+    def answer(self, timeout_s: float) -> tuple[str, str]:
+        """The next line the process prints, and what it printed to stderr meanwhile."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class DockerEngine(Protocol):
     """The operations devloop asks of a Docker engine (all blocking)."""
 
@@ -251,6 +264,10 @@ class DockerEngine(Protocol):
     def exec_output(self, ref: str, argv: Sequence[str], user: str | None = None) -> ExecResult:
         """Run `argv` inside the running container (as `user`); its exit code and output.
         DockerConflictError when the container is not running."""
+        ...
+
+    def exec_session(self, ref: str, argv: Sequence[str], user: str | None = None) -> ExecSession:
+        """Start `argv` in the running container with its stdin open, for many requests."""
         ...
 
     def logs(self, ref: str, tail: int) -> tuple[str, ...]:

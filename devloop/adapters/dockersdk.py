@@ -23,13 +23,14 @@ from devloop.adapters.dockerapi import (
     EngineVersion,
     ExecResult,
     ImageUsage,
-    PortBinding,
     ProgressEvent,
     describe,
     disk_usage,
     engine_address,
     with_tag_times,
 )
+from devloop.adapters.dockerexec import SdkExecSession
+from devloop.adapters.dockerrecords import as_dict, container_event, container_info, summary_info
 from devloop.errors import (
     DockerConflictError,
     DockerNotFoundError,
@@ -74,95 +75,6 @@ def open_engine(timeout: float = 5.0) -> SdkDockerEngine:
             f"cannot reach the Docker engine at {engine_address()}: {describe(exc)}", reason=describe(exc)
         ) from None
     return SdkDockerEngine(client)
-
-
-def _dict(value: object) -> Mapping[str, object]:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) else 0
-
-
-def _inspected_ports(ports: Mapping[str, object]) -> tuple[PortBinding, ...]:
-    """NetworkSettings.Ports: {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "32768"}]}."""
-    found = []
-    for key, bindings in ports.items():
-        number, _, proto = key.partition("/")
-        if proto != "tcp" or not number.isdigit() or not isinstance(bindings, list):
-            continue
-        for binding in bindings:
-            host_port = str(_dict(binding).get("HostPort") or "")
-            if host_port.isdigit():
-                found.append(
-                    PortBinding(int(number), int(host_port), str(_dict(binding).get("HostIp") or ""))
-                )
-    return tuple(found)
-
-
-def _listed_ports(ports: object) -> tuple[PortBinding, ...]:
-    """A summary's Ports: [{"IP": "127.0.0.1", "PrivatePort": 8080, "PublicPort": 32768, "Type": "tcp"}]."""
-    found = []
-    for port in ports if isinstance(ports, list) else []:
-        one = _dict(port)
-        if one.get("Type") == "tcp" and isinstance(one.get("PublicPort"), int):
-            found.append(
-                PortBinding(
-                    _int(one.get("PrivatePort")), _int(one.get("PublicPort")), str(one.get("IP") or "")
-                )
-            )
-    return tuple(found)
-
-
-def _labels(value: object) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _dict(value).items()}
-
-
-def container_info(attrs: Mapping[str, object]) -> ContainerInfo:
-    state = _dict(attrs.get("State"))
-    config = _dict(attrs.get("Config"))
-    host = _dict(attrs.get("HostConfig"))
-    code = state.get("ExitCode")
-    env = config.get("Env")
-    return ContainerInfo(
-        id=str(attrs.get("Id", "")),
-        name=str(attrs.get("Name", "")).lstrip("/"),
-        status=str(state.get("Status", "")),
-        labels=_labels(config.get("Labels")),
-        exit_code=code if isinstance(code, int) else None,
-        ports=_inspected_ports(_dict(_dict(attrs.get("NetworkSettings")).get("Ports"))),
-        network_mode=str(host.get("NetworkMode") or ""),
-        running=bool(state.get("Running")),
-        restarting=bool(state.get("Restarting")),
-        restart_count=_int(attrs.get("RestartCount")),
-        oom_killed=bool(state.get("OOMKilled")),
-        started_at=str(state.get("StartedAt") or ""),
-        memory_bytes=_int(host.get("Memory")),
-        user=str(config.get("User") or ""),
-        env=tuple(str(e) for e in env) if isinstance(env, list) else (),
-        health=str(_dict(state.get("Health")).get("Status") or ""),
-    )
-
-
-def summary_info(summary: Mapping[str, object]) -> ContainerInfo:
-    names = summary.get("Names")
-    return ContainerInfo(
-        id=str(summary.get("Id", "")),
-        name=str(names[0]).lstrip("/") if isinstance(names, list) and names else "",
-        status=str(summary.get("State", "")),
-        labels=_labels(summary.get("Labels")),
-        ports=_listed_ports(summary.get("Ports")),
-        network_mode=str(_dict(summary.get("HostConfig")).get("NetworkMode") or ""),
-    )
-
-
-def _event(record: Mapping[str, object]) -> ContainerEvent:
-    actor = _dict(record.get("Actor"))
-    return ContainerEvent(
-        str(record.get("Action") or record.get("status") or ""),
-        str(actor.get("ID") or record.get("id") or ""),
-        _labels(actor.get("Attributes")),
-    )
 
 
 class _SdkStream(Generic[T]):
@@ -315,6 +227,12 @@ class SdkDockerEngine:
             code = self._api.exec_inspect(run["Id"]).get("ExitCode")
         return ExecResult(int(code) if isinstance(code, int) else -1, output or b"")
 
+    def exec_session(self, ref: str, argv: Sequence[str], user: str | None = None) -> SdkExecSession:
+        with _mapped():
+            run = self._api.exec_create(ref, list(argv), stdin=True, user=user or "")
+            sock = self._api.exec_start(run["Id"], socket=True)
+        return SdkExecSession(sock)
+
     def log_stream(
         self, ref: str, *, follow: bool, since_ns: int | None = None, until_ns: int | None = None,
         tail: int | None = None,
@@ -335,11 +253,11 @@ class SdkDockerEngine:
     def events(self, labels: Sequence[str]) -> _SdkStream[ContainerEvent]:
         with _mapped():
             stream = self._api.events(decode=True, filters={"label": list(labels), "type": "container"})
-        return _SdkStream((_event(record) for record in stream), stream)
+        return _SdkStream((container_event(record) for record in stream), stream)
 
     def image_user(self, ref: str) -> str:
         with _mapped():
-            config = _dict(self._api.inspect_image(ref).get("Config"))
+            config = as_dict(self._api.inspect_image(ref).get("Config"))
         return str(config.get("User") or "")
 
     def info(self) -> EngineRecord:

@@ -7,7 +7,8 @@ import pytest
 import requests
 
 from devloop.adapters.dockerapi import ContainerEvent, ContainerInfo, PortBinding
-from devloop.adapters.dockersdk import SdkDockerEngine, container_info, summary_info
+from devloop.adapters.dockerrecords import container_info, summary_info
+from devloop.adapters.dockersdk import SdkDockerEngine
 from devloop.errors import (
     DockerConflictError,
     DockerNotFoundError,

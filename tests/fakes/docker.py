@@ -29,6 +29,7 @@ from devloop.adapters.dockerapi import (
     EngineRecord,
     EngineVersion,
     ExecResult,
+    ExecSession,
     ImageUsage,
     ProgressEvent,
 )
@@ -262,6 +263,12 @@ class FakeDockerEngine:
         if self._find(ref).info.status != "running":
             raise DockerConflictError(f"Container {ref} is not running")
         return ExecResult(self.exec_codes.pop(0) if self.exec_codes else 0, b"")
+
+    def exec_session(self, ref: str, argv: Sequence[str], user: str | None = None) -> ExecSession:
+        """Refused, as the engine refuses an exec in a stopped container: callers fall back to
+        the archive endpoint and one exec per step, which this fake records."""
+        self._record("exec_session", ref, tuple(argv), user)
+        raise DockerConflictError(f"Container {ref}: exec sessions are not modelled by this fake")
 
     def log_stream(
         self, ref: str, *, follow: bool, since_ns: int | None = None, until_ns: int | None = None,

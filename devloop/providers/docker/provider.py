@@ -99,13 +99,20 @@ class DockerProvider:
         bound = await self._bind(app, progress)
         if not app.debug:
             self.containers.debug.pop(app.name, None)
-            return await self.rollout.deploy(bound, image, progress)
-        view, image = await self._debug_view(bound, image, progress)
-        deployed = await self.rollout.deploy(view, image, progress)
-        await self._observe(app)
-        for line in self.debug_ports.said():
-            progress(line)
+            deployed = await self.rollout.deploy(bound, image, progress)
+        else:
+            view, image = await self._debug_view(bound, image, progress)
+            deployed = await self.rollout.deploy(view, image, progress)
+            await self._observe(app)
+            for line in self.debug_ports.said():
+                progress(line)
+        if app.sync:  # the new instances' sync agents, off the save's path
+            self._background.spawn(self._warm(app))
         return deployed
+
+    async def _warm(self, app: AppSpec) -> None:
+        with contextlib.suppress(Exception):  # only a head start: a sync starts its agent itself
+            await self.in_place.warm(app)
 
     async def _debug_view(self, app: AppSpec, image: str, progress: Progress) -> tuple[AppSpec, str]:
         """The app as its instances run under the debugger, and the image they run (the debug
@@ -245,6 +252,7 @@ class DockerProvider:
         await self.debug_ports.close()
         await self.router.close()
         await self._background.finish()
+        self.in_place.close()
         self.containers.close()
 
 

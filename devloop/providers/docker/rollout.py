@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from devloop.adapters.dockerapi import ContainerInfo
+from devloop.core import stages
 from devloop.core.processes import WEB, process_types, process_view, sidecars_of
 from devloop.core.spec import AppSpec, HealthCheckType, SidecarSpec
 from devloop.errors import DockerRefusedError
@@ -39,6 +40,7 @@ from devloop.router.health import check
 from devloop.router.rotation import Backend
 from devloop.router.router import Router
 
+FIRST_POLL_S = 0.01  # the first second of a new instance's health wait: one local connect a poll
 PROCESS_SETTLE_S = 0.5  # a `process` check passes once the process has stayed up this long
 RESTART_POLICY = "unless-stopped"  # once healthy: Docker's backoff, like CrashLoopBackOff
 
@@ -113,8 +115,10 @@ class Rollout:
             # The new version takes the traffic from its first healthy instance on;
             # the old instances leave rotation now, finish their requests, and are stopped below.
             healthy.append(container)
+            stages.mark("healthy")
             if web:
                 retired.extend(self._route(app, healthy))
+                stages.mark("routed")
 
         async def start(index: int) -> ContainerInfo:
             return await self._start_tracked(new, view, image, index, generation, process, sidecars)
@@ -125,6 +129,7 @@ class Rollout:
                 # Instance 0 first, alone on the engine and the CPU, so the new version serves
                 # soonest; the others follow once it is healthy (cf's rolling deploy is serial).
                 first = await start(0)
+                stages.mark("start")
                 await self._wait_healthy(view, [first], progress, on_healthy)
                 rest = asyncio.gather(*(start(i) for i in range(1, view.instances)))
                 await self._wait_healthy(view, list(await rest), progress, on_healthy)
@@ -234,11 +239,17 @@ class Rollout:
         self, app: AppSpec, containers: list[ContainerInfo], progress: Progress,
         on_healthy: Callable[[ContainerInfo], None] | None = None,
     ) -> None:  # fmt: skip
-        deadline = time.monotonic() + app.health.timeout_s
+        began = time.monotonic()
+        deadline = began + app.health.timeout_s
         pending = {c.id: c for c in containers}
         up_since: dict[str, float] = {}
         while pending:
             for cid in list(pending):
+                if await self._answers(app, pending[cid]):  # serving: no inspect needed to know it
+                    container = pending.pop(cid)
+                    if on_healthy is not None:
+                        on_healthy(container)
+                    continue
                 container = pending[cid] = await self._call(self._containers.get, cid)
                 if container.restarting or container.restart_count > 0 or not container.running:
                     if container.oom_killed:
@@ -273,4 +284,13 @@ class Rollout:
                 }[app.health.type]
                 who = f"{app.name}{as_process(process_of(container))}"
                 raise DeployError(f"{who}: {what} did not pass within {app.health.timeout_s}s", lines)
-            await asyncio.sleep(HEALTH_POLL_S)
+            # Most apps answer within a few hundred ms of their start: look often at first.
+            await asyncio.sleep(FIRST_POLL_S if time.monotonic() - began < 1.0 else HEALTH_POLL_S)
+
+    async def _answers(self, app: AppSpec, container: ContainerInfo) -> bool:
+        """Whether the instance passes an http or port check at the address it started with
+        (a container that exited cannot answer: restarts are off until it is healthy)."""
+        if app.health.type is HealthCheckType.PROCESS:
+            return False
+        address = address_of(container, app.port)
+        return address is not None and await check(app.health, *address)

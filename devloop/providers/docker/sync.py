@@ -8,9 +8,11 @@ started again, so the next good save heals it; its sidecars follow it into its n
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from devloop.adapters.dockerapi import ContainerInfo
+from devloop.core import stages
 from devloop.core.changes import SyncCopy
 from devloop.core.processes import WEB
 from devloop.core.spec import AppSpec
@@ -26,11 +28,15 @@ from devloop.providers.docker.labels import (
     sidecar_of,
     sidecars_among,
 )
-from devloop.providers.docker.rotation import HEALTH_POLL_S, Routing
+from devloop.providers.docker.rotation import Routing
+from devloop.providers.docker.syncagent import FileWrite, SyncAgents, request
 from devloop.providers.shared import shell_argv, signal_argv, signal_name, split_sync, wait_serving
 from devloop.providers.synctar import sync_archive
 from devloop.router.health import check
 from devloop.router.router import Router
+
+SERVING_POLL_S = 0.01  # after a sync the app is back within ~50 ms: each poll is one local connect
+RESTART_DOWN_EVERY_S = 1.0  # an instance found down while waiting is started again at most this often
 
 
 class InPlace:
@@ -45,6 +51,27 @@ class InPlace:
         self._rotation = rotation
         self.router = router
         self._observe = observe  # a snapshot folded into the rotation: after an instance is back
+        self._agents: dict[str, SyncAgents] = {}  # by app: a shell per container (syncagent.py)
+
+    def agents(self, app: str) -> SyncAgents:
+        if app not in self._agents:
+            self._agents[app] = SyncAgents(lambda: self._containers.engine)
+        return self._agents[app]
+
+    async def warm(self, app: AppSpec) -> None:
+        """The agents of the app's running instances started now, so the first save is fast too."""
+        if not app.sync:
+            return
+        containers = await self._call(self._containers.own, app)
+        running = [c.id for c in containers if c.status == "running" and not sidecar_of(c)]
+        agents = self.agents(app.name)
+        agents.keep_only(set(running))
+        await self._call(agents.warm, running)
+
+    def close(self) -> None:
+        for agents in self._agents.values():
+            agents.close()
+        self._agents.clear()
 
     # --- sync --------------------------------------------------------------------------------------
 
@@ -53,6 +80,8 @@ class InPlace:
         then the restart step in each running instance, web's one at a time. An instance that is
         down (a synced crash) gets the files and is started again: the next good save heals it."""
         containers = await self._call(self._containers.own, app)
+        stages.mark("list")
+        self.agents(app.name).keep_only({c.id for c in containers})
         running = [c for c in containers if c.status == "running"]
         present, gone = split_sync(app, copies)
         down = [c for c in containers if is_down(c)]
@@ -95,15 +124,27 @@ class InPlace:
 
     def _sync_into(self, container: ContainerInfo, app: AppSpec, present: list[SyncCopy], gone: list[str],
                    restart_step: bool = True) -> None:  # fmt: skip
+        """The files in, the removed ones out, then the restart step: through the container's agent
+        (one round trip), or the archive endpoint and execs where the agent cannot do it."""
         engine = self._containers.engine
-        self._copy_into(container, app, present)
-        if gone:
-            engine.exec_output(container.id, ["rm", "-f", "--", *gone], user="0")
         restart = app.sync_restart if restart_step else None
-        if restart is not None and restart.signal:
-            self._signal(container, restart.signal)
-        elif restart is not None and restart.command:
+        signal = signal_name(restart.signal) if restart is not None and restart.signal else None
+        writes = [FileWrite.read(app.source / c.rel, c.dest) for c in present]
+        stages.mark("read")
+        asked = request(writes, gone, signal)
+        if asked is not None and self.agents(app.name).apply(container.id, *asked):
+            stages.mark("copy and signal")
+        else:
+            self._copy_into(container, app, present)
+            if gone:
+                engine.exec_output(container.id, ["rm", "-f", "--", *gone], user="0")
+            stages.mark("copy")
+            if signal:
+                self._signal(container, signal)
+                stages.mark("signal")
+        if restart is not None and restart.command:
             engine.exec_output(container.id, shell_argv(restart.command))
+            stages.mark("restart step")
 
     def _signal(self, container: ContainerInfo, signal: str) -> None:
         """Send `signal` to the app's process from inside the container (`kill` on PID 1, the init
@@ -155,14 +196,35 @@ class InPlace:
                 await self._observe(app)  # a restart moved the port: route the live ones
 
     async def _wait_serving(self, app: AppSpec, container: ContainerInfo, after: str) -> None:
-        """Poll the health check until it passes; a restart by Docker on the way is fine."""
+        """Poll the health check until it passes. An instance that went down on the way (the
+        app exited on its restart signal, or sits in Docker's backoff) is started again now, with
+        the new files, instead of when Docker's backoff ends; down again after that, it crashes
+        with these files: the wait ends there (its crash is the instance's state, said as such;
+        the next good save heals it) rather than at the health timeout."""
+        known, kicked, started_again = [container], [time.monotonic()], [False]
 
         async def serving() -> bool:
-            now = await self._call(self._containers.get, container.id)  # a restart: a new host port
+            address = address_of(known[0], app.port)
+            if address is not None and await check(app.health, *address):
+                return True
+            now = known[0] = await self._call(self._containers.get, container.id)  # a restart: a new port
+            if is_down(now) and started_again[0]:
+                raise _CrashesWithTheseFiles
+            if is_down(now) and time.monotonic() - kicked[0] >= RESTART_DOWN_EVERY_S:
+                kicked[0], started_again[0] = time.monotonic(), True
+                await self._call(self._containers.engine.restart, container.id, 0)
+                return False
             address = address_of(now, app.port)
-            host, port = address if address else ("127.0.0.1", None)
-            return await check(app.health, host, port)
+            return address is not None and await check(app.health, *address)
 
         who, within = f"{app.name}/{instance_label(container)}", app.health.timeout_s
         failure = f"{who} did not serve again within {within}s after {after}"
-        await wait_serving(serving, app.health.timeout_s, HEALTH_POLL_S, failure)
+        try:
+            await wait_serving(serving, app.health.timeout_s, SERVING_POLL_S, failure)
+        except _CrashesWithTheseFiles:
+            return
+        stages.mark("serving")
+
+
+class _CrashesWithTheseFiles(Exception):
+    """An instance went down after its restart step, and again once started with the new files."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from devloop.adapters.dockerapi import ContainerInfo
-from devloop.adapters.dockersdk import container_info, summary_info
+from devloop.adapters.dockerrecords import container_info, summary_info
 from devloop.core.spec import AppSpec, SidecarSpec
 from devloop.providers.docker.labels import (
     LABEL_INDEX,
