@@ -7,21 +7,14 @@ while no `devloop up` runs.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import click
 
 from devloop.cli.context import CliContext, config_options, select_apps
-from devloop.core.timeline import Entry
+from devloop.core.timeline import event_line
 from devloop.engine.recorder import event_journal
 from devloop.fs import state_home
 from devloop.providers.shared import project_id
-
-
-def event_line(entry: Entry) -> str:
-    """`2026-12-01 23:40:09  web  instance 1 crashed: out of memory (limit 256M)`, in local time."""
-    when = datetime.fromtimestamp(entry.time_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{when}  {entry.app}  {entry.text}"
 
 
 @click.command("events")

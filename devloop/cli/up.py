@@ -110,20 +110,22 @@ def run_up(
         engine.subscribe(AutoPrune(project, engine.api).listener)
     try:
         if tui:
-            return asyncio.run(_run_tui(engine, down_on_exit=down_on_exit, router_logs=router_logs))
+            return asyncio.run(
+                _run_tui(engine, recorder, down_on_exit=down_on_exit, router_logs=router_logs)
+            )
         return asyncio.run(_run(engine, down_on_exit=down_on_exit, router_logs=router_logs))
     finally:
         recorder.close()
 
 
-async def _run_tui(engine: Engine, *, down_on_exit: bool, router_logs: bool) -> int:
+async def _run_tui(engine: Engine, recorder: Recorder, *, down_on_exit: bool, router_logs: bool) -> int:
     """The dashboard; the terminal is Textual's until it exits, then plain lines again."""
     from devloop.ui.app import DevloopApp  # Textual only when the dashboard runs, not in plain mode
 
     project, provider = engine.project, engine.provider
     control = ControlServer(socket_path(project_id(project.file)), engine.command)
     await control.start()
-    app = DevloopApp(engine, confirm_remove=down_on_exit, router_logs=router_logs)
+    app = DevloopApp(engine, timeline=recorder, confirm_remove=down_on_exit, router_logs=router_logs)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: app.exit(down_on_exit))
     runner = asyncio.create_task(engine.run())

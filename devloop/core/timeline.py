@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from devloop.core import events as ev
 from devloop.core.events import InstanceStatus
@@ -36,6 +37,12 @@ class Entry:
         if self.stages:
             record["stages_ms"] = dict(self.stages)
         return record
+
+
+def event_line(entry: Entry, app_width: int = 0) -> str:
+    """`2026-12-01 23:40:09  web  instance 1 crashed: out of memory (limit 256M)`, in local time."""
+    when = datetime.fromtimestamp(entry.time_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{when}  {entry.app:<{app_width}}  {entry.text}"
 
 
 def encode(entry: Entry) -> str:

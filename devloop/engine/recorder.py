@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from devloop.core import events as ev
@@ -21,6 +23,7 @@ from devloop.engine.history import LogHistory, masked
 from devloop.engine.journal import Journal
 
 FLUSH_S = 0.5
+SHOWN_EVENTS = 500  # what a dashboard opening starts with from the stored timeline
 EVENTS_CAP_BYTES = 2 * 1024 * 1024  # about 15,000 events per project
 
 
@@ -58,6 +61,7 @@ class Recorder:
         self.history = LogHistory(logs_dir(state, project_id), secrets=self.secrets())
         self.events = event_journal(state, project_id)
         self.timeline = Timeline({app.name: health_words(app) for app in project.apps})
+        self._entry_listeners: list[Callable[[Entry], None]] = []
 
     def secrets(self) -> list[str]:
         return [value for values in self._secrets.values() for value in values]
@@ -72,7 +76,18 @@ class Recorder:
             self.timeline.health[event.app] = health_words(event.spec)
         for entry in self.timeline.observe(event, time.time_ns()):
             text = masked(entry.text, self.history.secrets)
-            self.events.append(dataclasses.replace(entry, text=text) if text != entry.text else entry)
+            stored = dataclasses.replace(entry, text=text) if text != entry.text else entry
+            self.events.append(stored)
+            for listener in self._entry_listeners:
+                listener(stored)
+
+    def entries(self, last: int = SHOWN_EVENTS) -> list[Entry]:
+        """The newest `last` stored events, oldest first, earlier runs of `devloop up` included."""
+        return list(deque(self.events.records(), maxlen=last))
+
+    def subscribe_entries(self, listener: Callable[[Entry], None]) -> None:
+        """`listener` gets each new event as stored (secrets masked), as it happens."""
+        self._entry_listeners.append(listener)
 
     async def flush_every(self, period_s: float = FLUSH_S) -> None:
         """Make what was written readable by other processes, every `period_s`, until cancelled."""

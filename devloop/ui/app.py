@@ -26,35 +26,17 @@ from devloop.core import events as ev
 from devloop.core.control import Refused, Restart, Scale, SetDebug
 from devloop.core.logbuffer import LogLine
 from devloop.core.state import AppState, EngineState, Phase
-from devloop.core.status import AppStatus, app_status, debug_cell
+from devloop.core.status import app_status, debug_cell
+from devloop.core.timeline import Entry
+from devloop.ui.cells import COLUMNS, KEYS_HELP, LAST_MIN, PHASE_MARK, bare, process_counts, short
+from devloop.ui.eventsview import SHOWN as EVENTS_KEPT
+from devloop.ui.eventsview import EventsScreen, latest_text
 from devloop.ui.logview import LogView
 from devloop.ui.screens import ConfirmQuitScreen, EnvScreen, HelpScreen, ScaleScreen
-from devloop.ui.view import EngineView
+from devloop.ui.view import EngineView, TimelineFeed
 
 TICK_S = 0.05
-COLUMNS = ("App", "State", "Instances", "Memory limit", "URL", "Last build", "Error")
 DEBUG_COLUMN = "Debug"
-# A symbol per state, so state never depends on colour alone (the cursor row hides colour).
-PHASE_MARK = {
-    Phase.WAITING: "…",
-    Phase.BUILDING: "◐",
-    Phase.DEPLOYING: "◑",
-    Phase.RUNNING: "●",
-    Phase.CRASHED: "✗",
-    Phase.FAILED: "✗",
-}
-
-
-def process_counts(row: AppStatus) -> list[str]:
-    """`worker 1/2` for each process type besides web, after the web instances' count."""
-    return [f"{name} {c.running}/{c.desired}" for name, c in row.processes.items()]
-
-
-def short(text: str | None, limit: int = 48) -> str:
-    if not text:
-        return ""
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 class DevloopApp(App[bool]):
@@ -78,30 +60,16 @@ class DevloopApp(App[bool]):
         Binding("e", "show_env", "Env"),
         Binding("x", "exec_shell", "Shell"),
         Binding("c", "clear_logs", "Clear"),
+        Binding("v", "show_events", "Events"),
         Binding("question_mark", "help", "Help"),
     ]
-    KEYS_HELP = [
-        ("↑/↓", "select an app"),
-        ("a", "all apps' logs, or only the selected app's"),
-        ("/", "filter the logs by a regular expression (Esc clears)"),
-        ("f", "follow new lines on/off (scrolling back pauses)"),
-        ("t", "the router's access lines (RTR) on/off"),
-        ("r", "build and deploy the selected app now"),
-        ("m", "manual / automatic builds"),
-        ("s", "scale the selected app"),
-        ("R", "restart the selected app's instances"),
-        ("d", "run the selected app under its debugger, or not (the Debug column says where)"),
-        ("o", "open the app's URL in a browser"),
-        ("e", "show the app's environment (secrets masked)"),
-        ("x", "open a shell in instance 0"),
-        ("c", "clear the log pane"),
-        ("q", "quit"),
-    ]
+    KEYS_HELP = KEYS_HELP
 
     def __init__(
         self,
         view: EngineView,
         *,
+        timeline: TimelineFeed | None = None,
         confirm_remove: bool = False,
         router_logs: bool = True,
         opener: Callable[[str], Any] = webbrowser.open,
@@ -121,6 +89,11 @@ class DevloopApp(App[bool]):
         self._notified: dict[str, str] = {}
         view.subscribe(self._on_event)
         view.logs.subscribe(self._pending.append)
+        self.events: list[Entry] = timeline.entries() if timeline is not None else []
+        self.latest = {entry.app: entry for entry in self.events}  # app -> its newest event
+        self._new_events: list[Entry] = []
+        if timeline is not None:
+            timeline.subscribe_entries(self._new_events.append)
 
     # --- layout ------------------------------------------------------------------------------------
 
@@ -180,15 +153,31 @@ class DevloopApp(App[bool]):
             batch, self._pending[:] = list(self._pending), []
             self.logs_view.add_lines(batch)
             self.build_view.add_lines(batch)
+        if self._new_events:
+            self._take_events()
         busy = any(a.building or a.deploying for a in self.view.state.apps.values())
         if self._dirty or busy:
             self._dirty = False
             self._refresh_table()
         self._refresh_status()
 
+    def on_resize(self) -> None:
+        self._dirty = True  # the last event's cell gets the new width at the next tick
+
+    def _take_events(self) -> None:
+        batch, self._new_events[:] = list(self._new_events), []
+        self.events.extend(batch)
+        if len(self.events) > 2 * EVENTS_KEPT:
+            del self.events[:-EVENTS_KEPT]
+        self.latest.update({entry.app: entry for entry in batch})
+        self._dirty = True
+        for screen in self.screen_stack:
+            if isinstance(screen, EventsScreen):
+                screen.add(batch)
+
     # --- rendering ---------------------------------------------------------------------------------
 
-    def _cells(self, app: AppState) -> list[Text | str]:
+    def _cells(self, app: AppState) -> list[Text]:
         phase = f"{PHASE_MARK[app.phase]} {app.phase.value}"
         if app.building or app.deploying:
             began = self._started.get(app.spec.name)
@@ -197,20 +186,17 @@ class DevloopApp(App[bool]):
         failing = app.phase in (Phase.FAILED, Phase.CRASHED)
         style = f"bold {self.current_theme.error}" if failing else ""
         row = app_status(app)  # the same status `devloop status` shows
-        build = f"{app.last_build_s:.1f}s" if app.last_build_s is not None else ""
-        if app.last_build_s is not None and row.last_deploy_at:
-            build = time.strftime("%H:%M:%S", time.localtime(row.last_deploy_at)) + f" ({build})"
+        latest = self.latest.get(row.name)
+        last = short(row.last_error, 200) or (latest_text(latest) if latest else "")
         cells: list[str] = [
             row.name,
             phase,
             " ".join([f"{row.instances.running}/{row.instances.desired}", *process_counts(row)]),
-            f"{row.memory_mb}M" if row.memory_mb else "",
-            " ".join(u for u in (row.url, row.address if row.address != row.url else None) if u),
-            build,
-            short(row.last_error),
+            " ".join(u for u in (row.url, bare(row.address) if row.address != row.url else None) if u),
+            last,
         ]
         if DEBUG_COLUMN in self.table_columns:  # where a debugger attaches, per instance; paused ones said
-            cells.insert(5, debug_cell(row))
+            cells.insert(len(cells) - 1, debug_cell(row))  # before the last event, which takes the rest
         return [Text(cell, style=style) for cell in cells]
 
     @functools.cached_property
@@ -219,12 +205,17 @@ class DevloopApp(App[bool]):
         its debugger."""
         if not any(a.spec.debug for a in self.view.state.apps.values()):
             return COLUMNS
-        return (*COLUMNS[:5], DEBUG_COLUMN, *COLUMNS[5:])
+        return (*COLUMNS[:-1], DEBUG_COLUMN, COLUMNS[-1])
 
     def _refresh_table(self) -> None:
         table = self.table
-        for name in self.view.state.order:
-            for column, cell in zip(self.table_columns, self._cells(self.view.state.apps[name]), strict=True):
+        rows = {name: self._cells(self.view.state.apps[name]) for name in self.view.state.order}
+        columns = self.table_columns
+        widths = [max(len(c), *(len(r[i]) for r in rows.values())) + 2 for i, c in enumerate(columns[:-1])]
+        room = max(LAST_MIN, self.size.width - sum(widths) - 3)  # 2 for its padding, 1 for a scrollbar
+        for name, cells in rows.items():
+            cells[-1] = Text(short(cells[-1].plain, room), style=cells[-1].style)
+            for column, cell in zip(columns, cells, strict=True):
                 table.update_cell(name, column, cell, update_width=True)
         state = self.view.state
         mode = "manual" if state.manual else "auto"
@@ -353,7 +344,7 @@ class DevloopApp(App[bool]):
             self.notify(answer.error, severity="error")
             return
         if on and DEBUG_COLUMN not in self.table_columns:
-            self.table_columns = (*COLUMNS[:5], DEBUG_COLUMN, *COLUMNS[5:])
+            self.table_columns = (*COLUMNS[:-1], DEBUG_COLUMN, COLUMNS[-1])
             self.table.add_column(DEBUG_COLUMN, key=DEBUG_COLUMN)  # shown last; filled as it runs
         self.notify(f"{name}: {'debugging: redeploying under its debugger' if on else 'debugging off'}")
 
@@ -380,6 +371,9 @@ class DevloopApp(App[bool]):
 
     def action_clear_logs(self) -> None:
         self.query_one("#logs", LogView).clear()
+
+    def action_show_events(self) -> None:
+        self.push_screen(EventsScreen(self.events, self.selected(), self.show_all))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.KEYS_HELP))

@@ -9,6 +9,7 @@ from devloop.core import events as ev
 from devloop.core.control import Answer, Request
 from devloop.core.logbuffer import LogBuffer
 from devloop.core.state import EngineState
+from devloop.core.timeline import Entry
 
 
 class EngineView(Protocol):
@@ -22,3 +23,11 @@ class EngineView(Protocol):
     def command(self, request: Request) -> Answer: ...
 
     def shell_argv(self, app: str, index: int) -> list[str] | None: ...
+
+
+class TimelineFeed(Protocol):
+    """The event timeline as `devloop events` shows it: what is stored, then each new entry."""
+
+    def entries(self) -> list[Entry]: ...
+
+    def subscribe_entries(self, listener: Callable[[Entry], None]) -> None: ...

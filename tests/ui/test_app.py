@@ -35,7 +35,6 @@ async def test_table_shows_apps_state_instances_and_url() -> None:
         await pilot.pause()
         assert cell(app, "web", "State") == "● running"
         assert cell(app, "web", "Instances") == "2/2"
-        assert cell(app, "web", "Memory limit") == "128M"
         assert cell(app, "web", "URL") == "http://web.localhost:8080"
         assert cell(app, "worker", "URL") == "http://worker.localhost:8081"
         assert "docker 20.10" in app.sub_title and "auto builds" in app.sub_title
@@ -166,13 +165,13 @@ async def test_failed_build_turns_the_row_red_and_notifies_and_the_fix_clears_it
         table = app.query_one("#apps", DataTable)
         state_cell = table.get_cell("web", "State")
         assert str(state_cell) == "✗ failed" and app.current_theme.error in str(state_cell.style)
-        assert "build failed at step [2/5]" in cell(app, "web", "Error")
+        assert "build failed at step [2/5]" in cell(app, "web", "Last event")
         assert any("No matching distribution" in str(n.message) for n in app._notifications)
         engine.feed(ev.BuildStarted("web"), ev.BuildSucceeded("web", "devloop/web:2", 1, False),
                     ev.DeployStarted("web", "devloop/web:2"),
                     ev.DeploySucceeded("web", "devloop/web:2", "http://127.0.0.1:8080", 1.0))  # fmt: skip
         await pilot.pause(0.2)
-        assert cell(app, "web", "State") == "● running" and cell(app, "web", "Error") == ""
+        assert cell(app, "web", "State") == "● running" and cell(app, "web", "Last event") == ""
         assert str(table.get_cell("web", "State").style) == ""
 
 
