@@ -86,7 +86,7 @@ class CliContext:
         return project
 
 
-def config_options(func: Callable[..., R]) -> Callable[..., R]:
+def config_options(func: Callable[..., R], short_file: bool = True) -> Callable[..., R]:
     """Add the config options to a command, which receives them as `config`: the CliContext kept
     as the click context's object."""
 
@@ -105,8 +105,9 @@ def config_options(func: Callable[..., R]) -> Callable[..., R]:
         config.provider, config.context = provider, context
         return func(*args, config=config, **kwargs)
 
+    file_flags = ("-f", "--file") if short_file else ("--file",)
     options = [
-        click.option("-f", "--file", "config_file", type=click.Path(path_type=Path),
+        click.option(*file_flags, "config_file", type=click.Path(path_type=Path),
                      help="devloop.yaml or manifest.yml (default: devloop.yaml, else manifest.yml here)."),
         click.option("--vars-file", "vars_files", multiple=True, type=click.Path(path_type=Path),
                      help="YAML file of ((var)) values (repeatable)."),
@@ -141,6 +142,11 @@ def registry_option(func: Callable[..., R]) -> Callable[..., R]:
         "--registry", metavar="HOST[:PORT]/PREFIX", callback=remember, expose_value=False, is_eager=True,
         help="Push images to this registry (your `docker login` credentials); overrides `registry:`.",
     )(func)  # fmt: skip
+
+
+def config_options_long_file(func: Callable[..., R]) -> Callable[..., R]:
+    """The config options with the file as `--file` only, where `-f` is the follow of `logs -f`."""
+    return config_options(func, short_file=False)
 
 
 def _display_path(path: Path) -> Path:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import click
 
-from devloop.cli.context import CliContext, config_options, make_provider, select_apps
+from devloop.cli.context import CliContext, config_options_long_file, make_provider, select_apps
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogBuffer, LogLine
 from devloop.core.logformat import LogFilter, format_line, parse_duration
@@ -28,9 +28,11 @@ from devloop.providers.shared import project_id
 
 
 @click.command("logs")
-@config_options
+@config_options_long_file  # `-f` is follow here, as in `tail -f` and `kubectl logs -f`
 @click.argument("apps", nargs=-1)
 @click.option("--recent", is_flag=True, help="Print recent lines and exit (like `cf logs --recent`).")
+@click.option("-f", "--follow", is_flag=True,
+              help="Follow after the recent lines even with --recent (the default without it).")  # fmt: skip
 @click.option("--since", "since", metavar="DURATION", help="Only lines newer than this, e.g. 30s, 5m, 2h.")
 @click.option("--tail", "last", type=click.IntRange(0), help="Start with the last N lines of each instance.")
 @click.option("--include", multiple=True, metavar="REGEX", help="Only lines matching (repeatable).")
@@ -43,6 +45,7 @@ def logs_command(
     config: CliContext,
     apps: tuple[str, ...],
     recent: bool,
+    follow: bool,
     since: str | None,
     last: int | None,
     include: tuple[str, ...],
@@ -73,7 +76,7 @@ def logs_command(
     async def run() -> int:
         try:
             return await show_logs(
-                project, provider, flt, recent=recent, since_s=since_s, last=last, mode=mode,
+                project, provider, flt, recent=recent and not follow, since_s=since_s, last=last, mode=mode,
                 timestamps=timestamps, colour=colour, out=lambda text: click.echo(text, color=colour),
                 history=history, secrets=secrets,
             )  # fmt: skip

@@ -196,6 +196,12 @@ class KindProvider:
         return await self.debugging.follow(self._statuses(app), forward_new=False)  # a one-off look
 
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
+        try:  # a one-shot command (`devloop logs`) comes here first: its history needs no cluster
+            await self.connect(lambda _text: None, create=False)
+        except (ProviderError, ToolMissingError):
+            for app in apps:
+                yield InstancesChanged(app.name, ())  # no cluster: nothing runs
+            return
         by_name = {a.name: a for a in apps}
         everything = selector(self.project_label)
         listing = await self.kube.list_objects("v1", "pods", self.namespace, everything)
