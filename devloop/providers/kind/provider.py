@@ -181,10 +181,13 @@ class KindProvider:
     def snapshot(self, app: AppSpec) -> InstancesChanged:
         return self._statuses(app)
 
-    async def instances(self, app: AppSpec) -> InstancesChanged:
-        try:
+    async def _connected(self) -> bool:  # to the cluster, never creating one; False: there is none
+        with contextlib.suppress(ToolMissingError, ProviderError):
             await self.connect(lambda _text: None, create=False)
-        except ProviderError:
+        return self.cluster.connected
+
+    async def instances(self, app: AppSpec) -> InstancesChanged:
+        if not await self._connected():
             return InstancesChanged(app.name, ())  # no cluster: nothing runs
         listing = await self.kube.list_objects(
             "v1", "pods", self.namespace, selector(self.project_label, app.name)
@@ -196,9 +199,7 @@ class KindProvider:
         return await self.debugging.follow(self._statuses(app), forward_new=False)  # a one-off look
 
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
-        try:  # a one-shot command (`devloop logs`) comes here first: its history needs no cluster
-            await self.connect(lambda _text: None, create=False)
-        except (ProviderError, ToolMissingError):
+        if not await self._connected():  # `devloop logs` comes here first: its history needs no cluster
             for app in apps:
                 yield InstancesChanged(app.name, ())  # no cluster: nothing runs
             return
@@ -369,9 +370,7 @@ class KindProvider:
     # --- teardown -------------------------------------------------------------------------------
 
     async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> int:
-        with contextlib.suppress(ToolMissingError, ProviderError):
-            await self.connect(lambda _text: None, create=False)
-        if not self.cluster.connected:
+        if not await self._connected():
             return 0  # no cluster: nothing to remove
         pods = await self.kube.list_objects("v1", "pods", self.namespace, selector(self.project_label))
         names = {a.name for a in apps} if apps is not None else None
