@@ -1,4 +1,4 @@
-"""`devloop up` in a real terminal (tmux): the dashboard shows, q quits, the terminal is restored."""
+"""`devloop up` in a real terminal (tmux): the dashboard shows, its events view opens, q quits, the terminal is restored."""
 
 from __future__ import annotations
 
@@ -79,6 +79,13 @@ def test_dashboard_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> Non
     wait_until(
         lambda: "[APP/1] web" in terminal.screen(), timeout=30, what="instance 1's output in the log pane"
     )
+    # The real recorder feeds the dashboard: the latest event in the row, the timeline on `v`.
+    wait_until(lambda: terminal.showing("Last event", " pushed devloop/"), timeout=10, what="the last event")
+    terminal.key("v")
+    wait_until(lambda: terminal.showing("events of all apps", "  web  pushed devloop/web:"), timeout=10,
+               what="the events view")  # fmt: skip
+    terminal.key("Escape")
+    wait_until(lambda: "events of all apps" not in terminal.screen(), timeout=10, what="the view closed")
     terminal.key("q")
     wait_until(lambda: "Remove the apps too?" in terminal.screen(), timeout=10, what="the quit question")
     terminal.key("y")
