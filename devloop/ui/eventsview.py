@@ -56,6 +56,8 @@ class EventsScreen(ModalScreen[None]):
     def add(self, entries: list[Entry]) -> None:
         """New entries as they happen; the view follows the newest."""
         self.entries = (self.entries + entries)[-SHOWN:]
+        if not self.is_mounted:
+            return  # on_mount shows them with the rest
         lines = [self._line(e) for e in entries if self._wanted(e)]
         if lines:
             log = self.query_one("#events-log", Log)
