@@ -20,7 +20,7 @@ from devloop.adapters.kindcli import KindCli
 from devloop.adapters.kube import KubeClient
 from devloop.core.shared_cluster import developer_namespace, is_local_context
 from devloop.core.spec import ProjectSpec
-from devloop.errors import ProviderError
+from devloop.errors import ProviderError, ToolMissingError
 from devloop.fs import write_private
 from devloop.images.archive import recorded_node_image
 from devloop.providers.base import Progress
@@ -82,6 +82,12 @@ class Cluster:
     @property
     def connected(self) -> bool:
         return self._kube is not None
+
+    async def connect_if_any(self) -> bool:
+        """Connected, never creating a cluster; False when there is none (or no kind to ask)."""
+        with contextlib.suppress(ToolMissingError, ProviderError):
+            await self.connect(lambda _text: None, create=False)
+        return self.connected
 
     async def connect(self, progress: Progress, create: bool = True) -> KubeClient:
         """The API client for the cluster: a kubeconfig context, or the kind cluster (made if missing)."""

@@ -26,7 +26,7 @@ from devloop.core.logbuffer import LogLine
 from devloop.core.processes import WEB, process_name, process_types, process_view
 from devloop.core.services import ServiceSpec
 from devloop.core.spec import AppSpec, ProjectSpec, TaskSpec
-from devloop.errors import ProviderError, ToolMissingError
+from devloop.errors import ProviderError
 from devloop.providers.base import Deployed, Progress, TaskOutput
 from devloop.providers.kind import objects, user_objects
 from devloop.providers.kind.cluster import Cluster, namespace_for
@@ -181,13 +181,8 @@ class KindProvider:
     def snapshot(self, app: AppSpec) -> InstancesChanged:
         return self._statuses(app)
 
-    async def _connected(self) -> bool:  # to the cluster, never creating one; False: there is none
-        with contextlib.suppress(ToolMissingError, ProviderError):
-            await self.connect(lambda _text: None, create=False)
-        return self.cluster.connected
-
     async def instances(self, app: AppSpec) -> InstancesChanged:
-        if not await self._connected():
+        if not await self.cluster.connect_if_any():
             return InstancesChanged(app.name, ())  # no cluster: nothing runs
         listing = await self.kube.list_objects(
             "v1", "pods", self.namespace, selector(self.project_label, app.name)
@@ -199,7 +194,7 @@ class KindProvider:
         return await self.debugging.follow(self._statuses(app), forward_new=False)  # a one-off look
 
     async def watch_instances(self, apps: list[AppSpec]) -> AsyncIterator[InstancesChanged]:
-        if not await self._connected():  # `devloop logs` comes here first: its history needs no cluster
+        if not await self.cluster.connect_if_any():  # `devloop logs`: its history needs no cluster
             for app in apps:
                 yield InstancesChanged(app.name, ())  # no cluster: nothing runs
             return
@@ -370,7 +365,7 @@ class KindProvider:
     # --- teardown -------------------------------------------------------------------------------
 
     async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> int:
-        if not await self._connected():
+        if not await self.cluster.connect_if_any():
             return 0  # no cluster: nothing to remove
         pods = await self.kube.list_objects("v1", "pods", self.namespace, selector(self.project_label))
         names = {a.name for a in apps} if apps is not None else None
