@@ -29,6 +29,7 @@ from devloop.build.context import (
     ContextEntry,
     ContextHasher,
     IgnoreRules,
+    add_dockerfile,
     inputs_digest,
     read_dockerignore,
     walk,
@@ -314,9 +315,5 @@ def context_tar(entries: Sequence[ContextEntry], dockerfile_text: str) -> bytes:
                 tar.add(entry.path, arcname=entry.rel, recursive=False)
             except FileNotFoundError:
                 continue  # removed since the plan; the next change rebuilds
-        data = dockerfile_text.encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        info.mode = 0o644
-        tar.addfile(info, io.BytesIO(data))
+        add_dockerfile(tar, dockerfile_text)
     return buffer.getvalue()

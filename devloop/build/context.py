@@ -13,8 +13,10 @@ stat per file.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
+import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,3 +174,12 @@ def inputs_digest(
     for key, value in sorted(args):
         sha.update(f"{key}={value}\0".encode())
     return sha.hexdigest()
+
+
+def add_dockerfile(tar: tarfile.TarFile, text: str) -> None:
+    """`text` as the archive's `Dockerfile` (mode 644): a build context sent on stdin carries its own."""
+    data = text.encode()
+    info = tarfile.TarInfo("Dockerfile")
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devloop.adapters import dockercli, proc
+from devloop.build.context import add_dockerfile
 from devloop.core.debug import DEBUGPY_DIR, DLV_PATH, GO, PYTHON, Runtime
 from devloop.errors import BuildError, ToolMissingError, UsageError
 from devloop.fs import private_dir
@@ -159,11 +160,7 @@ def context_tar(tree: Path, dockerfile: str, member: str = "debugpy") -> bytes:
 
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
         tar.add(tree / member, arcname=member, filter=readable)
-        data = dockerfile.encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        info.mode = 0o644
-        tar.addfile(info, io.BytesIO(data))
+        add_dockerfile(tar, dockerfile)
     return buffer.getvalue()
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from devloop.core.names import check_dns_1123_label
+
 DNS_LABEL_MAX = 63
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")  # the distribution spec's path component
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
 _HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # The context names local distributions write into the kubeconfig (Skaffold and Tilt detect the same):
 # these clusters run on this machine, so the project's own namespace stays as it always was.
 LOCAL_CONTEXT_PREFIXES = ("kind-", "k3d-")
@@ -72,9 +73,4 @@ def developer_namespace(user: str, project: str) -> str:
 
 def check_namespace(value: str) -> str:
     """A namespace name as the API server takes it (a DNS-1123 label), or ValueError."""
-    if len(value) > DNS_LABEL_MAX or not _DNS_LABEL.match(value):
-        raise ValueError(
-            f"namespace {value!r} must be a DNS label: lower-case letters, digits and '-', "
-            f"at most {DNS_LABEL_MAX} characters, starting and ending with a letter or digit"
-        )
-    return value
+    return check_dns_1123_label(value, "namespace", DNS_LABEL_MAX)

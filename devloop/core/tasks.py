@@ -7,26 +7,20 @@ exit code; a task marked `before_start` runs before each new version's instances
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 
+from devloop.core.names import check_dns_1123_label
 from devloop.core.spec import AppSpec, TaskSpec
 
 TASK_SOURCE = "APP/TASK"  # cf's log source type for a task's output: `[APP/TASK/migrate]`
-_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 NAME_MAX = 40  # it names a container and a Job within 63 characters, with the app's name
 LAST_LINES = 10  # a failed task's last lines, in its failure message
 
 
 def check_task_name(name: str) -> str:
     """Task names become container and Job names: DNS-1123 labels, short."""
-    if len(name) > NAME_MAX or not _NAME_RE.match(name):
-        raise ValueError(
-            f"invalid task name {name!r}: use lowercase letters, digits and '-', starting and ending "
-            f"with a letter or digit, at most {NAME_MAX} characters"
-        )
-    return name
+    return check_dns_1123_label(name, "task name", NAME_MAX)
 
 
 def generated_name() -> str:

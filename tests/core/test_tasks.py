@@ -34,7 +34,7 @@ def test_valid_task_names(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["", "Migrate", "-x", "x-", "a_b", "a" * 41, "a.b"])
 def test_invalid_task_names_say_the_rule(name: str) -> None:
-    with pytest.raises(ValueError, match="lowercase letters, digits and '-'"):
+    with pytest.raises(ValueError, match="lower-case letters, digits and '-'"):
         check_task_name(name)
 
 

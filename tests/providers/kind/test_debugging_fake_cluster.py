@@ -5,31 +5,20 @@ port where a Debug Adapter Protocol client gets its answers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from devloop.core.spec import ProjectSpec
 from devloop.providers.kind.provider import KindProvider
-from tests.conftest import FakeKind
 from tests.dap import DapClient
-from tests.providers.kind.test_provider import web_app, web_image  # noqa: F401 (a fixture)
+from tests.providers.kind.test_provider import provider, web_app, web_image  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture
-async def provider(tmp_path: Path, fake_kind: FakeKind) -> AsyncIterator[KindProvider]:
-    project = ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),))
-    kind = KindProvider(project)
-    yield kind
-    await kind.close()
-
-
 async def test_a_debugged_pod_answers_the_debugger_on_its_stable_port(
-    provider: KindProvider, web_image: str, tmp_path: Path  # noqa: F811
+    provider: KindProvider, web_image: str, tmp_path: Path  # noqa: F811 (the fixtures)
 ) -> None:
     said: list[str] = []
     await provider.ensure_platform(lambda _text: None)

@@ -72,7 +72,7 @@ def test_registry_and_namespace_load_from_devloop_yaml(tmp_path: Path) -> None:
     )
     path.write_text("namespace: Shop_Alice\napps: [{name: web, image: nginx}]\n")
     with pytest.raises(
-        ConfigError, match=r"devloop.yaml:1:\d+: .*namespace 'Shop_Alice' must be a DNS label"
+        ConfigError, match=r"devloop.yaml:1:\d+: .*invalid namespace 'Shop_Alice': use lower-case letters"
     ):
         load_project(path, None)
 
