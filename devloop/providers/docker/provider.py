@@ -251,6 +251,7 @@ class DockerProvider:
     async def close(self) -> None:
         await self.debug_ports.close()
         await self.router.close()
+        self.rotation.stop_admitting()
         await self._background.finish()
         self.in_place.close()
         self.containers.close()

@@ -63,6 +63,9 @@ class Routing:
     def __init__(self, router: Router, background: Background, check: Check = health.check) -> None:
         self.router = router
         self._background = background
+        # Health checks of new instances before they join: nothing to wait for once devloop stops
+        # (a crash-looping instance gets a new port at every restart, each polled up to its timeout).
+        self._admissions: set[asyncio.Task[None]] = set()
         self._check = check
         self._holding: set[str] = set()  # apps devloop is restarting: never routed to nothing meanwhile
         self._admitting: set[Address] = set()  # restarted instances waiting for their health check
@@ -133,8 +136,15 @@ class Routing:
             self.router.hold(app.name)
         for host, port, index in move.admit:
             self._admitting.add((host, port))
-            self._background.spawn(self._admit_when_healthy(app, (host, port), index))
+            admission = self._background.spawn(self._admit_when_healthy(app, (host, port), index))
+            self._admissions.add(admission)
+            admission.add_done_callback(self._admissions.discard)
         return move
+
+    def stop_admitting(self) -> None:
+        """Cancel the health checks of instances waiting to join: devloop is stopping."""
+        for admission in list(self._admissions):
+            admission.cancel()
 
     async def _admit_when_healthy(self, app: AppSpec, address: Address, index: str) -> None:
         generation = self.generation(app.name)

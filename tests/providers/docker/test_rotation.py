@@ -90,6 +90,20 @@ async def test_a_restarted_instance_waits_out_of_rotation_and_joins_once_its_che
     assert router.backends("web") == [A2]
 
 
+async def test_stopping_cancels_the_admissions_of_instances_that_never_pass(router: Router) -> None:
+    """A crash-looping instance gets a new port at every restart, each admission polling up to the
+    health timeout: stopping devloop must not wait them out."""
+    check, background = ScriptedCheck(), Background()
+    rotation = Routing(router, background, check)
+    patient = AppSpec("web", Path("."), health=HealthCheck(HealthCheckType.HTTP, "/", timeout_s=3600))
+    rotation.follow(patient, [A])  # never passes, and would be polled for an hour
+    await async_wait_until(lambda: check.asked, timeout=5, what="the admission's first check")
+    assert len(background) == 1
+    rotation.stop_admitting()
+    await asyncio.wait_for(background.finish(), timeout=30)  # a deadline, not a measurement
+    assert len(background) == 0 and router.backends("web") == []
+
+
 async def test_a_check_that_passes_only_after_a_deploy_began_routes_nothing(router: Router) -> None:
     check, background = ScriptedCheck(), Background()
     rotation = Routing(router, background, check)
