@@ -1,5 +1,7 @@
-"""The disk budget kept without asking: after each successful deploy, a prune runs beside the loop
-(never in a build's or deploy's way, never failing anything), one at a time, coalesced.
+"""The disk budget kept without asking: once a successful deploy is followed by `idle_s` with no
+save, build or deploy, a prune runs beside the loop (never in a build's or deploy's way: removing
+images while the next save builds slowed that build 2x), never failing anything, one at a time,
+coalesced.
 
 DEVLOOP_AUTO_PRUNE=0 turns it off (the test suite does: its projects share one engine).
 """
@@ -18,6 +20,8 @@ from devloop.images.prune import StoreReport, prune
 from devloop.images.stores import Store
 
 Say = Callable[[str, str], None]  # (app, text): an [API] line
+IDLE_S = 5.0  # a burst of saves is one prune, after it
+BUSY = (ev.FilesChanged, ev.BuildStarted, ev.DeployStarted, ev.SyncStarted)
 
 
 def enabled() -> bool:
@@ -29,26 +33,43 @@ class AutoPrune:
 
     def __init__(
         self, project: ProjectSpec, say: Say,
-        stores: Callable[[ProjectSpec], Awaitable[Sequence[Store]]] | None = None,
+        stores: Callable[[ProjectSpec], Awaitable[Sequence[Store]]] | None = None, idle_s: float = IDLE_S,
     ) -> None:  # fmt: skip
         self.project = project
         self._say = say
         self._stores = stores
+        self.idle_s = idle_s
+        self._due: tuple[asyncio.TimerHandle, str] | None = None  # a prune waiting for the loop to be idle
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._said: set[str] = set()  # notes said once per run (a registry without delete)
         self.runs = 0
 
     def listener(self, _state: EngineState, event: ev.Event) -> None:
-        if not isinstance(event, ev.DeploySucceeded):
-            return
+        if isinstance(event, ev.DeploySucceeded):
+            self._schedule(event.app)
+        elif isinstance(event, BUSY) and self._due is not None:
+            self._schedule(self._due[1])  # still busy: later
+
+    def _schedule(self, app: str) -> None:
+        if self._due is not None:
+            self._due[0].cancel()
+        handle = asyncio.get_running_loop().call_later(self.idle_s, self._start, app)
+        self._due = (handle, app)
+
+    def _start(self, app: str) -> None:
+        self._due = None
         if self._task is not None and not self._task.done():
             self._again = True
             return
-        self._task = asyncio.get_running_loop().create_task(self._run(event.app), name="prune images")
+        self._task = asyncio.get_running_loop().create_task(self._run(app), name="prune images")
 
     async def wait(self) -> None:
-        """Until the prune under way (and the one queued behind it) is done."""
+        """The prune due now rather than after the idle time, and until it (and the one queued
+        behind it) is done: `devloop push` ends here."""
+        if self._due is not None:
+            self._due[0].cancel()
+            self._start(self._due[1])
         if self._task is not None:
             await self._task
 

@@ -13,6 +13,7 @@ from devloop.core.state import EngineState
 from devloop.images.auto import AutoPrune
 from devloop.images.budget import StoredImage
 from devloop.images.stores import Inventory, Removal, Store
+from tests.helpers import async_wait_until
 
 
 class Shelf:
@@ -52,12 +53,12 @@ def test_deploys_start_one_prune_at_a_time_and_it_reports_once() -> None:
         async def stores(_project: ProjectSpec) -> list[Store]:
             return [shelf]
 
-        auto = AutoPrune(project(), lambda app, text: said.append((app, text)), stores)
+        auto = AutoPrune(project(), lambda app, text: said.append((app, text)), stores, idle_s=0)
         state = EngineState.initial((), False)
         auto.listener(state, ev.BuildCancelled("web"))  # not a deploy: nothing starts
         assert auto.runs == 0
         auto.listener(state, deployed())
-        await asyncio.sleep(0)  # the prune started: it waits for the store
+        await async_wait_until(lambda: auto.runs == 1, timeout=5, what="the prune to start")  # it waits for the store
         for _ in range(2):  # two deploys while it runs: one more run after it, not two
             auto.listener(state, deployed())
         shelf.gate.set()
@@ -78,9 +79,31 @@ def test_a_failing_prune_is_said_and_never_raised() -> None:
         raise RuntimeError("the engine went away")
 
     async def scenario() -> None:
-        auto = AutoPrune(project(), lambda _app, text: said.append(text), broken)
+        auto = AutoPrune(project(), lambda _app, text: said.append(text), broken, idle_s=3600)
         auto.listener(EngineState.initial((), False), deployed())
         await auto.wait()
 
     asyncio.run(scenario())
     assert said == ["pruning old images failed: the engine went away"]
+
+
+def test_a_prune_waits_until_the_loop_is_idle_and_a_burst_of_saves_is_one_prune() -> None:
+    async def scenario() -> AutoPrune:
+        shelf = Shelf(5)
+        shelf.gate.set()
+
+        async def stores(_project: ProjectSpec) -> list[Store]:
+            return [shelf]
+
+        auto = AutoPrune(project(), lambda _app, _text: None, stores, idle_s=3600)
+        state = EngineState.initial((), False)
+        for _ in range(3):  # save, build, deploy, three times: nothing runs while busy
+            auto.listener(state, ev.FilesChanged("web", frozenset({"app.py"})))
+            auto.listener(state, ev.BuildStarted("web"))
+            auto.listener(state, deployed())
+        await asyncio.sleep(0)
+        assert auto.runs == 0  # an hour of idle is due first
+        await auto.wait()  # `devloop push` ending: the prune due runs now, once
+        return auto
+
+    assert asyncio.run(scenario()).runs == 1

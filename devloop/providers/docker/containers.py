@@ -22,7 +22,7 @@ from devloop.adapters.dockerapi import (
     engine_address,
 )
 from devloop.adapters.dockersdk import open_engine
-from devloop.core import cfenv
+from devloop.core import cfenv, stages
 from devloop.core.debug import Runtime
 from devloop.core.events import InstanceStatus
 from devloop.core.processes import WEB, main_memory_mb, process_name
@@ -170,6 +170,7 @@ class Containers:
         published = process == WEB or app.health.type is not HealthCheckType.PROCESS
         engine = self.engine
         self.ensure_network()
+        stages.mark("network")
         name = f"devloop-{app.name}-{generation}-{index}"
         if process != WEB:
             name = f"devloop-{app.name}-{process}-{generation}-{index}"
@@ -204,9 +205,11 @@ class Containers:
             security_opt=("no-new-privileges",),  # setuid binaries cannot raise the app's privileges
             memory_mb=main_memory_mb(app.memory_mb, sidecars) or None,
         ))  # fmt: skip
+        stages.mark("create")
         started: list[str] = []
         try:
             engine.start(main)
+            stages.mark("start")
             for sidecar in sidecars:
                 one = engine.create_container(ContainerSpec(
                     image=image,
@@ -227,7 +230,9 @@ class Containers:
             self.remove_ids([*started, main])
             raise
         self.sidecar_ids[main] = started
-        return engine.container(main)  # one inspect: ports are known now
+        found = engine.container(main)  # one inspect: ports are known now
+        stages.mark("inspect")
+        return found
 
     def rejoin_sidecars(self, containers: list[ContainerInfo]) -> list[ContainerInfo]:
         """Restart each sidecar whose instance restarted after it: a restarted container gets a new

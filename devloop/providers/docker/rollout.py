@@ -129,7 +129,7 @@ class Rollout:
                 # Instance 0 first, alone on the engine and the CPU, so the new version serves
                 # soonest; the others follow once it is healthy (cf's rolling deploy is serial).
                 first = await start(0)
-                stages.mark("start")
+                stages.mark("started")
                 await self._wait_healthy(view, [first], progress, on_healthy)
                 rest = asyncio.gather(*(start(i) for i in range(1, view.instances)))
                 await self._wait_healthy(view, list(await rest), progress, on_healthy)
