@@ -14,13 +14,12 @@ import click
 
 from devloop.core.spec import AppSpec, Notice, ProjectSpec, ProviderKind
 from devloop.errors import DevloopError, UsageError
-from devloop.providers.shared import project_id
-from devloop.router.router import Router
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when used: `validate` and `--help` need neither asyncio nor the router
     from devloop.build.builder import ImageBuilder
     from devloop.providers.docker.provider import DockerProvider
     from devloop.providers.kind.provider import KindProvider
+    from devloop.router.router import Router
 
     AnyProvider = DockerProvider | KindProvider
 
@@ -174,6 +173,9 @@ def select_apps(project: ProjectSpec, names: tuple[str, ...]) -> list[AppSpec]:
 
 def make_router(project: ProjectSpec) -> Router:
     """The apps' stable URLs, one per project; the provider keeps its rotation, the engine reads it."""
+    from devloop.providers.shared import project_id
+    from devloop.router.router import Router
+
     return Router(project.router_port, project_id(project.file))
 
 
