@@ -20,7 +20,7 @@ class Debouncer:
     flush: Callable[[frozenset[str]], None]
     quiet_s: float = 0.2
     max_wait_s: float = 2.0
-    single_quiet_s: float = 0.02
+    single_quiet_s: float = 0.01  # an editor's save (a write, or a temp file and a rename) is done in 1 ms
     _pending: set[str] = field(default_factory=set)
     _created: set[str] = field(default_factory=set)  # created within the current batch
     _timer: asyncio.TimerHandle | None = None

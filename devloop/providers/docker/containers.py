@@ -69,6 +69,7 @@ class Containers:
         self.restarting: set[str] = set()  # containers `devloop restart` is restarting: no crash
         self.sidecar_ids: dict[str, list[str]] = {}  # instances a deploy is starting -> their sidecars
         self.debug: dict[str, Runtime] = {}  # apps whose web instances run under a debugger
+        self._network_seen = False  # ensured once by this process: a start need not ask again
 
     @property
     def engine(self) -> DockerEngine:
@@ -147,6 +148,7 @@ class Containers:
             self.engine.create_network(self.network, {LABEL_PROJECT: self.project_id})
 
     def remove_network(self) -> None:
+        self._network_seen = False
         with contextlib.suppress(DockerRefusedError):
             self.engine.remove_network(self.network)
 
@@ -169,7 +171,9 @@ class Containers:
         # The web process is published for the router; another only for a port or http check.
         published = process == WEB or app.health.type is not HealthCheckType.PROCESS
         engine = self.engine
-        self.ensure_network()
+        if not self._network_seen:  # one question per process, not one per instance started
+            self.ensure_network()
+            self._network_seen = True
         stages.mark("network")
         name = f"devloop-{app.name}-{generation}-{index}"
         if process != WEB:
@@ -188,7 +192,7 @@ class Containers:
             labels[LABEL_DEBUG] = runtime.name
             ports = (*ports, PortBinding(runtime.port, None))
         shell = ("/bin/sh", "-c")
-        main = engine.create_container(ContainerSpec(
+        spec = ContainerSpec(
             image=image,
             name=name,
             labels=labels,
@@ -204,7 +208,12 @@ class Containers:
             init=True,
             security_opt=("no-new-privileges",),  # setuid binaries cannot raise the app's privileges
             memory_mb=main_memory_mb(app.memory_mb, sidecars) or None,
-        ))  # fmt: skip
+        )  # fmt: skip
+        try:
+            main = engine.create_container(spec)
+        except DockerNotFoundError:  # the network went since (`docker network prune`): make it again
+            self.ensure_network()
+            main = engine.create_container(spec)
         stages.mark("create")
         started: list[str] = []
         try:
