@@ -245,31 +245,27 @@ class Rollout:
         up_since: dict[str, float] = {}
         while pending:
             for cid in list(pending):
-                if await self._answers(app, pending[cid]):  # serving: no inspect needed to know it
-                    container = pending.pop(cid)
-                    if on_healthy is not None:
-                        on_healthy(container)
-                    continue
-                container = pending[cid] = await self._call(self._containers.get, cid)
-                if container.restarting or container.restart_count > 0 or not container.running:
-                    if container.oom_killed:
-                        reason = f"was killed for using more than {app.memory_mb}M of memory"
-                    else:
-                        reason = f"exited with code {container.exit_code}"
-                    lines = await self._call(self._containers.last_lines, container)
-                    raise DeployError(
-                        f"{app.name}/{instance_label(container)} {reason} before becoming healthy", lines
-                    )
-                address = address_of(container, app.port)
-                host, port = address if address else ("127.0.0.1", None)
-                now = time.monotonic()
-                up_since.setdefault(cid, now)
-                if app.health.type is HealthCheckType.PROCESS:
-                    ok = now - up_since[cid] >= PROCESS_SETTLE_S
-                else:
-                    ok = await check(app.health, host, port)
+                before = pending[cid]
+                ok = await self._answers(app, before)  # serving: no inspect needed to know it
+                if not ok:
+                    container = pending[cid] = await self._call(self._containers.get, cid)
+                    if container.restarting or container.restart_count > 0 or not container.running:
+                        if container.oom_killed:
+                            reason = f"was killed for using more than {app.memory_mb}M of memory"
+                        else:
+                            reason = f"exited with code {container.exit_code}"
+                        lines = await self._call(self._containers.last_lines, container)
+                        raise DeployError(
+                            f"{app.name}/{instance_label(container)} {reason} before becoming healthy", lines
+                        )
+                    now = time.monotonic()
+                    up_since.setdefault(cid, now)
+                    if app.health.type is HealthCheckType.PROCESS:
+                        ok = now - up_since[cid] >= PROCESS_SETTLE_S
+                    elif address_of(container, app.port) != address_of(before, app.port):
+                        ok = await self._answers(app, container)  # published only now: try it there
                 if ok:
-                    del pending[cid]
+                    container = pending.pop(cid)
                     if on_healthy is not None:
                         on_healthy(container)
             if not pending:

@@ -7,6 +7,7 @@ started again, so the next good save heals it; its sidecars follow it into its n
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -84,10 +85,13 @@ class InPlace:
         self.agents(app.name).keep_only({c.id for c in containers})
         running = [c for c in containers if c.status == "running"]
         present, gone = split_sync(app, copies)
+        # Read once for every container (each instance, process type and sidecar gets the same files).
+        writes = await asyncio.to_thread(FileWrite.read_all, app.source, present)
+        stages.mark("read")
         down = [c for c in containers if is_down(c)]
         for container in running:
             try:
-                await self._sync_running(app, container, present, gone)
+                await self._sync_running(app, container, present, writes, gone)
             except DockerConflictError:  # it crashed since the list; it is down now
                 down.append(container)
         for container in down:
@@ -96,15 +100,16 @@ class InPlace:
         return len({c.id for c in running + down if not sidecar_of(c)})
 
     async def _sync_running(
-        self, app: AppSpec, container: ContainerInfo, present: list[SyncCopy], gone: list[str]
-    ) -> None:
+        self, app: AppSpec, container: ContainerInfo, present: list[SyncCopy], writes: list[FileWrite],
+        gone: list[str],
+    ) -> None:  # fmt: skip
         if app.sync_restart is None or sidecar_of(container) or process_of(container) != WEB:
             restart = app.sync_restart is not None and not sidecar_of(container)
-            await self._call(self._sync_into, container, app, present, gone, restart)
+            await self._call(self._sync_into, container, app, present, writes, gone, restart)
             return
         # One instance at a time, out of rotation: the next restarts only once this one serves.
         async with self._out_of_rotation(app, container):
-            await self._call(self._sync_into, container, app, present, gone)
+            await self._call(self._sync_into, container, app, present, writes, gone)
             await self._wait_serving(app, container, "a sync")
 
     async def _start_again(self, down: list[ContainerInfo], containers: list[ContainerInfo]) -> None:
@@ -122,15 +127,13 @@ class InPlace:
             uid, gid = numeric_user(container.user)
             self._containers.engine.put_archive(container.id, "/", sync_archive(app, present, uid, gid))
 
-    def _sync_into(self, container: ContainerInfo, app: AppSpec, present: list[SyncCopy], gone: list[str],
-                   restart_step: bool = True) -> None:  # fmt: skip
+    def _sync_into(self, container: ContainerInfo, app: AppSpec, present: list[SyncCopy],
+                   writes: list[FileWrite], gone: list[str], restart_step: bool = True) -> None:  # fmt: skip
         """The files in, the removed ones out, then the restart step: through the container's agent
         (one round trip), or the archive endpoint and execs where the agent cannot do it."""
         engine = self._containers.engine
         restart = app.sync_restart if restart_step else None
         signal = signal_name(restart.signal) if restart is not None and restart.signal else None
-        writes = [FileWrite.read(app.source / c.rel, c.dest) for c in present]
-        stages.mark("read")
         asked = request(writes, gone, signal)
         if asked is not None and self.agents(app.name).apply(container.id, *asked):
             stages.mark("copy and signal")
@@ -214,8 +217,10 @@ class InPlace:
                 kicked[0], started_again[0] = time.monotonic(), True
                 await self._call(self._containers.engine.restart, container.id, 0)
                 return False
-            address = address_of(now, app.port)
-            return address is not None and await check(app.health, *address)
+            moved = address_of(now, app.port)
+            if moved is None or moved == address:
+                return False  # checked there a moment ago
+            return await check(app.health, *moved)
 
         who, within = f"{app.name}/{instance_label(container)}", app.health.timeout_s
         failure = f"{who} did not serve again within {within}s after {after}"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from devloop.adapters.dockerapi import DockerEngine, ExecSession
+from devloop.core.changes import SyncCopy
 from devloop.errors import (
     DockerConflictError,
     DockerNotFoundError,
@@ -51,6 +52,11 @@ class FileWrite:
     @classmethod
     def read(cls, source: Path, dest: str) -> FileWrite:
         return cls(dest, source.read_bytes(), source.stat().st_mode & 0o7777)
+
+    @classmethod
+    def read_all(cls, folder: Path, copies: Sequence[SyncCopy]) -> list[FileWrite]:
+        """Each copy's file from the app folder, for its destination in the container."""
+        return [cls.read(folder / copy.rel, copy.dest) for copy in copies]
 
 
 def request(files: Sequence[FileWrite], gone: Sequence[str], signal: str | None) -> tuple[str, bytes] | None:
