@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 
 from devloop.adapters.dockerapi import ContainerEvent, DockerEngine, Stream
 from devloop.core.events import InstanceStatus
@@ -60,10 +60,7 @@ async def app_events(engine: Engine, labels: list[str]) -> AsyncGenerator[set[st
                 names.add(extra)
             yield names
     finally:
-        stop.set()
-        for stream in stream_holder:
-            with contextlib.suppress(Exception):
-                stream.close()
+        _end(stop, stream_holder)
 
 
 async def log_lines(
@@ -101,10 +98,15 @@ async def log_lines(
             for line in batch:
                 yield line
     finally:
-        stop.set()
-        for stream in holder:
-            with contextlib.suppress(Exception):
-                stream.close()
+        _end(stop, holder)
+
+
+def _end(stop: threading.Event, streams: Sequence[Stream[object]]) -> None:
+    """The pump thread told to stop and its stream closed, which ends a read it is blocked in."""
+    stop.set()
+    for stream in streams:
+        with contextlib.suppress(Exception):
+            stream.close()
 
 
 class _Handover:

@@ -683,10 +683,9 @@ async def test_the_new_clusters_ports_never_take_the_routers(
     assert port not in mapped_ports(fake_kind)
 
 
-async def test_a_taken_ingress_port_is_skipped_before_kind_create(
-    tmp_path: Path, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """kind binds its host ports when it starts the node: a taken one fails the create late."""
+@contextlib.contextmanager
+def taken_ingress_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A loopback port another program holds, made kind's preferred ingress port."""
     from devloop.providers.kind import cluster_config
 
     with socket.socket() as taken:
@@ -694,12 +693,26 @@ async def test_a_taken_ingress_port_is_skipped_before_kind_create(
         taken.listen()
         port = taken.getsockname()[1]
         monkeypatch.setattr(cluster_config, "HTTP_HOST_PORT", port)
-        provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),)))
-        lines: list[str] = []
-        try:
-            await provider.ensure_platform(lines.append)
-        finally:
-            await provider.close()
+        yield port
+
+
+async def platform_lines(tmp_path: Path) -> list[str]:
+    """What `ensure_platform` says for a project with the web app, the provider closed after."""
+    provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),)))
+    lines: list[str] = []
+    try:
+        await provider.ensure_platform(lines.append)
+    finally:
+        await provider.close()
+    return lines
+
+
+async def test_a_taken_ingress_port_is_skipped_before_kind_create(
+    tmp_path: Path, fake_kind: FakeKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kind binds its host ports when it starts the node: a taken one fails the create late."""
+    with taken_ingress_port(monkeypatch) as port:
+        lines = await platform_lines(tmp_path)
     http = mapped_ports(fake_kind)[0]
     assert http != port and f"the cluster maps 127.0.0.1:{http}/" in " ".join(lines)
 
@@ -710,13 +723,8 @@ async def test_a_port_taken_between_the_check_and_kind_create_is_tried_again_wit
     """Another program may bind a port after devloop found it free: kind then fails "port is
     already allocated", and devloop creates the cluster with free ports instead of failing."""
     from devloop.providers.kind import cluster as cluster_module
-    from devloop.providers.kind import cluster_config
 
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        monkeypatch.setattr(cluster_config, "HTTP_HOST_PORT", port)
+    with taken_ingress_port(monkeypatch) as port:
         honest = cluster_module._port_is_free
         lied: list[int] = []
 
@@ -727,12 +735,7 @@ async def test_a_port_taken_between_the_check_and_kind_create_is_tried_again_wit
             return honest(candidate)
 
         monkeypatch.setattr(cluster_module, "_port_is_free", free_once)
-        provider = KindProvider(ProjectSpec(tmp_path / "devloop.yaml", (web_app(tmp_path),)))
-        lines: list[str] = []
-        try:
-            await provider.ensure_platform(lines.append)
-        finally:
-            await provider.close()
+        lines = await platform_lines(tmp_path)
     creates = [call for call in fake_kind.calls() if call[:2] == ["create", "cluster"]]
     assert len(creates) == 2 and lied == [port]
     assert "a port of the new cluster was taken meanwhile; trying again with free ones" in lines
