@@ -48,7 +48,8 @@ class ContainerInfo:
     labels: Mapping[str, str] = field(default_factory=dict)
     exit_code: int | None = None
     ports: tuple[PortBinding, ...] = ()  # published tcp ports
-    network_mode: str = ""  # the project's network, or `container:<id>` for a sidecar
+    network_mode: str = ""  # the project's network, or `container:<id>`: another's namespace
+    networks: tuple[str, ...] = ()  # the networks it is connected to now
     running: bool = False  # State.Running (true while restarting too)
     restarting: bool = False
     restart_count: int = 0
@@ -303,7 +304,13 @@ class DockerEngine(Protocol):
         """Names of the containers on the network; DockerNotFoundError when there is no such network."""
         ...
 
-    def connect_network(self, network: str, container: str) -> None: ...
+    def connect_network(self, network: str, container: str, aliases: Sequence[str] = ()) -> None:
+        """Join the running `container` to `network`, answering there to `aliases` too."""
+        ...
+
+    def disconnect_network(self, network: str, container: str) -> None:
+        """Take `container` off `network`: its address and published ports there go."""
+        ...
 
     def network_exists(self, name: str) -> bool: ...
 

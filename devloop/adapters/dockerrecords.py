@@ -67,6 +67,7 @@ def container_info(attrs: Mapping[str, object]) -> ContainerInfo:
         exit_code=code if isinstance(code, int) else None,
         ports=_inspected_ports(as_dict(as_dict(attrs.get("NetworkSettings")).get("Ports"))),
         network_mode=str(host.get("NetworkMode") or ""),
+        networks=_network_names(attrs),
         running=bool(state.get("Running")),
         restarting=bool(state.get("Restarting")),
         restart_count=_int(attrs.get("RestartCount")),
@@ -88,7 +89,13 @@ def summary_info(summary: Mapping[str, object]) -> ContainerInfo:
         labels=_labels(summary.get("Labels")),
         ports=_listed_ports(summary.get("Ports")),
         network_mode=str(as_dict(summary.get("HostConfig")).get("NetworkMode") or ""),
+        networks=_network_names(summary),
     )
+
+
+def _network_names(record: Mapping[str, object]) -> tuple[str, ...]:
+    """The networks an inspect or a list entry says the container is on (NetworkSettings.Networks)."""
+    return tuple(sorted(as_dict(as_dict(record.get("NetworkSettings")).get("Networks"))))
 
 
 def container_event(record: Mapping[str, object]) -> ContainerEvent:

@@ -286,9 +286,13 @@ class SdkDockerEngine:
         members = found.get("Containers") or {}
         return frozenset(str(m.get("Name", "")) for m in members.values())
 
-    def connect_network(self, network: str, container: str) -> None:
+    def connect_network(self, network: str, container: str, aliases: Sequence[str] = ()) -> None:
         with _mapped():
-            self._api.connect_container_to_network(container, network)
+            self._api.connect_container_to_network(container, network, aliases=list(aliases) or None)
+
+    def disconnect_network(self, network: str, container: str) -> None:
+        with _mapped():
+            self._api.disconnect_container_from_network(container, network)
 
     def network_exists(self, name: str) -> bool:
         with _mapped():

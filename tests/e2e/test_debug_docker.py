@@ -96,7 +96,7 @@ def test_a_breakpoint_set_through_the_forwarded_port_is_hit_by_a_request(project
     try:
         label = f"devloop.project={project_id(project / 'devloop.yaml')}"
         running = client_.containers.list(filters={"label": label})
-        debug_image = running[0].labels["devloop.image"]
+        debug_image = next(c for c in running if "devloop.sandbox" not in c.labels).labels["devloop.image"]
     finally:
         client_.close()
     assert debug_image.startswith("devloop-debug/web:")

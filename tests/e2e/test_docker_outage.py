@@ -11,7 +11,7 @@ import pytest
 
 from tests.devloop_process import DevloopProcess
 from tests.e2e.scenario import edit_greeting, serves
-from tests.e2e.test_up_docker import containers_of
+from tests.e2e.test_up_docker import everything_of
 from tests.helpers import copy_sample, wait_until, without_sync_rules
 
 pytestmark = pytest.mark.docker
@@ -71,7 +71,7 @@ def test_engine_outage_is_reported_survived_and_recovered(tmp_path: Path, relay:
         assert "Traceback" not in devloop.output
     finally:
         devloop.kill()
-    assert containers_of(folder) == []
+    assert everything_of(folder) == []
 
 
 @pytest.mark.fault("the Docker engine goes away during a rollout, then returns", messages=1)
@@ -100,4 +100,4 @@ def test_engine_outage_during_a_rollout_keeps_the_old_version_and_recovers(
         assert "Traceback" not in devloop.output
     finally:
         devloop.kill()
-    assert containers_of(folder) == []  # what the broken rollout left was replaced, then removed
+    assert everything_of(folder) == []  # what the broken rollout left was replaced, then removed

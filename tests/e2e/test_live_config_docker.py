@@ -24,6 +24,8 @@ def running(folder: Path) -> dict[str, tuple[str, int]]:
         label = f"devloop.project={project_id(folder / 'devloop.yaml')}"
         found = {}
         for summary in client.api.containers(filters={"label": label}):
+            if "devloop.sandbox" in summary["Labels"]:
+                continue  # the network an instance runs in, no instance (providers/docker/sandboxes.py)
             try:  # one being stopped may go between the list and the inspect
                 attrs = client.api.inspect_container(summary["Id"])
             except docker.errors.NotFound:

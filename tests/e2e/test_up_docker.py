@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -26,13 +27,28 @@ def sample(tmp_path: Path) -> Iterator[Path]:
     subprocess.run([sys.executable, "-m", "devloop", "down"], cwd=folder, capture_output=True, timeout=60)
 
 
-def containers_of(folder: Path) -> list[str]:
+def everything_of(folder: Path) -> list[dict[str, Any]]:
+    """The project's containers as the list endpoint has them, network sandboxes too."""
     client = docker.from_env()
     try:
         label = f"devloop.project={project_id(folder / 'devloop.yaml')}"
-        return [c.name for c in client.containers.list(all=True, filters={"label": label})]
+        found: list[dict[str, Any]] = client.api.containers(all=True, filters={"label": label})
+        return found
     finally:
         client.close()
+
+
+def containers_of(folder: Path) -> list[str]:
+    """The project's containers, less the network sandboxes (providers/docker/sandboxes.py): a
+    pod's pause container, as it were, made ahead and gone with its instance."""
+    return [c["Names"][0].lstrip("/") for c in everything_of(folder) if "devloop.sandbox" not in c["Labels"]]
+
+
+def parked_sandboxes_of(folder: Path) -> list[str]:
+    """Sandboxes no instance runs in."""
+    found = everything_of(folder)
+    joined = {c["HostConfig"]["NetworkMode"].removeprefix("container:") for c in found}
+    return [c["Id"] for c in found if "devloop.sandbox" in c["Labels"] and c["Id"] not in joined]
 
 
 @pytest.mark.parametrize("path", ["sync", "rebuild"])
@@ -40,11 +56,12 @@ def test_up_edit_serve_logs_and_interrupt(sample: Path, path: str) -> None:
     devloop = up_edit_interrupt(sample, path)
     devloop.wait_for(r"^web keeps running at 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+")
     assert len(containers_of(sample)) == 2  # exactly the app's instances, left running by design
+    assert parked_sandboxes_of(sample) == []  # those made for a next deploy went with devloop
     down = subprocess.run(
         [sys.executable, "-m", "devloop", "down"], cwd=sample, capture_output=True, text=True
     )
     assert down.returncode == 0 and "removed 2 instance(s)" in down.stdout
-    assert containers_of(sample) == []
+    assert everything_of(sample) == []
 
 
 def test_down_on_exit_leaves_nothing(sample: Path) -> None:
@@ -55,7 +72,7 @@ def test_down_on_exit_leaves_nothing(sample: Path) -> None:
     finally:
         devloop.kill()
     assert "removed 2 instance(s)" in devloop.output
-    assert containers_of(sample) == []
+    assert everything_of(sample) == []
 
 
 def test_a_second_up_adopts_what_is_running(sample: Path) -> None:

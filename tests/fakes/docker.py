@@ -31,6 +31,7 @@ from devloop.adapters.dockerapi import (
     ExecResult,
     ExecSession,
     ImageUsage,
+    PortBinding,
     ProgressEvent,
 )
 from devloop.errors import DevloopError, DockerConflictError, DockerNotFoundError, DockerRefusedError
@@ -87,6 +88,7 @@ class FakeDockerEngine:
         self.tags: list[tuple[str, str, str]] = []
         self.containers_by_id: dict[str, FakeContainer] = {}
         self.networks: dict[str, set[str]] = {}
+        self.aliases: dict[tuple[str, str], tuple[str, ...]] = {}  # (network, container) -> its aliases
         self.volume_labels: dict[str, dict[str, str]] = {}
         self.pull_streams: dict[str, list[ProgressEvent]] = {}  # "repo:tag" -> what its pull says
         self.push_streams: dict[str, list[ProgressEvent]] = {}
@@ -95,12 +97,14 @@ class FakeDockerEngine:
         self.events_end = threading.Event()  # set: the engine closes the event stream
         self.log_chunks: dict[str, list[bytes]] = {}  # container id -> its framed output
         self.image_users: dict[str, str] = {}
+        self.image_labels: dict[str, dict[str, str]] = {}  # image -> its LABELs, which containers inherit
         self.engine_info: EngineRecord = {"DriverStatus": [], "Architecture": "x86_64"}
         self.calls: list[tuple[str, tuple[object, ...]]] = []
         self.closed = False
         self._version = version
         self._errors: dict[str, list[DevloopError]] = {}
         self._ids = itertools.count(1)
+        self._host_ports = itertools.count(32768)
 
     # --- scripting --------------------------------------------------------------------------------
 
@@ -201,11 +205,16 @@ class FakeDockerEngine:
 
     def containers(self, labels: Sequence[str]) -> list[ContainerInfo]:
         self._record("containers", tuple(labels))
-        return [c.info for c in self.containers_by_id.values() if _matches(c.info.labels, labels)]
+        return [self._seen(c) for c in self.containers_by_id.values() if _matches(c.info.labels, labels)]
 
     def container(self, ref: str) -> ContainerInfo:
         self._record("container", ref)
-        return self._find(ref).info
+        return self._seen(self._find(ref))
+
+    def _seen(self, found: FakeContainer) -> ContainerInfo:
+        """The container as the engine reports it: with the networks it is on now."""
+        on = tuple(sorted(n for n, members in self.networks.items() if found.info.name in members))
+        return replace(found.info, networks=on)
 
     def create_container(self, spec: ContainerSpec) -> str:
         self._record("create_container", spec)
@@ -213,17 +222,31 @@ class FakeDockerEngine:
             raise DockerNotFoundError(f"No such image: {spec.image}")
         if any(c.info.name == spec.name for c in self.containers_by_id.values()):
             raise DockerRefusedError(f'Conflict. The container name "/{spec.name}" is already in use')
-        ports = tuple(replace(p, host_port=p.host_port or 32768 + n) for n, p in enumerate(spec.ports))
-        info = ContainerInfo(f"id-{next(self._ids)}", spec.name, "created", dict(spec.labels), ports=ports,
+        joined = spec.network is not None and spec.network.startswith("container:")
+        if joined and spec.ports:  # Docker's words (daemon/create.go)
+            raise DockerRefusedError("conflicting options: port publishing and the container type network mode")
+        ports = self._published(spec)
+        labels = {**self.image_labels.get(spec.image, {}), **spec.labels}  # the image's LABELs, then its own
+        info = ContainerInfo(f"id-{next(self._ids)}", spec.name, "created", labels, ports=ports,
                              network_mode=spec.network or "default")  # fmt: skip
         self.containers_by_id[info.id] = FakeContainer(info, spec)
-        if spec.network is not None and not spec.network.startswith("container:"):
+        if spec.network is not None and not joined:
             self.networks.setdefault(spec.network, set()).add(spec.name)
+            if spec.aliases:
+                self.aliases[(spec.network, spec.name)] = tuple(spec.aliases)
         return info.id
+
+    def _published(self, spec: ContainerSpec) -> tuple[PortBinding, ...]:
+        """Host ports as Docker picks them: a fresh one each time a port is published."""
+        return tuple(replace(p, host_port=p.host_port or next(self._host_ports)) for p in spec.ports)
 
     def start(self, ref: str) -> None:
         self._record("start", ref)
         found = self._find(ref)
+        if found.info.network_mode.startswith("container:"):  # Docker's words (getNetworkedContainer)
+            other = self._find(found.info.network_mode.removeprefix("container:"))
+            if not other.info.running:
+                raise DockerConflictError(f"cannot join network of a non running container: {other.info.id}")
         found.info = replace(found.info, status="running", running=True, exit_code=None)
 
     def stop(self, ref: str, timeout_s: int) -> None:
@@ -308,11 +331,33 @@ class FakeDockerEngine:
             raise DockerNotFoundError(f"network {name} not found")
         return frozenset(self.networks[name])
 
-    def connect_network(self, network: str, container: str) -> None:
-        self._record("connect_network", network, container)
+    def connect_network(self, network: str, container: str, aliases: Sequence[str] = ()) -> None:
+        self._record("connect_network", network, container, tuple(aliases))
         if network not in self.networks:
             raise DockerNotFoundError(f"network {network} not found")
-        self.networks[network].add(self._find(container).info.name)
+        found = self._find(container)
+        if found.info.network_mode.startswith("container:"):
+            raise DockerRefusedError("container sharing network namespace with another container or host "
+                                     "cannot be connected to any other network")  # fmt: skip
+        if found.info.name in self.networks[network]:
+            raise DockerRefusedError(f"endpoint with name {found.info.name} already exists in network {network}")
+        self.networks[network].add(found.info.name)
+        if aliases:
+            self.aliases[(network, found.info.name)] = tuple(aliases)
+        if found.spec is not None and not found.info.ports:  # published again, on new host ports
+            found.info = replace(found.info, ports=self._published(found.spec))
+
+    def disconnect_network(self, network: str, container: str) -> None:
+        self._record("disconnect_network", network, container)
+        if network not in self.networks:
+            raise DockerNotFoundError(f"network {network} not found")
+        found = self._find(container)
+        if found.info.name not in self.networks[network]:
+            raise DockerRefusedError(f"container {found.info.id} is not connected to network {network}")
+        self.networks[network].discard(found.info.name)
+        self.aliases.pop((network, found.info.name), None)
+        if not any(found.info.name in members for members in self.networks.values()):
+            found.info = replace(found.info, ports=())  # its last network: nothing is published
 
     def network_exists(self, name: str) -> bool:
         self._record("network_exists", name)

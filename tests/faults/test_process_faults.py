@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import FaultRecord
 from tests.devloop_process import DevloopProcess
 from tests.e2e.scenario import edit_greeting, serves
-from tests.e2e.test_up_docker import containers_of
+from tests.e2e.test_up_docker import containers_of, everything_of
 from tests.helpers import copy_sample, processes_matching, wait_until, without_sync_rules
 from tests.load import Load
 
@@ -70,7 +70,7 @@ def test_signals_while_starting_leave_nothing_half_made(
     fault.message(devloop.output, said)
     assert_nothing_left_running(sample, devloop)
     # Nothing was deployed (mid-build), or the cancelled first deploy removed what it started.
-    assert containers_of(sample) == [], devloop.output
+    assert everything_of(sample) == [], devloop.output
 
 
 @pytest.mark.fault("SIGKILL of devloop, then a fresh devloop up")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_up_docker import containers_of
+from tests.e2e.test_up_docker import everything_of
 from tests.helpers import copy_sample, wait_until
 
 pytestmark = [
@@ -94,4 +94,4 @@ def test_dashboard_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> Non
     assert not terminal.alternate_screen()  # the terminal is back to the shell's screen
     terminal.type("echo typed-after-exit")
     wait_until(lambda: "\ntyped-after-exit" in terminal.screen(), timeout=10, what="the shell to echo input")
-    assert containers_of(folder) == []
+    assert everything_of(folder) == []

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import ParamSpec, TypeVar
 
 from devloop.adapters.dockerapi import (
@@ -44,6 +45,7 @@ from devloop.providers.docker.labels import (
     sidecar_of,
     started_ns,
 )
+from devloop.providers.docker.sandboxes import Sandboxes, Shape, is_sandbox, joined
 
 STOP_TIMEOUT_S = 10  # Cloud Foundry gives an app 10 s to stop after SIGTERM
 
@@ -70,6 +72,8 @@ class Containers:
         self.sidecar_ids: dict[str, list[str]] = {}  # instances a deploy is starting -> their sidecars
         self.debug: dict[str, Runtime] = {}  # apps whose web instances run under a debugger
         self._network_seen = False  # ensured once by this process: a start need not ask again
+        self.sandboxes = Sandboxes(project_id, self.network)
+        self._sandbox_of: dict[str, str] = {}  # instance id -> the sandbox it runs in
 
     @property
     def engine(self) -> DockerEngine:
@@ -103,8 +107,9 @@ class Containers:
         return labels
 
     def summaries(self, app: AppSpec | None = None) -> list[ContainerInfo]:
-        """Id, labels, state, network and ports of each container in one call (the list endpoint)."""
-        return self.engine.containers(self.labels(app))
+        """Id, labels, state, network and ports of each container in one call (the list endpoint).
+        Sandboxes are left out: made from the app's image, they carry its labels too."""
+        return [c for c in self.engine.containers(self.labels(app)) if not is_sandbox(c)]
 
     def own(self, app: AppSpec) -> list[ContainerInfo]:
         """The app's containers in any state, each inspected, less those devloop is retiring."""
@@ -115,14 +120,18 @@ class Containers:
         found = []
         for summary in self.summaries(app):
             try:
-                found.append(self.engine.container(summary.id))
+                found.append(self.get(summary.id))
             except DockerNotFoundError:
                 continue  # removed between the list and the inspect
         return found
 
     def get(self, ref: str) -> ContainerInfo:
-        """One container as it is now (an inspect)."""
-        return self.engine.container(ref)
+        """One container as it is now (an inspect); an instance in a sandbox with its ports."""
+        found = self.engine.container(ref)
+        sandbox = joined(found)
+        if sandbox and not sidecar_of(found):
+            return replace(found, ports=self.sandboxes.published(self.engine, sandbox))
+        return found
 
     def status(self, container: ContainerInfo, app: AppSpec) -> InstanceStatus:
         stopping = container.id in self.retiring or (
@@ -191,6 +200,10 @@ class Containers:
         if runtime is not None:  # its debug port too; core.debug's stable port forwards to it
             labels[LABEL_DEBUG] = runtime.name
             ports = (*ports, PortBinding(runtime.port, None))
+        aliases = _aliases(app, process)
+        shape = Shape(app.name, process, image, tuple(p.container_port for p in ports))
+        sandbox = self.sandboxes.take(engine, shape, aliases)
+        stages.mark("sandbox")
         shell = ("/bin/sh", "-c")
         spec = ContainerSpec(
             image=image,
@@ -199,9 +212,9 @@ class Containers:
             environment=env,
             entrypoint=(*shell, app.command) if app.command else None,
             command=() if app.command else None,
-            ports=ports,
-            network=self.network,
-            aliases=_aliases(app, process),
+            ports=() if sandbox else ports,  # a sandbox publishes them
+            network=f"container:{sandbox}" if sandbox else self.network,
+            aliases=() if sandbox else aliases,
             # No restarts until healthy, so a crash at start keeps its exit code and output;
             # `unless-stopped` (Docker's backoff, like CrashLoopBackOff) once it serves.
             restart_policy="no",
@@ -212,8 +225,19 @@ class Containers:
         try:
             main = engine.create_container(spec)
         except DockerNotFoundError:  # the network went since (`docker network prune`): make it again
+            if sandbox:
+                self.sandboxes.release(engine, sandbox)
+                sandbox = None
+                spec = replace(spec, ports=ports, network=self.network, aliases=aliases)
             self.ensure_network()
             main = engine.create_container(spec)
+        except BaseException:
+            if sandbox:
+                self.sandboxes.release(engine, sandbox)
+            raise
+        if sandbox:
+            self.sandboxes.joined_by(sandbox)
+            self._sandbox_of[main] = sandbox
         stages.mark("create")
         started: list[str] = []
         try:
@@ -239,9 +263,31 @@ class Containers:
             self.remove_ids([*started, main])
             raise
         self.sidecar_ids[main] = started
-        found = engine.container(main)  # one inspect: ports are known now
+        found = self.get(main)  # one inspect: ports are known now
         stages.mark("inspect")
         return found
+
+    def restart(self, instance: str, timeout_s: int) -> None:
+        """`docker restart` of an instance; its sandbox first if that is down (stopped by hand):
+        an instance cannot start in the network of a container that is not running."""
+        sandbox = self._sandbox_for_running(instance)
+        if sandbox:
+            with contextlib.suppress(DockerRefusedError):
+                self.engine.start(sandbox)
+        self.engine.restart(instance, timeout_s)
+
+    def _sandbox_for_running(self, instance: str) -> str:
+        try:
+            found = self.engine.container(instance)
+        except DockerNotFoundError:
+            return ""
+        sandbox = "" if sidecar_of(found) else joined(found)
+        if not sandbox:
+            return ""
+        try:
+            return "" if self.engine.container(sandbox).running else sandbox
+        except DockerNotFoundError:
+            return ""
 
     def rejoin_sidecars(self, containers: list[ContainerInfo]) -> list[ContainerInfo]:
         """Restart each sidecar whose instance restarted after it: a restarted container gets a new
@@ -256,6 +302,8 @@ class Containers:
             instance = next((c for c in containers if c.id == main), None)
             if instance is None or instance.status != "running" or main in self.retiring:
                 continue
+            if joined(instance):  # its network is its sandbox's, the same after a restart
+                continue
             if started[main] > started[sidecar.id]:
                 with contextlib.suppress(DockerRefusedError):
                     self.engine.restart(sidecar.id, 2)
@@ -267,10 +315,13 @@ class Containers:
     def stop_and_remove(self, ids: list[str]) -> None:
         """SIGTERM, up to STOP_TIMEOUT_S to exit, then gone; one already gone is no error."""
         for cid in ids:
+            sandbox = self._sandbox_for(cid)
             with contextlib.suppress(DockerRefusedError):
                 self.engine.stop(cid, STOP_TIMEOUT_S)
             with contextlib.suppress(DockerRefusedError):
                 self.engine.remove_container(cid)
+            if sandbox:
+                self.sandboxes.release(self.engine, sandbox)
 
     def remove_now(self, containers: list[ContainerInfo]) -> None:
         """Instances a failed deploy started, their sidecars first."""
@@ -279,8 +330,32 @@ class Containers:
 
     def remove_ids(self, ids: list[str]) -> None:
         for cid in ids:
+            sandbox = self._sandbox_for(cid)
             with contextlib.suppress(DockerRefusedError):
                 self.engine.remove_container(cid)
+            if sandbox:
+                self.sandboxes.release(self.engine, sandbox)
+
+    def _sandbox_for(self, instance: str) -> str:
+        """The sandbox an instance runs in, which goes with it ("" for none): no name of the app
+        may resolve to a sandbox nothing listens in (a refill parks a new one)."""
+        known = self._sandbox_of.pop(instance, None)
+        if known is not None:
+            return known
+        try:  # started by an earlier devloop
+            found = self.engine.container(instance)
+        except DevloopError:
+            return ""
+        return "" if sidecar_of(found) else joined(found)
+
+    def refill_sandboxes(self, app: AppSpec, image: str, process: str = WEB) -> None:
+        """Park sandboxes for `process`'s next deploy (one per instance), off the save's path."""
+        published = process == WEB or app.health.type is not HealthCheckType.PROCESS
+        ports = (app.port,) if published else ()
+        runtime = self.debug.get(app.name) if process == WEB else None
+        if runtime is not None:
+            ports = (*ports, runtime.port)
+        self.sandboxes.refill(self.engine, Shape(app.name, process, image, ports), app.instances)
 
 
 def _aliases(app: AppSpec, process: str) -> tuple[str, ...]:

@@ -20,16 +20,18 @@ from devloop.core import debug
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
 from devloop.core.logbuffer import LogLine
+from devloop.core.processes import process_types, process_view
 from devloop.core.removal import Removed
 from devloop.core.services import ServiceSpec, binding_env
 from devloop.core.spec import AppSpec, HealthCheckType, ProjectSpec, TaskSpec
-from devloop.errors import UsageError
+from devloop.errors import DevloopError, UsageError
 from devloop.providers.base import Deployed, Progress, TaskOutput
 from devloop.providers.debugports import DebugPorts
 from devloop.providers.docker.containers import Containers, exec_argv
 from devloop.providers.docker.labels import LABEL_CONFIG, backends_of, labels_of, sidecar_of
 from devloop.providers.docker.rollout import Rollout
 from devloop.providers.docker.rotation import Routing
+from devloop.providers.docker.sandboxes import is_sandbox, sandbox_labels
 from devloop.providers.docker.services import LABEL_SERVICE, DockerServices
 from devloop.providers.docker.stream import app_events, log_lines
 from devloop.providers.docker.sync import InPlace
@@ -53,6 +55,8 @@ class DockerProvider:
             lambda: self.containers.engine, self.project_id, self.network, self._call
         )
         self._background = Background()  # drains of old versions, health admissions
+        self._refills = Background()  # sandboxes parked for the next deploys (sandboxes.py)
+        self._refilled = False
         self.rotation = Routing(self.router, self._background)
         self.rollout = Rollout(
             self.containers, self.rotation, self.router, self._background, project.router_port
@@ -108,7 +112,14 @@ class DockerProvider:
                 progress(line)
         if app.sync:  # the new instances' sync agents, off the save's path
             self._background.spawn(self._warm(app))
+        for process in process_types(app):  # the next deploy's sandboxes, off the save's path too
+            self._refilled = True
+            self._refills.spawn(self._refill(process_view(app, process), image, process))
         return deployed
+
+    async def _refill(self, view: AppSpec, image: str, process: str) -> None:
+        with contextlib.suppress(Exception):  # only a head start: a deploy without one still starts
+            await self._call(self.containers.refill_sandboxes, view, image, process)
 
     async def _warm(self, app: AppSpec) -> None:
         with contextlib.suppress(Exception):  # only a head start: a sync starts its agent itself
@@ -227,25 +238,36 @@ class DockerProvider:
     # --- teardown -------------------------------------------------------------------------------
 
     async def remove(self, apps: list[AppSpec] | None, purge: bool = False) -> Removed:
+        self.containers.sandboxes.hold()  # a refill under way makes nothing the removal misses
+        try:
+            await self._refills.finish()
+            return await self._remove(apps, purge)
+        finally:
+            self.containers.sandboxes.resume()
+
+    async def _remove(self, apps: list[AppSpec] | None, purge: bool) -> Removed:
         targets = []
         services: tuple[str, ...] = ()
         volumes: tuple[str, ...] = ()
         if apps is None:
             summaries = await self._call(self.containers.summaries, None)
             targets = [t for t in summaries if LABEL_SERVICE not in labels_of(t)]
+            targets += await self._call(self.engine.containers, sandbox_labels(self.project_id))
             # The whole project goes: its services too (their data stays unless `purge`).
             services, volumes = await self._call(self.services.remove, purge)
         else:
             for app in apps:  # its instances and, as cf deletes an app's tasks with it, its tasks
                 targets += await self._call(self.containers.summaries, app)
                 targets += await self._call(self.engine.containers, task_labels(self.project_id, app.name))
-        targets.sort(key=lambda t: not sidecar_of(t))  # sidecars before the instances they join
+                targets += await self._call(self.engine.containers, sandbox_labels(self.project_id, app.name))
+        # Sidecars before the instances whose network they join, sandboxes after theirs.
+        targets.sort(key=lambda t: 0 if sidecar_of(t) else 2 if is_sandbox(t) else 1)
         await self._call(self.containers.remove_ids, [t.id for t in targets])
         if not await self._call(self.containers.summaries, None):
             # The project's last instance went: no empty network stays.
             await self._call(self.containers.remove_network)
-        # A sidecar is part of its instance; a task is none.
-        instances = [t for t in targets if not sidecar_of(t) and not is_task(labels_of(t))]
+        # A sidecar is part of its instance, and so is a sandbox; a task is none.
+        instances = [t for t in targets if not (sidecar_of(t) or is_task(labels_of(t)) or is_sandbox(t))]
         return Removed(len(instances), services, volumes)
 
     async def close(self) -> None:
@@ -253,6 +275,11 @@ class DockerProvider:
         await self.router.close()
         self.rotation.stop_admitting()
         await self._background.finish()
+        if self._refilled:  # this process parked them for its next deploys: none is left behind
+            self.containers.sandboxes.hold()
+            await self._refills.finish()
+            with contextlib.suppress(DevloopError):
+                await self._call(self.containers.sandboxes.remove_parked, self.engine)
         self.in_place.close()
         self.containers.close()
 

@@ -17,6 +17,7 @@ from devloop.core.events import InstanceStatus
 from devloop.core.logbuffer import LogLine
 from devloop.providers.docker.containers import engine_error
 from devloop.providers.docker.labels import LABEL_APP
+from devloop.providers.docker.sandboxes import LABEL_SANDBOX
 from devloop.providers.shared import parse_log_line
 
 Engine = Callable[[], DockerEngine]  # the engine, connected on first use (in the thread)
@@ -38,7 +39,7 @@ async def app_events(engine: Engine, labels: list[str]) -> AsyncGenerator[set[st
                 if stop.is_set():
                     return
                 name = event.attributes.get(LABEL_APP)
-                if name:
+                if name and LABEL_SANDBOX not in event.attributes:  # a sandbox is no instance
                     loop.call_soon_threadsafe(queue.put_nowait, name)
             raise ConnectionError("the event stream ended")  # the engine closed it
         except BaseException as exc:  # the engine went away: tell the consumer

@@ -117,7 +117,7 @@ class InPlace:
         their sidecars, so they share the new network namespace; routing follows by events."""
         engine = self._containers.engine
         for container in (c for c in down if not sidecar_of(c)):
-            await self._call(engine.restart, container.id, 0)
+            await self._call(self._containers.restart, container.id, 0)
             for sidecar in sidecars_among(containers, container.id):
                 await self._call(engine.restart, sidecar.id, 0)
 
@@ -175,10 +175,10 @@ class InPlace:
             try:
                 if process_of(container) == WEB:
                     async with self._out_of_rotation(app, container):
-                        await self._call(engine.restart, container.id, STOP_TIMEOUT_S)
+                        await self._call(self._containers.restart, container.id, STOP_TIMEOUT_S)
                         await self._wait_serving(app, container, "a restart")
                 else:
-                    await self._call(engine.restart, container.id, STOP_TIMEOUT_S)
+                    await self._call(self._containers.restart, container.id, STOP_TIMEOUT_S)
                 for sidecar in sidecars:
                     await self._call(engine.restart, sidecar.id, STOP_TIMEOUT_S)
             finally:
@@ -215,7 +215,7 @@ class InPlace:
                 raise _CrashesWithTheseFiles
             if is_down(now) and time.monotonic() - kicked[0] >= RESTART_DOWN_EVERY_S:
                 kicked[0], started_again[0] = time.monotonic(), True
-                await self._call(self._containers.engine.restart, container.id, 0)
+                await self._call(self._containers.restart, container.id, 0)
                 return False
             moved = address_of(now, app.port)
             if moved is None or moved == address:
