@@ -1,7 +1,8 @@
 """One-shot commands, whole process (target: median under 300 ms each).
 
-devloop: `devloop --help`, `devloop validate` and `devloop status` (no `up` running) in a
-copy of samples/python-web, each a fresh `python -m devloop` process. Naive, same run: the same
+devloop: `devloop --help`, `devloop validate`, `devloop status` and `devloop logs --recent` (no
+`up` running) and `devloop build` of an image that is up to date (built once before the timing) in
+a copy of samples/python-web, each a fresh `python -m devloop` process that must exit 0. Naive, same run: the same
 interpreter importing everything the CLI can reach (the dashboard, the Docker SDK, kr8s, both
 providers) before doing nothing, which is what an eager CLI pays on every command. The floor:
 `python -c pass`.
@@ -29,12 +30,15 @@ EAGER = (
 
 def timed(argv: list[str], cwd: Path) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, capture_output=True, check=False)
-    return time.perf_counter() - start
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if done.returncode != 0:  # a fast failure is no startup time
+        raise SystemExit(f"{' '.join(argv[2:])} exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    return took
 
 
 def median_of(argv: list[str], cwd: Path) -> dict[str, float]:
-    timed(argv, cwd)  # a warm page cache for every variant alike
+    timed(argv, cwd)  # a warm page cache for every variant alike (and, for build, the image)
     return summary([timed(argv, cwd) for _ in range(ROUNDS)])
 
 
@@ -43,10 +47,16 @@ def main() -> None:
         app = Path(tmp) / "python-web"
         shutil.copytree(ROOT / "samples" / "python-web", app)
         devloop = [sys.executable, "-m", "devloop"]
+        subprocess.run([*devloop, "build"], cwd=app, capture_output=True, check=True)  # the image, once
+        again = subprocess.run([*devloop, "build"], cwd=app, capture_output=True, text=True, check=True)
+        if "up to date" not in again.stdout + again.stderr:
+            raise SystemExit(f"the second build was no up-to-date check: {again.stdout[-500:]}")
         commands = {
             "help": median_of([*devloop, "--help"], app),
             "validate": median_of([*devloop, "validate"], app),
             "status": median_of([*devloop, "status"], app),
+            "logs_recent": median_of([*devloop, "logs", "--recent"], app),
+            "build_up_to_date": median_of([*devloop, "build"], app),
         }
         naive = median_of([sys.executable, "-c", EAGER], app)
         floor = median_of([sys.executable, "-c", "pass"], app)
