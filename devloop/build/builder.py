@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from devloop.adapters import dockersdk, proc
+from devloop.adapters import dockerhttp, proc
 from devloop.adapters.dockerapi import DockerEngine
 from devloop.adapters.dockercli import DockerClient
 from devloop.build.context import (
@@ -123,20 +123,28 @@ class ImageBuilder:
 
     def __init__(
         self,
-        client: DockerClient | None,
+        client: DockerClient | Callable[[], DockerClient] | None,
         engine: DockerEngine | None = None,
         generated_dir: Path | None = None,
     ) -> None:
-        self.client = client
+        self._client = client
         self.generated_dir = generated_dir or default_generated_dir()
         self._engine = engine
         self._hasher = ContextHasher()
         self._rules: dict[tuple[str, str], IgnoreRules] = {}
         self.current: dict[str, str] = {}  # app -> image of its last successful build
 
+    @property
+    def client(self) -> DockerClient | None:
+        """The docker client builds run with; one given as a callable is found on the first build
+        that runs (an up-to-date check needs none, and probing costs two `docker` processes)."""
+        if callable(self._client):
+            self._client = self._client()
+        return self._client
+
     def engine(self) -> DockerEngine:
         if self._engine is None:
-            self._engine = dockersdk.open_engine()
+            self._engine = dockerhttp.open_engine()
         return self._engine
 
     def _rules_for(self, context: Path, extra: Sequence[str], keep: Sequence[str]) -> IgnoreRules:
@@ -228,10 +236,11 @@ class ImageBuilder:
         return result
 
     async def _run_build(self, plan: BuildPlan, sink: OutputSink, started: float) -> BuildResult:
-        if self.client is None:
+        client = await asyncio.to_thread(lambda: self.client)
+        if client is None:
             raise BuildError("no docker client to build with")
-        argv = [*self.client.build_argv(), "-t", plan.image]
-        if self.client.buildkit:
+        argv = [*client.build_argv(), "-t", plan.image]
+        if client.buildkit:
             # Labels are free in BuildKit's image config; the classic builder turns each build's
             # labels into a last step and a layer commit of its own (~35 ms a save), and the
             # content tag already names the inputs. Nothing reads them back.
@@ -243,7 +252,7 @@ class ImageBuilder:
         stdin_data = None
         if plan.dockerfile_path is not None:
             argv += ["-f", str(plan.dockerfile_path), str(plan.context)]
-        elif self.client is not None and self.client.buildkit:
+        elif client.buildkit:
             # BuildKit reads <Dockerfile>.dockerignore instead of the context's, and sends
             # only what changed since the last build: faster than a tar of everything.
             dockerfile = await asyncio.to_thread(write_generated, plan, self.generated_dir)
@@ -270,9 +279,9 @@ class ImageBuilder:
 
         with tempfile.TemporaryDirectory(prefix="devloop-build-") as tmp:
             iidfile = os.path.join(tmp, "iid")
-            base = len(self.client.build_argv())
+            base = len(client.build_argv())
             argv[base:base] = ["--iidfile", iidfile]
-            result = await proc.run(argv, on_line=on_line, env=self.client.build_env(), stdin_data=stdin_data)
+            result = await proc.run(argv, on_line=on_line, env=client.build_env(), stdin_data=stdin_data)
             parser.finish_legacy(time.monotonic())
             built = os.path.exists(iidfile) and os.path.getsize(iidfile) > 0
         if not result.ok or not built:

@@ -21,8 +21,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.utils.build import PatternMatcher
-
 # Never sent in a build whose Dockerfile devloop generates: secrets, VCS data,
 # host-built dependencies and devloop's own files.
 GENERATED_BUILD_EXCLUDES = (
@@ -62,6 +60,8 @@ class IgnoreRules:
     """Docker's matcher plus the pruning decision for folders."""
 
     def __init__(self, patterns: Iterable[str], always_include: Iterable[str] = ()) -> None:
+        from docker.utils.build import PatternMatcher  # the SDK (~70 ms) only where rules are made
+
         self.patterns = list(patterns)
         self._matcher = PatternMatcher([*self.patterns, *(f"!{p}" for p in always_include)])
         self._reincludes = [p.cleaned_pattern for p in self._matcher.patterns if p.exclusion]

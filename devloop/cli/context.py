@@ -16,6 +16,7 @@ from devloop.core.spec import AppSpec, Notice, ProjectSpec, ProviderKind
 from devloop.errors import DevloopError, UsageError
 
 if TYPE_CHECKING:  # imported when used: `validate` and `--help` need neither asyncio nor the router
+    from devloop.adapters.dockercli import DockerClient
     from devloop.build.builder import ImageBuilder
     from devloop.providers.docker.provider import DockerProvider
     from devloop.providers.kind.provider import KindProvider
@@ -192,16 +193,22 @@ def make_provider(project: ProjectSpec, router: Router | None = None) -> AnyProv
     return KindProvider(project, router=router)
 
 
-def make_builder(no_buildkit_warning: str | None = None) -> ImageBuilder:
+def make_builder(
+    no_buildkit_warning: str | None = None, *, client_when_building: bool = False
+) -> ImageBuilder:
     """The image builder on the local Docker engine; `no_buildkit_warning` is printed when the
-    docker client cannot use BuildKit."""
-    from devloop.adapters import dockercli, dockersdk
+    docker client cannot use BuildKit. `client_when_building`: the client is found (and said) on
+    the first build that runs, not now: `devloop build` of up-to-date images needs none."""
+    from devloop.adapters import dockercli, dockerhttp
     from devloop.build.builder import ImageBuilder
 
-    client = dockercli.detect()
-    if no_buildkit_warning and not client.buildkit:
-        click.echo(f"warning: {no_buildkit_warning}", err=True)
-    return ImageBuilder(client, dockersdk.open_engine())
+    def client() -> DockerClient:
+        found = dockercli.detect()
+        if no_buildkit_warning and not found.buildkit:
+            click.echo(f"warning: {no_buildkit_warning}", err=True)
+        return found
+
+    return ImageBuilder(client if client_when_building else client(), dockerhttp.open_engine())
 
 
 @dataclass(frozen=True)

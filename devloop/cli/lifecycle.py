@@ -53,7 +53,8 @@ def build(config: CliContext, apps: tuple[str, ...], print_dockerfile: bool, for
                 click.echo(f"# --- {app.name}")
             click.echo(dockerfile_of(app), nl=False)
         return
-    builder = make_builder(no_buildkit_warning="this docker client has no BuildKit; using the legacy builder")
+    no_buildkit = "this docker client has no BuildKit; using the legacy builder"
+    builder = make_builder(no_buildkit_warning=no_buildkit, client_when_building=True)
 
     async def run_all() -> None:
         for app in selected:

@@ -20,8 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import pydantic
-
 from devloop.core.control import (
     Accepted,
     Answer,
@@ -102,6 +100,8 @@ def decode_answer(raw: bytes) -> Answer:
 
 def _validated(kind: type[T], fields: dict[str, object]) -> T | Refused:
     # Strict JSON validation: an int stays an int (no "3" for 3), a list becomes a tuple.
+    import pydantic  # only where an answer or a request arrives: `status` with no `up` needs none
+
     try:
         value = pydantic.TypeAdapter(kind).validate_json(json.dumps(fields), strict=True)
     except pydantic.ValidationError as exc:

@@ -2,10 +2,10 @@
 
 devloop: `devloop --help`, `devloop validate`, `devloop status` and `devloop logs --recent` (no
 `up` running) and `devloop build` of an image that is up to date (built once before the timing) in
-a copy of samples/python-web, each a fresh `python -m devloop` process that must exit 0. Naive, same run: the same
-interpreter importing everything the CLI can reach (the dashboard, the Docker SDK, kr8s, both
-providers) before doing nothing, which is what an eager CLI pays on every command. The floor:
-`python -c pass`.
+a copy of samples/python-web, each a fresh `python -m devloop` process that must exit 0.
+Naive, same run: the same interpreter importing everything the CLI can reach (the dashboard,
+the Docker SDK, kr8s, both providers) before doing nothing, which is what an eager CLI pays on
+every command. The floor: `python -c pass`.
 Run: python -m scripts.bench.cli_startup
 """
 

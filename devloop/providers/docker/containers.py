@@ -22,7 +22,7 @@ from devloop.adapters.dockerapi import (
     describe,
     engine_address,
 )
-from devloop.adapters.dockersdk import open_engine
+from devloop.adapters.dockerhttp import open_engine
 from devloop.core import cfenv, stages
 from devloop.core.debug import Runtime
 from devloop.core.events import InstanceStatus

@@ -15,7 +15,6 @@ from dataclasses import replace
 
 from devloop.adapters.dockerapi import ContainerInfo, DockerEngine, engine_address
 from devloop.adapters.images import ensure_image_off_loop
-from devloop.build import debuglayer
 from devloop.core import debug
 from devloop.core.changes import SyncCopy
 from devloop.core.events import InstancesChanged, InstanceStatus
@@ -128,6 +127,8 @@ class DockerProvider:
     async def _debug_view(self, app: AppSpec, image: str, progress: Progress) -> tuple[AppSpec, str]:
         """The app as its instances run under the debugger, and the image they run (the debug
         layer on top of the app's for Python)."""
+        from devloop.build import debuglayer  # only under `up --debug`
+
         config = await debuglayer.image_config(image)
         argv = debug.start_argv(app.command, config.entrypoint, config.cmd)
         try:
