@@ -28,10 +28,7 @@ from devloop.core.removal import Removed, describe_removal
 from devloop.core.spec import ProjectSpec, ProviderKind
 from devloop.core.state import EngineState, Phase
 from devloop.core.wording import without_serving_claim
-from devloop.engine.loop import Engine
 from devloop.errors import BuildError, DeployError, ProviderError, UsageError
-from devloop.images.auto import AutoPrune
-from devloop.images.auto import enabled as auto_prune_enabled
 
 PRUNE_WAIT_S = 15.0  # how long `push` waits for the disk budget's prune before it exits
 
@@ -136,6 +133,10 @@ def push(config: CliContext) -> None:
 
 def push_once(project: ProjectSpec) -> int:
     """Build and deploy every app once, wait for health, print where each serves, exit."""
+    from devloop.engine.loop import Engine  # the loop and the pruner: not for `build` or `down`
+    from devloop.images.auto import AutoPrune
+    from devloop.images.auto import enabled as auto_prune_enabled
+
     stack = compose(project)
     provider = stack.provider
     engine = Engine(project, provider, stack.builder, watch=False, router=stack.router)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from devloop.core.events import InstanceStatus
 from devloop.core.processes import process_summary
 from devloop.core.spec import AppSpec
-from devloop.core.state import AppState
 from devloop.core.wording import without_serving_claim
+
+if TYPE_CHECKING:  # the engine's state, only read here: `devloop status` with no `up` needs none
+    from devloop.core.state import AppState
 
 HEADER = ("name", "state", "instances", "memory limit", "last deploy", "url", "last error")
 WIDTHS = (16, 10, 10, 13, 12)
