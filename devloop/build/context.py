@@ -1,9 +1,9 @@
 """What goes into an image build, and a content hash of it.
 
-The file list follows Docker's `.dockerignore` rules (`docker.utils.build.
-PatternMatcher` implements them; they differ from git's: `*.log` matches only
-at the context root). Excluded folders are pruned while walking unless a `!`
-pattern could re-include something inside them, as Docker does.
+The file list follows Docker's `.dockerignore` rules (`devloop.build.dockerignore`;
+they differ from git's: `*.log` matches only at the context root). Excluded
+folders are pruned while walking unless a `!` pattern could re-include something
+inside them, as Docker does.
 
 Hashing is cached by (size, mtime, inode, mode): an unchanged file is not read
 again, so checking that nothing changed in a large context costs a walk and a
@@ -20,6 +20,8 @@ import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from devloop.build import dockerignore
 
 # Never sent in a build whose Dockerfile devloop generates: secrets, VCS data,
 # host-built dependencies and devloop's own files.
@@ -57,15 +59,15 @@ def read_dockerignore(context: Path) -> list[str]:
 
 
 class IgnoreRules:
-    """Docker's matcher plus the pruning decision for folders."""
+    """Docker's matcher plus the pruning decision for folders. `.dockerignore` itself is always
+    sent, as the docker CLI sends it."""
 
     def __init__(self, patterns: Iterable[str], always_include: Iterable[str] = ()) -> None:
-        from docker.utils.build import PatternMatcher  # the SDK (~70 ms) only where rules are made
-
         self.patterns = list(patterns)
-        self._matcher = PatternMatcher([*self.patterns, *(f"!{p}" for p in always_include)])
-        self._reincludes = [p.cleaned_pattern for p in self._matcher.patterns if p.exclusion]
-        self._has_excludes = any(not p.exclusion for p in self._matcher.patterns)
+        lines = [*self.patterns, *(f"!{p}" for p in always_include), "!.dockerignore"]
+        self._rules = dockerignore.rules(lines)
+        self._reincludes = [r.pattern for r in self._rules if r.exclusion]
+        self._has_excludes = any(not r.exclusion for r in self._rules)
         self._verdicts: dict[str, bool] = {}  # rules are immutable, so verdicts can be kept
 
     def excluded(self, rel: str) -> bool:
@@ -73,7 +75,7 @@ class IgnoreRules:
             return False
         verdict = self._verdicts.get(rel)
         if verdict is None:
-            verdict = self._verdicts[rel] = bool(self._matcher.matches(rel))
+            verdict = self._verdicts[rel] = dockerignore.matches(self._rules, rel)
         return verdict
 
     def may_reinclude_under(self, rel_dir: str) -> bool:
