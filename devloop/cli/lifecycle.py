@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,14 +22,14 @@ from devloop.cli.context import (
     select_apps,
 )
 from devloop.cli.printer import PlainPrinter, print_build_output
-from devloop.cli.remote import ask
 from devloop.core import events as ev
-from devloop.core.control import Trigger, Triggered
 from devloop.core.removal import Removed, describe_removal
 from devloop.core.spec import ProjectSpec, ProviderKind
-from devloop.core.state import EngineState, Phase
 from devloop.core.wording import without_serving_claim
 from devloop.errors import BuildError, DeployError, ProviderError, UsageError
+
+if TYPE_CHECKING:
+    from devloop.core.state import EngineState
 
 PRUNE_WAIT_S = 15.0  # how long `push` waits for the disk budget's prune before it exits
 
@@ -116,6 +117,9 @@ def down(config: CliContext, apps: tuple[str, ...], delete_cluster: bool, purge:
 @click.argument("apps", nargs=-1)
 def trigger(config: CliContext, apps: tuple[str, ...]) -> None:
     """Build and deploy queued changes now (all apps, or APPS), as in manual mode."""
+    from devloop.cli.remote import ask  # the control socket's client: only here of these commands
+    from devloop.core.control import Trigger, Triggered
+
     project = config.load()
     names = tuple(a.name for a in select_apps(project, apps))
     ask(project, Trigger(names), Triggered)
@@ -133,6 +137,7 @@ def push(config: CliContext) -> None:
 
 def push_once(project: ProjectSpec) -> int:
     """Build and deploy every app once, wait for health, print where each serves, exit."""
+    from devloop.core.state import Phase
     from devloop.engine.loop import Engine  # the loop and the pruner: not for `build` or `down`
     from devloop.images.auto import AutoPrune
     from devloop.images.auto import enabled as auto_prune_enabled

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,8 +19,10 @@ from devloop.core import events as ev
 from devloop.core.buildlog import BuildOutput
 from devloop.core.logbuffer import LogLine
 from devloop.core.logformat import format_line
-from devloop.core.state import EngineState
 from devloop.core.wording import KEEPS_SERVING, after_failure, without_serving_claim
+
+if TYPE_CHECKING:  # the state is only read: `devloop build` needs no engine
+    from devloop.core.state import EngineState
 
 
 def use_colour() -> bool:
