@@ -20,14 +20,15 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, text: str) -> Path:
-    """Write `text` to `path` as a 0600 file, atomically (a reader never sees half of it)."""
+def write_private(path: Path, text: str | bytes) -> Path:
+    """Write `text` (UTF-8) or bytes to `path` as a 0600 file, atomically (a reader never sees half
+    of it)."""
     private_dir(path.parent)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode() if isinstance(text, str) else text)
         os.chmod(temp, 0o600)  # O_CREAT's mode does not apply to a file left by a crash
         temp.replace(path)
     except BaseException:

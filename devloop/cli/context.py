@@ -39,7 +39,7 @@ class CliContext:
     registry: str | None = None  # --registry on up, push and build (registry_option)
 
     def exists(self) -> bool:
-        from devloop.config.loader import find_config
+        from devloop.config.files import find_config
 
         try:
             find_config(self.file, Path.cwd())
@@ -54,7 +54,8 @@ class CliContext:
         ((vars)) without a value are no error there, and no warnings are printed.
         `detect`: in a folder with no config (and no -f), the apps `devloop init` would write,
         said in one line, as `cf push` works in any folder."""
-        from devloop.config.loader import find_config, load_project, load_vars
+        from devloop.config import cache
+        from devloop.config.files import find_config
 
         quiet = quiet or names_only
         if detect and self.file is None:
@@ -65,11 +66,16 @@ class CliContext:
                 if not quiet:
                     click.echo(detected.notice, err=True)
                 return self._with_context(detected.project)
-        path = find_config(self.file, Path.cwd())
-        variables = load_vars(self.vars_files, self.var_pairs)
-        project = self._with_context(
-            load_project(_display_path(path), variables, self.provider, lenient=names_only)
-        )
+        path = _display_path(find_config(self.file, Path.cwd()))
+
+        def fresh() -> ProjectSpec:
+            from devloop.config.loader import load_project, load_vars  # YAML and pydantic
+
+            variables = load_vars(self.vars_files, self.var_pairs)
+            return load_project(path, variables, self.provider, lenient=names_only)
+
+        kept = cache.load(path, self.vars_files, self.var_pairs, self.provider, names_only, fresh)
+        project = self._with_context(kept)
         for notice in () if quiet else project.notices:
             click.echo(f"warning: {notice}", err=True)
         return project

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from devloop.config import files
 from devloop.config.detect import detect_language
 from devloop.core.spec import BuildSpec, Language
 
@@ -70,22 +71,21 @@ class CfBuild:
 def cf_build(base: Path, path: str | None, buildpacks: tuple[str, ...]) -> CfBuild:
     """The app folder and build of a cf app whose `path:` is `path` (default: the manifest's folder)."""
     written = path or "."
-    target = (base / written).resolve()
+    target = files.resolve(base / written)
     runtimes = [r for r in (buildpack_runtime(b) for b in buildpacks) if r is not None]
     runtime = runtimes[-1] if runtimes else None  # the last buildpack is the one that starts the app
-    if target.suffix.lower() in ARCHIVES and not target.is_dir():
-        if (base / "Dockerfile").is_file():  # the project's own build, which COPYs the archive
-            return CfBuild(
-                base.resolve(), BuildSpec(base.resolve(), base.resolve() / "Dockerfile", artifact=target)
-            )
-        return _archive(target, written, runtime, base.resolve())
-    if not target.exists():
+    if target.suffix.lower() in ARCHIVES and not files.is_dir(target):
+        if files.is_file(base / "Dockerfile"):  # the project's own build, which COPYs the archive
+            root = files.resolve(base)
+            return CfBuild(root, BuildSpec(root, root / "Dockerfile", artifact=target))
+        return _archive(target, written, runtime, files.resolve(base))
+    if not files.exists(target):
         reason = f"app folder {written!r} does not exist yet (looked for {target})"
         return CfBuild(target, BuildSpec(target, missing=reason), _later(reason))
-    if not target.is_dir():
+    if not files.is_dir(target):
         reason = f"path {written!r} is a file devloop cannot build from (it builds from a folder)"
         return CfBuild(target.parent, BuildSpec(target.parent, missing=reason), _later(reason))
-    if (target / "Dockerfile").is_file():
+    if files.is_file(target / "Dockerfile"):
         return CfBuild(target, BuildSpec(target, target / "Dockerfile"))
     if isinstance(runtime, Language):
         return CfBuild(target, BuildSpec(target, None, runtime))
@@ -104,7 +104,7 @@ def cf_build(base: Path, path: str | None, buildpacks: tuple[str, ...]) -> CfBui
 def _archive(target: Path, written: str, runtime: Language | str | None, base: Path) -> CfBuild:
     folder = target.parent
     if target.suffix.lower() == ".jar":  # a built jar runs on a JRE, as the Java buildpack runs it
-        if target.is_file():
+        if files.is_file(target):
             return CfBuild(folder, BuildSpec(folder, None, Language.JAVA, artifact=target))
         reason = (
             f"a java app (path {written}): the jar is not built yet; build it (`mvn package`, "

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from devloop.config import cfschema
+from devloop.config import cfschema, files
 from devloop.config.errors_map import known_keys
 from devloop.config.yamlpos import Positions, YamlPath, drop_unresolved, load_yaml
 from devloop.core.spec import Notice
@@ -153,9 +153,9 @@ def _inherit(
         raise ConfigError(where, "inherit: expected the path of a parent manifest")
     if depth >= MAX_INHERIT:
         raise ConfigError(where, f"inherit: more than {MAX_INHERIT} levels (a cycle?)")
-    parent_file = (file.parent / parent_name).resolve()
+    parent_file = files.resolve(file.parent / parent_name)
     try:
-        text = parent_file.read_text(encoding="utf-8")
+        text = files.read_text(parent_file)
     except OSError as exc:
         raise ConfigError(where, f"inherit: cannot read {parent_name} ({exc.strerror})") from None
     shown = file.parent / parent_name  # as the user sees the child's path: relative stays relative

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from devloop.config import cfcompat
+from devloop.config import cfcompat, files
 from devloop.config.cfbuild import cf_build
 from devloop.config.cfcompat import NoticeBook, dns_route
 from devloop.config.cfschema import CfApp, CfManifest, CfProcess, HealthType
@@ -113,7 +113,8 @@ def load(
 ) -> ProjectSpec:
     book = NoticeBook()
     shaped = cfcompat.normalise(data, positions, file, variables, book, lenient=lenient)
-    return to_project(validate(CfManifest, shaped, positions), file.parent.resolve(), file, positions, book)
+    base = files.resolve(file.parent)
+    return to_project(validate(CfManifest, shaped, positions), base, file, positions, book)
 
 
 def to_project(
@@ -219,7 +220,7 @@ def _app(
     build: BuildSpec | None = planned.build
     if image is not None:
         build = None
-        source = (base / (app.path or ".")).resolve()
+        source = files.resolve(base / (app.path or "."))
     elif planned.notice:
         where = positions.at((*at, "path") if app.path else (*at, "name"))
         notices.append(Notice(str(where), planned.notice))

@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from devloop.config import files
 from devloop.config.detect import detect_language
 from devloop.config.errors_map import to_config_error
 from devloop.config.yamlpos import Positions, YamlPath
@@ -27,10 +28,10 @@ def validate(model: type[M], data: Any, positions: Positions) -> M:
 
 
 def resolve_dir(base: Path, value: str, positions: Positions, path: YamlPath) -> Path:
-    folder = (base / value).resolve()
-    if not folder.exists():
+    folder = files.resolve(base / value)
+    if not files.exists(folder):
         raise ConfigError(positions.at(path), f"path {value!r} does not exist (looked for {folder})")
-    if not folder.is_dir():
+    if not files.is_dir(folder):
         raise ConfigError(
             positions.at(path),
             f"path {value!r} is a file; devloop builds from a folder",
@@ -50,8 +51,8 @@ def resolve_build(
 ) -> BuildSpec:
     """A Dockerfile if there is one, else a generated build for the detected language."""
     if dockerfile is not None:
-        file = (source / dockerfile).resolve()
-        if not file.is_file():
+        file = files.resolve(source / dockerfile)
+        if not files.is_file(file):
             raise ConfigError(
                 positions.at((*at, "dockerfile")),
                 f"Dockerfile {dockerfile!r} does not exist (looked for {file})",
@@ -59,7 +60,7 @@ def resolve_build(
         return BuildSpec(source, file, None, target, str_pairs(args))
     if language is not None:
         return BuildSpec(source, None, Language(language), target, str_pairs(args))
-    if (source / "Dockerfile").is_file():
+    if files.is_file(source / "Dockerfile"):
         return BuildSpec(source, source / "Dockerfile", None, target, str_pairs(args))
     detected = detect_language(source)
     if detected is None:
@@ -98,7 +99,7 @@ def resolve_processes(
     for path, message in problems(app):
         raise ConfigError(positions.at((*at, *path)), message)
     procfile = app.source / "Procfile"
-    text = procfile.read_text(encoding="utf-8", errors="replace") if procfile.is_file() else ""
+    text = files.read_text(procfile, errors="replace") if files.is_file(procfile) else ""
     processes = []
     for index, process in enumerate(app.processes):
         command = process.command or procfile_command(text, process.type)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from devloop.config import files
 from devloop.core.spec import Language
 
 LANGUAGE_MARKERS: tuple[tuple[Language, tuple[str, ...]], ...] = (
@@ -20,13 +21,13 @@ LANGUAGE_MARKERS: tuple[tuple[Language, tuple[str, ...]], ...] = (
 
 def detect_language(folder: Path) -> Language | None:
     for language, markers in LANGUAGE_MARKERS:
-        if any((folder / marker).is_file() for marker in markers):
+        if any(files.is_file(folder / marker) for marker in markers):
             return language
     return None
 
 
 def has_dockerfile(folder: Path) -> bool:
-    return (folder / "Dockerfile").is_file()
+    return files.is_file(folder / "Dockerfile")
 
 
 def is_app_folder(folder: Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from devloop.config import files
 from devloop.errors import ConfigError, Location
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
@@ -12,7 +13,7 @@ _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$"
 
 def parse_dotenv(path: Path) -> tuple[tuple[str, str], ...]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = files.read_text(path)
     except OSError as exc:
         raise ConfigError(Location(str(path)), f"cannot read env file: {exc.strerror}") from None
     pairs: dict[str, str] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from devloop.config.loader import CONFIG_NAMES, load_project_text
+from devloop.config.files import CONFIG_NAMES
 from devloop.config.scaffold import detected_apps, render, summary
 from devloop.core.spec import ProjectSpec
 
@@ -27,6 +27,8 @@ def has_config(folder: Path) -> bool:
 
 def detect_project(folder: Path, provider_override: str | None = None) -> Detected:
     """The project `devloop init` would write for `folder`, not written. UsageError when no app."""
+    from devloop.config.loader import load_project_text  # YAML and pydantic: not for has_config
+
     folder = folder.resolve()
     found = detected_apps(folder)
     path = folder / CONFIG_NAMES[0]

@@ -1,4 +1,5 @@
-"""Find, read and validate a devloop.yaml or Cloud Foundry manifest.yml into a ProjectSpec."""
+"""Read and validate a devloop.yaml or Cloud Foundry manifest.yml into a ProjectSpec (finding one:
+`devloop.config.files`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from devloop.config import files
 from devloop.config.common import (
     resolve_build,
     resolve_dir,
@@ -38,7 +40,6 @@ from devloop.core.spec import (
 )
 from devloop.errors import ConfigError, Location, UsageError
 
-CONFIG_NAMES = ("devloop.yaml", "devloop.yml", "manifest.yml", "manifest.yaml")
 LOOKED_FOR = (
     "devloop looked for `applications:` (a Cloud Foundry manifest, or `inherit:` of one) "
     "or `apps:` (a devloop.yaml)"
@@ -56,30 +57,12 @@ def looks_like_cf(data: Mapping[str, Any]) -> bool:
     return "apps" not in data and bool({"applications", "inherit"} & set(data))
 
 
-def find_config(explicit: Path | None, cwd: Path) -> Path:
-    """`-f PATH` if given, else devloop.yaml, else manifest.yml in `cwd` (as `cf push`)."""
-    if explicit is not None:
-        path = explicit if explicit.is_absolute() else cwd / explicit
-        if path.is_dir():
-            return find_config(None, path)
-        if not path.is_file():
-            raise UsageError(f"config file {explicit} does not exist")
-        return path
-    for name in CONFIG_NAMES:
-        if (cwd / name).is_file():
-            return cwd / name
-    raise UsageError(
-        f"no devloop.yaml or manifest.yml in {cwd}",
-        hint="run `devloop init` to write one, or pass -f PATH",
-    )
-
-
 def load_vars(vars_files: Iterable[Path] = (), pairs: Iterable[str] = ()) -> dict[str, Any]:
     """Variables for ((name)) placeholders: files first, then --var NAME=VALUE pairs."""
     variables: dict[str, Any] = {}
     for path in vars_files:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = files.read_text(path)
         except OSError as exc:
             raise UsageError(f"cannot read vars file {path}: {exc.strerror}") from None
         data, positions = load_yaml(text, str(path))
@@ -116,7 +99,7 @@ def load_project(
 ) -> ProjectSpec:
     """The project in `path`. `lenient`: ((vars)) without a value are left out instead of refused."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = files.read_text(path)
     except UnicodeDecodeError:
         raise ConfigError(Location(str(path)), "not a UTF-8 text file") from None
     except OSError as exc:
@@ -141,7 +124,7 @@ def load_project_text(
         raise ConfigError(Location(str(path), 1, 1), f"the file is empty; {LOOKED_FOR}")
     if not isinstance(data, dict):
         raise ConfigError(positions.at(()), f"the top level must be a mapping, not a {_kind(data)}")
-    base = path.parent.resolve()
+    base = files.resolve(path.parent)
     if looks_like_cf(data):
         from devloop.config import cfmanifest  # its schema costs 0.1-0.3 s to build: only for cf files
 
@@ -193,15 +176,15 @@ def _app_from_config(app: AppConfig, base: Path, positions: Positions, at: YamlP
         build = resolve_build(source, app.dockerfile, app.language, app.target, app.build_args, positions, at)
     secret_env: tuple[tuple[str, str], ...] = ()
     if app.env_file is not None:
-        env_path = (source / app.env_file).resolve()
-        if not env_path.is_file():
+        env_path = files.resolve(source / app.env_file)
+        if not files.is_file(env_path):
             raise ConfigError(positions.at((*at, "env_file")), f"env file {app.env_file!r} does not exist")
         secret_env = parse_dotenv(env_path)
     routes = tuple(app.routes) + ((app.route,) if app.route else ())
     manifests = None
     if app.manifests is not None:
-        manifests = (source / app.manifests).resolve()
-        if not manifests.exists():
+        manifests = files.resolve(source / app.manifests)
+        if not files.exists(manifests):
             raise ConfigError(positions.at((*at, "manifests")), f"manifests {app.manifests!r} do not exist")
     spec = AppSpec(
         name=app.name,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from devloop.config.loader import find_config, load_project, load_vars
+from devloop.config.files import find_config
+from devloop.config.loader import load_project, load_vars
 from devloop.core.spec import HealthCheckType, Language, ProjectSpec, ProviderKind
 from devloop.errors import ConfigError, UsageError
 
