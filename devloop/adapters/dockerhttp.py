@@ -324,8 +324,11 @@ class HttpDockerEngine:
     def network_members(self, name: str) -> frozenset[str]:
         return self._sdk().network_members(name)
 
-    def connect_network(self, network: str, container: str) -> None:
-        self._sdk().connect_network(network, container)
+    def connect_network(self, network: str, container: str, aliases: Sequence[str] = ()) -> None:
+        self._sdk().connect_network(network, container, aliases)
+
+    def disconnect_network(self, network: str, container: str) -> None:
+        self._sdk().disconnect_network(network, container)
 
     def network_exists(self, name: str) -> bool:
         return self._sdk().network_exists(name)
