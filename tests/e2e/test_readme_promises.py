@@ -97,8 +97,9 @@ def app(tmp_path: Path) -> Iterator[Path]:
     run(folder, "down", "--purge")
 
 
-def containers(folder: Path, **labels: str) -> dict[str, str]:
-    """Index label -> container name of the project's containers (all states)."""
+def containers(folder: Path, sandboxes: bool = False, **labels: str) -> dict[str, str]:
+    """Index label -> container name of the project's containers (all states), the network
+    sandboxes the instances run in (or are parked for the next save) only if asked for."""
     client = docker.from_env()
     try:
         wanted = [
@@ -106,7 +107,11 @@ def containers(folder: Path, **labels: str) -> dict[str, str]:
             *(f"{k}={v}" for k, v in labels.items()),
         ]
         found = client.containers.list(all=True, filters={"label": wanted})
-        return {c.labels.get("devloop.index", c.name): c.name for c in found}
+        return {
+            c.labels.get("devloop.index", c.name): c.name
+            for c in found
+            if sandboxes or "devloop.sandbox" not in c.labels
+        }
     finally:
         client.close()
 
@@ -348,7 +353,7 @@ def test_up_down_on_exit_removes_the_services_too(app: Path, tmp_path: Path, ser
     finally:
         up.kill()
     assert "removed 1 instance(s) and 1 service(s) (cache)" in up.output
-    assert containers(app) == {}  # the service container went too, as with `devloop down`
+    assert containers(app, sandboxes=True) == {}  # the service container went too, as with `devloop down`
 
 
 def test_down_purge_says_what_it_removed(app: Path, tmp_path: Path, service_image: str) -> None:
@@ -360,4 +365,4 @@ def test_down_purge_says_what_it_removed(app: Path, tmp_path: Path, service_imag
     assert down.returncode == 0 and down.stdout.strip() == (
         f"removed 1 instance(s), 1 service(s) (cache) and 1 volume(s) with their data ({volume})"
     ), down.stdout
-    assert containers(app) == {}
+    assert containers(app, sandboxes=True) == {}

@@ -44,11 +44,22 @@ def containers_of(folder: Path) -> list[str]:
     return [c["Names"][0].lstrip("/") for c in everything_of(folder) if "devloop.sandbox" not in c["Labels"]]
 
 
-def parked_sandboxes_of(folder: Path) -> list[str]:
+def unused_sandboxes_of(folder: Path) -> list[str]:
     """Sandboxes no instance runs in."""
     found = everything_of(folder)
     joined = {c["HostConfig"]["NetworkMode"].removeprefix("container:") for c in found}
     return [c["Id"] for c in found if "devloop.sandbox" in c["Labels"] and c["Id"] not in joined]
+
+
+def parked_sandboxes_of(folder: Path) -> list[str]:
+    """Sandboxes ready for the next save: unused, running, and off the project's network."""
+    network = f"devloop-{project_id(folder / 'devloop.yaml')}"
+    by_id = {c["Id"]: c for c in everything_of(folder)}
+    return [
+        sandbox for sandbox in unused_sandboxes_of(folder)
+        if sandbox in by_id and by_id[sandbox]["State"] == "running"
+        and network not in (by_id[sandbox]["NetworkSettings"]["Networks"] or {})
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", ["sync", "rebuild"])
@@ -56,7 +67,7 @@ def test_up_edit_serve_logs_and_interrupt(sample: Path, path: str) -> None:
     devloop = up_edit_interrupt(sample, path)
     devloop.wait_for(r"^web keeps running at 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+")
     assert len(containers_of(sample)) == 2  # exactly the app's instances, left running by design
-    assert parked_sandboxes_of(sample) == []  # those made for a next deploy went with devloop
+    assert unused_sandboxes_of(sample) == []  # those made for a next deploy went with devloop
     down = subprocess.run(
         [sys.executable, "-m", "devloop", "down"], cwd=sample, capture_output=True, text=True
     )
