@@ -115,6 +115,7 @@ def run_up(
             )
         return asyncio.run(_run(engine, down_on_exit=down_on_exit, router_logs=router_logs))
     finally:
+        engine.drop_unstarted()
         recorder.close()
 
 

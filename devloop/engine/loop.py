@@ -111,6 +111,13 @@ class Engine:
             return
         self._inputs.append(asyncio.create_task(work, name=name))
 
+    def drop_unstarted(self) -> None:
+        """Work given to `spawn` for a run that never began (devloop stopped before it): closed,
+        so none is left unawaited."""
+        for work, _name in self._before_run:
+            work.close()
+        self._before_run.clear()
+
     def rewatch(self) -> None:
         """Watch the instances again, with the current specs (after a config edit)."""
         if self._instances_task is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import ipaddress
 import json
 import os
 import socket
@@ -207,6 +208,8 @@ def docker0_gateway() -> str | None:
     finally:
         client.close()
     gateway = config[0].get("Gateway")
+    if not gateway and config[0].get("Subnet"):  # an engine that lists none: the bridge takes the first
+        gateway = str(ipaddress.ip_network(config[0]["Subnet"])[1])
     return str(gateway) if gateway else None
 
 
