@@ -78,7 +78,7 @@ def devloop_stages(folder: Path, edits: int) -> dict[str, float]:
 def idle(engine: docker.DockerClient, label: str, network: str) -> bool:
     """Two instances, and two sandboxes parked off the project's network."""
     found = engine.api.containers(all=True, filters={"label": label})
-    instances = [c for c in found if "devloop.app" in c["Labels"]]
+    instances = [c for c in found if "devloop.app" in c["Labels"] and "devloop.sandbox" not in c["Labels"]]
     parked = [
         c for c in found
         if "devloop.sandbox" in c["Labels"] and network not in c["NetworkSettings"]["Networks"]
@@ -107,7 +107,9 @@ def measure_devloop(folder: Path, edits: int, label: str) -> list[float]:
             proc.wait_for(settled, start=mark)
             idle_by = time.monotonic() + 30
             network = f"devloop-{label.partition('=')[2]}"
-            while not idle(engine, label, network) and time.monotonic() < idle_by:
+            while not idle(engine, label, network):
+                if time.monotonic() > idle_by:
+                    raise TimeoutError("devloop never settled: two instances and two parked sandboxes")
                 time.sleep(0.02)
         proc.interrupt()
         return samples
